@@ -1,0 +1,168 @@
+"""Facts about the Flynn API, each in exactly one place.
+
+Everything the client and the built-in simulator must agree on lives here: hosts, route
+templates, header names, version defaults, status values, page numbering, error codes. Values
+marked **unconfirmed** were inferred rather than documented by Vayana (see
+``shared/flynn-api.md``); if the real service disagrees, this module is the one place to
+correct, and the simulator follows automatically because it imports the same names.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --------------------------------------------------------------------------------------------
+# Hosts (flynn-api.md section 1)
+# --------------------------------------------------------------------------------------------
+
+ENVIRONMENTS: Final[dict[str, tuple[str, str]]] = {
+    # name: (API base, login service base)
+    "sandbox": (
+        "https://solo.enriched-api.vayana.com",
+        "https://sandbox.services.vayananet.com/theodore/apis/v1",
+    ),
+    "production": (
+        "https://live.enriched-api.vayana.com",
+        "https://services.vayana.com/theodore/apis/v1",
+    ),
+}
+DEFAULT_ENVIRONMENT: Final = "sandbox"
+
+# --------------------------------------------------------------------------------------------
+# Versions that appear in routes (section 1): settings with defaults, never literals elsewhere.
+# --------------------------------------------------------------------------------------------
+
+DEFAULT_GSTN_API_VERSION: Final = "v0.2"
+DEFAULT_EINVOICE_API_VERSION: Final = "v1.03"
+GST_AUTH_FLYNN_VERSION: Final = "v1.0"
+IMS_FLYNN_VERSION: Final = "v1.0"
+TASKS_FLYNN_VERSION: Final = "v1.0"
+EINVOICE_FLYNN_VERSION: Final = "v3.0"
+
+# --------------------------------------------------------------------------------------------
+# Login service, "theodore" (section 2)
+# --------------------------------------------------------------------------------------------
+
+LOGIN_ROUTE: Final = "/authtokens"  # POST to log in, PUT (Bearer) to refresh
+LOGOUT_ROUTE: Final = "/logout"  # POST (Bearer)
+TOKEN_MINUTES_DEFAULT: Final = 20
+TOKEN_MINUTES_MAX: Final = 360
+#: A token may be refreshed until this many times its duration after login.
+TOKEN_HARD_EXPIRY_FACTOR: Final = 6
+#: The login answer's ``expiry`` is epoch milliseconds per the spec; one public client reads
+#: seconds. **Unconfirmed**: a value below this bound is taken as seconds.
+EXPIRY_SECONDS_BELOW: Final = 10**11
+MAX_LIVE_TOKENS: Final = 10
+
+# --------------------------------------------------------------------------------------------
+# Headers (section 3)
+# --------------------------------------------------------------------------------------------
+
+HEADER_ORG_ID: Final = "X-FLYNN-N-ORG-ID"
+HEADER_USER_TOKEN: Final = "X-FLYNN-N-USER-TOKEN"
+ACCEPT_JSON: Final = "application/json"
+
+#: The "common GSTN headers". Their names are **unconfirmed**; this is the one table.
+GSTN_HEADERS: Final[dict[str, str]] = {
+    "gstin": "X-FLYNN-N-GSTIN",
+    "username": "X-FLYNN-N-GSTN-USERNAME",
+    "session_id": "X-FLYNN-N-GSTN-SESSION-ID",
+    "gsp_code": "X-FLYNN-N-GSTN-GSP-CODE",
+}
+GSP_CODE: Final = "vay"
+
+#: E-invoice (IRP) headers.
+IRP_HEADERS: Final[dict[str, str]] = {
+    "gsp_code": "X-FLYNN-N-IRP-GSP-CODE",
+    "gstin": "X-FLYNN-N-IRP-GSTIN",
+    "username": "X-FLYNN-N-IRP-USERNAME",
+    "password": "X-FLYNN-N-IRP-PWD",
+    "interop": "irp",
+}
+
+# --------------------------------------------------------------------------------------------
+# Envelope and error codes (section 4)
+# --------------------------------------------------------------------------------------------
+
+STATUS_OK: Final = "1"
+STATUS_ERROR: Final = "0"
+
+ERR_EXPIRED_TOKEN: Final = "err-expired-token"
+ERR_INVALID_TOKEN: Final = "err-invalid-token"
+ERR_INVALID_ORG: Final = "err-invalid-org"
+ERR_TOKEN_LIMIT: Final = "err-active-tokens-limit-exceeded"
+ERR_NOT_FOUND: Final = "err-resource-not-found"
+ERR_INVALID_BODY: Final = "err-invalid-request-body"
+ERR_INVALID_GSTIN: Final = "err-invalid-gstin-format"
+ERR_IRP: Final = "err-irp-returned-error"
+ERR_IRP_EMPTY_PASSWORD: Final = "err-unable-to-authenticate-with-empty-password"
+#: How a GST portal error reaches us through Flynn. **Unconfirmed**: the portal's own codes
+#: (``AUTH4033`` ...) are documented, the Flynn wrapper message is not.
+ERR_GSTN: Final = "err-gstn-returned-error"
+#: Wrong handle or password at login. **Unconfirmed** (the simulator uses it; the client maps
+#: any HTTP 401/403 from the login service to an authentication error whatever the message).
+ERR_BAD_CREDENTIALS: Final = "err-invalid-credentials"
+#: Result or page asked before the task completed (HTTP 400). **Unconfirmed** message text.
+ERR_TASK_NOT_COMPLETED: Final = "err-task-not-completed"
+#: Login and organisation failures.
+AUTH_ERROR_MESSAGES: Final = frozenset(
+    {ERR_EXPIRED_TOKEN, ERR_INVALID_TOKEN, ERR_INVALID_ORG, ERR_TOKEN_LIMIT}
+)
+
+#: GST portal codes (section 5).
+GST_SESSION_EXPIRED_CODES: Final = frozenset({"AUTH4038", "AUTH4033"})
+
+# --------------------------------------------------------------------------------------------
+# GST (OTP) session routes, Flynn v1.0 with the action in the path (section 5)
+# --------------------------------------------------------------------------------------------
+
+GST_AUTH_ROUTE: Final = "/basic/gstn/{flynn}/taxpayerapi/{gstn}/authenticate/{action}"
+GST_ACTION_OTP_REQUEST: Final = "OTPREQUEST"
+GST_ACTION_VERIFY: Final = "AUTHTOKEN"
+GST_ACTION_REFRESH: Final = "REFRESHTOKEN"
+GST_ACTION_LOGOUT: Final = "LOGOUT"  # **unconfirmed** for v1.0 (v3.0 has it)
+#: Body and answer keys of the OTP flow.
+GST_KEY_OTP_REQUEST_ID: Final = "otp-request-id"
+GST_KEY_SESSION_ID: Final = "gst-session-id"
+#: How long a portal session lives before it must be refreshed (about 6 hours).
+GST_SESSION_SECONDS: Final = 6 * 3600
+
+# --------------------------------------------------------------------------------------------
+# IMS (section 6)
+# --------------------------------------------------------------------------------------------
+
+IMS_ROUTE: Final = "/enriched/gstn/{flynn}/ims-invoices"
+IMS_SECTIONS: Final = ("B2B", "B2BA", "B2BDN", "B2BDNA", "B2BCN", "B2BCNA", "ECOM", "ECOMA")
+IMS_STATUSES: Final = ("A", "R", "P", "N")
+TASK_ID_KEY: Final = "task-id"
+
+# --------------------------------------------------------------------------------------------
+# Long-running tasks (section 7)
+# --------------------------------------------------------------------------------------------
+
+TASK_STATUS_ROUTE: Final = "/enriched/tasks/{flynn}/status/{task_id}"
+TASK_RESULT_ROUTE: Final = "/enriched/tasks/{flynn}/result/{task_id}"
+TASK_PAGE_ROUTE: Final = "/enriched/tasks/{flynn}/result/{task_id}/page/{page}"
+TASK_DOWNLOAD_ROUTE: Final = "/enriched/tasks/{flynn}/download/{task_id}"
+#: Status values that mean "not yet". Documented: ``processing``.
+TASK_PENDING_STATUSES: Final = frozenset({"processing"})
+#: Status values that mean "done, results ready". Documented: ``completed``.
+TASK_COMPLETED_STATUSES: Final = frozenset({"completed"})
+#: Failure values are **unconfirmed**: ``failed``, ``error`` and anything unknown are terminal.
+TASK_FAILED_STATUSES: Final = frozenset({"failed", "error"})
+#: The first page's number. **Unconfirmed** ("from 0" in one source): a client setting.
+PAGE_BASE: Final = 0
+#: A page count above this is taken as a broken answer rather than obeyed.
+MAX_PAGE_COUNT: Final = 1_000_000
+#: Results are kept this long from the task's creation.
+TASK_RESULT_DAYS: Final = 7
+
+# --------------------------------------------------------------------------------------------
+# E-invoice by document details (section 8)
+# --------------------------------------------------------------------------------------------
+
+EINVOICE_ROUTE: Final = "/basic/einv/{flynn}/{irp}/eicore/{version}/Invoice/irnbydocdetails"
+EINVOICE_IRPS: Final = ("ni1", "ni2")
+EINVOICE_INTEROP: Final = ("NIC1", "NIC2")
+EINVOICE_DOC_TYPES: Final = ("INV", "CRN", "DBN")
+EINVOICE_DOC_NUMBER_PATTERN: Final = r"^[A-Za-z1-9][A-Za-z0-9/-]{0,15}$"

@@ -1,0 +1,191 @@
+"""Every error the client raises, under one base class.
+
+::
+
+    FlynnError
+    ├── InvalidInput (ValueError)       bad arguments, raised before any request
+    ├── ApiError                        the API answered an error envelope
+    │   ├── AuthError                   login token, organisation, credentials
+    │   │   └── TooManyTokens           more than 10 live login tokens for the user
+    │   ├── NotFound                    unknown task id, page out of range
+    │   └── GstError                    the GST portal refused (AUTH4033, ...)
+    │       └── GstSessionExpired       the GST session is gone: a new OTP is needed
+    ├── ResponseError                   an answer that breaks the API's promises
+    │   └── SectionMismatch             two tasks disagree about one section's records
+    ├── TransportError                  no usable answer: connection failed, timed out
+    │   └── RequestTimeout (TimeoutError)
+    └── TaskError                       a long-running task did not give its result
+        ├── TaskFailed                  the server says the task ended without success
+        ├── TaskTimeout (TimeoutError)  the wait's deadline passed; the task may still finish
+        └── PagesMissing                some result pages could not be fetched
+
+Every error raised while talking to the API names the ``route`` it called and, once a task
+exists, the ``task_id`` (a resume token: results live for 7 days) and the ``page``. No error
+text ever contains a password, token, OTP or session id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "FlynnError",
+    "GstError",
+    "GstSessionExpired",
+    "InvalidInput",
+    "NotFound",
+    "PagesMissing",
+    "RequestTimeout",
+    "ResponseError",
+    "SectionMismatch",
+    "TaskError",
+    "TaskFailed",
+    "TaskTimeout",
+    "TooManyTokens",
+    "TransportError",
+]
+
+
+class FlynnError(Exception):
+    """Base class of every error raised by ``flynn_async``.
+
+    ``route``, ``task_id`` and ``page`` say where the error happened when that is known; they
+    are ``None`` otherwise. ``str(error)`` ends with them.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        route: str | None = None,
+        task_id: str | None = None,
+        page: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message_text = message
+        self.route = route
+        self.task_id = task_id
+        self.page = page
+
+    def where(self) -> str:
+        """The ``route``/``task_id``/``page`` context as text, empty when none is known."""
+        parts = []
+        if self.route is not None:
+            parts.append(f"route {self.route}")
+        if self.task_id is not None:
+            parts.append(f"task {self.task_id}")
+        if self.page is not None:
+            parts.append(f"page {self.page}")
+        return ", ".join(parts)
+
+    def __str__(self) -> str:
+        where = self.where()
+        return f"{self.message_text} [{where}]" if where else self.message_text
+
+
+class InvalidInput(FlynnError, ValueError):
+    """An argument is not acceptable; raised before any request is made."""
+
+
+class ApiError(FlynnError):
+    """The API answered with an error.
+
+    ``http_status`` is the HTTP status code, ``code`` the API's ``error.message`` (such as
+    ``err-resource-not-found``), ``type`` the API's ``error.type`` and ``args`` its ``error.args``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        http_status: int,
+        code: str | None,
+        type: str | None = None,
+        args: Mapping[str, Any] | None = None,
+        route: str | None = None,
+        task_id: str | None = None,
+        page: int | None = None,
+    ) -> None:
+        super().__init__(message, route=route, task_id=task_id, page=page)
+        self.http_status = http_status
+        self.code = code
+        self.type = type
+        self.error_args: Mapping[str, Any] = dict(args or {})
+
+
+class AuthError(ApiError):
+    """The login token, the organisation id or the credentials were refused."""
+
+
+class TooManyTokens(AuthError):
+    """The user already holds the maximum number of live login tokens (10).
+
+    Reuse one client (one token) per user, and let old tokens expire or log them out.
+    """
+
+
+class NotFound(ApiError):
+    """The API does not know the task id, or the page is out of range."""
+
+
+class GstError(ApiError):
+    """The GST portal refused the call. ``portal_code`` holds its code (``AUTH4033``, ...)."""
+
+    def __init__(self, message: str, *, portal_code: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.portal_code = portal_code
+
+
+class GstSessionExpired(GstError):
+    """The taxpayer's GST session is no longer valid: request and verify a new OTP."""
+
+
+class ResponseError(FlynnError):
+    """The server's answer breaks the API's promises (not JSON, wrong shape, wrong types)."""
+
+
+class SectionMismatch(ResponseError):
+    """Two tasks of one :meth:`~flynn_async.ImsApi.download_all` disagree about a section."""
+
+
+class TransportError(FlynnError):
+    """No usable answer was received: the connection failed, or retries ran out."""
+
+
+class RequestTimeout(TransportError, TimeoutError):
+    """A single request took longer than the per-request timeout (after any retries)."""
+
+
+class TaskError(FlynnError):
+    """A long-running task did not deliver; ``task_id`` can be used to resume it."""
+
+
+class TaskFailed(TaskError):
+    """The server reports the task ended without success; ``status`` is its raw status."""
+
+    def __init__(self, message: str, *, status: str, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.status = status
+
+
+class TaskTimeout(TaskError, TimeoutError):
+    """The wait's deadline passed while the task was still processing.
+
+    The server task is not cancelled: resume it later with its ``task_id``.
+    """
+
+
+class PagesMissing(TaskError):
+    """Some result pages could not be fetched.
+
+    ``missing`` lists the page numbers (as the API numbers them) that were not delivered;
+    the underlying error is chained as ``__cause__``. Resume with the task id: pages already
+    delivered need not be fetched again when a checkpoint is used.
+    """
+
+    def __init__(self, message: str, *, missing: Sequence[int], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.missing = tuple(missing)
