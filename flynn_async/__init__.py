@@ -1,1 +1,115 @@
-"""flynn_async: an asyncio client for the Flynn GST API (being assembled)."""
+"""flynn_async: an asyncio client for Vayana Network's Flynn GST API.
+
+Log in, hold a taxpayer's GST (OTP) session, download IMS invoices with exact ``Decimal``
+money into typed records, and test it all against the built-in simulator
+(:mod:`flynn_async.testing`)::
+
+    async with FlynnClient(Credentials("me@example.com", password)) as client:
+        otp_request = await client.gst.request_otp(gstin=gstin, username=username)
+        session = await client.gst.verify_otp(otp_request, otp)
+        invoices = await client.ims.download_all(session)
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from ._client import FlynnClient
+from ._credentials import Credentials
+from ._decoding import decode_ims_page
+from ._errors import (
+    ApiError,
+    AuthError,
+    FlynnError,
+    GstError,
+    GstSessionExpired,
+    InvalidInput,
+    NotFound,
+    PagesMissing,
+    RequestTimeout,
+    ResponseError,
+    SectionMismatch,
+    TaskError,
+    TaskFailed,
+    TaskTimeout,
+    TooManyTokens,
+    TransportError,
+)
+from ._gst import GstApi, GstSession, OtpRequest
+from ._ims import ImsApi
+from ._models import (
+    FilingStatus,
+    ImsAmendedInvoice,
+    ImsAmendedNote,
+    ImsInvoice,
+    ImsInvoices,
+    ImsNote,
+    ImsRecord,
+    ImsSection,
+    ImsStatus,
+    InvoiceType,
+    Progress,
+    ReturnPeriod,
+    SectionTotals,
+    SourceForm,
+    TaskState,
+    TaskStatus,
+    YesNo,
+)
+from ._policy import PollPolicy, RetryPolicy
+from ._secrets import Secret
+from ._tasks import PageCodec, Task
+from ._transport import Stats
+
+try:
+    __version__ = version("flynn-async")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = [
+    "ApiError",
+    "AuthError",
+    "Credentials",
+    "FilingStatus",
+    "FlynnClient",
+    "FlynnError",
+    "GstApi",
+    "GstError",
+    "GstSession",
+    "GstSessionExpired",
+    "ImsAmendedInvoice",
+    "ImsAmendedNote",
+    "ImsApi",
+    "ImsInvoice",
+    "ImsInvoices",
+    "ImsNote",
+    "ImsRecord",
+    "ImsSection",
+    "ImsStatus",
+    "InvalidInput",
+    "InvoiceType",
+    "NotFound",
+    "OtpRequest",
+    "PageCodec",
+    "PagesMissing",
+    "PollPolicy",
+    "Progress",
+    "RequestTimeout",
+    "ResponseError",
+    "RetryPolicy",
+    "ReturnPeriod",
+    "Secret",
+    "SectionMismatch",
+    "SectionTotals",
+    "SourceForm",
+    "Stats",
+    "Task",
+    "TaskError",
+    "TaskFailed",
+    "TaskState",
+    "TaskStatus",
+    "TaskTimeout",
+    "TooManyTokens",
+    "TransportError",
+    "YesNo",
+    "__version__",
+    "decode_ims_page",
+]

@@ -166,3 +166,31 @@ EINVOICE_IRPS: Final = ("ni1", "ni2")
 EINVOICE_INTEROP: Final = ("NIC1", "NIC2")
 EINVOICE_DOC_TYPES: Final = ("INV", "CRN", "DBN")
 EINVOICE_DOC_NUMBER_PATTERN: Final = r"^[A-Za-z1-9][A-Za-z0-9/-]{0,15}$"
+
+# --------------------------------------------------------------------------------------------
+# Added for the built-in simulator (flynn_async.testing); the client may use them too.
+# --------------------------------------------------------------------------------------------
+
+#: ``error.type`` values from the error table (section 4).
+ERR_TYPE_AUTHORIZATION: Final = "Authorization"
+ERR_TYPE_NOT_FOUND: Final = "ResourceNotFound"
+ERR_TYPE_CLIENT_REQUEST: Final = "ClientRequest"
+#: ``error.type`` of a GST portal error relayed by Flynn. **Unconfirmed**.
+ERR_TYPE_GSTN: Final = "Gstn"
+#: ``error.args`` keys: the bad fields of ``err-invalid-request-body``, the bad parameter of
+#: ``err-invalid-gstin-format``, the page of ``err-resource-not-found`` (the task id is echoed
+#: under :data:`TASK_ID_KEY`).
+ERR_ARG_ERROR_LOCATION: Final = "errorLocation"
+ERR_ARG_PARAMETER_NAME: Final = "parameter-name"
+ERR_ARG_PAGE: Final = "page"
+#: Where a relayed GST portal error (:data:`ERR_GSTN`) carries the portal's code and text.
+#: **Unconfirmed**: the GSTN API itself names them ``error_cd`` and ``message``.
+ERR_ARG_GSTN_CODE: Final = "error_cd"
+ERR_ARG_GSTN_MESSAGE: Final = "message"
+#: GST portal codes (section 5), one by one (both are in :data:`GST_SESSION_EXPIRED_CODES`).
+GST_CODE_INVALID_SESSION: Final = "AUTH4033"  # invalid session or OTP
+GST_CODE_SESSION_EXPIRED: Final = "AUTH4038"  # session expired
+#: Single task status values (section 7); ``failed`` is **unconfirmed**.
+TASK_STATUS_PROCESSING: Final = "processing"
+TASK_STATUS_COMPLETED: Final = "completed"
+TASK_STATUS_FAILED: Final = "failed"

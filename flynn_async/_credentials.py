@@ -53,4 +53,4 @@ class Credentials:
         _validate.positive_int(
             token_minutes, "token_minutes", minimum=1, maximum=_api.TOKEN_MINUTES_MAX
         )
-        self.__attrs_init__(handle, _to_secret(password), org_id, handle_type, token_minutes)  # type: ignore[attr-defined]
+        self.__attrs_init__(handle, _to_secret(password), org_id, handle_type, token_minutes)

@@ -1,0 +1,229 @@
+"""The public face: :class:`FlynnClient`, an async context manager tying the layers together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import Final, Literal, Self, TypeVar
+
+import aiohttp
+
+from . import _api, _validate
+from ._auth import Api, TokenManager
+from ._credentials import Credentials
+from ._errors import InvalidInput
+from ._gst import GstApi
+from ._ims import ImsApi
+from ._policy import PollPolicy, RandomSource, RetryPolicy
+from ._tasks import TaskContext
+from ._transport import Stats, Transport, check_base_url
+
+log: Final = logging.getLogger("flynn_async.client")
+
+Environment = Literal["sandbox", "production"]
+_T = TypeVar("_T")
+
+#: Default number of page requests in flight across the whole client.
+DEFAULT_MAX_CONCURRENCY: Final = 8
+#: Default per-request timeout, in seconds (one try; retries come on top).
+DEFAULT_REQUEST_TIMEOUT: Final = 60.0
+
+
+class FlynnClient:
+    """An asyncio client for the Flynn GST API.
+
+    Use it as ``async with FlynnClient(credentials) as client:``; entering logs in, leaving
+    logs the token out and closes the HTTP session the client created. ``await client.aclose()``
+    does the same without ``async with``. Leaving never logs out a GST session (that would make
+    its running download tasks fail).
+
+    Args:
+        credentials: who logs in.
+        environment: ``"sandbox"`` (the default: production calls are billed and must be asked
+            for) or ``"production"``.
+        base_url, login_url: explicit API and login-service bases instead of ``environment``
+            (both or neither); ``http://`` is accepted only for loopback hosts.
+        session: an ``aiohttp.ClientSession`` to use; the client never closes a session it was
+            given. Its connector's limit should be at least ``max_concurrency``.
+        poll: how task status is polled (:class:`PollPolicy`).
+        retry: how failed safe-to-repeat requests are retried (:class:`RetryPolicy`).
+        max_concurrency: page requests in flight at once across the whole client, however many
+            downloads run together.
+        request_timeout: seconds one request may take (each try); the poll deadline is separate.
+        page_base: the API's first page number (unconfirmed: 0 by default).
+        gstn_api_version, einvoice_api_version: the government API versions in routes.
+        sleep, clock, rng: injectable time and randomness (for tests): an async sleep, a
+            monotonic clock in seconds, and a ``random.Random``-like source.
+    """
+
+    def __init__(
+        self,
+        credentials: Credentials,
+        *,
+        environment: Environment = "sandbox",
+        base_url: str | None = None,
+        login_url: str | None = None,
+        session: aiohttp.ClientSession | None = None,
+        poll: PollPolicy | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = DEFAULT_MAX_CONCURRENCY,
+        request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
+        page_base: int = _api.PAGE_BASE,
+        gstn_api_version: str = _api.DEFAULT_GSTN_API_VERSION,
+        einvoice_api_version: str = _api.DEFAULT_EINVOICE_API_VERSION,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: RandomSource | None = None,
+    ) -> None:
+        if not isinstance(credentials, Credentials):
+            raise InvalidInput("credentials must be a flynn_async.Credentials")
+        if (base_url is None) != (login_url is None):
+            raise InvalidInput("give both base_url and login_url, or neither")
+        if base_url is None or login_url is None:
+            if environment not in _api.ENVIRONMENTS:
+                raise InvalidInput(
+                    f"environment must be one of {', '.join(_api.ENVIRONMENTS)}, "
+                    f"got {environment!r}"
+                )
+            base_url, login_url = _api.ENVIRONMENTS[environment]
+        self.base_url = check_base_url(base_url, "base_url")
+        self.login_url = check_base_url(login_url, "login_url")
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise InvalidInput("session must be an aiohttp.ClientSession")
+        if poll is not None and not isinstance(poll, PollPolicy):
+            raise InvalidInput("poll must be a PollPolicy")
+        if retry is not None and not isinstance(retry, RetryPolicy):
+            raise InvalidInput("retry must be a RetryPolicy")
+        self.credentials = credentials
+        self.poll = poll or PollPolicy()
+        self.retry = retry or RetryPolicy()
+        self.max_concurrency = _validate.positive_int(
+            max_concurrency, "max_concurrency", maximum=1024
+        )
+        self.request_timeout = _validate.positive_number(request_timeout, "request_timeout")
+        self.page_base = _validate.positive_int(page_base, "page_base", minimum=0, maximum=1)
+        self.gstn_api_version = _validate.text(gstn_api_version, "gstn_api_version", max_len=16)
+        self.einvoice_api_version = _validate.text(
+            einvoice_api_version, "einvoice_api_version", max_len=16
+        )
+        self._given_session = session
+        self._session: aiohttp.ClientSession | None = None
+        self._sleep = sleep
+        self._clock = clock
+        self._rng: RandomSource = rng if rng is not None else random.Random()
+        self._transport: Transport | None = None
+        self._tokens: TokenManager | None = None
+        self._gst: GstApi | None = None
+        self._ims: ImsApi | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open" if self._tokens else "not started"
+        return f"<FlynnClient {self.credentials.handle} at {self.base_url} ({state})>"
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def start(self) -> None:
+        """Create the HTTP session (unless one was given) and log in."""
+        if self._closed:
+            raise RuntimeError("this FlynnClient is closed; create a new one")
+        if self._tokens is not None:
+            return
+        if self._given_session is not None:
+            session = self._given_session
+            limit = session.connector.limit if session.connector is not None else 0
+            if limit and limit < self.max_concurrency:
+                log.warning(
+                    "the session's connector limit (%d) is below max_concurrency (%d)",
+                    limit,
+                    self.max_concurrency,
+                )
+        else:
+            connector = aiohttp.TCPConnector(limit=max(100, self.max_concurrency + 16))
+            session = aiohttp.ClientSession(connector=connector)
+            self._session = session
+        transport = Transport(
+            session,
+            retry=self.retry,
+            request_timeout=self.request_timeout,
+            sleep=self._sleep,
+            rng=self._rng,
+            clock=self._clock,
+        )
+        tokens = TokenManager(transport, self.login_url, self.credentials)
+        try:
+            await tokens.login()
+        except BaseException:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+            raise
+        api = Api(transport, tokens, self.base_url)
+        ctx = TaskContext(
+            api=api,
+            poll=self.poll,
+            limiter=asyncio.Semaphore(self.max_concurrency),
+            max_concurrency=self.max_concurrency,
+            page_base=self.page_base,
+            sleep=self._sleep,
+            clock=self._clock,
+            rng=self._rng,
+        )
+        self._transport = transport
+        self._tokens = tokens
+        self._gst = GstApi(api, self.gstn_api_version)
+        self._ims = ImsApi(ctx, self._gst)
+
+    async def aclose(self) -> None:
+        """Log the token out and close the HTTP session the client created. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            if self._tokens is not None:
+                await self._tokens.logout()
+        finally:
+            if self._session is not None:
+                await self._session.close()
+                self._session = None
+
+    def _require(self, part: _T | None) -> _T:
+        if part is None:
+            if self._closed:
+                raise RuntimeError("this FlynnClient is closed")
+            raise RuntimeError("the client is not started: use 'async with FlynnClient(...)'")
+        return part
+
+    @property
+    def gst(self) -> GstApi:
+        """GST (OTP) session calls."""
+        return self._require(self._gst)
+
+    @property
+    def ims(self) -> ImsApi:
+        """IMS download calls."""
+        return self._require(self._ims)
+
+    @property
+    def org_id(self) -> str | None:
+        """The organisation the client acts for (known after login)."""
+        return self._tokens.org_id if self._tokens is not None else None
+
+    @property
+    def stats(self) -> Stats:
+        """Counters: requests sent, retries, faults seen."""
+        return self._require(self._transport).stats

@@ -1,0 +1,466 @@
+"""Bytes to typed values and back: JSON with exact decimals, IMS records, merging.
+
+JSON is read with msgspec, every JSON number with a fraction or exponent becoming a
+:class:`~decimal.Decimal` of exactly the digits sent (never a float). Records are built by a
+specialised function generated once per record class (the fast path); when it meets data that
+breaks the schema, the library's private cattrs converter structures the same record with
+detailed validation to name the path to every bad field. The converter also turns records back
+into server-shaped dictionaries (``to_dict``).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
+from decimal import Decimal
+from types import MappingProxyType, NoneType, UnionType
+from typing import Any, Final, Union, get_args, get_origin
+
+import attrs
+import cattrs
+import msgspec
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from . import _models as m
+from ._errors import ResponseError
+
+__all__ = ["decode_ims_page", "dumps", "loads"]
+
+_decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
+_encoder: Final = msgspec.json.Encoder(decimal_format="number")
+
+
+def loads(body: bytes | str) -> Any:
+    """Parse JSON; numbers with a fraction or exponent become exact ``Decimal`` values.
+
+    Raises ``msgspec.DecodeError`` on malformed JSON.
+    """
+    return _decoder.decode(body)
+
+
+def _enc_hook(obj: Any) -> Any:
+    if isinstance(obj, date | datetime):
+        return obj.isoformat()
+    if isinstance(obj, Mapping):
+        return dict(obj)
+    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
+
+
+_result_encoder: Final = msgspec.json.Encoder(decimal_format="number", enc_hook=_enc_hook)
+
+
+def dumps(obj: Any) -> bytes:
+    """JSON bytes with ``Decimal`` amounts written as numbers with their exact digits."""
+    return _result_encoder.encode(obj)
+
+
+# ----------------------------------------------------------------------------------------------
+# Scalar checks shared by the fast path and the cattrs hooks. Nothing is coerced: a string
+# where a number belongs, or a number where text belongs, is an error.
+# ----------------------------------------------------------------------------------------------
+
+
+def _money(value: Any, _: Any = None) -> Decimal:
+    if type(value) is Decimal:
+        if not value.is_finite():
+            raise ValueError(f"amount must be finite, got {value}")
+        return value
+    if type(value) is int:
+        return Decimal(value)
+    raise TypeError(f"expected a JSON number, got {_describe(value)}")
+
+
+def _text(value: Any, _: Any = None) -> str:
+    if type(value) is str:
+        return value
+    raise TypeError(f"expected a string, got {_describe(value)}")
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_date(value: str, fmt: str) -> date:
+    if len(value) != 10:
+        raise ValueError(f"expected a date as {fmt.replace('%', '')}, got {value!r}")
+    return datetime.strptime(value, fmt).date()
+
+
+def _ims_date(value: Any, _: Any = None) -> date:
+    if type(value) is not str:
+        raise TypeError(f"expected a date string, got {_describe(value)}")
+    try:
+        return _parse_date(value, m.IMS_DATE_FORMAT)
+    except ValueError:
+        raise ValueError(f"expected a date as DD-MM-YYYY, got {value!r}") from None
+
+
+def _period(value: Any, _: Any = None) -> m.ReturnPeriod:
+    if type(value) is not str:
+        raise TypeError(f"expected a return period string, got {_describe(value)}")
+    return m.ReturnPeriod.parse(value)
+
+
+def _describe(value: Any) -> str:
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{type(value).__name__} {text}"
+
+
+def _open_enum_parser(enum_cls: type[m._OpenEnum]) -> Callable[[Any, Any], str]:
+    members: dict[str, str] = {member.value: member for member in enum_cls}
+
+    def parse(value: Any, _: Any = None) -> str:
+        if type(value) is not str:
+            raise TypeError(f"expected a {enum_cls.__name__} code, got {_describe(value)}")
+        return members.get(value, value)
+
+    parse.members = members  # type: ignore[attr-defined]
+    return parse
+
+
+def _open_enum_of(tp: Any) -> type[m._OpenEnum] | None:
+    """``SomeEnum`` for ``SomeEnum | str`` (an open enum), else ``None``."""
+    if get_origin(tp) not in (Union, UnionType):
+        return None
+    args = [a for a in get_args(tp) if a is not NoneType]
+    if len(args) == 2 and str in args:
+        other = args[0] if args[1] is str else args[1]
+        if isinstance(other, type) and issubclass(other, m._OpenEnum):
+            return other
+    return None
+
+
+# ----------------------------------------------------------------------------------------------
+# Field tables
+# ----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Field:
+    name: str
+    wire: str
+    required: bool
+    parse: Callable[[Any, Any], Any] | None  # None: take the value as it is (never used yet)
+    unparse: Callable[[Any], Any] | None
+
+
+def _field_codec(
+    f: attrs.Attribute[Any],
+) -> tuple[Callable[[Any, Any], Any], Callable[[Any], Any] | None]:
+    tp = f.type
+    if m.DATE_FORMAT in f.metadata:
+        fmt = f.metadata[m.DATE_FORMAT]
+        return _ims_date, lambda d: d.strftime(fmt)
+    enum_cls = _open_enum_of(tp)
+    if enum_cls is not None:
+        return _open_enum_parser(enum_cls), str
+    args = set(get_args(tp)) - {NoneType} if get_origin(tp) in (Union, UnionType) else {tp}
+    if args == {Decimal}:
+        return _money, None
+    if args == {str}:
+        return _text, None
+    if args == {m.ReturnPeriod}:
+        return _period, str
+    raise TypeError(f"no codec for {f.name}: {tp!r}")  # pragma: no cover - a models bug
+
+
+_FIELD_CACHE: Final[dict[type[m.ImsRecord], tuple[_Field, ...]]] = {}
+
+
+def _fields(cls: type[m.ImsRecord]) -> tuple[_Field, ...]:
+    cached = _FIELD_CACHE.get(cls)
+    if cached is not None:
+        return cached
+    attrs.resolve_types(cls)
+    out = []
+    for f in attrs.fields(cls):
+        if f.name == "extra":
+            continue
+        parse, unparse = _field_codec(f)
+        required = f.default is attrs.NOTHING
+        out.append(_Field(f.name, f.metadata[m.WIRE], required, parse, unparse))
+    _FIELD_CACHE[cls] = result = tuple(out)
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# The fast path: one generated function per record class.
+# ----------------------------------------------------------------------------------------------
+
+_ABSENT: Final = object()
+
+
+def _compile(cls: type[m.ImsRecord]) -> Callable[[Any], m.ImsRecord]:
+    fields = _fields(cls)
+    known = frozenset(f.wire for f in fields)
+    namespace: dict[str, Any] = {
+        "_cls": cls,
+        "_known": known,
+        "_ABSENT": _ABSENT,
+        "_Decimal": Decimal,
+        "_money": _money,
+        "_text": _text,
+        "_proxy": MappingProxyType,
+        "_EMPTY": m.EMPTY,
+    }
+    lines = [
+        "def structure(d):",
+        "    if type(d) is not dict:",
+        "        raise TypeError('expected a JSON object')",
+        "    g = d.get",
+        "    nulls = False",
+    ]
+    args = []
+    for i, f in enumerate(fields):
+        var = f"a{i}"
+        wire = repr(f.wire)
+        if f.parse is _money:
+            conv = "v if type(v) is _Decimal else _money(v)"
+        elif f.parse is _text:
+            conv = "v if type(v) is str else _text(v)"
+        else:
+            namespace[f"_p{i}"] = f.parse
+            conv = f"_p{i}(v)"
+        if f.required:
+            lines.append(f"    v = d[{wire}]")
+            lines.append(f"    {var} = {conv}")
+        else:
+            lines.append(f"    v = g({wire}, _ABSENT)")
+            lines.append("    if v is None:")
+            lines.append(f"        {var} = None; nulls = True")
+            lines.append("    elif v is _ABSENT:")
+            lines.append(f"        {var} = None")
+            lines.append("    else:")
+            lines.append(f"        {var} = {conv}")
+        args.append(f"{f.name}={var}")
+    lines.append("    if nulls or not d.keys() <= _known:")
+    lines.append(
+        "        extra = _proxy({k: v for k, v in d.items() if v is None or k not in _known})"
+    )
+    lines.append("    else:")
+    lines.append("        extra = _EMPTY")
+    lines.append(f"    return _cls({', '.join(args)}, extra=extra)")
+    source = "\n".join(lines)
+    exec(compile(source, f"<flynn_async structure {cls.__name__}>", "exec"), namespace)
+    fn: Callable[[Any], m.ImsRecord] = namespace["structure"]
+    return fn
+
+
+_FAST: Final[dict[type[m.ImsRecord], Callable[[Any], m.ImsRecord]]] = {
+    cls: _compile(cls) for cls in set(m.SECTION_RECORD_TYPES.values())
+}
+
+
+# ----------------------------------------------------------------------------------------------
+# The private cattrs converter: unstructuring, and detailed error reports.
+# ----------------------------------------------------------------------------------------------
+
+
+def _make_converter() -> cattrs.Converter:
+    conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
+    conv.register_structure_hook(Decimal, _money)
+    conv.register_structure_hook(str, _text)
+    conv.register_structure_hook(m.ReturnPeriod, _period)
+    conv.register_unstructure_hook(Decimal, lambda d: d)
+    conv.register_unstructure_hook(m.ReturnPeriod, str)
+    conv.register_structure_hook_func(lambda t: _open_enum_of(t) is not None, _structure_open_enum)
+    for cls in set(m.SECTION_RECORD_TYPES.values()):
+        attrs.resolve_types(cls)
+        struct: dict[str, Any] = {"extra": override(omit=True)}
+        unstruct: dict[str, Any] = {"extra": override(omit=True)}
+        for f in attrs.fields(cls):
+            if f.name == "extra":
+                continue
+            wire = f.metadata[m.WIRE]
+            if m.DATE_FORMAT in f.metadata:
+                fmt = f.metadata[m.DATE_FORMAT]
+                struct[f.name] = override(rename=wire, struct_hook=_ims_date)
+                unstruct[f.name] = override(
+                    rename=wire,
+                    unstruct_hook=_date_formatter(fmt),
+                )
+            else:
+                struct[f.name] = override(rename=wire)
+                unstruct[f.name] = override(rename=wire, unstruct_hook=_plain)
+        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **struct))
+        conv.register_unstructure_hook(
+            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **unstruct)
+        )
+    return conv
+
+
+def _structure_open_enum(value: Any, tp: Any) -> Any:
+    enum_cls = _open_enum_of(tp)
+    assert enum_cls is not None
+    if value is None and NoneType in get_args(tp):
+        return None
+    return _open_enum_parser(enum_cls)(value, tp)
+
+
+def _date_formatter(fmt: str) -> Callable[[date], str]:
+    def unparse(value: date) -> str:
+        return value.strftime(fmt)
+
+    return unparse
+
+
+def _plain(value: Any) -> Any:
+    """Open-enum members back to their text; everything else as it is."""
+    if isinstance(value, m._OpenEnum):
+        return value.value
+    if isinstance(value, m.ReturnPeriod):
+        return str(value)
+    return value
+
+
+_converter: Final = _make_converter()
+
+
+def _format(exc: BaseException, tp: type | None) -> str:
+    if isinstance(exc, KeyError):
+        return "required field is missing"
+    return str(exc) or type(exc).__name__
+
+
+def _explain(record: Any, cls: type[m.ImsRecord], path: str, fast_error: Exception) -> list[str]:
+    """Messages naming every bad field of ``record``, by cattrs' detailed validation."""
+    try:
+        _converter.structure(record, cls)
+    except Exception as exc:  # the detailed report of the same failure
+        wire = {f.name: f.wire for f in _fields(cls)}
+        messages = []
+        for message in cattrs.transform_error(exc, path=path, format_exception=_format):
+            text, _, where = message.rpartition(" @ ")
+            head, _, name = where.rpartition(".")
+            if name in wire:
+                where = f"{head}.{wire[name]}"
+            messages.append(f"{text} @ {where}")
+        return messages
+    if isinstance(fast_error, KeyError):
+        return [f"required field {fast_error.args[0]!r} is missing @ {path}"]
+    return [f"{fast_error} @ {path}"]  # pragma: no cover - both paths must fail alike
+
+
+# ----------------------------------------------------------------------------------------------
+# Pages and results
+# ----------------------------------------------------------------------------------------------
+
+
+def structure_invoices(
+    data: Any,
+    *,
+    route: str | None = None,
+    task_id: str | None = None,
+    page: int | None = None,
+) -> m.ImsInvoices:
+    """Turn a page's ``data`` into :class:`~flynn_async.ImsInvoices` (typed, lossless)."""
+    where: dict[str, Any] = {"route": route, "task_id": task_id, "page": page}
+    if type(data) is not dict:
+        raise ResponseError(f"page data must be a JSON object, got {_describe(data)}", **where)
+    known: dict[str, tuple[Any, ...]] = {}
+    other: dict[str, tuple[Any, ...]] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        cls = m.SECTION_RECORD_TYPES.get(key)
+        if type(value) is not list:
+            if cls is not None:
+                raise ResponseError(
+                    f"section {key!r} must be a list, got {_describe(value)}", **where
+                )
+            extra[key] = value
+            continue
+        if cls is None:
+            for i, item in enumerate(value):
+                if type(item) is not dict:
+                    raise ResponseError(
+                        f"record must be a JSON object, got {_describe(item)} @ $.{key}[{i}]",
+                        **where,
+                    )
+            other[key] = tuple(MappingProxyType(item) for item in value)
+            continue
+        fast = _FAST[cls]
+        try:
+            known[key] = tuple([fast(item) for item in value])
+        except Exception:
+            for i, item in enumerate(value):
+                try:
+                    fast(item)
+                except Exception as exc:
+                    messages = _explain(item, cls, f"$.{key}[{i}]", exc)
+                    raise ResponseError(
+                        "page does not match the IMS schema: " + "; ".join(messages), **where
+                    ) from None
+            raise  # pragma: no cover - the loop above re-finds the failure
+    return m.ImsInvoices(
+        **known,
+        other_sections=MappingProxyType(other) if other else m.EMPTY,
+        extra=MappingProxyType(extra) if extra else m.EMPTY,
+        present=frozenset(key for key, value in data.items() if type(value) is list),
+    )
+
+
+def decode_ims_page(body: bytes) -> m.ImsInvoices:
+    """Decode one whole IMS result page body (the envelope included) into typed records.
+
+    Raises :class:`~flynn_async.ResponseError` when the body is not JSON or not a page, and an
+    :class:`~flynn_async.ApiError` when it is an error envelope.
+    """
+    from ._envelope import unwrap
+
+    try:
+        document = loads(body)
+    except msgspec.DecodeError as exc:
+        raise ResponseError(f"page body is not valid JSON: {exc}") from None
+    return structure_invoices(unwrap(document, http_status=200))
+
+
+def unstructure_record(record: m.ImsRecord) -> dict[str, Any]:
+    """A record as the server shaped it (wire names; ``Decimal`` amounts; extras last)."""
+    out: dict[str, Any] = _converter.unstructure(record, type(record))
+    if record.extra:
+        out.update(record.extra)
+    return out
+
+
+def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
+    """An :class:`~flynn_async.ImsInvoices` as page ``data`` (lower-case section keys)."""
+    out: dict[str, Any] = {}
+    for name in result.section_names():
+        records = result.section(name)
+        if name in m.SECTION_RECORD_TYPES:
+            out[name] = [unstructure_record(r) for r in records]
+        else:
+            out[name] = [dict(r) for r in records]
+    out.update(result.extra)
+    return out
+
+
+def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
+    """Concatenate results section by section, in the order given."""
+    parts = list(parts)
+    if len(parts) == 1:
+        return parts[0]
+    known: dict[str, list[Any]] = {k: [] for k in m.KNOWN_SECTIONS}
+    other: dict[str, list[Any]] = {}
+    extra: dict[str, Any] = {}
+    present: set[str] = set()
+    for part in parts:
+        for key in m.KNOWN_SECTIONS:
+            records = getattr(part, key)
+            if records:
+                known[key].extend(records)
+        for key, records in part.other_sections.items():
+            other.setdefault(key, []).extend(records)
+        for key, value in part.extra.items():
+            if key in extra and extra[key] != value:
+                raise ValueError(f"pages disagree about {key!r}: {extra[key]!r} != {value!r}")
+            extra[key] = value
+        present |= part.present
+    return m.ImsInvoices(
+        **{k: tuple(v) for k, v in known.items()},
+        other_sections=MappingProxyType({k: tuple(v) for k, v in other.items()})
+        if other
+        else m.EMPTY,
+        extra=MappingProxyType(extra) if extra else m.EMPTY,
+        present=frozenset(present),
+    )

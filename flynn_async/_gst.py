@@ -1,0 +1,184 @@
+"""The taxpayer's GST (OTP) session: request an OTP, verify it, refresh, log out.
+
+Every IMS call needs a live GST session for the taxpayer. The client remembers the newest
+session per GSTIN: when a refresh hands out a new session id, every later call uses it, even
+one made with an older :class:`GstSession` object.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+import attrs
+
+from . import _api, _validate
+from ._auth import Api
+from ._errors import InvalidInput, ResponseError
+from ._secrets import Secret
+
+log: Final = logging.getLogger("flynn_async.gst")
+
+_OTP: Final = re.compile(r"[0-9]{6}")
+
+
+@attrs.frozen
+class OtpRequest:
+    """An OTP sent to the taxpayer's registered mobile; pass it to :meth:`GstApi.verify_otp`."""
+
+    gstin: str
+    username: str
+    request_id: Secret = attrs.field(repr=False)
+    requested_at: datetime
+
+
+@attrs.frozen
+class GstSession:
+    """A taxpayer's live GST session (the session id is a secret and never shown)."""
+
+    gstin: str
+    username: str
+    session_id: Secret = attrs.field(repr=False)
+    created_at: datetime
+
+    @property
+    def expires_at(self) -> datetime:
+        """When the portal will drop the session unless it is refreshed (about 6 hours)."""
+        return self.created_at + timedelta(seconds=_api.GST_SESSION_SECONDS)
+
+    def headers(self) -> dict[str, str]:
+        """The GSTN headers carrying this session (names from the one table)."""
+        h = _api.GSTN_HEADERS
+        return {
+            h["gstin"]: self.gstin,
+            h["username"]: self.username,
+            h["session_id"]: self.session_id.reveal(),
+            h["gsp_code"]: _api.GSP_CODE,
+        }
+
+
+def _session_id(data: Any, key: str, route: str) -> str:
+    value = data.get(key) if isinstance(data, dict) else None
+    if not isinstance(value, str) or not value:
+        raise ResponseError(f"answer has no {key!r}", route=route)
+    return value
+
+
+class GstApi:
+    """GST session calls; reach it as ``client.gst``."""
+
+    def __init__(self, api: Api, gstn_api_version: str) -> None:
+        self._api = api
+        self._version = gstn_api_version
+        self._current: dict[str, GstSession] = {}
+
+    def _route(self, action: str) -> tuple[str, str]:
+        template = _api.GST_AUTH_ROUTE
+        path = template.format(flynn=_api.GST_AUTH_FLYNN_VERSION, gstn=self._version, action=action)
+        return template.replace("{action}", action), path
+
+    async def _post(
+        self,
+        action: str,
+        gstin: str,
+        username: str,
+        body: dict[str, str],
+        session_id: str | None = None,
+    ) -> Any:
+        route, path = self._route(action)
+        h = _api.GSTN_HEADERS
+        headers = {h["gstin"]: gstin, h["username"]: username, h["gsp_code"]: _api.GSP_CODE}
+        if session_id is not None:
+            headers[h["session_id"]] = session_id
+        return await self._api.call("POST", route, path, headers=headers, json=body)
+
+    async def request_otp(self, *, gstin: str, username: str) -> OtpRequest:
+        """Ask the GST portal to send an OTP to the taxpayer."""
+        gstin = _validate.gstin(gstin)
+        username = _validate.text(username, "username")
+        route, _ = self._route(_api.GST_ACTION_OTP_REQUEST)
+        data = await self._post(
+            _api.GST_ACTION_OTP_REQUEST, gstin, username, {"gstin": gstin, "username": username}
+        )
+        request_id = _session_id(data, _api.GST_KEY_OTP_REQUEST_ID, route)
+        log.info("OTP requested for %s", gstin)
+        return OtpRequest(gstin, username, Secret(request_id), datetime.now(UTC))
+
+    async def verify_otp(self, otp_request: OtpRequest, otp: str | Secret) -> GstSession:
+        """Verify the OTP the taxpayer received; returns the new GST session."""
+        if not isinstance(otp_request, OtpRequest):
+            raise InvalidInput("otp_request must be the OtpRequest that request_otp returned")
+        value = otp.reveal() if isinstance(otp, Secret) else otp
+        if not isinstance(value, str) or not _OTP.fullmatch(value):
+            raise InvalidInput("otp must be the 6 digits the taxpayer received")
+        route, _ = self._route(_api.GST_ACTION_VERIFY)
+        body = {
+            _api.GST_KEY_OTP_REQUEST_ID: otp_request.request_id.reveal(),
+            "otp": value,
+        }
+        data = await self._post(
+            _api.GST_ACTION_VERIFY, otp_request.gstin, otp_request.username, body
+        )
+        session = GstSession(
+            otp_request.gstin,
+            otp_request.username,
+            Secret(_session_id(data, _api.GST_KEY_SESSION_ID, route)),
+            datetime.now(UTC),
+        )
+        self._current[session.gstin] = session
+        log.info("GST session opened for %s", session.gstin)
+        return session
+
+    def current(self, session: GstSession) -> GstSession:
+        """The newest session known for ``session``'s GSTIN (itself if none is newer)."""
+        if not isinstance(session, GstSession):
+            raise InvalidInput("session must be a GstSession (from verify_otp)")
+        latest = self._current.get(session.gstin)
+        if latest is None or latest.created_at < session.created_at:
+            self._current[session.gstin] = session
+            return session
+        return latest
+
+    def adopt(self, session: GstSession) -> None:
+        """Use ``session`` for its GSTIN from now on (for a session restored from storage)."""
+        if not isinstance(session, GstSession):
+            raise InvalidInput("session must be a GstSession")
+        self._current[session.gstin] = session
+
+    async def refresh(self, session: GstSession) -> GstSession:
+        """Extend the session; returns it with the id the server hands back (keep that one)."""
+        current = self.current(session)
+        route, _ = self._route(_api.GST_ACTION_REFRESH)
+        sid = current.session_id.reveal()
+        data = await self._post(
+            _api.GST_ACTION_REFRESH,
+            current.gstin,
+            current.username,
+            {_api.GST_KEY_SESSION_ID: sid},
+            session_id=sid,
+        )
+        new = GstSession(
+            current.gstin,
+            current.username,
+            Secret(_session_id(data, _api.GST_KEY_SESSION_ID, route)),
+            datetime.now(UTC),
+        )
+        self._current[new.gstin] = new
+        log.info("GST session refreshed for %s", new.gstin)
+        return new
+
+    async def logout(self, session: GstSession) -> None:
+        """End the session. Download tasks still running for this taxpayer will fail."""
+        current = self.current(session)
+        sid = current.session_id.reveal()
+        await self._post(
+            _api.GST_ACTION_LOGOUT,
+            current.gstin,
+            current.username,
+            {_api.GST_KEY_SESSION_ID: sid},
+            session_id=sid,
+        )
+        self._current.pop(current.gstin, None)
+        log.info("GST session closed for %s", current.gstin)

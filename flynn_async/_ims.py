@@ -1,0 +1,231 @@
+"""IMS invoice downloads: submit a task per section, wait, fetch every page, merge.
+
+``submit`` starts a server task (it is never repeated blindly: the route takes no idempotency
+key); ``task`` re-attaches to one by id; ``download`` does the whole pipeline for a section and
+``download_all`` for several sections at once, merging them into one typed result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from types import MappingProxyType
+from typing import Any, Final
+
+from . import _api, _validate
+from ._decoding import merge_invoices, structure_invoices
+from ._errors import FlynnError, InvalidInput, ResponseError, SectionMismatch
+from ._gst import GstApi, GstSession
+from ._models import KNOWN_SECTIONS, ImsInvoices, ImsSection, ImsStatus
+from ._tasks import ProgressCallback, Task, TaskContext
+
+log: Final = logging.getLogger("flynn_async.ims")
+
+ALL_SECTIONS: Final = tuple(ImsSection)
+
+
+class ImsCodec:
+    """IMS result pages: section lists to :class:`~flynn_async.ImsInvoices`."""
+
+    def decode(self, data: Any, *, route: str, task_id: str, page: int) -> ImsInvoices:
+        """Structure one page's ``data``."""
+        return structure_invoices(data, route=route, task_id=task_id, page=page)
+
+    def merge(self, pages: Sequence[ImsInvoices]) -> ImsInvoices:
+        """Concatenate the pages in order."""
+        return merge_invoices(pages) if pages else ImsInvoices()
+
+    def records(self, page: ImsInvoices) -> Iterator[tuple[str, Any]]:
+        """The page's ``(section, record)`` pairs."""
+        return page.records()
+
+
+_CODEC: Final = ImsCodec()
+
+
+def _sections(sections: Iterable[ImsSection | str] | ImsSection | str) -> list[ImsSection]:
+    if isinstance(sections, str):
+        sections = [sections]
+    chosen: list[ImsSection] = []
+    for value in sections:
+        section = ImsSection.parse(value)
+        if section not in chosen:
+            chosen.append(section)
+    if not chosen:
+        raise InvalidInput("sections must name at least one IMS section")
+    return chosen
+
+
+class ImsApi:
+    """IMS calls; reach it as ``client.ims``."""
+
+    def __init__(self, ctx: TaskContext, gst: GstApi) -> None:
+        self._ctx = ctx
+        self._gst = gst
+
+    async def submit(
+        self,
+        session: GstSession,
+        *,
+        section: ImsSection | str,
+        status: ImsStatus | str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Task[ImsInvoices]:
+        """Start a download task for one section (and optionally one action status).
+
+        Returns the :class:`~flynn_async.Task`; keep its ``id`` to resume later. The call is
+        made once: it starts a billable server task, so it is never retried automatically.
+        """
+        chosen = ImsSection.parse(section)
+        wanted = None if status is None else ImsStatus.parse(status)
+        current = self._gst.current(session)
+        _validate.gstin(current.gstin)
+        template = _api.IMS_ROUTE
+        path = template.format(flynn=_api.IMS_FLYNN_VERSION)
+        params = {"section": chosen.value}
+        if wanted is not None:
+            params["status"] = wanted.value
+        data = await self._ctx.api.call(
+            "GET", template, path, headers=current.headers(), params=params
+        )
+        task_id = data.get(_api.TASK_ID_KEY) if isinstance(data, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise ResponseError(f"submit answer has no {_api.TASK_ID_KEY!r}", route=template)
+        _check_task_id(task_id, template)
+        log.info("IMS %s task %s started for %s", chosen.value, task_id, current.gstin)
+        task = self.task(task_id, on_progress=on_progress, label=chosen.key)
+        task._report("submitted")
+        return task
+
+    def task(
+        self,
+        task_id: str,
+        *,
+        on_progress: ProgressCallback | None = None,
+        label: str | None = None,
+    ) -> Task[ImsInvoices]:
+        """Re-attach to an existing IMS task by id (no new task is started).
+
+        Results are kept 7 days after the task was created.
+        """
+        return Task(
+            self._ctx,
+            _validate.task_id(task_id),
+            _CODEC,
+            on_progress=on_progress,
+            label=label,
+        )
+
+    async def download(
+        self,
+        session: GstSession,
+        *,
+        section: ImsSection | str,
+        status: ImsStatus | str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ImsInvoices:
+        """Submit, wait, fetch every page and return the merged, typed records."""
+        task = await self.submit(session, section=section, status=status, on_progress=on_progress)
+        return await task.result()
+
+    async def download_all(
+        self,
+        session: GstSession,
+        *,
+        sections: Iterable[ImsSection | str] | ImsSection | str = ALL_SECTIONS,
+        status: ImsStatus | str | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ImsInvoices:
+        """Download several sections at once (one task each) and merge them.
+
+        Each section is taken from its own task. If a task's pages also carry another
+        requested section, those records must equal the ones from that section's own task, or
+        :class:`~flynn_async.SectionMismatch` is raised; sections nobody asked for, and sections
+        the models don't know, are kept once (all tasks carrying them must agree). If a task
+        fails, the others are cancelled and the first error is raised, with every task id
+        noted on it so the work can be resumed.
+        """
+        chosen = _sections(sections)
+        wanted = None if status is None else ImsStatus.parse(status)
+        self._gst.current(session)  # validates before any request
+        tasks: dict[ImsSection, Task[ImsInvoices]] = {}
+        results: dict[ImsSection, ImsInvoices] = {}
+
+        async def one(section: ImsSection) -> None:
+            task = await self.submit(
+                session, section=section, status=wanted, on_progress=on_progress
+            )
+            tasks[section] = task
+            results[section] = await task.result()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for section in chosen:
+                    group.create_task(one(section))
+        except BaseExceptionGroup as group_error:
+            first = _first_error(group_error)
+            for section, task in tasks.items():
+                first.add_note(f"IMS {section.value} task id: {task.id}")
+            raise first from None
+        return combine_sections({s: results[s] for s in chosen}, {s: tasks[s].id for s in chosen})
+
+
+def _check_task_id(task_id: str, route: str) -> None:
+    try:
+        _validate.task_id(task_id)
+    except InvalidInput:
+        raise ResponseError(
+            f"submit answer has an unusable task id {task_id!r:.80}", route=route
+        ) from None
+
+
+def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    for exc in group.exceptions:
+        if isinstance(exc, BaseExceptionGroup):
+            return _first_error(exc)
+        if isinstance(exc, FlynnError):
+            return exc
+    return group.exceptions[0]
+
+
+def combine_sections(
+    results: dict[ImsSection, ImsInvoices], task_ids: dict[ImsSection, str]
+) -> ImsInvoices:
+    """Merge per-section task results, each section from its own task, checked for agreement."""
+    known: dict[str, tuple[Any, ...]] = {}
+    owner: dict[str, str] = {}
+    for section, result in results.items():
+        known[section.key] = result.section(section.key)
+        owner[section.key] = task_ids[section]
+    other: dict[str, tuple[Any, ...]] = {}
+    extra: dict[str, Any] = {}
+    present: set[str] = {s.key for s in results}
+    for section, result in results.items():
+        tid = task_ids[section]
+        for name in result.section_names():
+            if name == section.key:
+                continue
+            records = result.section(name)
+            present.add(name)
+            target = known if name in KNOWN_SECTIONS else other
+            if name in target:
+                if target[name] != records:
+                    raise SectionMismatch(
+                        f"section {name!r} differs between task {owner[name]} "
+                        f"({len(target[name])} records) and task {tid} ({len(records)} records)",
+                        task_id=tid,
+                    )
+            else:
+                target[name] = records
+                owner[name] = tid
+        for key, value in result.extra.items():
+            if key in extra and extra[key] != value:
+                raise SectionMismatch(f"tasks disagree about {key!r}", task_id=tid)
+            extra[key] = value
+    return ImsInvoices(
+        **known,
+        other_sections=MappingProxyType(other),
+        extra=MappingProxyType(extra),
+        present=frozenset(present),
+    )

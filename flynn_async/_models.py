@@ -1,0 +1,439 @@
+"""Typed values: IMS records, the merged result, codes, return periods, task state.
+
+Nothing here knows about HTTP or asyncio. Records are frozen, slotted attrs classes; money is
+:class:`decimal.Decimal` exactly as the server sent it; dates are :class:`datetime.date`; codes
+are *open* enums: a code the models know becomes an enum member, an unknown one stays a plain
+``str`` so nothing the server says is lost. Fields the models don't know are kept in each
+record's ``extra`` mapping and written back by ``to_dict()``.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Iterator, Mapping
+from datetime import date
+from decimal import Decimal
+from types import MappingProxyType
+from typing import Any, Final, Literal, Self
+
+import attrs
+
+from . import _api
+from ._errors import InvalidInput
+
+__all__ = [
+    "FilingStatus",
+    "ImsAmendedInvoice",
+    "ImsAmendedNote",
+    "ImsInvoice",
+    "ImsInvoices",
+    "ImsNote",
+    "ImsRecord",
+    "ImsSection",
+    "ImsStatus",
+    "InvoiceType",
+    "Progress",
+    "ReturnPeriod",
+    "SectionTotals",
+    "SourceForm",
+    "TaskState",
+    "TaskStatus",
+    "YesNo",
+]
+
+#: attrs metadata key holding a field's name on the wire.
+WIRE: Final = "flynn_wire"
+#: attrs metadata key holding a date field's wire format.
+DATE_FORMAT: Final = "flynn_date_format"
+IMS_DATE_FORMAT: Final = "%d-%m-%Y"
+
+EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+
+
+class _OpenEnum(enum.StrEnum):
+    """A code list that may grow: unknown codes are kept as plain text by the decoder."""
+
+    @classmethod
+    def parse(cls, value: object) -> Self:
+        """The member for ``value`` (its code or its name, any case); ``InvalidInput`` if none."""
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, str):
+            wanted = value.strip().upper()
+            for member in cls:
+                if member.value.upper() == wanted or member.name == wanted:
+                    return member
+        codes = ", ".join(m.value for m in cls)
+        raise InvalidInput(f"{cls.__name__} must be one of {codes}; got {value!r}")
+
+
+class ImsSection(_OpenEnum):
+    """An IMS section, as ``ims-invoices`` takes it in ``section=``."""
+
+    B2B = "B2B"
+    B2BA = "B2BA"
+    B2BDN = "B2BDN"
+    B2BDNA = "B2BDNA"
+    B2BCN = "B2BCN"
+    B2BCNA = "B2BCNA"
+    ECOM = "ECOM"
+    ECOMA = "ECOMA"
+
+    @property
+    def key(self) -> str:
+        """The section's key in result pages and in :class:`ImsInvoices` (lower case)."""
+        return self.value.lower()
+
+
+class ImsStatus(_OpenEnum):
+    """The recipient's IMS action on a record, and the ``status=`` filter of a download."""
+
+    ACCEPTED = "A"
+    REJECTED = "R"
+    PENDING = "P"
+    NO_ACTION = "N"
+
+
+class InvoiceType(_OpenEnum):
+    """``inv_typ``: regular, deemed export, SEZ with/without payment, customs bonded warehouse."""
+
+    REGULAR = "R"
+    DEEMED_EXPORT = "DE"
+    SEZ_WITH_PAYMENT = "SEWP"
+    SEZ_WITHOUT_PAYMENT = "SEWOP"
+    CUSTOMS_BONDED_WAREHOUSE = "CBW"
+
+
+class SourceForm(_OpenEnum):
+    """``srcform``: the return the supplier reported the record in."""
+
+    GSTR1 = "R1"
+    GSTR1A = "R1A"
+    IFF = "IFF"
+
+
+class FilingStatus(_OpenEnum):
+    """``srcfilstatus``: whether the supplier's source return is filed."""
+
+    FILED = "Filed"
+    NOT_FILED = "Not Filed"
+
+
+class YesNo(_OpenEnum):
+    """A ``Y``/``N`` flag."""
+
+    YES = "Y"
+    NO = "N"
+
+
+assert tuple(s.value for s in ImsSection) == _api.IMS_SECTIONS
+assert tuple(s.value for s in ImsStatus) == _api.IMS_STATUSES
+
+
+@attrs.frozen(order=True)
+class ReturnPeriod:
+    """A GST return period (``rtnprd``, ``MMYYYY`` on the wire), ordered by time."""
+
+    year: int
+    month: int = attrs.field()
+
+    @month.validator
+    def _check_month(self, _: attrs.Attribute[int], value: int) -> None:
+        if not 1 <= value <= 12:
+            raise ValueError(f"month must be 1 to 12, got {value}")
+
+    @classmethod
+    def parse(cls, text: str) -> ReturnPeriod:
+        """Parse ``MMYYYY`` (such as ``012023``)."""
+        return _parse_return_period(text)
+
+    def __str__(self) -> str:
+        return f"{self.month:02d}{self.year:04d}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_return_period(text: str) -> ReturnPeriod:
+    if len(text) != 6 or not text.isascii() or not text.isdigit():
+        raise ValueError(f"return period must be MMYYYY, got {text!r}")
+    return ReturnPeriod(year=int(text[2:]), month=int(text[:2]))
+
+
+def _wire(name: str, **extra: Any) -> dict[str, Any]:
+    return {WIRE: name, **extra}
+
+
+def _opt(name: str) -> Any:
+    return attrs.field(default=None, metadata=_wire(name))
+
+
+def _ims_date(name: str) -> Any:
+    return attrs.field(metadata=_wire(name, **{DATE_FORMAT: IMS_DATE_FORMAT}))
+
+
+@attrs.frozen(kw_only=True)
+class ImsRecord:
+    """Fields every IMS record carries; the base of the four record kinds.
+
+    Attribute names are readable; each one's wire name is given in brackets. Only the supplier,
+    the document number and date, and the invoice value are required; every other field is
+    ``None`` when the server left it out. ``extra`` holds, unchanged, every field the models
+    don't know, and known optional fields that the server sent as ``null``.
+    """
+
+    #: Supplier GSTIN (``stin``). Kept as sent: sandbox GSTINs are not validated.
+    supplier_gstin: str = attrs.field(metadata=_wire("stin"))
+    #: Invoice or note value (``val``).
+    value: Decimal = attrs.field(metadata=_wire("val"))
+    #: Return period of the supplier's return (``rtnprd``).
+    return_period: ReturnPeriod | None = _opt("rtnprd")
+    #: Source return (``srcform``).
+    source_form: SourceForm | str | None = _opt("srcform")
+    #: Place of supply, two-digit state code (``pos``).
+    place_of_supply: str | None = _opt("pos")
+    #: Taxable value (``txval``).
+    taxable_value: Decimal | None = _opt("txval")
+    #: Integrated tax (``iamt``).
+    igst: Decimal | None = _opt("iamt")
+    #: Central tax (``camt``).
+    cgst: Decimal | None = _opt("camt")
+    #: State/UT tax (``samt``).
+    sgst: Decimal | None = _opt("samt")
+    #: Cess (``cess``).
+    cess: Decimal | None = _opt("cess")
+    #: The recipient's IMS action (``action``).
+    action: ImsStatus | str | None = _opt("action")
+    #: Whether the source return is filed (``srcfilstatus``).
+    source_filing_status: FilingStatus | str | None = _opt("srcfilstatus")
+    #: Record hash (``hash``).
+    hash: str | None = _opt("hash")
+    #: Older flag name: may the record be kept pending (``ispendactnallwd``).
+    pending_action_allowed: YesNo | str | None = _opt("ispendactnallwd")
+    #: Newer flag name: is "pending" blocked for the record (``ispendactblocked``).
+    pending_action_blocked: YesNo | str | None = _opt("ispendactblocked")
+    #: Are remarks blocked (``isRemarksBlocked``).
+    remarks_blocked: YesNo | str | None = _opt("isRemarksBlocked")
+    #: Is an ITC reduction required (``itcRedReq``).
+    itc_reduction_required: YesNo | str | None = _opt("itcRedReq")
+    #: Declared IGST (``declIgst``).
+    declared_igst: Decimal | None = _opt("declIgst")
+    #: Declared CGST (``declCgst``).
+    declared_cgst: Decimal | None = _opt("declCgst")
+    #: Declared SGST (``declSgst``).
+    declared_sgst: Decimal | None = _opt("declSgst")
+    #: Declared cess (``declCess``).
+    declared_cess: Decimal | None = _opt("declCess")
+    #: Recipient's remarks (``remarks``).
+    remarks: str | None = _opt("remarks")
+    #: The action before the last change (``prev_status``).
+    previous_status: ImsStatus | str | None = _opt("prev_status")
+    #: Fields the models don't know (and known ones sent as ``null``), exactly as sent.
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, eq=True, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as the server shaped it: wire names, amounts as ``Decimal``."""
+        from ._decoding import unstructure_record
+
+        return unstructure_record(self)
+
+
+@attrs.frozen(kw_only=True)
+class ImsInvoice(ImsRecord):
+    """A supplier invoice (sections ``b2b`` and ``ecom``)."""
+
+    #: Invoice number (``inum``).
+    number: str = attrs.field(metadata=_wire("inum"))
+    #: Invoice date (``idt``, ``DD-MM-YYYY``).
+    date: date = _ims_date("idt")
+    #: Invoice type (``inv_typ``); absent on ``ecom``.
+    invoice_type: InvoiceType | str | None = _opt("inv_typ")
+
+
+@attrs.frozen(kw_only=True)
+class ImsAmendedInvoice(ImsInvoice):
+    """An amendment of an invoice (sections ``b2ba`` and ``ecoma``)."""
+
+    #: The original invoice's number (``oinum``).
+    original_number: str = attrs.field(metadata=_wire("oinum"))
+    #: The original invoice's date (``oidt``).
+    original_date: date = _ims_date("oidt")
+
+
+@attrs.frozen(kw_only=True)
+class ImsNote(ImsRecord):
+    """A debit or credit note (sections ``b2bdn`` and ``b2bcn``)."""
+
+    #: Note number (``nt_num``).
+    number: str = attrs.field(metadata=_wire("nt_num"))
+    #: Note date (``nt_dt``).
+    date: date = _ims_date("nt_dt")
+    #: Invoice type (``inv_typ``).
+    invoice_type: InvoiceType | str | None = _opt("inv_typ")
+
+
+@attrs.frozen(kw_only=True)
+class ImsAmendedNote(ImsNote):
+    """An amendment of a note (sections ``b2bdna`` and ``b2bcna``)."""
+
+    #: The original note's number (``ont_num``).
+    original_number: str = attrs.field(metadata=_wire("ont_num"))
+    #: The original note's date (``ont_dt``).
+    original_date: date = _ims_date("ont_dt")
+
+
+#: The record class of each known section key.
+SECTION_RECORD_TYPES: Final[Mapping[str, type[ImsRecord]]] = MappingProxyType(
+    {
+        "b2b": ImsInvoice,
+        "b2ba": ImsAmendedInvoice,
+        "b2bdn": ImsNote,
+        "b2bdna": ImsAmendedNote,
+        "b2bcn": ImsNote,
+        "b2bcna": ImsAmendedNote,
+        "ecom": ImsInvoice,
+        "ecoma": ImsAmendedInvoice,
+    }
+)
+KNOWN_SECTIONS: Final = tuple(SECTION_RECORD_TYPES)
+assert tuple(s.key for s in ImsSection) == KNOWN_SECTIONS
+
+_ZERO: Final = Decimal(0)
+
+
+@attrs.frozen
+class SectionTotals:
+    """Record count and summed amounts of one section (absent amounts count as zero)."""
+
+    records: int
+    value: Decimal
+    taxable_value: Decimal
+    igst: Decimal
+    cgst: Decimal
+    sgst: Decimal
+    cess: Decimal
+
+    @classmethod
+    def of(cls, records: tuple[ImsRecord, ...]) -> SectionTotals:
+        """Sum ``records`` exactly."""
+        value = taxable = igst = cgst = sgst = cess = _ZERO
+        for r in records:
+            value += r.value
+            taxable += r.taxable_value or _ZERO
+            igst += r.igst or _ZERO
+            cgst += r.cgst or _ZERO
+            sgst += r.sgst or _ZERO
+            cess += r.cess or _ZERO
+        return cls(len(records), value, taxable, igst, cgst, sgst, cess)
+
+
+@attrs.frozen(kw_only=True)
+class ImsInvoices:
+    """IMS records of one page, one task or several tasks, by section.
+
+    Each known section is a tuple of typed records in the order the server sent them.
+    ``other_sections`` holds sections the models don't know, their records as plain mappings
+    (amounts as ``Decimal``); ``extra`` holds non-list keys of the pages' ``data``.
+    ``present`` names every section the server sent, including empty ones, so that
+    :meth:`to_dict` gives back exactly what was received.
+    """
+
+    b2b: tuple[ImsInvoice, ...] = ()
+    b2ba: tuple[ImsAmendedInvoice, ...] = ()
+    b2bdn: tuple[ImsNote, ...] = ()
+    b2bdna: tuple[ImsAmendedNote, ...] = ()
+    b2bcn: tuple[ImsNote, ...] = ()
+    b2bcna: tuple[ImsAmendedNote, ...] = ()
+    ecom: tuple[ImsInvoice, ...] = ()
+    ecoma: tuple[ImsAmendedInvoice, ...] = ()
+    other_sections: Mapping[str, tuple[Mapping[str, Any], ...]] = EMPTY
+    extra: Mapping[str, Any] = EMPTY
+    present: frozenset[str] = frozenset()
+
+    def section(self, name: str | ImsSection) -> tuple[Any, ...]:
+        """The records of a section by name (``"b2b"``, ``ImsSection.B2B``, or an unknown one)."""
+        key = name.key if isinstance(name, ImsSection) else name.lower()
+        if key in SECTION_RECORD_TYPES:
+            records: tuple[Any, ...] = getattr(self, key)
+            return records
+        return self.other_sections.get(key, ())
+
+    def section_names(self) -> list[str]:
+        """Every section present, known ones first in API order, then the others as received."""
+        known = [k for k in KNOWN_SECTIONS if k in self.present or getattr(self, k)]
+        return known + [k for k in self.other_sections if k not in known]
+
+    def records(self) -> Iterator[tuple[str, Any]]:
+        """Every record as ``(section, record)``, section by section, in received order."""
+        for name in self.section_names():
+            for record in self.section(name):
+                yield name, record
+
+    def __len__(self) -> int:
+        return sum(len(getattr(self, k)) for k in KNOWN_SECTIONS) + sum(
+            len(v) for v in self.other_sections.values()
+        )
+
+    def totals(self) -> dict[str, SectionTotals]:
+        """Exact per-section totals of the known sections that are present."""
+        return {
+            k: SectionTotals.of(getattr(self, k))
+            for k in self.section_names()
+            if k in SECTION_RECORD_TYPES
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        """The data as the server shaped it (lower-case section keys, wire field names)."""
+        from ._decoding import unstructure_invoices
+
+        return unstructure_invoices(self)
+
+    @classmethod
+    def merge(cls, parts: Any) -> ImsInvoices:
+        """Concatenate results in order (pages of one task, or tasks of distinct sections).
+
+        Non-list ``extra`` keys must agree where they repeat; a conflict raises ``ValueError``.
+        """
+        from ._decoding import merge_invoices
+
+        return merge_invoices(list(parts))
+
+
+class TaskState(enum.Enum):
+    """Where a long-running task stands."""
+
+    PENDING = "pending"
+    COMPLETED = "completed"
+    FAILED = "failed"
+
+
+@attrs.frozen
+class TaskStatus:
+    """One answer of the status route: the raw ``status`` text and what it means."""
+
+    task_id: str
+    status: str
+    state: TaskState
+    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+
+    @property
+    def done(self) -> bool:
+        """True once the task will not change any more (completed or failed)."""
+        return self.state is not TaskState.PENDING
+
+
+Phase = Literal["submitted", "waiting", "fetching", "done"]
+
+
+@attrs.frozen
+class Progress:
+    """A progress report: ``phase`` and, while fetching, pages done out of the total.
+
+    ``section`` names the IMS section when the task belongs to a section download.
+    """
+
+    task_id: str
+    phase: Phase
+    pages_done: int = 0
+    pages_total: int | None = None
+    polls: int = 0
+    section: str | None = None

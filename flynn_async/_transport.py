@@ -1,0 +1,236 @@
+"""One HTTP request: send, read, decode the envelope, map errors, retry when allowed.
+
+The transport knows nothing of IMS or e-invoices. It sends a request with the headers it is
+given, never follows redirects (credentials must not travel to another host), bounds each try
+by the per-request timeout, and turns every outcome into data or a typed error that names the
+route, task id and page. A call marked ``retryable`` is repeated under the
+:class:`~flynn_async.RetryPolicy`; others (starting a task, token refresh) never are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import aiohttp
+import attrs
+import msgspec
+
+from . import _api
+from ._decoding import dumps, loads
+from ._envelope import api_error, is_api_error_body, unwrap
+from ._errors import FlynnError, InvalidInput, RequestTimeout, ResponseError, TransportError
+from ._policy import RandomSource, RetryPolicy
+
+log: Final = logging.getLogger("flynn_async.http")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+def check_base_url(url: object, name: str) -> str:
+    """An ``https://`` URL, or ``http://`` to a loopback host (the simulator); no query."""
+    if not isinstance(url, str):
+        raise InvalidInput(f"{name} must be a str, not {type(url).__name__}")
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise InvalidInput(f"{name} must be an absolute https:// URL, got {url!r}")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise InvalidInput(f"{name} must not carry a query, fragment or user info")
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise InvalidInput(
+            f"{name} must use https:// (plain http:// is accepted only for loopback hosts)"
+        )
+    return url.rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@attrs.define
+class Stats:
+    """Counters of the requests a client made (read them from ``client.stats``)."""
+
+    requests: int = 0
+    retries: int = 0
+    faults: int = 0
+
+
+@attrs.frozen
+class Call:
+    """One logical API call (it may take several tries)."""
+
+    method: str
+    url: str
+    route: str  # the route template, for messages and logs
+    headers: Mapping[str, str]
+    params: Mapping[str, str] | None = None
+    json: Any = None
+    retryable: bool = False
+    task_id: str | None = None
+    page: int | None = None
+    raw: bool = False  # return the body bytes instead of the envelope's data
+
+    def where(self) -> dict[str, Any]:
+        return {"route": self.route, "task_id": self.task_id, "page": self.page}
+
+
+class _Retry(Exception):
+    """An outcome that may be retried; ``error`` is raised when tries run out."""
+
+    def __init__(self, error: FlynnError, retry_after: str | None = None) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.retry_after = retry_after
+
+
+class Transport:
+    """Sends calls over one ``aiohttp.ClientSession``."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        *,
+        retry: RetryPolicy,
+        request_timeout: float,
+        sleep: Sleep,
+        rng: RandomSource,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session = session
+        self.retry = retry
+        self._timeout = aiohttp.ClientTimeout(total=request_timeout)
+        self._sleep = sleep
+        self._rng = rng
+        self._clock = clock
+        self.stats = Stats()
+
+    async def call(self, call: Call, *, limiter: asyncio.Semaphore | None = None) -> Any:
+        """Make ``call``; returns the envelope's ``data`` (or the body if ``call.raw``).
+
+        ``limiter``, when given, is held for each try's request only, not during waits.
+        """
+        tries = self.retry.max_tries if call.retryable else 1
+        delays = self.retry.delays(self._rng)
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if limiter is None:
+                    answer = await self._send(call, attempt)
+                else:
+                    async with limiter:  # held for the request only, not while decoding
+                        answer = await self._send(call, attempt)
+                return self._interpret(call, *answer)
+            except _Retry as outcome:
+                self.stats.faults += 1
+                if attempt >= tries:
+                    raise outcome.error from outcome.error.__cause__
+                delay = self.retry.hinted_delay(outcome.retry_after)
+                if delay is None:
+                    delay = next(delays)
+                self.stats.retries += 1
+                log.info(
+                    "retrying %s %s in %.2fs (try %d of %d): %s",
+                    call.method,
+                    call.route,
+                    delay,
+                    attempt + 1,
+                    tries,
+                    outcome.error,
+                )
+                await self._sleep(delay)
+
+    async def _send(self, call: Call, attempt: int) -> tuple[int, str, bytes, str | None]:
+        where = call.where()
+        body_bytes = None if call.json is None else dumps(call.json)
+        headers = dict(call.headers)
+        if body_bytes is not None:
+            headers["Content-Type"] = _api.ACCEPT_JSON
+        started = self._clock()
+        self.stats.requests += 1
+        try:
+            async with self._session.request(
+                call.method,
+                call.url,
+                headers=headers,
+                params=call.params,
+                data=body_bytes,
+                allow_redirects=False,
+                timeout=self._timeout,
+            ) as response:
+                status = response.status
+                retry_after = response.headers.get("Retry-After")
+                content_type = response.headers.get("Content-Type", "")
+                body = await response.read()
+        except TimeoutError:
+            error: FlynnError = RequestTimeout(
+                f"{call.method} timed out after {self._timeout.total}s", **where
+            )
+            log.debug("%s %s timed out (try %d)", call.method, call.route, attempt)
+            raise _Retry(error) from None
+        except aiohttp.ClientError as exc:
+            error = TransportError(f"{call.method} failed: {type(exc).__name__}: {exc}", **where)
+            log.debug("%s %s failed (try %d): %s", call.method, call.route, attempt, exc)
+            raise _Retry(error) from None
+        elapsed = self._clock() - started
+        log.debug(
+            "%s %s -> %d in %.3fs, %d bytes (try %d)",
+            call.method,
+            call.route,
+            status,
+            elapsed,
+            len(body),
+            attempt,
+        )
+        return status, content_type, body, retry_after
+
+    def _interpret(
+        self, call: Call, status: int, content_type: str, body: bytes, retry_after: str | None
+    ) -> Any:
+        where = call.where()
+        if 300 <= status < 400:
+            raise ResponseError(f"HTTP {status}: redirects are not followed", **where)
+        if call.raw and 200 <= status < 300:
+            return body
+        try:
+            document = loads(body)
+        except msgspec.DecodeError:
+            document = _NOT_JSON
+        if status in self.retry.statuses:
+            if not is_api_error_body(document):
+                raise _Retry(_unusable(status, content_type, body, where), retry_after)
+            if status == 429:  # a rate limit is never final, whatever the body says
+                raise _Retry(api_error(document["error"], http_status=status, **where), retry_after)
+        if document is _NOT_JSON:
+            raise _unusable(status, content_type, body, where)
+        return unwrap(document, http_status=status, **where)
+
+
+_NOT_JSON: Final = object()
+
+
+def _unusable(
+    status: int, content_type: str, body: bytes, where: Mapping[str, Any]
+) -> ResponseError:
+    snippet = body[:120].decode("utf-8", "replace").replace("\n", " ")
+    kind = content_type.split(";")[0] or "no content type"
+    if not body:
+        what = "an empty body"
+    else:
+        with contextlib.suppress(msgspec.DecodeError):
+            loads(body)
+            return ResponseError(f"HTTP {status} without an API error body", **where)
+        what = f"a body that is not JSON ({kind}): {snippet!r}"
+    return ResponseError(f"HTTP {status} with {what}", **where)
