@@ -1,0 +1,36 @@
+"""A strict, local fake of the Flynn API for tests, benchmarks and demos.
+
+:class:`FlynnSimulator` serves the login service, the GST (OTP) session routes, the IMS
+download route and the task routes on ``127.0.0.1`` over real sockets, with deterministic
+seeded data, and checks what the real service checks, so that a sloppy client fails against
+it. :class:`SimulatorConfig` sets its behaviour (page size, processing time, envelope shape,
+latency, failures, ...).
+
+::
+
+    from flynn_async.testing import FlynnSimulator
+
+    async with FlynnSimulator(records_per_section=300, page_size=100) as sim:
+        ...  # point a client at sim.base_url / sim.login_url with sim.credentials
+
+The built-in user logs in with :data:`USER_HANDLE` and :data:`USER_PASSWORD`; the simulated
+GST portal accepts the OTP :data:`SIM_OTP`.
+"""
+
+from ._simulator import (
+    SIM_OTP,
+    USER_HANDLE,
+    USER_PASSWORD,
+    FlynnSimulator,
+    SimTask,
+    SimulatorConfig,
+)
+
+__all__ = [
+    "SIM_OTP",
+    "USER_HANDLE",
+    "USER_PASSWORD",
+    "FlynnSimulator",
+    "SimTask",
+    "SimulatorConfig",
+]

@@ -1,0 +1,882 @@
+"""A strict fake of the Flynn API served over real loopback sockets.
+
+:class:`FlynnSimulator` runs an :mod:`aiohttp.web` application on ``127.0.0.1`` (a free port)
+that answers the login service, the GST (OTP) session routes, the IMS download route and the
+long-running task routes the way the real service does, and checks what the real service
+checks (headers, tokens and their expiry, organisation, GST session, query values, page
+range), so that a sloppy client fails against it. Every route, header name, status value and
+error code comes from :mod:`flynn_async._api`, the module the client uses too.
+
+The simulator never logs: tokens, passwords, OTPs and session ids stay out of every log.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import collections
+import json
+import random
+import time
+import types
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Final, Literal, Self
+
+import attrs
+import msgspec
+from aiohttp import web
+
+from flynn_async import _api
+from flynn_async._credentials import Credentials
+from flynn_async.testing import _data
+
+__all__ = [
+    "SIM_OTP",
+    "USER_HANDLE",
+    "USER_PASSWORD",
+    "FlynnSimulator",
+    "SimTask",
+    "SimulatorConfig",
+]
+
+USER_HANDLE: Final = "demo@example.com"
+"""The built-in user's login handle (an e-mail address)."""
+USER_PASSWORD: Final = "demo-password"
+"""The built-in user's password."""
+SIM_OTP: Final = "575757"
+"""The one OTP the simulated GST portal accepts."""
+
+_USER_ID: Final = "5b0f4a43-3c55-4d8e-9d3f-8a7e0c61f2a1"
+_ORG_ID: Final = "9c2d6a8e-1f47-4b3a-a6c5-2e8d7f9b0c14"
+_OTHER_ORG_ID: Final = "3e7b1c90-6d2a-4f85-b4e1-7a9c0d5f8e26"
+_ORGS: Final = (
+    # The non-primary organisation comes first: a client must look at "primary".
+    (_OTHER_ORG_ID, "Demo Traders (branch)", False),
+    (_ORG_ID, "Demo Traders Pvt Ltd", True),
+)
+_GST_USERNAME: Final = "demo-user"
+_GSTIN: Final = "24AAAPI3182M002"
+_LOGIN_PREFIX: Final = "/theodore/apis/v1"
+_HANDLE_TYPES: Final = ("email", "mobile")
+_GSTIN_CHARS: Final = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_JWT_HEADER: Final = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
+
+Envelope = Literal["new", "old"]
+
+#: Which envelope each route answers with in "mixed" mode (section 4 of the API notes).
+_MIXED: Final[dict[str, Envelope]] = {
+    "login": "old",
+    "token_refresh": "old",
+    "token_logout": "old",
+    "otp_request": "old",
+    "otp_verify": "old",
+    "gst_refresh": "old",
+    "gst_logout": "old",
+    "task_status": "old",
+    "ims_submit": "new",
+    "task_result": "new",
+    "task_page": "new",
+}
+_GST_ACTIONS: Final = {
+    _api.GST_ACTION_OTP_REQUEST: "otp_request",
+    _api.GST_ACTION_VERIFY: "otp_verify",
+    _api.GST_ACTION_REFRESH: "gst_refresh",
+    _api.GST_ACTION_LOGOUT: "gst_logout",
+}
+_GST_MESSAGES: Final = {
+    _api.GST_CODE_INVALID_SESSION: "Invalid session or OTP",
+    _api.GST_CODE_SESSION_EXPIRED: "Session expired",
+}
+
+_encoder: Final = msgspec.json.Encoder(decimal_format="number")
+
+
+def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be at least 0, got {value!r}")
+
+
+def _optional_non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and value < 0:  # type: ignore[operator]
+        raise ValueError(f"{attribute.name} must be at least 0, got {value!r}")
+
+
+def _lower_names(_: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
+    known = {s.lower() for s in _api.IMS_SECTIONS}
+    for name in value:
+        if not name or name != name.lower() or name in known:
+            raise ValueError(f"{attribute.name}: {name!r} must be a new lower-case section name")
+
+
+@attrs.frozen(kw_only=True)
+class SimulatorConfig:
+    """How the simulator behaves; an immutable value (derive a changed copy with :meth:`replace`).
+
+    ``seed`` fixes all generated data and ids. ``records_per_section`` records exist per
+    (GSTIN, section) before status filtering; results are cut into pages of ``page_size``
+    records, numbered from ``page_base``. A task answers ``processing`` to its first
+    ``processing_polls`` status calls and until ``processing_seconds`` have passed (by the
+    injected clock), then ``terminal_status`` (``"failed"`` or ``"error"`` make every task
+    fail). ``latency`` seconds are added to every request, ``page_latency`` (when set) to page
+    requests instead. ``envelope`` picks the answer envelope: ``"mixed"`` as documented (login,
+    GST session and task status answer the old ``{"data": ...}`` shape, the IMS route, result
+    and pages the new one), or ``"new"``/``"old"`` for every route. ``status_shape`` picks
+    ``{"task": {...}}`` or the wrapped ``{"id", "status", "jobs"}`` status answer;
+    ``expiry_unit`` whether the login answer's ``expiry`` is epoch milliseconds or seconds.
+    ``all_sections_in_every_task`` makes every task's pages carry all eight sections (like the
+    seed sample), ``unknown_sections`` adds undocumented sections to every task's pages.
+    """
+
+    seed: int = 0
+    records_per_section: int = attrs.field(default=25, validator=_non_negative)
+    page_size: int = attrs.field(default=100, validator=attrs.validators.ge(1))
+    processing_polls: int = attrs.field(default=1, validator=_non_negative)
+    processing_seconds: float = attrs.field(default=0.0, validator=_non_negative)
+    terminal_status: str = attrs.field(
+        default=_api.TASK_STATUS_COMPLETED, validator=attrs.validators.min_len(1)
+    )
+    latency: float = attrs.field(default=0.0, validator=_non_negative)
+    page_latency: float | None = attrs.field(default=None, validator=_optional_non_negative)
+    envelope: Literal["mixed", "new", "old"] = attrs.field(
+        default="mixed", validator=attrs.validators.in_(("mixed", "new", "old"))
+    )
+    status_shape: Literal["task", "wrapped"] = attrs.field(
+        default="task", validator=attrs.validators.in_(("task", "wrapped"))
+    )
+    expiry_unit: Literal["ms", "s"] = attrs.field(
+        default="ms", validator=attrs.validators.in_(("ms", "s"))
+    )
+    page_base: int = attrs.field(default=_api.PAGE_BASE, validator=_non_negative)
+    all_sections_in_every_task: bool = False
+    unknown_sections: tuple[str, ...] = attrs.field(
+        default=(), converter=tuple, validator=_lower_names
+    )
+
+    def replace(self, **changes: Any) -> SimulatorConfig:
+        """A copy with ``changes`` applied (:func:`attrs.evolve`)."""
+        return attrs.evolve(self, **changes)
+
+
+@attrs.define(kw_only=True)
+class SimTask:
+    """A task the simulator handed out.
+
+    ``id`` is the task id, ``gstin``/``section``/``status`` the IMS request that made it
+    (``status`` is the filter asked for, ``None`` for all records), ``pages`` the page count
+    of its result, ``status_calls`` how many status calls it has answered, ``state`` its
+    current status (``processing`` until it reaches its terminal status), ``org_id`` the
+    organisation it belongs to and ``created_at`` its submission time by the simulator's clock.
+    """
+
+    id: str
+    gstin: str
+    section: str
+    status: str | None
+    pages: int
+    org_id: str = attrs.field(repr=False)
+    created_at: float = attrs.field(repr=False)
+    status_calls: int = 0
+    state: str = _api.TASK_STATUS_PROCESSING
+    _plan: _Plan = attrs.field(repr=False, alias="plan")
+    _session: _GstSession = attrs.field(repr=False, alias="session")
+
+
+@attrs.define
+class _Plan:
+    """A task result: the pages' data and, once rendered, their bodies by envelope."""
+
+    pages: list[dict[str, list[dict[str, Any]]]]
+    bodies: dict[tuple[int, Envelope], bytes] = attrs.Factory(dict)
+
+
+@attrs.define
+class _Token:
+    login_at: float  # start of the login this token descends from (refresh keeps it)
+    expires_at: float
+    duration: float  # seconds
+
+    def hard_expiry(self) -> float:
+        return self.login_at + _api.TOKEN_HARD_EXPIRY_FACTOR * self.duration
+
+
+@attrs.define(eq=False)
+class _GstSession:
+    id: str
+    gstin: str
+    username: str
+    started_at: float
+    logged_out: bool = False
+
+
+class _Fail(Exception):
+    """An error answer: raised by checks, rendered in the route's envelope by the wrapper."""
+
+    def __init__(
+        self, http_status: int, message: str, type_: str, args: Mapping[str, Any] | None = None
+    ) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.error = {"message": message, "type": type_, "args": dict(args or {})}
+
+
+def _bad_request(*fields: str) -> _Fail:
+    return _Fail(
+        400,
+        _api.ERR_INVALID_BODY,
+        _api.ERR_TYPE_CLIENT_REQUEST,
+        {_api.ERR_ARG_ERROR_LOCATION: list(fields)},
+    )
+
+
+def _gst_error(code: str) -> _Fail:
+    return _Fail(
+        400,
+        _api.ERR_GSTN,
+        _api.ERR_TYPE_GSTN,
+        {_api.ERR_ARG_GSTN_CODE: code, _api.ERR_ARG_GSTN_MESSAGE: _GST_MESSAGES[code]},
+    )
+
+
+def _auth_error(message: str, http_status: int = 403) -> _Fail:
+    return _Fail(http_status, message, _api.ERR_TYPE_AUTHORIZATION)
+
+
+def _is_gstin(value: str) -> bool:
+    return len(value) == 15 and set(value) <= _GSTIN_CHARS
+
+
+def _is_text(value: object) -> bool:
+    return isinstance(value, str) and bool(value)
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class FlynnSimulator:
+    """The Flynn API on a local port, for tests, benchmarks and demos.
+
+    Use it as an async context manager (or call :meth:`start` and :meth:`close`)::
+
+        async with FlynnSimulator(records_per_section=500) as sim:
+            client = FlynnClient(sim.credentials, base_url=sim.base_url,
+                                 login_url=sim.login_url)
+            ...
+
+    ``config`` (or keyword ``overrides`` of its fields) sets the behaviour; ``clock`` (wall
+    seconds) drives token expiry, GST session age and ``processing_seconds``, so tests can move
+    time without sleeping. The built-in user logs in with :attr:`credentials`, acts for
+    :attr:`org_id` and opens GST sessions with :attr:`otp`; any non-empty GST username and any
+    15-character upper-case alphanumeric GSTIN are accepted.
+
+    Inspection: :attr:`calls` counts handled requests by route name (``login``,
+    ``token_refresh``, ``token_logout``, ``otp_request``, ``otp_verify``, ``gst_refresh``,
+    ``gst_logout``, ``ims_submit``, ``task_status``, ``task_result``, ``task_page``, and
+    ``unknown`` for routes the API does not have); :attr:`pages_in_flight` and
+    :attr:`peak_pages_in_flight` measure page concurrency; :attr:`tasks` holds every task.
+    """
+
+    org_id: str = _ORG_ID
+    """The built-in user's primary organisation (the user has a second, non-primary one)."""
+    otp: str = SIM_OTP
+    """The OTP the simulated GST portal accepts."""
+    gst_username: str = _GST_USERNAME
+    """A GST portal username to use (any non-empty username is accepted)."""
+    gstin: str = _GSTIN
+    """A default taxpayer GSTIN (a sandbox-style one)."""
+
+    def __init__(
+        self,
+        config: SimulatorConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        **overrides: Any,
+    ) -> None:
+        base = config if config is not None else SimulatorConfig()
+        self.config: SimulatorConfig = base.replace(**overrides) if overrides else base
+        """The behaviour; may be replaced between requests (existing tasks keep their data)."""
+        self.calls: collections.Counter[str] = collections.Counter()
+        """Handled requests by route name."""
+        self.pages_in_flight = 0
+        """Page requests being handled right now."""
+        self.peak_pages_in_flight = 0
+        """The most page requests handled at once since start or :meth:`reset_counters`."""
+        self._clock = clock
+        self._ids = random.Random(f"flynn-sim/1|{self.config.seed}|ids")
+        self._tokens: dict[str, _Token] = {}
+        self._otp_requests: dict[str, tuple[str, str]] = {}
+        self._sessions: dict[str, _GstSession] = {}
+        self._tasks: dict[str, SimTask] = {}
+        self._records: dict[tuple[int, int, str, str], list[dict[str, Any]]] = {}
+        self._plans: dict[tuple[Any, ...], _Plan] = {}
+        self._runner: web.AppRunner | None = None
+        self._base_url: str | None = None
+
+    # ---------------------------------------------------------------------------------------
+    # Lifecycle
+    # ---------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bind ``127.0.0.1`` on a free port and start serving."""
+        if self._runner is not None:
+            raise RuntimeError("the simulator is already running")
+        runner = web.AppRunner(self._make_app(), access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+        except BaseException:
+            await runner.cleanup()
+            raise
+        self._runner = runner
+        self._base_url = f"http://{host}:{port}"
+
+    async def close(self) -> None:
+        """Stop serving and release the port; safe to call more than once."""
+        runner, self._runner = self._runner, None
+        if runner is not None:
+            await runner.cleanup()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    # ---------------------------------------------------------------------------------------
+    # What tests read
+    # ---------------------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The API base, ``http://127.0.0.1:PORT`` (only while running)."""
+        if self._base_url is None:
+            raise RuntimeError("the simulator has not been started")
+        return self._base_url
+
+    @property
+    def login_url(self) -> str:
+        """The login service base, :attr:`base_url` + ``/theodore/apis/v1``."""
+        return self.base_url + _LOGIN_PREFIX
+
+    @property
+    def credentials(self) -> Credentials:
+        """Credentials of the built-in user (organisation left to the client to choose)."""
+        return Credentials(handle=USER_HANDLE, password=USER_PASSWORD)
+
+    @property
+    def live_tokens(self) -> int:
+        """Login tokens currently live: not logged out, not replaced, not past hard expiry."""
+        now = self._clock()
+        return sum(1 for t in self._tokens.values() if now < t.hard_expiry())
+
+    @property
+    def tasks(self) -> Mapping[str, SimTask]:
+        """Every task handed out, by task id (a read-only view)."""
+        return types.MappingProxyType(self._tasks)
+
+    def reset_counters(self) -> None:
+        """Forget the call counts and restart the in-flight peak from the current level."""
+        self.calls.clear()
+        self.peak_pages_in_flight = self.pages_in_flight
+
+    def expire_tokens(self) -> None:
+        """Make every live login token expired now; refreshing stays allowed as usual."""
+        now = self._clock()
+        for token in self._tokens.values():
+            token.expires_at = min(token.expires_at, now)
+
+    def expected_records(
+        self, gstin: str, section: str, status: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The records a task for (``gstin``, ``section``, ``status``) returns for ``section``.
+
+        They are shaped as on the wire: lower-case keys, money as :class:`~decimal.Decimal`
+        with the digits sent (or ``int`` where an int is sent). ``section`` may be an IMS
+        section in any case or one of the configured unknown sections. The list is a copy.
+        """
+        return _data.copy_records(self._section_records(gstin, section.lower(), status))
+
+    def expected_pages(self, task_id: str) -> list[dict[str, Any]]:
+        """Each page's ``data`` for the task, as the page route serves it (a copy)."""
+        return [
+            {key: _data.copy_records(records) for key, records in page.items()}
+            for page in self._tasks[task_id]._plan.pages
+        ]
+
+    # ---------------------------------------------------------------------------------------
+    # Data
+    # ---------------------------------------------------------------------------------------
+
+    def _section_records(self, gstin: str, key: str, status: str | None) -> list[dict[str, Any]]:
+        cfg = self.config
+        cache_key = (cfg.seed, cfg.records_per_section, gstin, key)
+        records = self._records.get(cache_key)
+        if records is None:
+            make = _data.ims_records if key.upper() in _api.IMS_SECTIONS else _data.unknown_records
+            records = make(cfg.seed, gstin, key, cfg.records_per_section)
+            self._records[cache_key] = records
+        if status is None:
+            return records
+        return [r for r in records if r["action"] == status]
+
+    def _plan_for(self, gstin: str, section: str, status: str | None) -> _Plan:
+        cfg = self.config
+        plan_key = (
+            cfg.seed,
+            cfg.records_per_section,
+            cfg.page_size,
+            cfg.all_sections_in_every_task,
+            cfg.unknown_sections,
+            gstin,
+            section,
+            status,
+        )
+        plan = self._plans.get(plan_key)
+        if plan is None:
+            keys = [section.lower()]
+            if cfg.all_sections_in_every_task:
+                keys += [s.lower() for s in _api.IMS_SECTIONS if s != section]
+            keys += cfg.unknown_sections
+            carried = [(key, self._section_records(gstin, key, status)) for key in keys]
+            plan = _Plan(_data.paginate(carried, cfg.page_size))
+            self._plans[plan_key] = plan
+        return plan
+
+    def _new_id(self) -> str:
+        return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
+
+    def _new_token(self) -> str:
+        claims = json.dumps({"sub": _USER_ID, "jti": self._new_id()}, separators=(",", ":"))
+        parts = (
+            _JWT_HEADER,
+            base64.urlsafe_b64encode(claims.encode()).rstrip(b"="),
+            base64.urlsafe_b64encode(self._ids.randbytes(32)).rstrip(b"="),
+        )
+        return b".".join(parts).decode()
+
+    # ---------------------------------------------------------------------------------------
+    # The web application
+    # ---------------------------------------------------------------------------------------
+
+    def _make_app(self) -> web.Application:
+        app = web.Application(middlewares=[self._unknown_routes])
+        gst_route = _api.GST_AUTH_ROUTE.format(
+            flynn=_api.GST_AUTH_FLYNN_VERSION, gstn="{gstn}", action="{action}"
+        )
+        tasks = _api.TASKS_FLYNN_VERSION
+        app.add_routes(
+            [
+                web.post(_LOGIN_PREFIX + _api.LOGIN_ROUTE, self._route("login", self._login)),
+                web.put(
+                    _LOGIN_PREFIX + _api.LOGIN_ROUTE,
+                    self._route("token_refresh", self._token_refresh),
+                ),
+                web.post(
+                    _LOGIN_PREFIX + _api.LOGOUT_ROUTE,
+                    self._route("token_logout", self._token_logout),
+                ),
+                web.post(gst_route, self._gst_auth),
+                web.get(
+                    _api.IMS_ROUTE.format(flynn=_api.IMS_FLYNN_VERSION),
+                    self._route("ims_submit", self._ims_submit),
+                ),
+                web.get(
+                    _api.TASK_STATUS_ROUTE.format(flynn=tasks, task_id="{task_id}"),
+                    self._route("task_status", self._task_status),
+                ),
+                web.get(
+                    _api.TASK_RESULT_ROUTE.format(flynn=tasks, task_id="{task_id}"),
+                    self._route("task_result", self._task_result),
+                ),
+                web.get(
+                    _api.TASK_PAGE_ROUTE.format(flynn=tasks, task_id="{task_id}", page="{page}"),
+                    self._task_page,
+                ),
+            ]
+        )
+        return app
+
+    def _envelope(self, route: str) -> Envelope:
+        mode = self.config.envelope
+        return _MIXED[route] if mode == "mixed" else mode
+
+    @staticmethod
+    def _body(envelope: Envelope, data: Any = None, error: Any = None) -> bytes:
+        if envelope == "old":
+            return _encoder.encode({"error": error} if error is not None else {"data": data})
+        return _encoder.encode(
+            {
+                "status": _api.STATUS_ERROR if error is not None else _api.STATUS_OK,
+                "data": data,
+                "error": error,
+                "info": None,
+                "additionalInfo": None,
+                "alert": None,
+            }
+        )
+
+    @staticmethod
+    def _json(body: bytes, http_status: int = 200) -> web.Response:
+        return web.Response(body=body, status=http_status, content_type=_api.ACCEPT_JSON)
+
+    def _route(self, name: str, handler: Callable[[web.Request], Awaitable[Any]]) -> Handler:
+        """Wrap ``handler`` (which returns the answer's ``data`` or raises :class:`_Fail`)."""
+
+        async def handle(request: web.Request) -> web.StreamResponse:
+            return await self._handle(name, handler, request)
+
+        return handle
+
+    async def _handle(
+        self,
+        name: str,
+        handler: Callable[[web.Request], Awaitable[Any]],
+        request: web.Request,
+        latency: float | None = None,
+    ) -> web.StreamResponse:
+        self.calls[name] += 1
+        delay = self.config.latency if latency is None else latency
+        if delay > 0:
+            await asyncio.sleep(delay)
+        envelope = self._envelope(name)
+        try:
+            data = await handler(request)
+        except _Fail as fail:
+            return self._json(self._body(envelope, error=fail.error), fail.http_status)
+        if isinstance(data, web.StreamResponse):
+            return data
+        return self._json(self._body(envelope, data=data))
+
+    @web.middleware
+    async def _unknown_routes(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            if exc.status not in (404, 405):
+                raise
+            self.calls["unknown"] += 1
+            old = request.path.startswith(_LOGIN_PREFIX)
+            mode = self.config.envelope
+            envelope: Envelope = ("old" if old else "new") if mode == "mixed" else mode
+            error = {
+                "message": _api.ERR_NOT_FOUND,
+                "type": _api.ERR_TYPE_NOT_FOUND,
+                "args": {"path": request.path, "method": request.method},
+            }
+            return self._json(self._body(envelope, error=error), exc.status)
+
+    # ---------------------------------------------------------------------------------------
+    # Checks shared by routes
+    # ---------------------------------------------------------------------------------------
+
+    async def _json_object(self, request: web.Request) -> dict[str, Any]:
+        raw = await request.read()
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise _bad_request("body")
+        return body
+
+    def _bearer(self, request: web.Request) -> tuple[str, _Token]:
+        """The live-or-refreshable login token of the ``Authorization: Bearer`` header."""
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        token = self._tokens.get(value) if scheme.lower() == "bearer" else None
+        if token is None or self._clock() >= token.hard_expiry():
+            raise _auth_error(_api.ERR_INVALID_TOKEN)
+        return value, token
+
+    def _api_headers(self, request: web.Request) -> str:
+        """Check the headers of every API call (section 3); return the organisation id."""
+        if request.headers.get("accept") != _api.ACCEPT_JSON:
+            raise _bad_request("accept")
+        token = self._tokens.get(request.headers.get(_api.HEADER_USER_TOKEN, ""))
+        if token is None:
+            raise _auth_error(_api.ERR_INVALID_TOKEN)
+        if self._clock() >= token.expires_at:
+            raise _auth_error(_api.ERR_EXPIRED_TOKEN)
+        org_id = request.headers.get(_api.HEADER_ORG_ID, "")
+        if org_id not in {org for org, _, _ in _ORGS}:
+            raise _auth_error(_api.ERR_INVALID_ORG)
+        return org_id
+
+    def _gstn_headers(self, request: web.Request) -> tuple[str, str]:
+        """Check the common GSTN headers; return (gstin, username)."""
+        names = _api.GSTN_HEADERS
+        gstin = request.headers.get(names["gstin"], "")
+        if not _is_gstin(gstin):
+            raise _Fail(
+                400,
+                _api.ERR_INVALID_GSTIN,
+                _api.ERR_TYPE_CLIENT_REQUEST,
+                {_api.ERR_ARG_PARAMETER_NAME: names["gstin"]},
+            )
+        username = request.headers.get(names["username"], "")
+        if not username.strip():
+            raise _bad_request(names["username"])
+        gsp_code = request.headers.get(names["gsp_code"])
+        if gsp_code is not None and gsp_code != _api.GSP_CODE:
+            raise _bad_request(names["gsp_code"])
+        return gstin, username
+
+    def _live_session(self, session_id: object, gstin: str, username: str) -> _GstSession:
+        session = self._sessions.get(session_id) if isinstance(session_id, str) else None
+        if session is None or session.gstin != gstin or session.username != username:
+            raise _gst_error(_api.GST_CODE_INVALID_SESSION)
+        if self._clock() - session.started_at >= _api.GST_SESSION_SECONDS:
+            raise _gst_error(_api.GST_CODE_SESSION_EXPIRED)
+        return session
+
+    # ---------------------------------------------------------------------------------------
+    # Login service
+    # ---------------------------------------------------------------------------------------
+
+    def _login_answer(self, token: str, record: _Token) -> dict[str, Any]:
+        expiry = record.expires_at
+        return {
+            "token": token,
+            "expiry": round(expiry * 1000) if self.config.expiry_unit == "ms" else round(expiry),
+            "userId": _USER_ID,
+            "email": USER_HANDLE,
+            "associatedOrgs": [
+                {
+                    "organisation": {"id": org, "name": name},
+                    "userAccessInfo": {"primary": primary},
+                }
+                for org, name, primary in _ORGS
+            ],
+        }
+
+    def _issue(self, login_at: float, duration: float) -> dict[str, Any]:
+        token = self._new_token()
+        record = _Token(login_at=login_at, expires_at=self._clock() + duration, duration=duration)
+        self._tokens[token] = record
+        return self._login_answer(token, record)
+
+    async def _login(self, request: web.Request) -> dict[str, Any]:
+        body = await self._json_object(request)
+        minutes = body.get("tokenDurationInMins", _api.TOKEN_MINUTES_DEFAULT)
+        checks = {
+            "handle": _is_text(body.get("handle")),
+            "handleType": body.get("handleType") in _HANDLE_TYPES,
+            "password": _is_text(body.get("password")),
+            "tokenDurationInMins": type(minutes) is int and 1 <= minutes <= _api.TOKEN_MINUTES_MAX,
+        }
+        bad = [key for key, ok in checks.items() if not ok]
+        if bad:
+            raise _bad_request(*bad)
+        if (body["handle"], body["handleType"], body["password"]) != (
+            USER_HANDLE,
+            "email",
+            USER_PASSWORD,
+        ):
+            raise _auth_error(_api.ERR_BAD_CREDENTIALS, 401)
+        if self.live_tokens >= _api.MAX_LIVE_TOKENS:
+            raise _auth_error(_api.ERR_TOKEN_LIMIT, 401)
+        return self._issue(self._clock(), minutes * 60.0)
+
+    async def _token_refresh(self, request: web.Request) -> dict[str, Any]:
+        old, record = self._bearer(request)
+        del self._tokens[old]
+        return self._issue(record.login_at, record.duration)
+
+    async def _token_logout(self, request: web.Request) -> dict[str, Any]:
+        token, _ = self._bearer(request)
+        del self._tokens[token]
+        return {}
+
+    # ---------------------------------------------------------------------------------------
+    # GST (OTP) session
+    # ---------------------------------------------------------------------------------------
+
+    async def _gst_auth(self, request: web.Request) -> web.StreamResponse:
+        name = _GST_ACTIONS.get(request.match_info["action"])
+        if name is None:
+            raise web.HTTPNotFound()
+        action = {
+            "otp_request": self._otp_request,
+            "otp_verify": self._otp_verify,
+            "gst_refresh": self._gst_refresh,
+            "gst_logout": self._gst_logout,
+        }[name]
+        return await self._handle(name, action, request)
+
+    async def _otp_request(self, request: web.Request) -> dict[str, Any]:
+        self._api_headers(request)
+        gstin, username = self._gstn_headers(request)
+        body = await self._json_object(request)
+        bad = [
+            key for key, want in (("gstin", gstin), ("username", username)) if body.get(key) != want
+        ]
+        if bad:
+            raise _bad_request(*bad)
+        request_id = self._new_id()
+        self._otp_requests[request_id] = (gstin, username)
+        return {_api.GST_KEY_OTP_REQUEST_ID: request_id}
+
+    async def _otp_verify(self, request: web.Request) -> dict[str, Any]:
+        self._api_headers(request)
+        gstin, username = self._gstn_headers(request)
+        body = await self._json_object(request)
+        request_id, otp = body.get(_api.GST_KEY_OTP_REQUEST_ID), body.get("otp")
+        bad = [
+            key
+            for key, value in ((_api.GST_KEY_OTP_REQUEST_ID, request_id), ("otp", otp))
+            if not _is_text(value)
+        ]
+        if bad:
+            raise _bad_request(*bad)
+        assert isinstance(request_id, str)
+        if self._otp_requests.get(request_id) != (gstin, username) or otp != self.otp:
+            raise _gst_error(_api.GST_CODE_INVALID_SESSION)
+        del self._otp_requests[request_id]
+        session = _GstSession(self._new_id(), gstin, username, self._clock())
+        self._sessions[session.id] = session
+        return {_api.GST_KEY_SESSION_ID: session.id}
+
+    async def _session_body(self, request: web.Request) -> _GstSession:
+        self._api_headers(request)
+        gstin, username = self._gstn_headers(request)
+        body = await self._json_object(request)
+        session_id = body.get(_api.GST_KEY_SESSION_ID)
+        if not _is_text(session_id):
+            raise _bad_request(_api.GST_KEY_SESSION_ID)
+        return self._live_session(session_id, gstin, username)
+
+    async def _gst_refresh(self, request: web.Request) -> dict[str, Any]:
+        session = await self._session_body(request)
+        del self._sessions[session.id]
+        session.id = self._new_id()
+        session.started_at = self._clock()
+        self._sessions[session.id] = session
+        return {_api.GST_KEY_SESSION_ID: session.id}
+
+    async def _gst_logout(self, request: web.Request) -> dict[str, Any]:
+        session = await self._session_body(request)
+        del self._sessions[session.id]
+        session.logged_out = True  # tasks still running on it will fail
+        return {}
+
+    # ---------------------------------------------------------------------------------------
+    # IMS and tasks
+    # ---------------------------------------------------------------------------------------
+
+    async def _ims_submit(self, request: web.Request) -> dict[str, Any]:
+        org_id = self._api_headers(request)
+        gstin, username = self._gstn_headers(request)
+        session_header = _api.GSTN_HEADERS["session_id"]
+        session_id = request.headers.get(session_header, "")
+        if not session_id:
+            raise _bad_request(session_header)
+        session = self._live_session(session_id, gstin, username)
+        section = request.query.get("section")
+        status = request.query.get("status")
+        bad = []
+        if section not in _api.IMS_SECTIONS:
+            bad.append("section")
+        if status is not None and status not in _api.IMS_STATUSES:
+            bad.append("status")
+        if bad or section is None:
+            raise _bad_request(*bad)
+        plan = self._plan_for(gstin, section, status)
+        task = SimTask(
+            id=self._new_id(),
+            gstin=gstin,
+            section=section,
+            status=status,
+            pages=len(plan.pages),
+            org_id=org_id,
+            created_at=self._clock(),
+            plan=plan,
+            session=session,
+        )
+        self._tasks[task.id] = task
+        self._advance(task, status_call=False)
+        return {_api.TASK_ID_KEY: task.id}
+
+    def _advance(self, task: SimTask, *, status_call: bool) -> None:
+        """Move ``task`` on: count a status call, and reach the terminal status when due."""
+        if status_call:
+            task.status_calls += 1
+        if task.state != _api.TASK_STATUS_PROCESSING:
+            return
+        if task._session.logged_out:
+            task.state = _api.TASK_STATUS_FAILED
+            return
+        cfg = self.config
+        if cfg.processing_polls and not (status_call and task.status_calls > cfg.processing_polls):
+            return  # it takes a status call past the "processing" answers to see it finish
+        if self._clock() - task.created_at >= cfg.processing_seconds:
+            task.state = cfg.terminal_status
+
+    def _task(self, request: web.Request) -> SimTask:
+        org_id = self._api_headers(request)
+        task_id = request.match_info["task_id"]
+        task = self._tasks.get(task_id)
+        if task is None or task.org_id != org_id:
+            raise _Fail(
+                404, _api.ERR_NOT_FOUND, _api.ERR_TYPE_NOT_FOUND, {_api.TASK_ID_KEY: task_id}
+            )
+        return task
+
+    def _completed_task(self, request: web.Request) -> SimTask:
+        task = self._task(request)
+        self._advance(task, status_call=False)
+        if task.state != _api.TASK_STATUS_COMPLETED:
+            raise _Fail(
+                400,
+                _api.ERR_TASK_NOT_COMPLETED,
+                _api.ERR_TYPE_CLIENT_REQUEST,
+                {_api.TASK_ID_KEY: task.id, "status": task.state},
+            )
+        return task
+
+    async def _task_status(self, request: web.Request) -> dict[str, Any]:
+        task = self._task(request)
+        self._advance(task, status_call=True)
+        if self.config.status_shape == "task":
+            return {"task": {"id": task.id, "status": task.state}}
+        done = task.state != _api.TASK_STATUS_PROCESSING
+        failed = done and task.state != _api.TASK_STATUS_COMPLETED
+        jobs = {"total": 1, "completed": int(done and not failed), "failed": int(failed)}
+        return {"id": task.id, "status": task.state, "jobs": jobs}
+
+    async def _task_result(self, request: web.Request) -> dict[str, Any]:
+        return {"pages": self._completed_task(request).pages}
+
+    async def _task_page(self, request: web.Request) -> web.StreamResponse:
+        self.pages_in_flight += 1
+        self.peak_pages_in_flight = max(self.peak_pages_in_flight, self.pages_in_flight)
+        try:
+            return await self._handle(
+                "task_page", self._page, request, latency=self.config.page_latency
+            )
+        finally:
+            self.pages_in_flight -= 1
+
+    async def _page(self, request: web.Request) -> web.StreamResponse:
+        task = self._completed_task(request)
+        raw = request.match_info["page"]
+        try:
+            number = int(raw)
+        except ValueError:
+            raise _bad_request("page") from None
+        index = number - self.config.page_base
+        if not 0 <= index < task.pages:
+            raise _Fail(
+                404,
+                _api.ERR_NOT_FOUND,
+                _api.ERR_TYPE_NOT_FOUND,
+                {_api.TASK_ID_KEY: task.id, _api.ERR_ARG_PAGE: number},
+            )
+        plan = task._plan
+        envelope = self._envelope("task_page")
+        body = plan.bodies.get((index, envelope))
+        if body is None:
+            body = plan.bodies[index, envelope] = self._body(envelope, data=plan.pages[index])
+        return self._json(body)
