@@ -218,6 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("flynn-async: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     parser.error(f"unknown command {args.command!r}")  # pragma: no cover
+    return EXIT_USAGE  # pragma: no cover - parser.error exits
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -16,7 +16,7 @@ import attrs
 
 from . import _api, _validate
 from ._auth import Api
-from ._errors import InvalidInput, ResponseError
+from ._errors import GstError, GstSessionExpired, InvalidInput, ResponseError
 from ._secrets import Secret
 
 log: Final = logging.getLogger("flynn_async.gst")
@@ -118,9 +118,23 @@ class GstApi:
             _api.GST_KEY_OTP_REQUEST_ID: otp_request.request_id.reveal(),
             "otp": value,
         }
-        data = await self._post(
-            _api.GST_ACTION_VERIFY, otp_request.gstin, otp_request.username, body
-        )
+        try:
+            data = await self._post(
+                _api.GST_ACTION_VERIFY, otp_request.gstin, otp_request.username, body
+            )
+        except GstSessionExpired as exc:
+            # The portal answers AUTH4033 ("invalid session or OTP") for a wrong OTP: that is
+            # a refused OTP, not a lapsed session.
+            raise GstError(
+                f"the OTP was not accepted (portal code {exc.portal_code}); check it, or "
+                "request a new one",
+                portal_code=exc.portal_code,
+                http_status=exc.http_status,
+                code=exc.code,
+                type=exc.type,
+                args=exc.error_args,
+                route=exc.route,
+            ) from None
         session = GstSession(
             otp_request.gstin,
             otp_request.username,
