@@ -81,6 +81,7 @@ class TokenManager:
         self._expires_at = 0.0
         self._hard_expiry = 0.0
         self.org_id: str | None = credentials.org_id
+        self.closed = False
         self.logins = 0
         self.refreshes = 0
 
@@ -125,7 +126,14 @@ class TokenManager:
             json=body,
         )
         data = await self._transport.call(call)
-        self._accept(data, route, choose=True)
+        try:
+            self._accept(data, route, choose=True)
+        except InvalidInput:
+            # The server issued a token this client cannot use: log it out, don't leak it.
+            token = data.get("token") if isinstance(data, dict) else None
+            if isinstance(token, str) and token:
+                await self._logout_token(Secret(token))
+            raise
         self._hard_expiry = self._wall() + _api.TOKEN_HARD_EXPIRY_FACTOR * c.token_minutes * 60
         self.logins += 1
         log.info("logged in as %s (organisation %s)", c.handle, self.org_id)
@@ -146,8 +154,13 @@ class TokenManager:
         self._token = Secret(token)
         self._expires_at = expires_at
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("this FlynnClient is closed: its login token was logged out")
+
     async def ensure_fresh(self) -> None:
         """Refresh (or log in again) if the token ends soon; a no-op otherwise."""
+        self._check_open()
         if self._token is not None and self._wall() < self._expires_at - self._refresh_margin():
             return
         await self.renew(self._token, reason="token ends soon")
@@ -158,6 +171,7 @@ class TokenManager:
         A caller that saw an older token than the current one finds the work done.
         """
         async with self._lock:
+            self._check_open()
             if self._token is not seen and self._token is not None:
                 return  # another request already renewed it
             if relogin or self._token is None or self._wall() >= self._hard_expiry - 60:
@@ -188,8 +202,12 @@ class TokenManager:
         log.info("login token refreshed")
 
     async def logout(self) -> None:
-        """Log the token out (errors are logged, not raised: the token expires anyway)."""
+        """Log the token out (errors are logged, not raised: the token expires anyway).
+
+        The manager is closed from then on: it never logs in again.
+        """
         async with self._lock:
+            self.closed = True
             token, self._token = self._token, None
             if token is not None:
                 await self._logout_token(token)

@@ -202,9 +202,9 @@ class FlynnClient:
                 self._session = None
 
     def _require(self, part: _T | None) -> _T:
+        if self._closed:
+            raise RuntimeError("this FlynnClient is closed")
         if part is None:
-            if self._closed:
-                raise RuntimeError("this FlynnClient is closed")
             raise RuntimeError("the client is not started: use 'async with FlynnClient(...)'")
         return part
 
@@ -225,5 +225,7 @@ class FlynnClient:
 
     @property
     def stats(self) -> Stats:
-        """Counters: requests sent, retries, faults seen."""
-        return self._require(self._transport).stats
+        """Counters: requests sent, retries, faults seen (still readable after closing)."""
+        if self._transport is None:
+            raise RuntimeError("the client is not started: use 'async with FlynnClient(...)'")
+        return self._transport.stats

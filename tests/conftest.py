@@ -1,0 +1,155 @@
+"""Shared fixtures: the simulator, clients pointed at it, GST sessions, and a fake clock.
+
+Every HTTP exchange in the suite goes over real loopback sockets to
+:class:`~flynn_async.testing.FlynnSimulator`. Time never passes for real while polling: clients
+get a :class:`FakeClock` whose ``sleep`` records each requested delay and moves the clock on.
+
+Configure the per-test simulator with a marker, ``@pytest.mark.sim(page_size=3, ...)`` (keyword
+arguments of :class:`~flynn_async.testing.SimulatorConfig`), or make more with ``make_sim``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import pytest
+
+from flynn_async import Credentials, FlynnClient, GstSession
+from flynn_async.testing import FlynnSimulator
+
+#: Small data unless a test asks for more: 6 records per section, 2 pages of up to 4.
+SMALL_SIM: dict[str, Any] = {"records_per_section": 6, "page_size": 4}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sim(**config): SimulatorConfig overrides for the `sim` fixture"
+    )
+
+
+class FakeClock:
+    """A monotonic clock that moves only when something sleeps on it.
+
+    ``sleeps`` lists every delay asked of :meth:`sleep`, in order.
+    """
+
+    def __init__(self, start: float = 1000.0) -> None:
+        self.now = start
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        self.now += delay
+        await asyncio.sleep(0)  # yield like a real sleep, without waiting
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """The fake clock clients made by ``make_client`` use (``sleep`` and ``clock``)."""
+    return FakeClock()
+
+
+SimFactory = Callable[..., Awaitable[FlynnSimulator]]
+
+
+@pytest.fixture
+async def make_sim() -> AsyncIterator[SimFactory]:
+    """Start a simulator with ``SMALL_SIM`` data and the given config overrides."""
+    started: list[FlynnSimulator] = []
+
+    async def make(**overrides: Any) -> FlynnSimulator:
+        simulator = FlynnSimulator(**{**SMALL_SIM, **overrides})
+        await simulator.start()
+        started.append(simulator)
+        return simulator
+
+    yield make
+    for simulator in started:
+        await simulator.close()
+
+
+@pytest.fixture
+async def sim(request: pytest.FixtureRequest, make_sim: SimFactory) -> FlynnSimulator:
+    """A simulator started for this test (small data; see the ``sim`` marker)."""
+    marker = request.node.get_closest_marker("sim")
+    overrides = dict(marker.kwargs) if marker is not None else {}
+    return await make_sim(**overrides)
+
+
+ClientFactory = Callable[..., Awaitable[FlynnClient]]
+
+
+@pytest.fixture
+async def make_client(sim: FlynnSimulator, clock: FakeClock) -> AsyncIterator[ClientFactory]:
+    """Make a client pointed at a simulator (the test's ``sim`` unless one is given).
+
+    It uses the fake ``clock`` for sleeping and a seeded random source unless told otherwise,
+    and is started (logged in) unless ``start=False``. Every client is closed at teardown.
+    """
+    clients: list[FlynnClient] = []
+
+    async def make(
+        simulator: FlynnSimulator | None = None,
+        *,
+        credentials: Credentials | None = None,
+        start: bool = True,
+        **kwargs: Any,
+    ) -> FlynnClient:
+        target = simulator if simulator is not None else sim
+        kwargs.setdefault("sleep", clock.sleep)
+        kwargs.setdefault("clock", clock)
+        kwargs.setdefault("rng", random.Random(1234))
+        client = FlynnClient(
+            credentials if credentials is not None else target.credentials,
+            base_url=target.base_url,
+            login_url=target.login_url,
+            **kwargs,
+        )
+        clients.append(client)
+        if start:
+            await client.start()
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+
+
+GstOpener = Callable[..., Awaitable[GstSession]]
+
+
+@pytest.fixture
+def open_gst() -> GstOpener:
+    """Open a GST session on ``client`` for the simulator's taxpayer (request + verify OTP)."""
+
+    async def open_session(
+        client: FlynnClient,
+        simulator: FlynnSimulator,
+        *,
+        gstin: str | None = None,
+        username: str | None = None,
+    ) -> GstSession:
+        otp_request = await client.gst.request_otp(
+            gstin=gstin or simulator.gstin, username=username or simulator.gst_username
+        )
+        return await client.gst.verify_otp(otp_request, simulator.otp)
+
+    return open_session
+
+
+@pytest.fixture
+async def client(make_client: ClientFactory) -> FlynnClient:
+    """A started client on the test's ``sim``."""
+    return await make_client()
+
+
+@pytest.fixture
+async def session(client: FlynnClient, sim: FlynnSimulator, open_gst: GstOpener) -> GstSession:
+    """A GST session of ``client`` for ``sim``'s taxpayer."""
+    return await open_gst(client, sim)

@@ -1,0 +1,543 @@
+"""Bytes to typed records and back: exact decimals, the seed page, round trips, bad data."""
+
+# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
+# ruff: noqa: SIM300
+
+from __future__ import annotations
+
+import datetime
+import json
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import msgspec
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from flynn_async import (
+    ApiError,
+    FilingStatus,
+    ImsAmendedInvoice,
+    ImsAmendedNote,
+    ImsInvoice,
+    ImsNote,
+    ImsStatus,
+    InvoiceType,
+    NotFound,
+    ResponseError,
+    ReturnPeriod,
+    SourceForm,
+    YesNo,
+    decode_ims_page,
+)
+from flynn_async._decoding import dumps, loads, merge_invoices, structure_invoices
+
+SEED_BODY = (Path(__file__).parent / "data" / "seed_page.json").read_bytes()
+HASH = "1f5fb5de9e491c24dcdee9ac01d3fa5f7889f20d3a8c923bfd2e3c7f0d0125f1"
+STIN = "24MAYAS0100J1JD"
+
+
+def parse_exact(body: bytes | str) -> Any:
+    """The reference reading of JSON: the standard library with exact decimals."""
+    return json.loads(body, parse_float=Decimal)
+
+
+def digits(value: Any) -> Any:
+    """``value`` with every number replaced by its exact text (so 1000.10 != 1000.1)."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, int | Decimal):
+        return ("number", str(value))
+    if isinstance(value, dict):
+        return {k: digits(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [digits(v) for v in value]
+    raise AssertionError(f"unexpected {type(value).__name__} in JSON data: {value!r}")
+
+
+def no_floats(value: Any) -> bool:
+    if isinstance(value, float):
+        return False
+    if isinstance(value, dict):
+        return all(no_floats(v) for v in value.values())
+    if isinstance(value, list):
+        return all(no_floats(v) for v in value)
+    return True
+
+
+# ------------------------------------------------------------------------------------------
+# loads / dumps
+# ------------------------------------------------------------------------------------------
+
+
+def test_loads_reads_fractions_as_exact_decimals_and_whole_numbers_as_ints() -> None:
+    data = loads(b'{"a": 1000.10, "b": 1000.1, "c": 7, "d": 1e2, "e": [0.30, -2.5]}')
+    assert {
+        "a": Decimal("1000.10"),
+        "b": Decimal("1000.1"),
+        "c": 7,
+        "d": Decimal("1E+2"),
+        "e": [Decimal("0.30"), Decimal("-2.5")],
+    } == data
+    assert "1000.10" == str(data["a"])
+    assert type(data["c"]) is int
+    assert no_floats(data)
+
+
+def test_loads_rejects_malformed_json() -> None:
+    with pytest.raises(msgspec.DecodeError):
+        loads(b'{"a": }')
+
+
+def test_dumps_writes_decimals_with_their_exact_digits() -> None:
+    value = {"a": Decimal("1000.10"), "b": Decimal("0.00"), "c": 5, "d": Decimal("-3.1")}
+    assert b'{"a":1000.10,"b":0.00,"c":5,"d":-3.1}' == dumps(value)
+
+
+def test_dumps_writes_dates_and_mappings() -> None:
+    value = {"d": datetime.date(2023, 1, 23), "m": MappingProxyType({"k": 1})}
+    assert b'{"d":"2023-01-23","m":{"k":1}}' == dumps(value)
+
+
+def test_dumps_refuses_unknown_objects() -> None:
+    with pytest.raises(TypeError, match="cannot encode object"):
+        dumps({"x": object()})
+
+
+# ------------------------------------------------------------------------------------------
+# The seed's sample page
+# ------------------------------------------------------------------------------------------
+
+
+def test_seed_page_decodes_field_for_field() -> None:
+    result = decode_ims_page(SEED_BODY)
+
+    assert 8 == len(result)
+    assert ["b2b", "b2ba", "b2bdn", "b2bdna", "b2bcn", "b2bcna", "ecom", "ecoma"] == (
+        result.section_names()
+    )
+
+    b2b = result.b2b[0]
+    assert (
+        ImsInvoice(
+            supplier_gstin=STIN,
+            number="b1",
+            invoice_type=InvoiceType.REGULAR,
+            action=ImsStatus.ACCEPTED,
+            pending_action_allowed=YesNo.NO,
+            source_form=SourceForm.GSTR1,
+            return_period=ReturnPeriod(2023, 1),
+            source_filing_status=FilingStatus.NOT_FILED,
+            date=datetime.date(2023, 1, 23),
+            value=Decimal(1000),
+            place_of_supply="24",
+            taxable_value=Decimal(100),
+            igst=Decimal(20),
+            cgst=Decimal(20),
+            sgst=Decimal(20),
+            cess=Decimal(0),
+            hash=HASH,
+        )
+        == b2b
+    )
+    assert b2b.action is ImsStatus.ACCEPTED
+    assert b2b.invoice_type is InvoiceType.REGULAR
+    assert b2b.source_form is SourceForm.GSTR1
+    assert b2b.source_filing_status is FilingStatus.NOT_FILED
+    assert b2b.pending_action_allowed is YesNo.NO
+    assert b2b.pending_action_blocked is None
+    assert {} == dict(b2b.extra)
+
+    b2ba = result.b2ba[0]
+    assert isinstance(b2ba, ImsAmendedInvoice)
+    assert ("ab2", datetime.date(2023, 2, 24)) == (b2ba.original_number, b2ba.original_date)
+    assert ("b1a", datetime.date(2023, 1, 23)) == (b2ba.number, b2ba.date)
+    assert "07" == b2ba.place_of_supply
+
+    b2bdn = result.b2bdn[0]
+    assert type(b2bdn) is ImsNote
+    assert Decimal("1000.1") == b2bdn.value
+    assert "1000.1" == str(b2bdn.value)
+    assert type(b2bdn.value) is Decimal
+    assert Decimal("1000.1") == b2bdn.taxable_value
+    assert Decimal("20") == b2bdn.igst
+    assert ("dn2", datetime.date(2023, 2, 24)) == (b2bdn.number, b2bdn.date)
+    assert ReturnPeriod(2023, 1) == b2bdn.return_period
+    assert FilingStatus.FILED is b2bdn.source_filing_status
+
+    for amended in (result.b2bdna[0], result.b2bcna[0]):
+        assert type(amended) is ImsAmendedNote
+        assert ("ca2", datetime.date(2023, 2, 24)) == (
+            amended.original_number,
+            amended.original_date,
+        )
+        assert "dn2" == amended.number
+    assert type(result.b2bcn[0]) is ImsNote
+
+    ecom = result.ecom[0]
+    assert type(ecom) is ImsInvoice
+    assert ("sd3", datetime.date(2023, 2, 24)) == (ecom.number, ecom.date)
+    assert ecom.invoice_type is None
+    assert Decimal(1000) == ecom.taxable_value
+    ecoma = result.ecoma[0]
+    assert ("get5", "sd3") == (ecoma.original_number, ecoma.number)
+
+    for _, record in result.records():
+        assert isinstance(record.date, datetime.date)
+        for amount in (record.value, record.taxable_value, record.igst, record.cess):
+            assert type(amount) is Decimal
+
+
+def test_seed_page_to_dict_round_trips() -> None:
+    data = parse_exact(SEED_BODY)["data"]
+    actual = decode_ims_page(SEED_BODY).to_dict()
+    assert data == actual
+    assert digits(data) == digits(parse_exact(dumps(actual)))
+
+
+def test_seed_page_totals() -> None:
+    totals = decode_ims_page(SEED_BODY).totals()
+    assert Decimal("1000.1") == totals["b2bdn"].value
+    assert Decimal("100") == totals["b2b"].taxable_value
+    assert 1 == totals["ecoma"].records
+
+
+def test_decode_ims_page_raises_the_api_error_of_an_error_envelope() -> None:
+    body = b'{"status": "0", "data": null, "error": {"message": "err-resource-not-found"}}'
+    with pytest.raises(NotFound) as info:
+        decode_ims_page(body)
+    assert isinstance(info.value, ApiError)
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        (b"<html>", "not valid JSON"),
+        (b'{"status": "1", "data": [1, 2]}', "page data must be a JSON object"),
+        (b"[]", "expected a JSON object"),
+    ],
+)
+def test_decode_ims_page_rejects_what_is_not_a_page(body: bytes, match: str) -> None:
+    with pytest.raises(ResponseError, match=match):
+        decode_ims_page(body)
+
+
+# ------------------------------------------------------------------------------------------
+# Lossless details
+# ------------------------------------------------------------------------------------------
+
+
+def base_invoice(**changes: Any) -> dict[str, Any]:
+    record = {"stin": STIN, "inum": "b1", "idt": "23-01-2023", "val": 1000}
+    record.update(changes)
+    return record
+
+
+def test_unknown_fields_and_nulls_are_kept_in_extra_and_written_back() -> None:
+    record = base_invoice(txval=None, xtra_ref="XR-1", meta={"src": "x", "n": [1, Decimal("2.50")]})
+    result = structure_invoices({"b2b": [record]})
+    decoded = result.b2b[0]
+    assert decoded.taxable_value is None
+    assert {"txval": None, "xtra_ref": "XR-1", "meta": {"src": "x", "n": [1, Decimal("2.50")]}} == (
+        dict(decoded.extra)
+    )
+    assert {"b2b": [record]} == result.to_dict()
+
+
+def test_unknown_codes_stay_text() -> None:
+    record = base_invoice(
+        action="X", inv_typ="NEW", srcform="R9", srcfilstatus="Partly", ispendactblocked="M"
+    )
+    decoded = structure_invoices({"b2b": [record]}).b2b[0]
+    assert ("X", "NEW", "R9", "Partly", "M") == (
+        decoded.action,
+        decoded.invoice_type,
+        decoded.source_form,
+        decoded.source_filing_status,
+        decoded.pending_action_blocked,
+    )
+    assert type(decoded.action) is str
+    assert not isinstance(decoded.action, ImsStatus)
+
+
+def test_unknown_sections_empty_sections_and_extra_keys_are_kept() -> None:
+    data = {"b2b": [], "impg": [{"refnum": "I-1", "amt": Decimal("5.00")}], "fp": "012023"}
+    result = structure_invoices(data)
+    assert () == result.b2b
+    assert frozenset({"b2b", "impg"}) == result.present
+    assert ({"refnum": "I-1", "amt": Decimal("5.00")},) == result.other_sections["impg"]
+    assert {"fp": "012023"} == dict(result.extra)
+    assert data == result.to_dict()
+
+
+def test_merge_invoices_keeps_page_order() -> None:
+    pages = [
+        structure_invoices({"b2b": [base_invoice(inum=f"b{i}")], "impg": [{"n": i}]})
+        for i in range(3)
+    ]
+    merged = merge_invoices(pages)
+    assert ["b0", "b1", "b2"] == [r.number for r in merged.b2b]
+    assert ({"n": 0}, {"n": 1}, {"n": 2}) == merged.other_sections["impg"]
+
+
+# ------------------------------------------------------------------------------------------
+# Malformed records: the error names the path
+# ------------------------------------------------------------------------------------------
+
+
+def _set(section: str, index: int, key: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        data[section][index][key] = value
+
+    return change
+
+
+def _drop(section: str, key: str) -> Callable[[dict[str, Any]], None]:
+    def change(data: dict[str, Any]) -> None:
+        del data[section][0][key]
+
+    return change
+
+
+def _append_bad_b2ba(data: dict[str, Any]) -> None:
+    data["b2ba"].append({**data["b2ba"][0], "val": "x"})
+
+
+MALFORMED = [
+    pytest.param(
+        _set("b2b", 0, "val", "1000"), "$.b2b[0].val", "expected a JSON number", id="string amount"
+    ),
+    pytest.param(
+        _drop("b2b", "inum"), "$.b2b[0].inum", "required field is missing", id="missing inum"
+    ),
+    pytest.param(_drop("b2bcn", "nt_dt"), "$.b2bcn[0].nt_dt", "missing", id="missing nt_dt"),
+    pytest.param(_set("b2b", 0, "idt", "2023-01-23"), "$.b2b[0].idt", "DD-MM-YYYY", id="bad date"),
+    pytest.param(
+        _set("b2ba", 0, "oidt", "31-02-2023"), "$.b2ba[0].oidt", "DD-MM-YYYY", id="impossible date"
+    ),
+    pytest.param(_set("b2b", 0, "stin", 24), "$.b2b[0].stin", "expected a string", id="int stin"),
+    pytest.param(
+        _set("b2b", 0, "stin", None), "$.b2b[0].stin", "expected a string", id="null stin"
+    ),
+    pytest.param(_set("ecom", 0, "txval", True), "$.ecom[0].txval", "got bool", id="bool amount"),
+    pytest.param(
+        _set("b2bdna", 0, "rtnprd", "132023"), "$.b2bdna[0].rtnprd", "month", id="bad period"
+    ),
+    pytest.param(_set("b2bcn", 0, "action", 1), "$.b2bcn[0].action", "ImsStatus", id="int action"),
+    pytest.param(_append_bad_b2ba, "$.b2ba[1].val", "expected a JSON number", id="second record"),
+    pytest.param(
+        lambda d: d.__setitem__("b2b", {"x": 1}),
+        "'b2b' must be a list",
+        "got dict",
+        id="section not a list",
+    ),
+    pytest.param(lambda d: d["b2b"].__setitem__(0, 5), "$.b2b[0]", "", id="record not an object"),
+    pytest.param(
+        lambda d: d.__setitem__("impg", [1]),
+        "$.impg[0]",
+        "must be a JSON object",
+        id="unknown section record",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "path", "text"), MALFORMED)
+def test_malformed_pages_name_the_bad_path(
+    change: Callable[[dict[str, Any]], None], path: str, text: str
+) -> None:
+    document = parse_exact(SEED_BODY)
+    change(document["data"])
+    with pytest.raises(ResponseError) as info:
+        decode_ims_page(dumps(document))
+    message = str(info.value)
+    assert path in message
+    assert text in message
+    assert not isinstance(info.value, ApiError)
+
+
+def test_every_bad_field_of_a_record_is_named() -> None:
+    data = {"b2b": [base_invoice(val="1", iamt="2", idt="x")]}
+    with pytest.raises(ResponseError) as info:
+        structure_invoices(data)
+    message = str(info.value)
+    for path in ("$.b2b[0].val", "$.b2b[0].iamt", "$.b2b[0].idt"):
+        assert path in message
+
+
+def test_structure_errors_carry_route_task_and_page() -> None:
+    with pytest.raises(ResponseError) as info:
+        structure_invoices({"b2b": 1}, route="/r/{task_id}", task_id="t-1", page=3)
+    assert ("/r/{task_id}", "t-1", 3) == (info.value.route, info.value.task_id, info.value.page)
+    assert str(info.value).endswith("[route /r/{task_id}, task t-1, page 3]")
+
+
+# ------------------------------------------------------------------------------------------
+# Property: any valid page survives decode -> to_dict -> dumps unchanged
+# ------------------------------------------------------------------------------------------
+
+ABSENT = object()
+
+
+@st.composite
+def money(draw: st.DrawFn) -> Any:
+    """An amount as a JSON number: a whole number, or 1 to 4 decimal places."""
+    if draw(st.booleans()):
+        return draw(st.integers(-(10**12), 10**12))
+    places = draw(st.integers(1, 4))
+    whole = draw(st.integers(0, 10**10))
+    fraction = draw(st.integers(0, 10**places - 1))
+    sign = draw(st.sampled_from(["", "", "-"]))
+    return Decimal(f"{sign}{whole}.{fraction:0{places}d}")
+
+
+IMS_DATES = st.dates(datetime.date(1900, 1, 1), datetime.date(2099, 12, 31)).map(
+    lambda d: d.strftime("%d-%m-%Y")
+)
+PERIODS = st.builds(lambda y, m: f"{m:02d}{y}", st.integers(1900, 2099), st.integers(1, 12))
+TEXT = st.text(max_size=8)
+
+
+def codes(*known: str) -> st.SearchStrategy[str]:
+    return st.sampled_from(known) | st.text("ABCDEFGHIJKLMNOPQRSTUVWXYZ ", min_size=1, max_size=6)
+
+
+JSON_LEAVES = st.none() | st.booleans() | st.integers(-(10**6), 10**6) | money() | TEXT
+SHORT_KEYS = st.text("abcxyz_", min_size=1, max_size=4)
+#: Any JSON value, nested up to three levels.
+JSON_VALUES = (
+    JSON_LEAVES
+    | st.lists(JSON_LEAVES, max_size=2)
+    | st.dictionaries(SHORT_KEYS, JSON_LEAVES | st.lists(JSON_LEAVES, max_size=2), max_size=2)
+)
+
+COMMON_OPTIONAL: dict[str, st.SearchStrategy[Any]] = {
+    "rtnprd": PERIODS,
+    "srcform": codes("R1", "R1A", "IFF"),
+    "pos": TEXT,
+    "txval": money(),
+    "iamt": money(),
+    "camt": money(),
+    "samt": money(),
+    "cess": money(),
+    "action": codes("A", "R", "P", "N"),
+    "srcfilstatus": codes("Filed", "Not Filed"),
+    "hash": TEXT,
+    "ispendactnallwd": codes("Y", "N"),
+    "ispendactblocked": codes("Y", "N"),
+    "isRemarksBlocked": codes("Y", "N"),
+    "itcRedReq": codes("Y", "N"),
+    "declIgst": money(),
+    "declCgst": money(),
+    "declSgst": money(),
+    "declCess": money(),
+    "remarks": TEXT,
+    "prev_status": codes("A", "R", "P", "N"),
+    "inv_typ": codes("R", "DE", "SEWP", "SEWOP", "CBW"),
+}
+REQUIRED: dict[str, dict[str, st.SearchStrategy[Any]]] = {
+    "invoice": {"stin": TEXT, "val": money(), "inum": TEXT, "idt": IMS_DATES},
+    "amended_invoice": {
+        "stin": TEXT,
+        "val": money(),
+        "inum": TEXT,
+        "idt": IMS_DATES,
+        "oinum": TEXT,
+        "oidt": IMS_DATES,
+    },
+    "note": {"stin": TEXT, "val": money(), "nt_num": TEXT, "nt_dt": IMS_DATES},
+    "amended_note": {
+        "stin": TEXT,
+        "val": money(),
+        "nt_num": TEXT,
+        "nt_dt": IMS_DATES,
+        "ont_num": TEXT,
+        "ont_dt": IMS_DATES,
+    },
+}
+KIND_OF_SECTION = {
+    "b2b": "invoice",
+    "ecom": "invoice",
+    "b2ba": "amended_invoice",
+    "ecoma": "amended_invoice",
+    "b2bdn": "note",
+    "b2bcn": "note",
+    "b2bdna": "amended_note",
+    "b2bcna": "amended_note",
+}
+ALL_WIRE_NAMES = set(COMMON_OPTIONAL).union(*REQUIRED.values())
+
+
+@st.composite
+def records(draw: st.DrawFn, kind: str) -> dict[str, Any]:
+    record: dict[str, Any] = {key: draw(strategy) for key, strategy in REQUIRED[kind].items()}
+    for key in draw(st.sets(st.sampled_from(sorted(COMMON_OPTIONAL)))):
+        record[key] = None if draw(st.integers(0, 5)) == 0 else draw(COMMON_OPTIONAL[key])
+    # unknown fields, nested ones included; a name known to another record kind is unknown here
+    known = set(REQUIRED[kind]) | set(COMMON_OPTIONAL)
+    foreign = [*sorted(ALL_WIRE_NAMES - known), "xtra_ref", "meta"]
+    names = st.sampled_from(foreign) | SHORT_KEYS.map(lambda k: "x_" + k)
+    record.update(draw(st.dictionaries(names, JSON_VALUES, max_size=2)))
+    return record
+
+
+@st.composite
+def pages(draw: st.DrawFn) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for section, kind in KIND_OF_SECTION.items():
+        if draw(st.integers(0, 4)):  # mostly present, sometimes absent
+            data[section] = draw(st.lists(records(kind), max_size=3))
+    unknown_sections = st.sampled_from(["impg", "impgsez", "isd", "b2bx"])
+    for name in draw(st.sets(unknown_sections, max_size=2)):
+        data[name] = draw(
+            st.lists(st.dictionaries(SHORT_KEYS, JSON_VALUES, max_size=3), max_size=2)
+        )
+    not_a_list = JSON_LEAVES | st.dictionaries(SHORT_KEYS, JSON_LEAVES, max_size=2)
+    for name in draw(st.sets(st.sampled_from(["fp", "rtin", "meta"]), max_size=2)):
+        data[name] = draw(not_a_list)
+    return data
+
+
+def envelope(data: dict[str, Any], new: bool) -> bytes:
+    if new:
+        return dumps({"status": "1", "data": data, "error": None, "info": None})
+    return dumps({"data": data})
+
+
+@settings(max_examples=80, deadline=None)
+@given(pages(), st.booleans())
+def test_any_valid_page_round_trips(data: dict[str, Any], new: bool) -> None:
+    body = envelope(data, new)
+    expected = parse_exact(body)["data"]
+
+    result = decode_ims_page(body)
+    as_dict = result.to_dict()
+    assert expected == as_dict
+    again = parse_exact(dumps(as_dict))
+    assert expected == again
+    assert digits(expected) == digits(again)  # the amounts' exact digits survive
+
+    # the typed side: amounts are Decimal, dates are dates
+    for _, record in result.records():
+        if isinstance(record, ImsInvoice | ImsNote):
+            assert type(record.value) is Decimal
+            assert type(record.date) is datetime.date
+
+
+def split(data: dict[str, Any], at: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    head = {k: v[:at] if isinstance(v, list) else v for k, v in data.items()}
+    tail = {k: v[at:] if isinstance(v, list) else v for k, v in data.items()}
+    return head, tail
+
+
+@settings(max_examples=25, deadline=None)
+@given(pages(), st.integers(0, 3))
+def test_merging_split_pages_equals_decoding_the_whole(data: dict[str, Any], at: int) -> None:
+    head, tail = split(data, at)
+    whole = decode_ims_page(dumps({"data": data}))
+    merged = merge_invoices([decode_ims_page(dumps({"data": part})) for part in (head, tail)])
+    assert whole == merged
+    assert whole.to_dict() == merged.to_dict()

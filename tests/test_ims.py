@@ -1,0 +1,352 @@
+"""IMS downloads against the simulator: every record exactly once, exact money, resuming,
+filters, sections the models don't know, input checks, and the simulator's alternative forms.
+"""
+
+# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
+# ruff: noqa: SIM300
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from flynn_async import (
+    FlynnClient,
+    GstSession,
+    ImsAmendedInvoice,
+    ImsInvoices,
+    ImsSection,
+    ImsStatus,
+    InvalidInput,
+    Progress,
+    Secret,
+    SectionTotals,
+    Task,
+)
+from flynn_async._ims import combine_sections
+from flynn_async._models import KNOWN_SECTIONS
+from flynn_async.testing import FlynnSimulator
+
+MANY_PAGES = pytest.mark.sim(records_per_section=120, page_size=25)
+AMOUNTS = ("val", "txval", "iamt", "camt", "samt", "cess")
+
+
+def expected_totals(records: list[dict[str, Any]]) -> SectionTotals:
+    """Totals computed independently, with Decimal, from the simulator's wire records."""
+    sums = {key: Decimal(0) for key in AMOUNTS}
+    for record in records:
+        for key in AMOUNTS:
+            amount = record.get(key)
+            assert not isinstance(amount, float)
+            sums[key] += Decimal(amount if amount is not None else 0)
+    return SectionTotals(len(records), *(sums[key] for key in AMOUNTS))
+
+
+# ------------------------------------------------------------------------------------------
+# Whole downloads
+# ------------------------------------------------------------------------------------------
+
+
+@MANY_PAGES
+async def test_download_all_returns_exactly_the_simulators_records(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    result = await client.ims.download_all(session)
+
+    as_dict = result.to_dict()
+    assert list(KNOWN_SECTIONS) == list(as_dict)
+    for key in KNOWN_SECTIONS:
+        # each record once, in page order, field for field
+        assert sim.expected_records(sim.gstin, key) == as_dict[key]
+    assert 8 * 120 == len(result)
+    assert 8 * 120 == len({record.hash for _, record in result.records()})
+
+    # one task per section, every page fetched once
+    assert 8 == sim.calls["ims_submit"] == len(sim.tasks)
+    assert {s.value for s in ImsSection} == {t.section for t in sim.tasks.values()}
+    assert 8 * 5 == sum(t.pages for t in sim.tasks.values()) == sim.calls["task_page"]
+    assert 8 == sim.calls["task_result"]
+
+
+@MANY_PAGES
+async def test_download_all_totals_are_exact_decimal_sums(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    result = await client.ims.download_all(session)
+    totals = result.totals()
+    assert list(KNOWN_SECTIONS) == list(totals)
+    for key in KNOWN_SECTIONS:
+        expected = expected_totals(sim.expected_records(sim.gstin, key))
+        assert expected == totals[key]
+        assert str(expected.value) == str(totals[key].value)  # same digits, not just equal
+    for _, record in result.records():
+        for amount in (record.value, record.taxable_value, record.igst, record.cess):
+            assert type(amount) is Decimal
+
+
+@MANY_PAGES
+async def test_download_one_section(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    result = await client.ims.download(session, section=ImsSection.B2BA)
+    assert {"b2ba": sim.expected_records(sim.gstin, "b2ba")} == result.to_dict()
+    assert 120 == len(result.b2ba)
+    assert all(type(r) is ImsAmendedInvoice for r in result.b2ba)
+    assert () == result.b2b
+    assert 1 == sim.calls["ims_submit"]
+    assert 5 == sim.calls["task_page"]
+
+
+@MANY_PAGES
+async def test_submit_then_resume_from_another_client(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any
+) -> None:
+    first = await make_client()
+    task = await first.ims.submit(await open_gst(first, sim), section="B2BDN")
+    await first.aclose()
+
+    second = await make_client()
+    resumed = second.ims.task(task.id)
+    assert isinstance(resumed, Task)
+    assert task.id == resumed.id
+    result = await resumed.result()
+
+    assert {"b2bdn": sim.expected_records(sim.gstin, "b2bdn")} == result.to_dict()
+    assert 1 == sim.calls["ims_submit"]  # re-attaching starts no new task
+    assert 1 == len(sim.tasks)
+
+
+async def test_status_filter(sim: FlynnSimulator, client: FlynnClient, session: GstSession) -> None:
+    sim.config = sim.config.replace(records_per_section=40)
+    expected = sim.expected_records(sim.gstin, "b2b", "P")
+    assert 0 < len(expected) < 40
+
+    result = await client.ims.download(session, section="B2B", status=ImsStatus.PENDING)
+
+    assert {"b2b": expected} == result.to_dict()
+    assert {ImsStatus.PENDING} == {r.action for r in result.b2b}
+    (task,) = sim.tasks.values()
+    assert "P" == task.status
+
+
+async def test_sections_and_statuses_are_accepted_in_any_case(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    result = await client.ims.download(session, section="b2bCn", status="a")
+    (task,) = sim.tasks.values()
+    assert ("B2BCN", "A") == (task.section, task.status)
+    assert sim.expected_records(sim.gstin, "b2bcn", "A") == result.to_dict().get("b2bcn", [])
+
+    result = await client.ims.download_all(session, sections=["ecom", " EcomA"], status="n")
+    assert {"ECOM", "ECOMA"} == {t.section for t in list(sim.tasks.values())[1:]}
+    assert {"N"} == {t.status for t in list(sim.tasks.values())[1:]}
+    assert sim.expected_records(sim.gstin, "ecoma", "N") == result.to_dict()["ecoma"]
+
+
+async def test_download_all_of_chosen_sections_keeps_them_once(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    result = await client.ims.download_all(session, sections=["B2B", "b2b", ImsSection.ECOM])
+    assert ["b2b", "ecom"] == result.section_names()
+    assert 2 == sim.calls["ims_submit"]
+    assert sim.expected_records(sim.gstin, "ecom") == result.to_dict()["ecom"]
+
+
+@pytest.mark.sim(records_per_section=30, page_size=7, all_sections_in_every_task=True)
+async def test_download_all_when_every_task_carries_every_section(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    result = await client.ims.download_all(session)
+    as_dict = result.to_dict()
+    assert list(KNOWN_SECTIONS) == list(as_dict)
+    for key in KNOWN_SECTIONS:
+        assert sim.expected_records(sim.gstin, key) == as_dict[key]
+    assert 8 * 30 == len(result)
+
+
+@pytest.mark.sim(records_per_section=12, page_size=5, unknown_sections=("impg",))
+async def test_unknown_sections_are_kept(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    expected = sim.expected_records(sim.gstin, "impg")
+
+    one = await client.ims.download(session, section="B2B")
+    assert ["impg"] == list(one.other_sections)
+    assert expected == [dict(r) for r in one.other_sections["impg"]]
+    assert {"b2b": sim.expected_records(sim.gstin, "b2b"), "impg": expected} == one.to_dict()
+
+    every = await client.ims.download_all(session)
+    assert expected == [dict(r) for r in every.section("impg")]  # once, not once per task
+    as_dict = every.to_dict()
+    assert [*KNOWN_SECTIONS, "impg"] == list(as_dict)
+    assert expected == as_dict["impg"]
+    assert 8 * 12 + 12 == len(every)
+
+
+@MANY_PAGES
+async def test_progress_of_a_download_all(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    seen: list[Progress] = []
+    await client.ims.download_all(session, on_progress=seen.append)
+
+    assert 8 == len({p.task_id for p in seen})
+    assert set(KNOWN_SECTIONS) == {p.section for p in seen}
+    for task_id in {p.task_id for p in seen}:
+        mine = [p for p in seen if p.task_id == task_id]
+        phases = [p.phase for p in mine]
+        assert "submitted" == phases[0]
+        assert "waiting" in phases
+        assert "done" == phases[-1]
+        fetching = [p for p in mine if p.phase == "fetching"]
+        assert list(range(6)) == [p.pages_done for p in fetching]
+        assert {5} == {p.pages_total for p in fetching}
+        assert (5, 5) == (mine[-1].pages_done, mine[-1].pages_total)
+
+
+# ------------------------------------------------------------------------------------------
+# Input checks: raised before any request
+# ------------------------------------------------------------------------------------------
+
+
+def foreign_session(gstin: str) -> GstSession:
+    return GstSession(gstin, "demo-user", Secret("session-id"), datetime.now(UTC))
+
+
+BAD_CALLS = [
+    pytest.param("submit", {"section": "B2X"}, "ImsSection", id="submit bad section"),
+    pytest.param("submit", {"section": "B2B", "status": "Z"}, "ImsStatus", id="submit bad status"),
+    pytest.param("submit", {"section": None}, "ImsSection", id="submit no section"),
+    pytest.param("download", {"section": "B2X"}, "ImsSection", id="download bad section"),
+    pytest.param(
+        "download", {"section": "B2B", "status": "Z"}, "ImsStatus", id="download bad status"
+    ),
+    pytest.param("download_all", {"sections": ["B2B", "B2X"]}, "ImsSection", id="all bad section"),
+    pytest.param("download_all", {"sections": "B2X"}, "ImsSection", id="all bad single section"),
+    pytest.param("download_all", {"sections": []}, "at least one", id="all no section"),
+    pytest.param("download_all", {"status": "Z"}, "ImsStatus", id="all bad status"),
+]
+
+
+@pytest.mark.parametrize(("method", "kwargs", "match"), BAD_CALLS)
+async def test_bad_arguments_raise_before_any_request(
+    sim: FlynnSimulator,
+    client: FlynnClient,
+    session: GstSession,
+    method: str,
+    kwargs: dict[str, Any],
+    match: str,
+) -> None:
+    before = dict(sim.calls)
+    with pytest.raises(InvalidInput, match=match) as info:
+        await getattr(client.ims, method)(session, **kwargs)
+    assert isinstance(info.value, ValueError)
+    assert before == dict(sim.calls)
+
+
+@pytest.mark.parametrize("method", ["submit", "download", "download_all"])
+@pytest.mark.parametrize("gstin", ["24aaapi3182m002", "24AAAPI3182M02", "24AAAPI3182M0023", ""])
+async def test_a_session_with_a_bad_gstin_is_refused_before_any_request(
+    sim: FlynnSimulator, client: FlynnClient, method: str, gstin: str
+) -> None:
+    before = dict(sim.calls)
+    kwargs = {} if method == "download_all" else {"section": "B2B"}
+    with pytest.raises(InvalidInput, match="gstin"):
+        await getattr(client.ims, method)(foreign_session(gstin), **kwargs)
+    assert before == dict(sim.calls)
+
+
+@pytest.mark.parametrize("method", ["submit", "download", "download_all"])
+async def test_something_else_than_a_session_is_refused(
+    sim: FlynnSimulator, client: FlynnClient, method: str
+) -> None:
+    before = dict(sim.calls)
+    kwargs = {} if method == "download_all" else {"section": "B2B"}
+    with pytest.raises(InvalidInput, match="GstSession"):
+        await getattr(client.ims, method)("session-id", **kwargs)
+    assert before == dict(sim.calls)
+
+
+@pytest.mark.parametrize(
+    "task_id", ["a/b", "../status", "", " abc", "abc?x=1", "x" * 200, "-abc", 123]
+)
+async def test_task_refuses_a_bad_id(
+    sim: FlynnSimulator, client: FlynnClient, task_id: Any
+) -> None:
+    before = dict(sim.calls)
+    with pytest.raises(InvalidInput, match="task id"):
+        client.ims.task(task_id)
+    assert before == dict(sim.calls)
+
+
+# ------------------------------------------------------------------------------------------
+# The simulator's alternative forms, end to end
+# ------------------------------------------------------------------------------------------
+
+VARIANTS = [
+    pytest.param({}, marks=pytest.mark.sim(), id="mixed envelopes"),
+    pytest.param({}, marks=pytest.mark.sim(envelope="old"), id="old envelope"),
+    pytest.param({}, marks=pytest.mark.sim(envelope="new"), id="new envelope"),
+    pytest.param(
+        {}, marks=pytest.mark.sim(status_shape="wrapped", processing_polls=3), id="wrapped status"
+    ),
+    pytest.param({}, marks=pytest.mark.sim(expiry_unit="s"), id="expiry in seconds"),
+    pytest.param({"page_base": 1}, marks=pytest.mark.sim(page_base=1), id="pages from 1"),
+    pytest.param(
+        {"page_base": 1},
+        marks=pytest.mark.sim(page_base=1, envelope="old", status_shape="wrapped"),
+        id="all old",
+    ),
+]
+
+
+@pytest.mark.parametrize("client_options", VARIANTS)
+async def test_every_simulator_form_downloads_end_to_end(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any, client_options: dict[str, Any]
+) -> None:
+    sim.config = sim.config.replace(records_per_section=11, page_size=3)
+    client = await make_client(**client_options)
+    session = await open_gst(client, sim)
+    session = await client.gst.refresh(session)
+
+    one = await client.ims.download(session, section="B2BCNA", status="A")
+    every = await client.ims.download_all(session, sections=["B2B", "ECOMA"])
+
+    assert {"b2bcna": sim.expected_records(sim.gstin, "b2bcna", "A")} == one.to_dict()
+    assert {
+        "b2b": sim.expected_records(sim.gstin, "b2b"),
+        "ecoma": sim.expected_records(sim.gstin, "ecoma"),
+    } == every.to_dict()
+    assert 0 == sim.calls["token_refresh"]  # the token's expiry was read in the right unit
+    assert 0 == sim.calls["unknown"]
+
+
+# ------------------------------------------------------------------------------------------
+# combine_sections (unit)
+# ------------------------------------------------------------------------------------------
+
+
+def test_combine_sections_refuses_tasks_that_disagree() -> None:
+    from flynn_async import SectionMismatch
+    from flynn_async._decoding import structure_invoices
+
+    def page(**sections: list[dict[str, Any]]) -> ImsInvoices:
+        return structure_invoices(sections)
+
+    record = {"stin": "24MAYAS0100J1JD", "inum": "b1", "idt": "23-01-2023", "val": 1}
+    other = {**record, "val": 2}
+    results = {
+        ImsSection.B2B: page(b2b=[record]),
+        ImsSection.ECOM: page(ecom=[record], b2b=[other]),
+    }
+    with pytest.raises(SectionMismatch) as info:
+        combine_sections(results, {ImsSection.B2B: "t-b2b", ImsSection.ECOM: "t-ecom"})
+    assert "t-ecom" == info.value.task_id
+    assert "'b2b'" in str(info.value)
+
+    agreeing = {ImsSection.B2B: page(b2b=[record]), ImsSection.ECOM: page(ecom=[], b2b=[record])}
+    combined = combine_sections(agreeing, {ImsSection.B2B: "t-1", ImsSection.ECOM: "t-2"})
+    assert {"b2b": [record], "ecom": []} == combined.to_dict()
