@@ -324,6 +324,8 @@ def _format(exc: BaseException, tp: type | None) -> str:
 
 def _explain(record: Any, cls: type[m.ImsRecord], path: str, fast_error: Exception) -> list[str]:
     """Messages naming every bad field of ``record``, by cattrs' detailed validation."""
+    if type(record) is not dict:
+        return [f"expected a JSON object, got {_describe(record)} @ {path}"]
     try:
         _converter.structure(record, cls)
     except Exception as exc:  # the detailed report of the same failure

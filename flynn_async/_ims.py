@@ -79,8 +79,10 @@ class ImsApi:
         """
         chosen = ImsSection.parse(section)
         wanted = None if status is None else ImsStatus.parse(status)
+        if not isinstance(session, GstSession):
+            raise InvalidInput("session must be a GstSession (from verify_otp)")
+        _validate.gstin(session.gstin, name="session.gstin")
         current = self._gst.current(session)
-        _validate.gstin(current.gstin)
         template = _api.IMS_ROUTE
         path = template.format(flynn=_api.IMS_FLYNN_VERSION)
         params = {"section": chosen.value}
@@ -148,7 +150,9 @@ class ImsApi:
         """
         chosen = _sections(sections)
         wanted = None if status is None else ImsStatus.parse(status)
-        self._gst.current(session)  # validates before any request
+        if not isinstance(session, GstSession):
+            raise InvalidInput("session must be a GstSession (from verify_otp)")
+        _validate.gstin(session.gstin, name="session.gstin")
         tasks: dict[ImsSection, Task[ImsInvoices]] = {}
         results: dict[ImsSection, ImsInvoices] = {}
 

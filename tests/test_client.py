@@ -190,6 +190,17 @@ async def test_a_given_session_is_used_and_not_closed(
             assert 404 == response.status
 
 
+async def test_closing_after_the_callers_session_closed_does_not_raise(
+    sim: FlynnSimulator, make_client: Any
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        client = await make_client(session=http)
+    assert http.closed
+    await client.aclose()  # logout is best effort: the token expires by itself
+    with pytest.raises(RuntimeError, match="closed"):
+        client.ims  # noqa: B018
+
+
 async def test_start_twice_logs_in_once(sim: FlynnSimulator, make_client: Any) -> None:
     client = await make_client()
     await client.start()

@@ -335,7 +335,12 @@ MALFORMED = [
         "got dict",
         id="section not a list",
     ),
-    pytest.param(lambda d: d["b2b"].__setitem__(0, 5), "$.b2b[0]", "", id="record not an object"),
+    pytest.param(
+        lambda d: d["b2b"].__setitem__(0, 5),
+        "$.b2b[0]",
+        "expected a JSON object, got int 5",
+        id="record not an object",
+    ),
     pytest.param(
         lambda d: d.__setitem__("impg", [1]),
         "$.impg[0]",

@@ -257,6 +257,7 @@ async def test_a_session_with_a_bad_gstin_is_refused_before_any_request(
     with pytest.raises(InvalidInput, match="gstin"):
         await getattr(client.ims, method)(foreign_session(gstin), **kwargs)
     assert before == dict(sim.calls)
+    assert gstin not in client.gst._current  # a refused session is not remembered
 
 
 @pytest.mark.parametrize("method", ["submit", "download", "download_all"])
