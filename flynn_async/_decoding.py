@@ -14,7 +14,7 @@ import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
-from types import MappingProxyType, NoneType, UnionType
+from types import NoneType, UnionType
 from typing import Any, Final, Union, get_args, get_origin
 
 import attrs
@@ -71,6 +71,10 @@ def _money(value: Any, _: Any = None) -> Decimal:
     raise TypeError(f"expected a JSON number, got {_describe(value)}")
 
 
+#: Whole-rupee amounts (zero above all) repeat: share one immutable Decimal per value.
+_int_money: Final = functools.lru_cache(maxsize=4096)(Decimal)
+
+
 def _text(value: Any, _: Any = None) -> str:
     if type(value) is str:
         return value
@@ -82,6 +86,13 @@ def _parse_date(value: str, fmt: str) -> date:
     if len(value) != 10:
         raise ValueError(f"expected a date as {fmt.replace('%', '')}, got {value!r}")
     return datetime.strptime(value, fmt).date()
+
+
+@functools.lru_cache(maxsize=8192)
+def _ims_date_cached(value: str) -> date:
+    if len(value) != 10:
+        raise ValueError(f"expected a date as DD-MM-YYYY, got {value!r}")
+    return datetime.strptime(value, m.IMS_DATE_FORMAT).date()
 
 
 def _ims_date(value: Any, _: Any = None) -> date:
@@ -190,64 +201,154 @@ def _fields(cls: type[m.ImsRecord]) -> tuple[_Field, ...]:
 _ABSENT: Final = object()
 
 
-def _compile(cls: type[m.ImsRecord]) -> Callable[[Any], m.ImsRecord]:
-    fields = _fields(cls)
-    known = frozenset(f.wire for f in fields)
-    namespace: dict[str, Any] = {
-        "_cls": cls,
-        "_known": known,
-        "_ABSENT": _ABSENT,
-        "_Decimal": Decimal,
-        "_money": _money,
-        "_text": _text,
-        "_proxy": MappingProxyType,
-        "_EMPTY": m.EMPTY,
-    }
-    lines = [
-        "def structure(d):",
-        "    if type(d) is not dict:",
-        "        raise TypeError('expected a JSON object')",
-        "    g = d.get",
-        "    nulls = False",
-    ]
-    args = []
-    for i, f in enumerate(fields):
-        var = f"a{i}"
-        wire = repr(f.wire)
-        if f.parse is _money:
-            conv = "v if type(v) is _Decimal else _money(v)"
-        elif f.parse is _text:
-            conv = "v if type(v) is str else _text(v)"
-        else:
-            namespace[f"_p{i}"] = f.parse
-            conv = f"_p{i}(v)"
-        if f.required:
-            lines.append(f"    v = d[{wire}]")
-            lines.append(f"    {var} = {conv}")
-        else:
-            lines.append(f"    v = g({wire}, _ABSENT)")
-            lines.append("    if v is None:")
-            lines.append(f"        {var} = None; nulls = True")
-            lines.append("    elif v is _ABSENT:")
-            lines.append(f"        {var} = None")
+#: How many distinct key layouts per record class get their own compiled function. Real pages
+#: use a handful; past the limit, records take the generic compiled function.
+_MAX_SHAPES: Final = 64
+
+
+class _RecordCodec:
+    """Structures dicts into one record class, fast.
+
+    Records of a page nearly always share a few key layouts ("shapes": the keys in order). For
+    each shape a straight-line function is generated once: it reads each present key directly,
+    checks and converts the value inline, knows statically which keys are unknown (to keep them
+    in ``extra``), and fills the instance's slots without the keyword-argument ``__init__``
+    (the class has no validators or post-init hook, so the result is the same object the
+    constructor would build; a test holds the two paths equal).
+    """
+
+    def __init__(self, cls: type[m.ImsRecord]) -> None:
+        self.cls = cls
+        self.fields = _fields(cls)
+        self.by_wire = {f.wire: f for f in self.fields}
+        self.required = frozenset(f.wire for f in self.fields if f.required)
+        self.shapes: dict[tuple[str, ...], Callable[[dict[str, Any]], m.ImsRecord]] = {}
+        self.generic = self._compile(None)
+
+    def __call__(self, d: Any) -> m.ImsRecord:
+        """Structure one record."""
+        if type(d) is not dict:
+            raise TypeError("expected a JSON object")
+        return (self.shapes.get(tuple(d)) or self._for_shape(d))(d)
+
+    def many(self, items: list[Any]) -> tuple[m.ImsRecord, ...]:
+        """Structure a section's records (the hot loop, without a call per record)."""
+        shapes = self.shapes
+        out = []
+        append = out.append
+        for d in items:
+            if type(d) is not dict:
+                raise TypeError("expected a JSON object")
+            append((shapes.get(tuple(d)) or self._for_shape(d))(d))
+        return tuple(out)
+
+    def _for_shape(self, d: dict[str, Any]) -> Callable[[dict[str, Any]], m.ImsRecord]:
+        if len(self.shapes) >= _MAX_SHAPES or not self.required <= d.keys():
+            return self.generic
+        fn = self.shapes[tuple(d)] = self._compile(tuple(d))
+        return fn
+
+    def _compile(self, shape: tuple[str, ...] | None) -> Callable[[dict[str, Any]], m.ImsRecord]:
+        cls = self.cls
+        ns: dict[str, Any] = {
+            "_new": object.__new__,
+            "_cls": cls,
+            "_Decimal": Decimal,
+            "_money": _money,
+            "_text": _text,
+            "_proxy": m.FrozenMap,
+            "_EMPTY": m.EMPTY,
+            "_ABSENT": _ABSENT,
+            "_known": frozenset(self.by_wire),
+            "_set_extra": _slot_setter(cls, "extra"),
+            "_ims_dates": _ims_date_cached,
+            "_int_money": _int_money,
+            "_periods": m._parse_return_period,
+        }
+        lines = ["def structure(d):"]
+        nullable = []
+        for i, f in enumerate(self.fields):
+            ns[f"_set{i}"] = _slot_setter(cls, f.name)
+            members = getattr(f.parse, "members", None)
+            if f.parse is _money:
+                conv = (
+                    "v if type(v) is _Decimal else _int_money(v) if type(v) is int else _money(v)"
+                )
+            elif f.parse is _text:
+                conv = "v if type(v) is str else _text(v)"
+            elif members is not None:  # an open enum: known codes to members, others kept
+                ns[f"_p{i}"] = f.parse
+                ns[f"_m{i}"] = members
+                conv = f"_m{i}.get(v, v) if type(v) is str else _p{i}(v)"
+            elif f.parse is _ims_date:
+                ns[f"_p{i}"] = f.parse
+                conv = f"_ims_dates(v) if type(v) is str else _p{i}(v)"
+            elif f.parse is _period:
+                ns[f"_p{i}"] = f.parse
+                conv = f"_periods(v) if type(v) is str else _p{i}(v)"
+            else:
+                ns[f"_p{i}"] = f.parse
+                conv = f"_p{i}(v)"
+            wire = repr(f.wire)
+            if shape is not None and f.wire not in shape:
+                lines.append(f"    a{i} = None")  # absent from this shape
+            elif f.required:
+                lines.append(f"    v = d[{wire}]")
+                lines.append(f"    a{i} = {conv}")
+            elif shape is not None:
+                lines.append(f"    v = d[{wire}]")
+                lines.append(f"    a{i} = None if v is None else {conv}")
+                nullable.append(f"a{i} is None")
+            else:
+                lines.append(f"    v = d.get({wire}, _ABSENT)")
+                lines.append(f"    a{i} = None if v is None or v is _ABSENT else {conv}")
+        if shape is None:
+            lines.append("    if not d.keys() <= _known or None in d.values():")
+            lines.append(
+                "        extra = _proxy({k: v for k, v in d.items() "
+                "if v is None or k not in _known})"
+            )
             lines.append("    else:")
-            lines.append(f"        {var} = {conv}")
-        args.append(f"{f.name}={var}")
-    lines.append("    if nulls or not d.keys() <= _known:")
-    lines.append(
-        "        extra = _proxy({k: v for k, v in d.items() if v is None or k not in _known})"
-    )
-    lines.append("    else:")
-    lines.append("        extra = _EMPTY")
-    lines.append(f"    return _cls({', '.join(args)}, extra=extra)")
-    source = "\n".join(lines)
-    exec(compile(source, f"<flynn_async structure {cls.__name__}>", "exec"), namespace)
-    fn: Callable[[Any], m.ImsRecord] = namespace["structure"]
-    return fn
+            lines.append("        extra = _EMPTY")
+        else:
+            unknown = [k for k in shape if k not in self.by_wire]
+            ns["_unknown"] = tuple(unknown)
+            keep = "{k: d[k] for k in _unknown}" if unknown else "{}"
+            if nullable:
+                lines.append(f"    if {' or '.join(nullable)}:")
+                lines.append(
+                    "        extra = _proxy({k: v for k, v in d.items() "
+                    "if v is None or k not in _known})"
+                )
+                lines.append("    else:")
+                lines.append(
+                    f"        extra = _proxy({keep})" if unknown else "        extra = _EMPTY"
+                )
+            else:
+                lines.append(f"    extra = _proxy({keep})" if unknown else "    extra = _EMPTY")
+        lines.append("    o = _new(_cls)")
+        lines.extend(f"    _set{i}(o, a{i})" for i in range(len(self.fields)))
+        lines.append("    _set_extra(o, extra)")
+        lines.append("    return o")
+        source = "\n".join(lines)
+        name = f"<flynn_async structure {cls.__name__}{'' if shape is None else ' shape'}>"
+        exec(compile(source, name, "exec"), ns)
+        fn: Callable[[dict[str, Any]], m.ImsRecord] = ns["structure"]
+        return fn
 
 
-_FAST: Final[dict[type[m.ImsRecord], Callable[[Any], m.ImsRecord]]] = {
-    cls: _compile(cls) for cls in set(m.SECTION_RECORD_TYPES.values())
+def _slot_setter(cls: type, name: str) -> Callable[[object, Any], None]:
+    """The slot descriptor's ``__set__`` (bypasses the frozen ``__setattr__``)."""
+    for klass in cls.__mro__:
+        descriptor = klass.__dict__.get(name)
+        if descriptor is not None and hasattr(descriptor, "__set__"):
+            setter: Callable[[object, Any], None] = descriptor.__set__
+            return setter
+    raise TypeError(f"{cls.__name__}.{name} is not a slot")  # pragma: no cover
+
+
+_FAST: Final[dict[type[m.ImsRecord], _RecordCodec]] = {
+    cls: _RecordCodec(cls) for cls in set(m.SECTION_RECORD_TYPES.values())
 }
 
 
@@ -378,11 +479,11 @@ def structure_invoices(
                         f"record must be a JSON object, got {_describe(item)} @ $.{key}[{i}]",
                         **where,
                     )
-            other[key] = tuple(MappingProxyType(item) for item in value)
+            other[key] = tuple(m.FrozenMap(item) for item in value)
             continue
         fast = _FAST[cls]
         try:
-            known[key] = tuple([fast(item) for item in value])
+            known[key] = fast.many(value)
         except Exception:
             for i, item in enumerate(value):
                 try:
@@ -395,8 +496,8 @@ def structure_invoices(
             raise  # pragma: no cover - the loop above re-finds the failure
     return m.ImsInvoices(
         **known,
-        other_sections=MappingProxyType(other) if other else m.EMPTY,
-        extra=MappingProxyType(extra) if extra else m.EMPTY,
+        other_sections=m.FrozenMap(other) if other else m.EMPTY,
+        extra=m.FrozenMap(extra) if extra else m.EMPTY,
         present=frozenset(key for key, value in data.items() if type(value) is list),
     )
 
@@ -460,9 +561,7 @@ def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
         present |= part.present
     return m.ImsInvoices(
         **{k: tuple(v) for k, v in known.items()},
-        other_sections=MappingProxyType({k: tuple(v) for k, v in other.items()})
-        if other
-        else m.EMPTY,
-        extra=MappingProxyType(extra) if extra else m.EMPTY,
+        other_sections=m.FrozenMap({k: tuple(v) for k, v in other.items()}) if other else m.EMPTY,
+        extra=m.FrozenMap(extra) if extra else m.EMPTY,
         present=frozenset(present),
     )

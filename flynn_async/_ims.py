@@ -10,14 +10,13 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from types import MappingProxyType
 from typing import Any, Final
 
 from . import _api, _validate
 from ._decoding import merge_invoices, structure_invoices
 from ._errors import FlynnError, InvalidInput, ResponseError, SectionMismatch
 from ._gst import GstApi, GstSession
-from ._models import KNOWN_SECTIONS, ImsInvoices, ImsSection, ImsStatus
+from ._models import KNOWN_SECTIONS, FrozenMap, ImsInvoices, ImsSection, ImsStatus
 from ._tasks import ProgressCallback, Task, TaskContext
 
 log: Final = logging.getLogger("flynn_async.ims")
@@ -229,7 +228,7 @@ def combine_sections(
             extra[key] = value
     return ImsInvoices(
         **known,
-        other_sections=MappingProxyType(other),
-        extra=MappingProxyType(extra),
+        other_sections=FrozenMap(other),
+        extra=FrozenMap(extra),
         present=frozenset(present),
     )

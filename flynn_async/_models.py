@@ -24,6 +24,7 @@ from ._errors import InvalidInput
 
 __all__ = [
     "FilingStatus",
+    "FrozenMap",
     "ImsAmendedInvoice",
     "ImsAmendedNote",
     "ImsInvoice",
@@ -48,7 +49,38 @@ WIRE: Final = "flynn_wire"
 DATE_FORMAT: Final = "flynn_date_format"
 IMS_DATE_FORMAT: Final = "%d-%m-%Y"
 
-EMPTY: Final[Mapping[str, Any]] = MappingProxyType({})
+
+class FrozenMap(Mapping[str, Any]):
+    """A read-only mapping that pickles: what the server sent that the models don't know.
+
+    Compares equal to any mapping with the same items; not hashable (its values may not be).
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = dict(data) if data else {}
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
+
+    def __repr__(self) -> str:
+        return f"FrozenMap({self._data!r})"
+
+    def __reduce__(self) -> tuple[type[FrozenMap], tuple[dict[str, Any]]]:
+        return (FrozenMap, (self._data,))
+
+
+EMPTY: Final[Mapping[str, Any]] = FrozenMap()
 
 
 class _OpenEnum(enum.StrEnum):
@@ -228,7 +260,8 @@ class ImsRecord:
     #: The action before the last change (``prev_status``).
     previous_status: ImsStatus | str | None = _opt("prev_status")
     #: Fields the models don't know (and known ones sent as ``null``), exactly as sent.
-    extra: Mapping[str, Any] = attrs.field(default=EMPTY, eq=True, repr=False)
+    #: Not part of the hash (its values may be unhashable), so records can go in sets.
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, eq=True, hash=False, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the server shaped it: wire names, amounts as ``Decimal``."""

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import datetime
 import json
+import pickle
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import attrs
 import msgspec
 import pytest
 from hypothesis import given, settings
@@ -32,9 +34,11 @@ from flynn_async import (
     ReturnPeriod,
     SourceForm,
     YesNo,
+    _decoding,
     decode_ims_page,
 )
 from flynn_async._decoding import dumps, loads, merge_invoices, structure_invoices
+from flynn_async._models import SECTION_RECORD_TYPES
 
 SEED_BODY = (Path(__file__).parent / "data" / "seed_page.json").read_bytes()
 HASH = "1f5fb5de9e491c24dcdee9ac01d3fa5f7889f20d3a8c923bfd2e3c7f0d0125f1"
@@ -546,3 +550,46 @@ def test_merging_split_pages_equals_decoding_the_whole(data: dict[str, Any], at:
     merged = merge_invoices([decode_ims_page(dumps({"data": part})) for part in (head, tail)])
     assert whole == merged
     assert whole.to_dict() == merged.to_dict()
+
+
+# ------------------------------------------------------------------------------------------
+# Property: the fast structuring path builds exactly what the constructor builds
+# ------------------------------------------------------------------------------------------
+
+
+def _by_constructor(record: dict[str, Any], cls: type[Any]) -> Any:
+    """The record built by the class's own ``__init__`` (via the cattrs converter)."""
+    built = _decoding._converter.structure(record, cls)
+    fast = _decoding._FAST[cls].generic(record)
+    return attrs.evolve(built, extra=fast.extra)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.sampled_from(sorted(KIND_OF_SECTION)).flatmap(
+        lambda s: st.tuples(st.just(s), records(KIND_OF_SECTION[s]))
+    )
+)
+def test_fast_path_equals_the_constructor(case: tuple[str, dict[str, Any]]) -> None:
+    section, record = case
+    cls = SECTION_RECORD_TYPES[section]
+    codec = _decoding._FAST[cls]
+    expected = _by_constructor(record, cls)
+    shaped = codec(record)  # compiles (or reuses) the function for this key layout
+    generic = codec.generic(record)
+    assert expected == shaped
+    assert expected == generic
+    assert expected.to_dict() == shaped.to_dict()
+    assert hash(expected) == hash(shaped)
+    assert pickle.loads(pickle.dumps(shaped)) == expected
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        shaped.value = Decimal(0)  # type: ignore[misc]
+
+
+def test_shapes_are_bounded_and_the_generic_path_takes_over() -> None:
+    codec = _decoding._RecordCodec(ImsInvoice)
+    base = {"stin": "S", "val": 1, "inum": "N", "idt": "01-01-2024"}
+    for i in range(_decoding._MAX_SHAPES + 5):
+        record = {**base, f"x_{i}": i}
+        assert {f"x_{i}": i} == dict(codec(record).extra)
+    assert _decoding._MAX_SHAPES == len(codec.shapes)
