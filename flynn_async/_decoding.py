@@ -234,7 +234,7 @@ class _RecordCodec:
     def many(self, items: list[Any]) -> tuple[m.ImsRecord, ...]:
         """Structure a section's records (the hot loop, without a call per record)."""
         shapes = self.shapes
-        out = []
+        out: list[m.ImsRecord] = []
         append = out.append
         for d in items:
             if type(d) is not dict:
