@@ -166,6 +166,62 @@ EINVOICE_IRPS: Final = ("ni1", "ni2")
 EINVOICE_INTEROP: Final = ("NIC1", "NIC2")
 EINVOICE_DOC_TYPES: Final = ("INV", "CRN", "DBN")
 EINVOICE_DOC_NUMBER_PATTERN: Final = r"^[A-Za-z1-9][A-Za-z0-9/-]{0,15}$"
+#: Query parameter names of the lookup (the seed page).
+EINVOICE_QUERY_DOC_TYPE: Final = "doctype"
+EINVOICE_QUERY_DOC_NUMBER: Final = "docnum"
+EINVOICE_QUERY_DOC_DATE: Final = "docdate"
+#: Document dates, in the query and in the signed documents (``DD/MM/YYYY``).
+EINVOICE_DATE_FORMAT: Final = "%d/%m/%Y"
+#: Acknowledgement and e-way bill times (``AckDt``, ``EwbDt``, ``IrnDt``), India time.
+EINVOICE_DATETIME_FORMAT: Final = "%Y-%m-%d %H:%M:%S"
+EINVOICE_TIMEZONE: Final = "Asia/Kolkata"
+#: India's fixed UTC offset in minutes, used when the tz database is missing.
+EINVOICE_UTC_OFFSET_MINUTES: Final = 330
+#: The only signature algorithm of the signed invoice and QR code (JWS ``alg``).
+EINVOICE_SIGNATURE_ALG: Final = "RS256"
+#: The signed documents' ``kid`` is the upper-case hex SHA-1 thumbprint of the portal's
+#: certificate (the seed's ``kid`` equals its ``x5t``, the base64url of that thumbprint).
+#: **Unconfirmed** beyond the seed: used only to match certificates given without a ``kid``.
+EINVOICE_KID_IS_SHA1_THUMBPRINT: Final = True
+#: The JWT claim whose value is the signed JSON document, as a string.
+EINVOICE_DATA_CLAIM: Final = "data"
+#: The IRN: SHA-256 hex of supplier GSTIN + financial year (``2021-22``) + document type +
+#: document number. The financial year starts in April. The portal upper-cases the document
+#: number before hashing (GSTN advisory, in force from 1 June 2025; earlier IRNs of numbers
+#: with lower-case letters may hash the number as given, so the integrity check accepts both).
+FINANCIAL_YEAR_START_MONTH: Final = 4
+IRN_UPPERCASE_DOC_NUMBER: Final = True
+#: How long an IRP session opened with the password lasts (section 3).
+IRP_SESSION_SECONDS: Final = 6 * 3600
+#: ``error.type`` of ``err-irp-returned-error`` (section 4).
+ERR_TYPE_IRP: Final = "Irp"
+#: HTTP status and ``error.type`` of ``err-unable-to-authenticate-with-empty-password``.
+#: **Unconfirmed** (only the message is documented; the client maps by message alone).
+ERR_IRP_EMPTY_PASSWORD_HTTP_STATUS: Final = 400
+ERR_IRP_EMPTY_PASSWORD_TYPE: Final = "Irp"
+#: Where ``err-irp-returned-error`` carries the portal's codes: ``args.details`` as
+#: ``[{ErrorCode, ErrorMessage}]``, or (older) ``args["irp-err"].details`` with lower-case
+#: keys. The exact lower-case spelling is **unconfirmed**: the client matches keys ignoring
+#: case, ``_`` and ``-``.
+ERR_ARG_IRP_DETAILS: Final = "details"
+ERR_ARG_IRP_LEGACY: Final = "irp-err"
+IRP_DETAIL_CODE: Final = "ErrorCode"
+IRP_DETAIL_MESSAGE: Final = "ErrorMessage"
+IRP_LEGACY_DETAIL_CODE: Final = "errorcode"
+IRP_LEGACY_DETAIL_MESSAGE: Final = "errormessage"
+#: Portal codes (section 8).
+IRP_CODE_NOT_FOUND: Final = "2154"
+IRP_CODE_NOT_AVAILABLE: Final = "2148"
+IRP_NOT_FOUND_CODES: Final = frozenset({IRP_CODE_NOT_FOUND, IRP_CODE_NOT_AVAILABLE})
+IRP_ERROR_MEANINGS: Final[dict[str, str]] = {
+    "2154": "IRN details are not found",
+    "2148": "requested IRN data is not available",
+    "2150": "duplicate IRN",
+    "2143": "the invoice does not belong to the user's GSTIN",
+    "1005": "invalid token",
+    "1015": "invalid GSTIN for this user",
+    "2283": "an IRN older than 2 days cannot be fetched from the portal by IRN",
+}
 
 # --------------------------------------------------------------------------------------------
 # Added for the built-in simulator (flynn_async.testing); the client may use them too.

@@ -4,6 +4,10 @@
 opens a GST session with the OTP flow, downloads every IMS section with a progress bar, prints
 a per-section summary and, with ``--out``, writes the merged result as JSON with exact amounts.
 
+``flynn-async einvoice get`` fetches one e-invoice by its document's type, number and date,
+prints its details and, with ``--out``, writes the decoded invoice as JSON. Credentials come
+from the environment or a TOML config file, never from the command line for passwords.
+
 Exit codes: 0 success, 1 an API or network error, 2 bad usage, 130 interrupted.
 """
 
@@ -11,16 +15,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import time
-from collections.abc import Sequence
+import tomllib
+from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from . import __version__
+from . import __version__, _api
 from ._client import FlynnClient
+from ._credentials import Credentials
 from ._decoding import dumps
+from ._einvoice_models import EInvoiceDetails, IrpCredentials
 from ._errors import FlynnError, InvalidInput
 from ._models import ImsInvoices, Progress
 
@@ -144,6 +153,217 @@ async def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------------------------
+# einvoice get
+# ----------------------------------------------------------------------------------------------
+
+#: Environment variables read by ``einvoice get`` (they win over the config file).
+ENV_VARS = {
+    "handle": "FLYNN_HANDLE",
+    "password": "FLYNN_PASSWORD",
+    "org_id": "FLYNN_ORG_ID",
+    "environment": "FLYNN_ENVIRONMENT",
+    "base_url": "FLYNN_BASE_URL",
+    "login_url": "FLYNN_LOGIN_URL",
+    "irp.gstin": "FLYNN_IRP_GSTIN",
+    "irp.username": "FLYNN_IRP_USERNAME",
+    "irp.password": "FLYNN_IRP_PASSWORD",
+    "irp.keys": "FLYNN_EINVOICE_KEYS",
+    "config": "FLYNN_CONFIG",
+}
+
+
+def _document_date(text: str) -> date:
+    try:
+        return datetime.strptime(text, _api.EINVOICE_DATE_FORMAT).date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date as DD/MM/YYYY: {text!r}") from None
+
+
+def _load_config(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            config = tomllib.load(handle)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read the config file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"the config file {path} is not valid TOML: {exc}") from None
+    return config
+
+
+class _Settings:
+    """Command line, then environment, then config file."""
+
+    def __init__(self, args: argparse.Namespace, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        config_path = args.config or environ.get(ENV_VARS["config"])
+        self.config_dir = Path(config_path).parent if config_path else Path.cwd()
+        self._config = _load_config(Path(config_path)) if config_path else {}
+        self._args = args
+
+    def get(self, key: str, flag: str | None = None) -> str | None:
+        if flag is not None and getattr(self._args, flag, None):
+            value: Any = getattr(self._args, flag)
+            return str(value)
+        env = self._environ.get(ENV_VARS[key])
+        if env:
+            return env
+        section: Any = self._config
+        for part in key.split("."):
+            section = section.get(part) if isinstance(section, dict) else None
+        if section is None:
+            return None
+        if not isinstance(section, str):
+            raise InvalidInput(f"config file: {key} must be a string")
+        return section
+
+    def keys(self) -> list[Path]:
+        if self._args.key:
+            return list(self._args.key)
+        env = self._environ.get(ENV_VARS["irp.keys"])
+        if env:
+            return [Path(p) for p in env.split(os.pathsep) if p]
+        irp = self._config.get("irp")
+        listed = irp.get("keys") if isinstance(irp, dict) else None
+        if listed is None:
+            return []
+        if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
+            raise InvalidInput("config file: irp.keys must be a list of file names")
+        return [self.config_dir / p for p in listed]
+
+    def require(self, key: str, flag: str | None = None) -> str:
+        value = self.get(key, flag)
+        if not value:
+            where = f"--{flag.replace('_', '-')}, " if flag else ""
+            raise InvalidInput(
+                f"{key} is not set: give {where}{ENV_VARS[key]} or '{key}' in the config file"
+            )
+        return value
+
+
+def _read_keys(paths: Sequence[Path]) -> Any:
+    materials = []
+    for path in paths:
+        try:
+            materials.append(path.read_bytes())
+        except OSError as exc:
+            raise InvalidInput(f"cannot read the key file {path}: {exc.strerror}") from None
+    if not materials:
+        return None
+    return materials[0] if len(materials) == 1 else materials
+
+
+def format_einvoice(details: EInvoiceDetails) -> str:
+    """The e-invoice's main facts, one per line."""
+    inv = details.invoice
+
+    def when(value: datetime | None) -> str:
+        return "-" if value is None else value.strftime("%Y-%m-%d %H:%M:%S IST")
+
+    status = str(details.status) if details.status is not None else "-"
+    if details.cancelled:
+        status += " (cancelled)"
+    ack = f"{details.ack_number} at {when(details.signed_ack_date or details.ack_date)}"
+    doc = inv.document
+    rows = [
+        ("IRN", details.irn),
+        ("status", status),
+        ("acknowledgement", ack),
+        ("document", f"{doc.type} {doc.number} of {doc.date:%d/%m/%Y}"),
+        ("seller", f"{inv.seller.gstin} {inv.seller.legal_name}"),
+        ("buyer", f"{inv.buyer.gstin} {inv.buyer.legal_name}"),
+        ("items", f"{len(inv.items)} (main HSN {details.qr_code.main_hsn_code})"),
+        ("total value", f"{inv.value.total_invoice_value:,}"),
+    ]
+    if details.ewb_number is not None:
+        rows.append(
+            (
+                "e-way bill",
+                f"{details.ewb_number} of {when(details.ewb_date)}, "
+                f"valid till {when(details.ewb_valid_till)}",
+            )
+        )
+    if details.remarks:
+        rows.append(("remarks", details.remarks))
+    if details.verified:
+        rows.append(("signatures", f"verified (key {details.signed_invoice.kid})"))
+    else:
+        rows.append(("signatures", "NOT verified: no portal key was given (--key)"))
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name.ljust(width)}  {value}" for name, value in rows)
+
+
+async def run_einvoice_get(
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+    environ: Mapping[str, str] | None = None,
+) -> int:
+    """``einvoice get``: one lookup, printed; the decoded invoice written with ``--out``."""
+    env = os.environ if environ is None else environ
+    if args.simulator:
+        from .testing import FlynnSimulator
+
+        async with FlynnSimulator() as sim:
+            print(f"simulator listening on {sim.base_url}", file=err)
+            keys = _read_keys(args.key or []) or sim.einvoice.certificate_pem
+            irp = IrpCredentials(args.gstin or sim.gstin, args.irp_username or "demo-irp-user", "x")
+            client = FlynnClient(
+                sim.credentials,
+                base_url=sim.base_url,
+                login_url=sim.login_url,
+                einvoice_keys=keys,
+            )
+            return await _einvoice_get(client, irp, args, out, err)
+    settings = _Settings(args, env)
+    credentials = Credentials(
+        settings.require("handle", "handle"),
+        settings.require("password"),
+        org_id=settings.get("org_id"),
+        handle_type="mobile" if settings.require("handle", "handle").isdigit() else "email",
+    )
+    irp = IrpCredentials(
+        settings.require("irp.gstin", "gstin"),
+        settings.require("irp.username", "irp_username"),
+        settings.get("irp.password"),
+    )
+    base_url, login_url = settings.get("base_url"), settings.get("login_url")
+    environment = args.environment or settings.get("environment") or _api.DEFAULT_ENVIRONMENT
+    if environment not in _api.ENVIRONMENTS:
+        raise InvalidInput(f"environment must be sandbox or production, got {environment!r}")
+    client = FlynnClient(
+        credentials,
+        environment="production" if environment == "production" else "sandbox",
+        base_url=base_url,
+        login_url=login_url,
+        einvoice_keys=_read_keys(settings.keys()),
+    )
+    return await _einvoice_get(client, irp, args, out, err)
+
+
+async def _einvoice_get(
+    client: FlynnClient,
+    irp: IrpCredentials,
+    args: argparse.Namespace,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    async with client:
+        details = await client.einvoice.get_by_document(
+            irp=args.irp,
+            doc_type=args.type,
+            doc_number=args.number,
+            doc_date=args.date,
+            irp_credentials=irp,
+            interop=args.interop,
+        )
+    print(format_einvoice(details), file=out)
+    if args.out is not None:
+        args.out.write_bytes(dumps(details.invoice.to_dict()))
+        print(f"wrote {args.out}", file=err)
+    return EXIT_OK
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -198,6 +418,71 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the simulated data")
     demo.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+    einvoice = commands.add_parser("einvoice", help="e-invoice lookups")
+    einvoice_commands = einvoice.add_subparsers(dest="einvoice_command", required=True)
+    get = einvoice_commands.add_parser(
+        "get",
+        help="fetch an e-invoice by document type, number and date",
+        description=(
+            "Fetch one e-invoice by its document's type, number and date, print its details "
+            "and, with --out, write the decoded invoice as JSON. Login and IRP credentials "
+            "come from the environment (FLYNN_HANDLE, FLYNN_PASSWORD, FLYNN_ORG_ID, "
+            "FLYNN_IRP_GSTIN, FLYNN_IRP_USERNAME, FLYNN_IRP_PASSWORD, FLYNN_BASE_URL, "
+            "FLYNN_LOGIN_URL, FLYNN_EINVOICE_KEYS) or a TOML config file (--config or "
+            "FLYNN_CONFIG); passwords are never taken from the command line. Signatures are "
+            "verified only when the portal's key or certificate is given (--key). Example: "
+            "flynn-async einvoice get --irp ni1 --type INV --number RAMIRNINA199 "
+            "--date 21/06/2021 --out invoice.json"
+        ),
+    )
+    get.add_argument("--irp", required=True, choices=_api.EINVOICE_IRPS, help="the IRP portal")
+    get.add_argument(
+        "--type",
+        required=True,
+        type=str.upper,
+        choices=_api.EINVOICE_DOC_TYPES,
+        help="document type",
+    )
+    get.add_argument("--number", required=True, help="document number, as on the document")
+    get.add_argument("--date", required=True, type=_document_date, help="document date, DD/MM/YYYY")
+    get.add_argument(
+        "--interop",
+        type=str.upper,
+        choices=_api.EINVOICE_INTEROP,
+        help="ask the other portal (interoperability)",
+    )
+    get.add_argument("--out", type=Path, help="write the decoded invoice as JSON to this file")
+    get.add_argument("--config", help="TOML config file (default: $FLYNN_CONFIG)")
+    get.add_argument("--handle", help="login e-mail or mobile (default: $FLYNN_HANDLE)")
+    get.add_argument("--gstin", help="the taxpayer's GSTIN (default: $FLYNN_IRP_GSTIN)")
+    get.add_argument("--irp-username", help="IRP API username (default: $FLYNN_IRP_USERNAME)")
+    get.add_argument(
+        "--key",
+        type=Path,
+        action="append",
+        help="PEM public key or certificate of the portal, to verify signatures (repeatable)",
+    )
+    where = get.add_mutually_exclusive_group()
+    where.add_argument(
+        "--sandbox",
+        dest="environment",
+        action="store_const",
+        const="sandbox",
+        help="use the sandbox (the default)",
+    )
+    where.add_argument(
+        "--production",
+        dest="environment",
+        action="store_const",
+        const="production",
+        help="use the billed production service",
+    )
+    where.add_argument(
+        "--simulator",
+        action="store_true",
+        help="run against the built-in simulator (its sample documents and key)",
+    )
     return parser
 
 
@@ -208,6 +493,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "demo":
             return asyncio.run(run_demo(args, sys.stdout, sys.stderr))
+        if args.command == "einvoice":
+            return asyncio.run(run_einvoice_get(args, sys.stdout, sys.stderr))
     except InvalidInput as exc:
         print(f"flynn-async: {exc}", file=sys.stderr)
         return EXIT_USAGE

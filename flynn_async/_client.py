@@ -15,6 +15,8 @@ import aiohttp
 from . import _api, _validate
 from ._auth import Api, TokenManager
 from ._credentials import Credentials
+from ._einvoice import EInvoiceApi
+from ._einvoice_models import EInvoiceKeys, KeyRing, load_keys
 from ._errors import InvalidInput
 from ._gst import GstApi
 from ._ims import ImsApi
@@ -56,6 +58,10 @@ class FlynnClient:
         request_timeout: seconds one request may take (each try); the poll deadline is separate.
         page_base: the API's first page number (unconfirmed: 0 by default).
         gstn_api_version, einvoice_api_version: the government API versions in routes.
+        einvoice_keys: the e-invoice portal's public key or certificate (PEM, text or bytes),
+            a mapping from ``kid`` to such keys, or a list of certificates. When given, every
+            fetched e-invoice's signatures are verified before it is returned; without keys,
+            nothing is verified.
         sleep, clock, rng: injectable time and randomness (for tests): an async sleep, a
             monotonic clock in seconds, and a ``random.Random``-like source.
     """
@@ -75,6 +81,7 @@ class FlynnClient:
         page_base: int = _api.PAGE_BASE,
         gstn_api_version: str = _api.DEFAULT_GSTN_API_VERSION,
         einvoice_api_version: str = _api.DEFAULT_EINVOICE_API_VERSION,
+        einvoice_keys: EInvoiceKeys | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         rng: RandomSource | None = None,
@@ -110,6 +117,9 @@ class FlynnClient:
         self.einvoice_api_version = _validate.text(
             einvoice_api_version, "einvoice_api_version", max_len=16
         )
+        self._einvoice_keys: KeyRing | None = (
+            None if einvoice_keys is None else load_keys(einvoice_keys)
+        )
         self._given_session = session
         self._session: aiohttp.ClientSession | None = None
         self._sleep = sleep
@@ -119,6 +129,7 @@ class FlynnClient:
         self._tokens: TokenManager | None = None
         self._gst: GstApi | None = None
         self._ims: ImsApi | None = None
+        self._einvoice: EInvoiceApi | None = None
         self._closed = False
 
     def __repr__(self) -> str:
@@ -187,6 +198,7 @@ class FlynnClient:
         self._tokens = tokens
         self._gst = GstApi(api, self.gstn_api_version)
         self._ims = ImsApi(ctx, self._gst)
+        self._einvoice = EInvoiceApi(api, self.einvoice_api_version, self._einvoice_keys)
 
     async def aclose(self) -> None:
         """Log the token out and close the HTTP session the client created. Idempotent."""
@@ -217,6 +229,11 @@ class FlynnClient:
     def ims(self) -> ImsApi:
         """IMS download calls."""
         return self._require(self._ims)
+
+    @property
+    def einvoice(self) -> EInvoiceApi:
+        """E-invoice lookups."""
+        return self._require(self._einvoice)
 
     @property
     def org_id(self) -> str | None:

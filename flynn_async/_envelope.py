@@ -14,9 +14,13 @@ from . import _api
 from ._errors import (
     ApiError,
     AuthError,
+    EInvoiceNotFound,
     FlynnError,
     GstError,
     GstSessionExpired,
+    IrpError,
+    IrpErrorDetail,
+    IrpPasswordRequired,
     NotFound,
     ResponseError,
     TooManyTokens,
@@ -44,6 +48,54 @@ def _portal_code(args: Mapping[str, Any]) -> str | None:
         if isinstance(value, str):
             return value
     return None
+
+
+def _irp_key(key: object) -> str:
+    return str(key).lower().replace("_", "").replace("-", "")
+
+
+_IRP_CODE_KEYS: Final = frozenset({"errorcode", "code", "errorcd"})
+_IRP_MESSAGE_KEYS: Final = frozenset({"errormessage", "message", "errormsg", "errordesc"})
+
+
+def irp_details(args: Mapping[str, Any]) -> tuple[IrpErrorDetail, ...]:
+    """The portal's errors of ``err-irp-returned-error``, from either shape (section 8).
+
+    ``args.details[{ErrorCode, ErrorMessage}]``, or the older ``args["irp-err"].details`` with
+    lower-case keys; keys are matched ignoring case, ``_`` and ``-``. Codes become text.
+    """
+    raw = args.get(_api.ERR_ARG_IRP_DETAILS)
+    legacy = args.get(_api.ERR_ARG_IRP_LEGACY)
+    if raw is None and isinstance(legacy, dict):
+        raw = legacy.get(_api.ERR_ARG_IRP_DETAILS)
+    entries = [raw] if isinstance(raw, dict) else raw if isinstance(raw, list) else []
+    details = []
+    for entry in entries:
+        if not isinstance(entry, dict):
+            continue
+        code = message = None
+        for key, value in entry.items():
+            name = _irp_key(key)
+            if name in _IRP_CODE_KEYS and isinstance(value, str | int) and code is None:
+                code = str(value).strip()
+            elif name in _IRP_MESSAGE_KEYS and isinstance(value, str) and message is None:
+                message = value.strip()
+        if code:
+            details.append(IrpErrorDetail(code, message or _api.IRP_ERROR_MEANINGS.get(code, "")))
+    return tuple(details)
+
+
+def _irp_text(details: tuple[IrpErrorDetail, ...]) -> str:
+    if not details:
+        return "the e-invoice portal answered an error without codes"
+    parts = []
+    for code, message in details:
+        meaning = _api.IRP_ERROR_MEANINGS.get(code)
+        text = f"{code} {message}" if message else code
+        if meaning and message and meaning.lower() != message.lower():
+            text += f" ({meaning})"
+        parts.append(text)
+    return "the e-invoice portal answered " + "; ".join(parts)
 
 
 def api_error(
@@ -80,6 +132,18 @@ def api_error(
         "args": args,
         **where,
     }
+    if code == _api.ERR_IRP_EMPTY_PASSWORD:
+        text = (
+            f"HTTP {http_status} {code}: there is no live IRP session for this GSTIN and "
+            "username; pass IrpCredentials(..., password=...) once to open one (it lasts 6 hours)"
+        )
+        return IrpPasswordRequired(text, **fields)
+    if code == _api.ERR_IRP:
+        details = irp_details(args)
+        text = f"HTTP {http_status} {code}: {_irp_text(details)}"
+        if any(d.code in _api.IRP_NOT_FOUND_CODES for d in details):
+            return EInvoiceNotFound(text, details=details, **fields)
+        return IrpError(text, details=details, **fields)
     if code == _api.ERR_TOKEN_LIMIT:
         return TooManyTokens(text, **fields)
     if code in _api.AUTH_ERROR_MESSAGES or type_ == "Authorization":
@@ -141,4 +205,4 @@ def is_api_error_body(document: Any) -> bool:
     return isinstance(error, dict) and isinstance(error.get("message"), str)
 
 
-__all__ = ["api_error", "is_api_error_body", "unwrap"]
+__all__ = ["api_error", "irp_details", "is_api_error_body", "unwrap"]

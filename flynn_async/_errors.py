@@ -8,10 +8,15 @@
     │   ├── AuthError                   login token, organisation, credentials
     │   │   └── TooManyTokens           more than 10 live login tokens for the user
     │   ├── NotFound                    unknown task id, page out of range
-    │   └── GstError                    the GST portal refused (AUTH4033, ...)
-    │       └── GstSessionExpired       the GST session is gone: a new OTP is needed
+    │   ├── GstError                    the GST portal refused (AUTH4033, ...)
+    │   │   └── GstSessionExpired       the GST session is gone: a new OTP is needed
+    │   └── IrpError                    the e-invoice portal (IRP) refused; codes in .details
+    │       ├── EInvoiceNotFound        no e-invoice for those document details (2154, 2148)
+    │       └── IrpPasswordRequired     no live IRP session: give the IRP password once
     ├── ResponseError                   an answer that breaks the API's promises
-    │   └── SectionMismatch             two tasks disagree about one section's records
+    │   ├── SectionMismatch             two tasks disagree about one section's records
+    │   └── EInvoiceMismatch            a fetched e-invoice is not the one asked for
+    ├── SignatureError                  a signed e-invoice or QR code failed verification
     ├── TransportError                  no usable answer: connection failed, timed out
     │   └── RequestTimeout (TimeoutError)
     └── TaskError                       a long-running task did not give its result
@@ -27,20 +32,26 @@ text ever contains a password, token, OTP or session id.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "ApiError",
     "AuthError",
+    "EInvoiceMismatch",
+    "EInvoiceNotFound",
     "FlynnError",
     "GstError",
     "GstSessionExpired",
     "InvalidInput",
+    "IrpError",
+    "IrpErrorDetail",
+    "IrpPasswordRequired",
     "NotFound",
     "PagesMissing",
     "RequestTimeout",
     "ResponseError",
     "SectionMismatch",
+    "SignatureError",
     "TaskError",
     "TaskFailed",
     "TaskTimeout",
@@ -143,12 +154,79 @@ class GstSessionExpired(GstError):
     """The taxpayer's GST session is no longer valid: request and verify a new OTP."""
 
 
+class IrpErrorDetail(NamedTuple):
+    """One error of the e-invoice portal: its ``code`` (``"2154"``) and ``message``."""
+
+    code: str
+    message: str
+
+
+class IrpError(ApiError):
+    """The e-invoice portal (IRP) refused the call (``err-irp-returned-error``).
+
+    ``details`` holds the portal's errors as :class:`IrpErrorDetail` values (``codes`` just
+    their codes); ``portal_code`` is the first code, ``None`` when the portal gave none.
+    """
+
+    def __init__(
+        self, message: str, *, details: Sequence[IrpErrorDetail] = (), **kwargs: Any
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.details = tuple(details)
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        """The portal's error codes, in the order given."""
+        return tuple(d.code for d in self.details)
+
+    @property
+    def portal_code(self) -> str | None:
+        """The first portal error code, if any."""
+        return self.details[0].code if self.details else None
+
+
+class EInvoiceNotFound(IrpError):
+    """The portal has no e-invoice for the document details (codes 2154 and 2148)."""
+
+
+class IrpPasswordRequired(IrpError):
+    """No live IRP session for the GSTIN and username, and no IRP password was sent.
+
+    Pass ``IrpCredentials(..., password=...)``: the server opens a session with it (sessions
+    last 6 hours), after which calls without the password work again.
+    """
+
+
 class ResponseError(FlynnError):
     """The server's answer breaks the API's promises (not JSON, wrong shape, wrong types)."""
 
 
 class SectionMismatch(ResponseError):
     """Two tasks of one :meth:`~flynn_async.ImsApi.download_all` disagree about a section."""
+
+
+class EInvoiceMismatch(ResponseError):
+    """A fetched e-invoice does not agree with itself or with the document asked for.
+
+    ``differences`` names each disagreement (IRN, document number, date, ...).
+    """
+
+    def __init__(self, message: str, *, differences: Sequence[str], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.differences = tuple(differences)
+
+
+class SignatureError(FlynnError):
+    """A signed e-invoice or QR code failed verification.
+
+    The signature does not match the key, the algorithm is not RS256, or no key is known for
+    the token's ``kid`` (the portal has rotated its signing key several times). ``kid`` is the
+    token's key id when it has one.
+    """
+
+    def __init__(self, message: str, *, kid: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.kid = kid
 
 
 class TransportError(FlynnError):

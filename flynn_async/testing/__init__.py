@@ -14,9 +14,12 @@ latency, failures, ...).
         ...  # point a client at sim.base_url / sim.login_url with sim.credentials
 
 The built-in user logs in with :data:`USER_HANDLE` and :data:`USER_PASSWORD`; the simulated
-GST portal accepts the OTP :data:`SIM_OTP`.
+GST portal accepts the OTP :data:`SIM_OTP`. The simulated e-invoice portal
+(``sim.einvoice``) signs with its own key (``sim.einvoice.certificate_pem``) and knows the
+documents of :func:`sample_einvoices` unless given others (:class:`SimEInvoice`).
 """
 
+from ._einvoice_sim import SIM_EINVOICE_ISSUER, SimEInvoice, sample_einvoices
 from ._simulator import (
     SIM_OTP,
     USER_HANDLE,
@@ -27,10 +30,13 @@ from ._simulator import (
 )
 
 __all__ = [
+    "SIM_EINVOICE_ISSUER",
     "SIM_OTP",
     "USER_HANDLE",
     "USER_PASSWORD",
     "FlynnSimulator",
+    "SimEInvoice",
     "SimTask",
     "SimulatorConfig",
+    "sample_einvoices",
 ]

@@ -29,7 +29,7 @@ from aiohttp import web
 
 from flynn_async import _api
 from flynn_async._credentials import Credentials
-from flynn_async.testing import _data
+from flynn_async.testing import _data, _einvoice_sim
 
 __all__ = [
     "SIM_OTP",
@@ -75,6 +75,7 @@ _MIXED: Final[dict[str, Envelope]] = {
     "gst_logout": "old",
     "task_status": "old",
     "ims_submit": "new",
+    "einvoice": "new",
     "task_result": "new",
     "task_page": "new",
 }
@@ -126,6 +127,12 @@ class SimulatorConfig:
     ``expiry_unit`` whether the login answer's ``expiry`` is epoch milliseconds or seconds.
     ``all_sections_in_every_task`` makes every task's pages carry all eight sections (like the
     seed sample), ``unknown_sections`` adds undocumented sections to every task's pages.
+
+    E-invoices: ``einvoice_documents`` are the documents the simulated portal knows (``None``:
+    the built-in :func:`~flynn_async.testing.sample_einvoices` of the default GSTIN);
+    ``irp_error_code`` makes every lookup answer that portal code, in the ``irp_error_shape``
+    of the answer (``"details"``, or the older ``"irp-err"``); ``einvoice_tamper`` flips a
+    bit of every signature.
     """
 
     seed: int = 0
@@ -152,6 +159,14 @@ class SimulatorConfig:
     unknown_sections: tuple[str, ...] = attrs.field(
         default=(), converter=tuple, validator=_lower_names
     )
+    einvoice_documents: tuple[_einvoice_sim.SimEInvoice, ...] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(tuple), hash=False
+    )
+    irp_error_code: str | None = None
+    irp_error_shape: Literal["details", "irp-err"] = attrs.field(
+        default="details", validator=attrs.validators.in_(("details", "irp-err"))
+    )
+    einvoice_tamper: bool = False
 
     def replace(self, **changes: Any) -> SimulatorConfig:
         """A copy with ``changes`` applied (:func:`attrs.evolve`)."""
@@ -271,9 +286,10 @@ class FlynnSimulator:
 
     Inspection: :attr:`calls` counts handled requests by route name (``login``,
     ``token_refresh``, ``token_logout``, ``otp_request``, ``otp_verify``, ``gst_refresh``,
-    ``gst_logout``, ``ims_submit``, ``task_status``, ``task_result``, ``task_page``, and
-    ``unknown`` for routes the API does not have); :attr:`pages_in_flight` and
-    :attr:`peak_pages_in_flight` measure page concurrency; :attr:`tasks` holds every task.
+    ``gst_logout``, ``ims_submit``, ``einvoice``, ``task_status``, ``task_result``,
+    ``task_page``, and ``unknown`` for routes the API does not have); :attr:`pages_in_flight`
+    and :attr:`peak_pages_in_flight` measure page concurrency; :attr:`tasks` holds every task;
+    :attr:`einvoice` is the simulated e-invoice portal.
     """
 
     org_id: str = _ORG_ID
@@ -311,6 +327,9 @@ class FlynnSimulator:
         self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self.einvoice = _einvoice_sim.EInvoicePortal(clock)
+        """The simulated e-invoice portal: signing key (``public_key_pem``,
+        ``certificate_pem``, ``kid``), IRP sessions, the ``requests`` it received."""
 
     # ---------------------------------------------------------------------------------------
     # Lifecycle
@@ -482,6 +501,12 @@ class FlynnSimulator:
                 web.get(
                     _api.IMS_ROUTE.format(flynn=_api.IMS_FLYNN_VERSION),
                     self._route("ims_submit", self._ims_submit),
+                ),
+                web.get(
+                    _api.EINVOICE_ROUTE.format(
+                        flynn=_api.EINVOICE_FLYNN_VERSION, irp="{irp}", version="{version}"
+                    ),
+                    self._route("einvoice", self._einvoice),
                 ),
                 web.get(
                     _api.TASK_STATUS_ROUTE.format(flynn=tasks, task_id="{task_id}"),
@@ -813,6 +838,24 @@ class FlynnSimulator:
             return  # it takes a status call past the "processing" answers to see it finish
         if self._clock() - task.created_at >= cfg.processing_seconds:
             task.state = cfg.terminal_status
+
+    async def _einvoice(self, request: web.Request) -> dict[str, Any]:
+        org_id = self._api_headers(request)
+        cfg = self.config
+        documents = cfg.einvoice_documents
+        if documents is None:
+            documents = _einvoice_sim.sample_einvoices(self.gstin)
+        try:
+            return self.einvoice.lookup(
+                request,
+                org_id,
+                documents=documents,
+                error_code=cfg.irp_error_code,
+                error_shape=cfg.irp_error_shape,
+                tamper=cfg.einvoice_tamper,
+            )
+        except _einvoice_sim.Refusal as refusal:
+            raise _Fail(refusal.http_status, refusal.message, refusal.type, refusal.args_) from None
 
     def _task(self, request: web.Request) -> SimTask:
         org_id = self._api_headers(request)
