@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from . import _api, _validate
+from ._checkpoint import Checkpoint
 from ._decoding import merge_invoices, structure_invoices
 from ._errors import FlynnError, InvalidInput, ResponseError, SectionMismatch
 from ._gst import GstApi, GstSession
@@ -70,11 +72,13 @@ class ImsApi:
         section: ImsSection | str,
         status: ImsStatus | str | None = None,
         on_progress: ProgressCallback | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
     ) -> Task[ImsInvoices]:
         """Start a download task for one section (and optionally one action status).
 
         Returns the :class:`~flynn_async.Task`; keep its ``id`` to resume later. The call is
         made once: it starts a billable server task, so it is never retried automatically.
+        With ``checkpoint_dir``, pages are written there as they arrive (see :meth:`resume`).
         """
         chosen = ImsSection.parse(section)
         wanted = None if status is None else ImsStatus.parse(status)
@@ -95,7 +99,9 @@ class ImsApi:
             raise ResponseError(f"submit answer has no {_api.TASK_ID_KEY!r}", route=template)
         _check_task_id(task_id, template)
         log.info("IMS %s task %s started for %s", chosen.value, task_id, current.gstin)
-        task = self.task(task_id, on_progress=on_progress, label=chosen.key)
+        task = self.task(
+            task_id, on_progress=on_progress, label=chosen.key, checkpoint_dir=checkpoint_dir
+        )
         task._report("submitted")
         return task
 
@@ -105,18 +111,44 @@ class ImsApi:
         *,
         on_progress: ProgressCallback | None = None,
         label: str | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
     ) -> Task[ImsInvoices]:
         """Re-attach to an existing IMS task by id (no new task is started).
 
-        Results are kept 7 days after the task was created.
+        Results are kept 7 days after the task was created. With ``checkpoint_dir``, pages
+        already stored there for this task are read back instead of fetched, and fetched
+        pages are stored.
         """
+        task_id = _validate.task_id(task_id)
         return Task(
             self._ctx,
-            _validate.task_id(task_id),
+            task_id,
             _CODEC,
             on_progress=on_progress,
             label=label,
+            checkpoint=None if checkpoint_dir is None else Checkpoint(checkpoint_dir, task_id),
         )
+
+    async def resume(
+        self,
+        session: GstSession,
+        task_id: str,
+        *,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ImsInvoices:
+        """Finish a download that stopped part way, without submitting a new task.
+
+        Waits for the task if it is still processing, then fetches only the pages that the
+        checkpoint (if given) does not already hold intact, and returns the merged result.
+        ``session`` names the taxpayer the task was started for; it is checked like any input
+        (the task routes themselves need only the login).
+        """
+        if not isinstance(session, GstSession):
+            raise InvalidInput("session must be a GstSession (from verify_otp)")
+        _validate.gstin(session.gstin, name="session.gstin")
+        task = self.task(task_id, on_progress=on_progress, checkpoint_dir=checkpoint_dir)
+        return await task.result()
 
     async def download(
         self,
@@ -125,9 +157,19 @@ class ImsApi:
         section: ImsSection | str,
         status: ImsStatus | str | None = None,
         on_progress: ProgressCallback | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
     ) -> ImsInvoices:
-        """Submit, wait, fetch every page and return the merged, typed records."""
-        task = await self.submit(session, section=section, status=status, on_progress=on_progress)
+        """Submit, wait, fetch every page and return the merged, typed records.
+
+        Any error raised after submission carries the task id: pass it to :meth:`resume`.
+        """
+        task = await self.submit(
+            session,
+            section=section,
+            status=status,
+            on_progress=on_progress,
+            checkpoint_dir=checkpoint_dir,
+        )
         return await task.result()
 
     async def download_all(
@@ -137,6 +179,7 @@ class ImsApi:
         sections: Iterable[ImsSection | str] | ImsSection | str = ALL_SECTIONS,
         status: ImsStatus | str | None = None,
         on_progress: ProgressCallback | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
     ) -> ImsInvoices:
         """Download several sections at once (one task each) and merge them.
 
@@ -157,7 +200,11 @@ class ImsApi:
 
         async def one(section: ImsSection) -> None:
             task = await self.submit(
-                session, section=section, status=wanted, on_progress=on_progress
+                session,
+                section=section,
+                status=wanted,
+                on_progress=on_progress,
+                checkpoint_dir=checkpoint_dir,
             )
             tasks[section] = task
             results[section] = await task.result()

@@ -21,9 +21,13 @@ from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, 
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
+import msgspec
 
 from . import _api
 from ._auth import Api
+from ._checkpoint import Checkpoint
+from ._decoding import loads
+from ._envelope import unwrap
 from ._errors import InvalidInput, PagesMissing, ResponseError, TaskFailed, TaskTimeout
 from ._models import Phase, Progress, TaskState, TaskStatus
 from ._policy import PollPolicy, RandomSource
@@ -120,8 +124,12 @@ class Task(Generic[P]):
         *,
         on_progress: ProgressCallback | None = None,
         label: str | None = None,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         self._ctx = ctx
+        self._checkpoint = checkpoint
+        #: Pages read back from the checkpoint instead of fetched.
+        self.pages_from_checkpoint = 0
         self._id = task_id
         self._codec = codec
         self.on_progress = on_progress
@@ -210,7 +218,10 @@ class Task(Generic[P]):
             template = _api.TASK_RESULT_ROUTE
             path = template.format(flynn=_api.TASKS_FLYNN_VERSION, task_id=self._id)
             data = await self._ctx.api.call("GET", template, path, retryable=True, task_id=self._id)
-            self._pages = parse_page_count(data, self._id, template)
+            count = parse_page_count(data, self._id, template)
+            if self._checkpoint is not None:
+                await self._checkpoint.set_page_count(count)
+            self._pages = count
         return self._pages
 
     async def page(self, index: int) -> P:
@@ -224,8 +235,14 @@ class Task(Generic[P]):
         ctx = self._ctx
         number = ctx.page_base + index
         template = _api.TASK_PAGE_ROUTE
+        checkpoint = self._checkpoint
+        if checkpoint is not None:
+            stored = await checkpoint.read(index)
+            if stored is not None:
+                self.pages_from_checkpoint += 1
+                return self._decode_stored(stored, template, number)
         path = template.format(flynn=_api.TASKS_FLYNN_VERSION, task_id=self._id, page=number)
-        data = await ctx.api.call(
+        data, body = await ctx.api.call(
             "GET",
             template,
             path,
@@ -233,8 +250,21 @@ class Task(Generic[P]):
             task_id=self._id,
             page=number,
             limiter=ctx.limiter,
+            raw=True,
         )
-        return self._codec.decode(data, route=template, task_id=self._id, page=number)
+        page = self._codec.decode(data, route=template, task_id=self._id, page=number)
+        if checkpoint is not None:  # only a page that decoded is kept
+            await checkpoint.write(index, body)
+        return page
+
+    def _decode_stored(self, body: bytes, route: str, number: int) -> P:
+        where: dict[str, Any] = {"route": route, "task_id": self._id, "page": number}
+        try:
+            document = loads(body)
+        except msgspec.DecodeError as exc:  # pragma: no cover - the digest was checked
+            raise ResponseError(f"checkpointed page is not JSON: {exc}", **where) from None
+        data = unwrap(document, http_status=200, **where)
+        return self._codec.decode(data, **where)
 
     async def _iter_pages(self, window: int) -> AsyncGenerator[P, None]:
         count = await self.page_count()

@@ -80,7 +80,7 @@ class Call:
     retryable: bool = False
     task_id: str | None = None
     page: int | None = None
-    raw: bool = False  # return the body bytes instead of the envelope's data
+    raw: bool = False  # return (data, body bytes) instead of the envelope's data
 
     def where(self) -> dict[str, Any]:
         return {"route": self.route, "task_id": self.task_id, "page": self.page}
@@ -117,7 +117,7 @@ class Transport:
         self.stats = Stats()
 
     async def call(self, call: Call, *, limiter: asyncio.Semaphore | None = None) -> Any:
-        """Make ``call``; returns the envelope's ``data`` (or the body if ``call.raw``).
+        """Make ``call``; returns the envelope's ``data`` (``(data, body)`` if ``call.raw``).
 
         ``limiter``, when given, is held for each try's request only, not during waits.
         """
@@ -202,12 +202,13 @@ class Transport:
         where = call.where()
         if 300 <= status < 400:
             raise ResponseError(f"HTTP {status}: redirects are not followed", **where)
-        if call.raw and 200 <= status < 300:
-            return body
         try:
             document = loads(body)
         except msgspec.DecodeError:
             document = _NOT_JSON
+        if document is _NOT_JSON and 200 <= status < 300:
+            # a proxy's HTML page or a body cut short: a fault, worth another try if safe
+            raise _Retry(_unusable(status, content_type, body, where))
         if status in self.retry.statuses:
             if not is_api_error_body(document):
                 raise _Retry(_unusable(status, content_type, body, where), retry_after)
@@ -215,7 +216,8 @@ class Transport:
                 raise _Retry(api_error(document["error"], http_status=status, **where), retry_after)
         if document is _NOT_JSON:
             raise _unusable(status, content_type, body, where)
-        return unwrap(document, http_status=status, **where)
+        data = unwrap(document, http_status=status, **where)
+        return (data, body) if call.raw else data
 
 
 _NOT_JSON: Final = object()
