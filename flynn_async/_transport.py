@@ -16,11 +16,12 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import aiohttp
 import attrs
 import msgspec
+from yarl import URL
 
 from . import _api
 from ._decoding import dumps, loads
@@ -163,9 +164,8 @@ class Transport:
         try:
             async with self._session.request(
                 call.method,
-                call.url,
+                _url(call),
                 headers=headers,
-                params=call.params,
                 data=body_bytes,
                 allow_redirects=False,
                 timeout=self._timeout,
@@ -221,6 +221,14 @@ class Transport:
 
 
 _NOT_JSON: Final = object()
+
+
+def _url(call: Call) -> URL:
+    """The request URL, its query encoded strictly (``/`` as ``%2F``, as the API asks)."""
+    if not call.params:
+        return URL(call.url, encoded=True)
+    query = urlencode(call.params, quote_via=quote, safe="")
+    return URL(f"{call.url}?{query}", encoded=True)
 
 
 def _unusable(

@@ -18,6 +18,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from flynn_async import (
@@ -111,6 +112,28 @@ async def test_the_request_carries_the_documented_query_and_headers(
         request.doc_date,
     )
     assert (sim.gstin, "api-user", True) == (request.gstin, request.username, request.password_sent)
+
+
+async def test_a_slash_in_the_number_is_sent_percent_encoded(
+    sim: FlynnSimulator, make_client: Any
+) -> None:
+    sent: list[str] = []
+
+    async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        sent.append(params.url.raw_query_string)
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as http:
+        client = await make_client(session=http)
+        await fetch(
+            client, sim, doc_type="CRN", doc_number="CRN/2024/0042", doc_date=date(2024, 5, 15)
+        )
+        await client.aclose()
+    query = next(q for q in sent if "docnum" in q)
+    assert "docnum=CRN%2F2024%2F0042" in query
+    assert "docdate=15%2F05%2F2024" in query
+    assert "CRN/2024/0042" == sim.einvoice.requests[-1].doc_number
 
 
 async def test_a_number_with_slashes_in_lower_case(
