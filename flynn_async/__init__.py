@@ -12,6 +12,7 @@ money into typed records, and test it all against the built-in simulator
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._checkpoint import Checkpoint
 from ._client import FlynnClient
 from ._credentials import Credentials
 from ._decoding import decode_ims_page
@@ -71,10 +72,11 @@ from ._errors import (
     TooManyTokens,
     TransportError,
 )
-from ._gst import GstApi, GstSession, OtpRequest
+from ._gst import GstApi, GstSession, KeepAlive, OtpRequest
 from ._ims import ImsApi
 from ._models import (
     FilingStatus,
+    FrozenMap,
     ImsAmendedInvoice,
     ImsAmendedNote,
     ImsInvoice,
@@ -94,6 +96,7 @@ from ._models import (
 )
 from ._policy import PollPolicy, RetryPolicy
 from ._secrets import Secret
+from ._store import FileSessionStore, SessionStore
 from ._tasks import PageCodec, Task
 from ._transport import Stats
 
@@ -108,6 +111,7 @@ __all__ = [
     "AuthError",
     "BatchDetails",
     "BuyerDetails",
+    "Checkpoint",
     "ContractDetails",
     "Credentials",
     "DispatchDetails",
@@ -123,9 +127,11 @@ __all__ = [
     "EInvoiceStatus",
     "EwayBillDetails",
     "ExportDetails",
+    "FileSessionStore",
     "FilingStatus",
     "FlynnClient",
     "FlynnError",
+    "FrozenMap",
     "GstApi",
     "GstError",
     "GstSession",
@@ -147,6 +153,7 @@ __all__ = [
     "IrpErrorDetail",
     "IrpPasswordRequired",
     "ItemAttribute",
+    "KeepAlive",
     "NotFound",
     "OtpRequest",
     "PageCodec",
@@ -164,6 +171,7 @@ __all__ = [
     "SectionMismatch",
     "SectionTotals",
     "SellerDetails",
+    "SessionStore",
     "ShipToDetails",
     "SignatureError",
     "SignedDocument",

@@ -250,3 +250,15 @@ GST_CODE_SESSION_EXPIRED: Final = "AUTH4038"  # session expired
 TASK_STATUS_PROCESSING: Final = "processing"
 TASK_STATUS_COMPLETED: Final = "completed"
 TASK_STATUS_FAILED: Final = "failed"
+
+# --------------------------------------------------------------------------------------------
+# Which calls may be repeated (sections 4 and 7): the one table the client consults.
+# --------------------------------------------------------------------------------------------
+
+#: Routes that are read-only and safe to repeat after a connection fault, a timeout, a 429 or
+#: a 5xx answer that is not an API error. Everything else (starting an IMS task, the OTP flow,
+#: login and token refresh) is sent once: the IMS route takes no idempotency key, so repeating
+#: it would start (and bill) a second task.
+RETRYABLE_ROUTES: Final = frozenset(
+    {TASK_STATUS_ROUTE, TASK_RESULT_ROUTE, TASK_PAGE_ROUTE, EINVOICE_ROUTE}
+)

@@ -243,13 +243,15 @@ class Api:
         headers: Mapping[str, str] | None = None,
         params: Mapping[str, str] | None = None,
         json: Any = None,
-        retryable: bool = False,
         task_id: str | None = None,
         page: int | None = None,
         limiter: asyncio.Semaphore | None = None,
         raw: bool = False,
     ) -> Any:
         """Call ``path`` (under the API base); returns the envelope's ``data``.
+
+        Whether a failed try is repeated is decided by ``route`` alone, from the one table
+        :data:`flynn_async._api.RETRYABLE_ROUTES`.
 
         An expired token is refreshed once and the call repeated (the server refused it before
         doing anything, so this is safe even for calls that start a task); an invalid token
@@ -265,7 +267,7 @@ class Api:
                 headers={**self.tokens.headers(), **(headers or {})},
                 params=params,
                 json=json,
-                retryable=retryable,
+                retryable=route in _api.RETRYABLE_ROUTES,
                 task_id=task_id,
                 page=page,
                 raw=raw,

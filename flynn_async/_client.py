@@ -21,6 +21,7 @@ from ._errors import InvalidInput
 from ._gst import GstApi
 from ._ims import ImsApi
 from ._policy import PollPolicy, RandomSource, RetryPolicy
+from ._store import SessionStore
 from ._tasks import TaskContext
 from ._transport import Stats, Transport, check_base_url
 
@@ -62,8 +63,12 @@ class FlynnClient:
             a mapping from ``kid`` to such keys, or a list of certificates. When given, every
             fetched e-invoice's signatures are verified before it is returned; without keys,
             nothing is verified.
-        sleep, clock, rng: injectable time and randomness (for tests): an async sleep, a
-            monotonic clock in seconds, and a ``random.Random``-like source.
+        session_store: where GST sessions are kept between processes (a
+            :class:`SessionStore`, such as :class:`FileSessionStore`): every verified or
+            refreshed session is saved there, and ``client.gst.restore(gstin)`` loads one.
+        sleep, clock, wall_clock, rng: injectable time and randomness (for tests): an async
+            sleep, a monotonic clock in seconds, a wall clock in epoch seconds (token and GST
+            session expiry), and a ``random.Random``-like source.
     """
 
     def __init__(
@@ -84,7 +89,9 @@ class FlynnClient:
         einvoice_keys: EInvoiceKeys | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
         rng: RandomSource | None = None,
+        session_store: SessionStore | None = None,
     ) -> None:
         if not isinstance(credentials, Credentials):
             raise InvalidInput("credentials must be a flynn_async.Credentials")
@@ -122,6 +129,10 @@ class FlynnClient:
         )
         self._given_session = session
         self._session: aiohttp.ClientSession | None = None
+        if session_store is not None and not isinstance(session_store, SessionStore):
+            raise InvalidInput("session_store must implement SessionStore (load, save, delete)")
+        self._session_store = session_store
+        self._wall_clock = wall_clock
         self._sleep = sleep
         self._clock = clock
         self._rng: RandomSource = rng if rng is not None else random.Random()
@@ -175,7 +186,9 @@ class FlynnClient:
             rng=self._rng,
             clock=self._clock,
         )
-        tokens = TokenManager(transport, self.login_url, self.credentials)
+        tokens = TokenManager(
+            transport, self.login_url, self.credentials, wall_clock=self._wall_clock
+        )
         try:
             await tokens.login()
         except BaseException:
@@ -196,7 +209,13 @@ class FlynnClient:
         )
         self._transport = transport
         self._tokens = tokens
-        self._gst = GstApi(api, self.gstn_api_version)
+        self._gst = GstApi(
+            api,
+            self.gstn_api_version,
+            store=self._session_store,
+            sleep=self._sleep,
+            wall_clock=self._wall_clock,
+        )
         self._ims = ImsApi(ctx, self._gst)
         self._einvoice = EInvoiceApi(api, self.einvoice_api_version, self._einvoice_keys)
 

@@ -180,7 +180,6 @@ class EInvoiceApi:
             path,
             headers=irp_headers(irp_credentials, chosen_interop),
             params=params,
-            retryable=True,
         )
         try:
             details = decode_details(data, keys=self._keys)

@@ -7,10 +7,14 @@ one made with an older :class:`GstSession` object.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import re
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -18,6 +22,9 @@ from . import _api, _validate
 from ._auth import Api
 from ._errors import GstError, GstSessionExpired, InvalidInput, ResponseError
 from ._secrets import Secret
+
+if TYPE_CHECKING:
+    from ._store import SessionStore
 
 log: Final = logging.getLogger("flynn_async.gst")
 
@@ -59,6 +66,20 @@ class GstSession:
         }
 
 
+@attrs.define
+class KeepAlive:
+    """What :meth:`GstApi.keep_alive` did: the newest session, refreshes made, any error."""
+
+    session: GstSession
+    refreshes: int = 0
+    error: Exception | None = None
+    _stopped: asyncio.Event = attrs.field(factory=asyncio.Event, init=False, repr=False)
+
+    async def wait_stopped(self) -> None:
+        """Wait until the keeping stops on its own (a refresh failed: see ``error``)."""
+        await self._stopped.wait()
+
+
 def _session_id(data: Any, key: str, route: str) -> str:
     value = data.get(key) if isinstance(data, dict) else None
     if not isinstance(value, str) or not value:
@@ -69,10 +90,29 @@ def _session_id(data: Any, key: str, route: str) -> str:
 class GstApi:
     """GST session calls; reach it as ``client.gst``."""
 
-    def __init__(self, api: Api, gstn_api_version: str) -> None:
+    def __init__(
+        self,
+        api: Api,
+        gstn_api_version: str,
+        *,
+        store: SessionStore | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self._api = api
         self._version = gstn_api_version
         self._current: dict[str, GstSession] = {}
+        self._store = store
+        self._sleep = sleep
+        self._wall = wall_clock
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._wall(), UTC)
+
+    async def _remember(self, session: GstSession) -> None:
+        self._current[session.gstin] = session
+        if self._store is not None:
+            await self._store.save(session)
 
     def _route(self, action: str) -> tuple[str, str]:
         template = _api.GST_AUTH_ROUTE
@@ -104,7 +144,7 @@ class GstApi:
         )
         request_id = _session_id(data, _api.GST_KEY_OTP_REQUEST_ID, route)
         log.info("OTP requested for %s", gstin)
-        return OtpRequest(gstin, username, Secret(request_id), datetime.now(UTC))
+        return OtpRequest(gstin, username, Secret(request_id), self._now())
 
     async def verify_otp(self, otp_request: OtpRequest, otp: str | Secret) -> GstSession:
         """Verify the OTP the taxpayer received; returns the new GST session."""
@@ -139,9 +179,9 @@ class GstApi:
             otp_request.gstin,
             otp_request.username,
             Secret(_session_id(data, _api.GST_KEY_SESSION_ID, route)),
-            datetime.now(UTC),
+            self._now(),
         )
-        self._current[session.gstin] = session
+        await self._remember(session)
         log.info("GST session opened for %s", session.gstin)
         return session
 
@@ -177,9 +217,9 @@ class GstApi:
             current.gstin,
             current.username,
             Secret(_session_id(data, _api.GST_KEY_SESSION_ID, route)),
-            datetime.now(UTC),
+            self._now(),
         )
-        self._current[new.gstin] = new
+        await self._remember(new)
         log.info("GST session refreshed for %s", new.gstin)
         return new
 
@@ -194,5 +234,69 @@ class GstApi:
             {_api.GST_KEY_SESSION_ID: sid},
             session_id=sid,
         )
-        self._current.pop(current.gstin, None)
+        await self.forget(current.gstin)
         log.info("GST session closed for %s", current.gstin)
+
+    async def forget(self, gstin: str) -> None:
+        """Drop the session of ``gstin`` from memory and from the session store."""
+        self._current.pop(gstin, None)
+        if self._store is not None:
+            await self._store.delete(gstin)
+
+    async def restore(self, gstin: str) -> GstSession | None:
+        """The session the session store holds for ``gstin`` (now used for it), or ``None``.
+
+        ``None`` means an OTP is needed: there is no store, no session, or it has lapsed.
+        """
+        gstin = _validate.gstin(gstin)
+        if self._store is None:
+            return None
+        session = await self._store.load(gstin)
+        if session is not None:
+            self.adopt(session)
+        return session
+
+    async def refresh_if_due(self, session: GstSession, *, margin: float = 1800.0) -> GstSession:
+        """Refresh the session if it lapses within ``margin`` seconds; return the current one."""
+        current = self.current(session)
+        left = (current.expires_at - self._now()).total_seconds()
+        return await self.refresh(current) if left <= margin else current
+
+    @contextlib.asynccontextmanager
+    async def keep_alive(
+        self, session: GstSession, *, margin: float = 1800.0
+    ) -> AsyncIterator[KeepAlive]:
+        """Keep the session refreshed in the background for the ``async with`` block.
+
+        The session is refreshed ``margin`` seconds before it would lapse (portal sessions
+        last about 6 hours), again and again, until the block ends. A refresh that fails is
+        recorded on the yielded :class:`KeepAlive` (``error``) and ends the keeping; the next
+        call that needs the session then raises the portal's error.
+        """
+        _validate.positive_number(margin, "margin")
+        keeper = KeepAlive(self.current(session))
+
+        async def run() -> None:
+            while True:
+                current = self.current(keeper.session)
+                left = (current.expires_at - self._now()).total_seconds() - margin
+                if left > 0:
+                    await self._sleep(left)
+                try:
+                    keeper.session = await self.refresh(current)
+                except Exception as exc:  # recorded for the caller; CancelledError passes
+                    log.warning(
+                        "keeping the GST session of %s alive failed: %s", current.gstin, exc
+                    )
+                    keeper.error = exc
+                    keeper._stopped.set()
+                    return
+                keeper.refreshes += 1
+
+        runner = asyncio.create_task(run(), name=f"flynn-async keep-alive {session.gstin}")
+        try:
+            yield keeper
+        finally:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner

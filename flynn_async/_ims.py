@@ -16,7 +16,13 @@ from typing import Any, Final
 from . import _api, _validate
 from ._checkpoint import Checkpoint
 from ._decoding import merge_invoices, structure_invoices
-from ._errors import FlynnError, InvalidInput, ResponseError, SectionMismatch
+from ._errors import (
+    FlynnError,
+    GstSessionExpired,
+    InvalidInput,
+    ResponseError,
+    SectionMismatch,
+)
 from ._gst import GstApi, GstSession
 from ._models import KNOWN_SECTIONS, FrozenMap, ImsInvoices, ImsSection, ImsStatus
 from ._tasks import ProgressCallback, Task, TaskContext
@@ -91,9 +97,13 @@ class ImsApi:
         params = {"section": chosen.value}
         if wanted is not None:
             params["status"] = wanted.value
-        data = await self._ctx.api.call(
-            "GET", template, path, headers=current.headers(), params=params
-        )
+        try:
+            data = await self._ctx.api.call(
+                "GET", template, path, headers=current.headers(), params=params
+            )
+        except GstSessionExpired:
+            await self._gst.forget(current.gstin)  # the stored session is no use any more
+            raise
         task_id = data.get(_api.TASK_ID_KEY) if isinstance(data, dict) else None
         if not isinstance(task_id, str) or not task_id:
             raise ResponseError(f"submit answer has no {_api.TASK_ID_KEY!r}", route=template)

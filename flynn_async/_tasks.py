@@ -158,7 +158,7 @@ class Task(Generic[P]):
         """Ask the server once where the task stands."""
         template = _api.TASK_STATUS_ROUTE
         path = template.format(flynn=_api.TASKS_FLYNN_VERSION, task_id=self._id)
-        data = await self._ctx.api.call("GET", template, path, retryable=True, task_id=self._id)
+        data = await self._ctx.api.call("GET", template, path, task_id=self._id)
         self.polls += 1
         return parse_status(data, self._id, template)
 
@@ -217,7 +217,7 @@ class Task(Generic[P]):
             await self.wait()
             template = _api.TASK_RESULT_ROUTE
             path = template.format(flynn=_api.TASKS_FLYNN_VERSION, task_id=self._id)
-            data = await self._ctx.api.call("GET", template, path, retryable=True, task_id=self._id)
+            data = await self._ctx.api.call("GET", template, path, task_id=self._id)
             count = parse_page_count(data, self._id, template)
             if self._checkpoint is not None:
                 await self._checkpoint.set_page_count(count)
@@ -246,7 +246,6 @@ class Task(Generic[P]):
             "GET",
             template,
             path,
-            retryable=True,
             task_id=self._id,
             page=number,
             limiter=ctx.limiter,

@@ -2,9 +2,6 @@
 refresh, the client-wide page concurrency limit, and constructor checks.
 """
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import asyncio

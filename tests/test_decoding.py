@@ -1,8 +1,5 @@
 """Bytes to typed records and back: exact decimals, the seed page, round trips, bad data."""
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime

@@ -5,9 +5,6 @@ certificate, or another key. Portal errors are made with the ``sim`` marker
 (``irp_error_code``, ``irp_error_shape``, ``einvoice_tamper``, ``einvoice_documents``).
 """
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import argparse

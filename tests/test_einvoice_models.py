@@ -4,9 +4,6 @@ No network here: the seed's answer is decoded as it is, and signatures are made 
 generated for the test (the seed's own signature needs the portal's certificate).
 """
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import functools

@@ -1,8 +1,5 @@
 """The response envelope: success data, typed errors, malformed answers (table-driven)."""
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 from typing import Any

@@ -1,8 +1,5 @@
 """The GST (OTP) session: request, verify, refresh (the newest id wins), log out, secrets."""
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta

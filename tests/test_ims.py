@@ -2,9 +2,6 @@
 filters, sections the models don't know, input checks, and the simulator's alternative forms.
 """
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 from datetime import UTC, datetime

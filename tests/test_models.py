@@ -1,8 +1,5 @@
 """Typed values: return periods, open enums, records, results, totals, task state."""
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import datetime

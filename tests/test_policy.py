@@ -1,8 +1,5 @@
 """Poll and retry policies: defaults, validation, copies, delays, Retry-After."""
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import itertools

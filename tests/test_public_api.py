@@ -1,11 +1,7 @@
 """The public surface: exactly these names, sorted, documented, and typed."""
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import re
 from pathlib import Path
@@ -101,10 +97,8 @@ EINVOICE = {
     "VehicleType",
     "compute_irn",
 }
-# The e-invoice names are being added alongside this suite: they are expected, all of them,
-# as soon as the e-invoice module exists (drop this condition once it has landed).
-HAS_EINVOICE = importlib.util.find_spec("flynn_async._einvoice") is not None
-EXPECTED = IMS_AND_CORE | EINVOICE if HAS_EINVOICE else IMS_AND_CORE
+RELIABILITY = {"Checkpoint", "FileSessionStore", "FrozenMap", "KeepAlive", "SessionStore"}
+EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY
 
 
 def test_all_is_exactly_the_expected_names() -> None:

@@ -4,9 +4,6 @@ Every poll sleep goes through the fake clock of ``conftest``: its ``sleeps`` lis
 what the poller asked for, and the clock moves only by those sleeps.
 """
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import itertools

@@ -3,9 +3,6 @@
 Signatures are checked here with ``cryptography`` directly, not with the client's code.
 """
 
-# The suite reads `expected == actual` (the attrs style); SIM300 would reverse it.
-# ruff: noqa: SIM300
-
 from __future__ import annotations
 
 import base64
