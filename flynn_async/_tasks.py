@@ -28,7 +28,14 @@ from ._auth import Api
 from ._checkpoint import Checkpoint
 from ._decoding import loads
 from ._envelope import unwrap
-from ._errors import InvalidInput, PagesMissing, ResponseError, TaskFailed, TaskTimeout
+from ._errors import (
+    InvalidInput,
+    NotFound,
+    PagesMissing,
+    ResponseError,
+    TaskFailed,
+    TaskTimeout,
+)
 from ._models import Phase, Progress, TaskState, TaskStatus
 from ._policy import PollPolicy, RandomSource
 
@@ -242,15 +249,36 @@ class Task(Generic[P]):
                 self.pages_from_checkpoint += 1
                 return self._decode_stored(stored, template, number)
         path = template.format(flynn=_api.TASKS_FLYNN_VERSION, task_id=self._id, page=number)
-        data, body = await ctx.api.call(
-            "GET",
-            template,
-            path,
-            task_id=self._id,
-            page=number,
-            limiter=ctx.limiter,
-            raw=True,
-        )
+        transport = ctx.api.transport
+        delays = transport.retry.delays(ctx.rng)
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                data, body = await ctx.api.call(
+                    "GET",
+                    template,
+                    path,
+                    task_id=self._id,
+                    page=number,
+                    limiter=ctx.limiter,
+                    raw=True,
+                )
+                break
+            except NotFound:
+                # The result route promised this page: a 404 for it is the result store
+                # catching up, not an answer. Retried like any fault, then given up.
+                if tries >= transport.retry.max_tries:
+                    raise
+                delay = next(delays)
+                transport.stats.retries += 1
+                log.info(
+                    "page %d of task %s not found though promised; retrying in %.2fs",
+                    number,
+                    self._id,
+                    delay,
+                )
+                await ctx.sleep(delay)
         page = self._codec.decode(data, route=template, task_id=self._id, page=number)
         if checkpoint is not None:  # only a page that decoded is kept
             await checkpoint.write(index, body)
