@@ -1,0 +1,135 @@
+"""Cancelling a download at any moment leaves nothing behind: no task still running, nothing
+reported to the loop's exception handler ("exception was never retrieved", "task was destroyed
+but it is pending"), no unclosed-session warning (warnings are errors in this suite), and the
+client still works afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import random
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flynn_async import FlynnClient, GstSession, ImsInvoices
+from flynn_async.testing import FlynnSimulator
+
+SECTIONS = ("B2B", "B2BCN", "ECOMA")
+
+
+@contextlib.contextmanager
+def loop_reports() -> Iterator[list[dict[str, Any]]]:
+    """Collect what reaches the running loop's exception handler."""
+    loop = asyncio.get_running_loop()
+    reports: list[dict[str, Any]] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _, context: reports.append(context))
+    try:
+        yield reports
+    finally:
+        loop.set_exception_handler(previous)
+
+
+def client_tasks() -> set[asyncio.Task[Any]]:
+    """Tasks of this loop but the simulator's (it serves from the same loop)."""
+    return {
+        t
+        for t in asyncio.all_tasks()
+        if not t.get_coro().__qualname__.startswith("RequestHandler.")  # type: ignore[union-attr]
+    }
+
+
+async def _cancel_after(steps: int, work: Any) -> Any:
+    """Run ``work``, cancel it after ``steps`` turns of the loop; its result if it finished."""
+    runner = asyncio.create_task(work)
+    for _ in range(steps):
+        if runner.done():
+            break
+        await asyncio.sleep(0)
+    runner.cancel()
+    try:
+        return await runner
+    except asyncio.CancelledError:
+        return None
+
+
+def _expected(sim: FlynnSimulator) -> dict[str, Any]:
+    return {s.lower(): sim.expected_records(sim.gstin, s) for s in SECTIONS}
+
+
+@pytest.mark.sim(records_per_section=24, page_size=4, processing_polls=2)
+async def test_cancelling_anywhere_leaves_nothing_behind(
+    sim: FlynnSimulator,
+    make_client: Any,
+    open_gst: Any,
+    tmp_path: Path,
+) -> None:
+    rng = random.Random(20261121)
+    client: FlynnClient = await make_client(max_concurrency=3)
+    session: GstSession = await open_gst(client, sim)
+    before = client_tasks()
+    finished = cancelled = 0
+    with loop_reports() as reports:
+        for run in range(60):
+            steps = rng.randint(0, 400)
+            kind = run % 3
+            if kind == 0:
+                work = client.ims.download_all(session, sections=SECTIONS)
+            elif kind == 1:
+                work = client.ims.download(
+                    session, section="B2B", checkpoint_dir=tmp_path / str(run)
+                )
+            else:
+                work = _stream(client, session)
+            result = await _cancel_after(steps, work)
+            if result is None:
+                cancelled += 1
+            else:
+                finished += 1
+            assert before == client_tasks(), f"run {run}: tasks left after {steps} steps"
+        gc.collect()
+        await asyncio.sleep(0)
+    assert [] == reports
+    assert cancelled > 20  # the sweep really cut downloads at many points
+    assert finished > 5  # ... and some ran to the end
+    # the client is still usable, and nothing got mixed up
+    result = await client.ims.download_all(session, sections=SECTIONS)
+    assert _expected(sim) == result.to_dict()
+
+
+async def _stream(client: FlynnClient, session: GstSession) -> ImsInvoices:
+    task = await client.ims.submit(session, section="ECOMA")
+    pages = []
+    async with contextlib.aclosing(task.pages()) as stream:
+        async for page in stream:
+            pages.append(page)
+    return ImsInvoices.merge(pages)
+
+
+@pytest.mark.sim(records_per_section=24, page_size=4, processing_polls=3)
+async def test_cancelling_during_a_poll_sleep_does_not_cancel_the_server_task(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any
+) -> None:
+    parked = asyncio.Event()
+
+    async def park(_: float) -> None:
+        parked.set()
+        await asyncio.Event().wait()
+
+    client: FlynnClient = await make_client(sleep=park)
+    session = await open_gst(client, sim)
+    task = await client.ims.submit(session, section="B2B")
+    waiting = asyncio.create_task(task.wait())
+    await parked.wait()
+    waiting.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await waiting
+    # the server task is untouched and can be re-attached later
+    assert "processing" == sim.tasks[task.id].state
+    other: FlynnClient = await make_client()
+    result = await other.ims.task(task.id).result()
+    assert sim.expected_records(sim.gstin, "B2B") == result.to_dict()["b2b"]
