@@ -1,0 +1,156 @@
+"""No secret (password, login token, OTP, OTP request id, GST session id, IRP password) ever
+appears in a log line (DEBUG and up, every logger), a ``repr``/``str``, or an exception text,
+whatever public call is made, successful or failing."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from flynn_async import (
+    Credentials,
+    FileSessionStore,
+    FlynnClient,
+    FlynnError,
+    IrpCredentials,
+    Secret,
+    _api,
+)
+from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
+
+IRP_PASSWORD = "IRP-PASSWORD-MARKER-7f3a"
+SECRET_HEADERS = {
+    _api.HEADER_USER_TOKEN.lower(),
+    _api.GSTN_HEADERS["session_id"].lower(),
+    _api.IRP_HEADERS["password"].lower(),
+    "authorization",
+}
+
+
+class Seen:
+    """Everything that could show a secret, and every secret value that went on the wire."""
+
+    def __init__(self) -> None:
+        self.secrets: set[str] = {USER_PASSWORD, IRP_PASSWORD}
+        self.texts: list[str] = []
+
+    def show(self, *objects: Any) -> None:
+        for obj in objects:
+            self.texts += [repr(obj), str(obj)]
+
+    def error(self, exc: BaseException) -> None:
+        self.texts += [repr(exc), str(exc), *getattr(exc, "__notes__", [])]
+        if exc.__cause__ is not None:
+            self.error(exc.__cause__)
+
+
+@contextlib.asynccontextmanager
+async def watched_session(seen: Seen) -> Any:
+    async def on_start(_: Any, __: Any, params: aiohttp.TraceRequestStartParams) -> None:
+        for name, value in params.headers.items():
+            if name.lower() in SECRET_HEADERS:
+                seen.secrets.add(value.removeprefix("Bearer "))
+
+    trace = aiohttp.TraceConfig()
+    trace.on_request_start.append(on_start)
+    async with aiohttp.ClientSession(trace_configs=[trace]) as http:
+        yield http
+
+
+async def expect_error(seen: Seen, work: Any) -> None:
+    try:
+        await work
+    except FlynnError as exc:
+        seen.error(exc)
+    else:  # pragma: no cover - the scenario is built to fail here
+        raise AssertionError("expected an error")
+
+
+async def test_no_secret_shows_anywhere(
+    sim: FlynnSimulator,
+    caplog: pytest.LogCaptureFixture,
+    make_client: Any,
+    tmp_path: Path,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    seen = Seen()
+    seen.secrets.add(sim.otp)
+    async with watched_session(seen) as http:
+        store = FileSessionStore(tmp_path)
+        client: FlynnClient = await make_client(sim, session=http, session_store=store)
+        seen.show(client, client.credentials, store)
+
+        otp_request = await client.gst.request_otp(gstin=sim.gstin, username=sim.gst_username)
+        seen.secrets.add(otp_request.request_id.reveal())
+        await expect_error(seen, client.gst.verify_otp(otp_request, "000000"))  # wrong OTP
+        otp_request = await client.gst.request_otp(gstin=sim.gstin, username=sim.gst_username)
+        seen.secrets.add(otp_request.request_id.reveal())
+        session = await client.gst.verify_otp(otp_request, Secret(sim.otp))
+        seen.secrets.add(session.session_id.reveal())
+        seen.show(otp_request, session)
+
+        task = await client.ims.submit(session, section="B2B")
+        seen.show(task, await task.wait(), await task.page_count(), await task.page(0))
+        async for section, record in task.records():
+            seen.show(section, record)
+        result = await client.ims.download_all(session, sections=["B2B", "ECOM"])
+        seen.show(result, result.totals())
+        seen.show(await client.ims.resume(session, task.id, checkpoint_dir=tmp_path))
+
+        fresh = await client.gst.refresh(session)
+        seen.secrets.add(fresh.session_id.reveal())
+        async with client.gst.keep_alive(fresh, margin=60) as keeper:
+            seen.show(keeper)
+        restored = await client.gst.restore(sim.gstin)
+        seen.show(restored)
+        sim.expire_tokens()  # the next call refreshes the login token
+        seen.show(await client.ims.download(session, section="ECOM"))
+
+        irp = IrpCredentials(sim.gstin, "api-user", IRP_PASSWORD)
+        seen.show(irp)
+        details = await client.einvoice.get_by_document(
+            irp="ni1",
+            doc_type="INV",
+            doc_number="RAMIRNINA199",
+            doc_date=date(2021, 6, 21),
+            irp_credentials=irp,
+        )
+        seen.show(details)
+        await expect_error(
+            seen,
+            client.einvoice.get_by_document(
+                irp="ni1",
+                doc_type="INV",
+                doc_number="UNKNOWN1",
+                doc_date=date(2021, 6, 21),
+                irp_credentials=irp,
+            ),
+        )
+        await client.gst.logout(fresh)
+        await expect_error(seen, client.ims.download(fresh, section="B2B"))  # lapsed session
+        seen.show(client.stats)
+        await client.aclose()
+        seen.show(client)
+
+    # failing logins: wrong password, organisation not the user's
+    bad = Credentials(USER_HANDLE, "WRONG-PASSWORD-MARKER")
+    seen.secrets.add("WRONG-PASSWORD-MARKER")
+    await expect_error(seen, make_client(sim, credentials=bad))
+    other_org = Credentials(USER_HANDLE, USER_PASSWORD, org_id="not-an-org")
+    with pytest.raises(ValueError, match="org_id") as info:
+        await make_client(sim, credentials=other_org)
+    seen.error(info.value)
+
+    seen.texts += [record.getMessage() for record in caplog.records]
+    seen.texts += [caplog.text]
+    assert len(seen.secrets) >= 9  # password, IRP password, OTP, 2 request ids, 2 sessions, ...
+    assert any(len(s) > 40 for s in seen.secrets)  # the login tokens were captured
+    leaks = {secret for secret in seen.secrets for text in seen.texts if secret in text}
+    assert set() == leaks
+    assert caplog.records  # DEBUG logging was on and said things
