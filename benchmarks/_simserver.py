@@ -1,0 +1,91 @@
+"""Child-process entry: serve a :class:`~flynn_async.testing.FlynnSimulator` until told to stop.
+
+Run by :class:`benchmarks._common.RemoteSimulator` as::
+
+    python -m benchmarks._simserver '{"records_per_section": 20000, "page_size": 100}'
+
+The argument is a JSON object of :class:`~flynn_async.testing.SimulatorConfig` settings. Once
+listening, the process prints one JSON line: the simulator's ``base_url`` and ``login_url``, the
+taxpayer to use, and ``control_url``, a second small loopback app that any process can ask for
+the simulator's counters (``GET /stats``) or reset them (``POST /reset``). It stops cleanly when
+its standard input reaches its end or reads the line ``stop``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from typing import Any
+
+from aiohttp import web
+
+from flynn_async.testing import FlynnSimulator
+
+
+def _stats(sim: FlynnSimulator) -> dict[str, Any]:
+    return {
+        "calls": dict(sim.calls),
+        "pages_in_flight": sim.pages_in_flight,
+        "peak_pages_in_flight": sim.peak_pages_in_flight,
+        "tasks": len(sim.tasks),
+    }
+
+
+async def serve(config: dict[str, Any]) -> None:
+    """Serve the simulator and its control app until standard input ends or says ``stop``."""
+    async with FlynnSimulator(**config) as sim:
+
+        async def stats(_: web.Request) -> web.Response:
+            return web.json_response(_stats(sim))
+
+        async def reset(_: web.Request) -> web.Response:
+            sim.reset_counters()
+            return web.json_response(_stats(sim))
+
+        control = web.Application()
+        control.add_routes([web.get("/stats", stats), web.post("/reset", reset)])
+        runner = web.AppRunner(control, access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            host, port = runner.addresses[0][:2]
+            hello = {
+                "base_url": sim.base_url,
+                "login_url": sim.login_url,
+                "control_url": f"http://{host}:{port}",
+                "gstin": sim.gstin,
+                "gst_username": sim.gst_username,
+                "otp": sim.otp,
+                "pid": os.getpid(),
+            }
+            sys.stdout.write(json.dumps(hello) + "\n")
+            sys.stdout.flush()
+            loop = asyncio.get_running_loop()
+            reader = asyncio.StreamReader()
+            await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+            while True:
+                line = await reader.readline()
+                if not line or line.strip() == b"stop":
+                    break
+        finally:
+            await runner.cleanup()
+
+
+def main(argv: list[str]) -> int:
+    """Entry point: ``argv[0]`` is the JSON config (optional)."""
+    config = json.loads(argv[0]) if argv else {}
+    if not isinstance(config, dict):
+        print("the simulator config must be a JSON object", file=sys.stderr)
+        return 2
+    try:
+        asyncio.run(serve(config))
+    except KeyboardInterrupt:  # the parent was interrupted too; leave quietly
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,100 @@
+"""Target 2: typed decoding near the floor.
+
+One realistic page of 500 records, as the simulator serves it (the newer fields on about one
+record in ten, undocumented fields on one in twenty, amounts with their exact digits), is decoded
+from bytes into the typed result with ``flynn_async.decode_ims_page`` (``Decimal`` money, dates,
+open enums, unknown fields kept), and the same bytes with the standard library's ``json.loads``.
+The two are timed alternately, best of N rounds each; ``msgspec`` without typing is shown as the
+parser's own floor.
+
+The page's records come from an in-process simulator (no timing involves it).
+
+Run alone: ``python -m benchmarks.bench_decode [--quick]``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+
+from benchmarks._common import Row, say, standalone
+from flynn_async import FlynnClient, decode_ims_page
+from flynn_async.testing import FlynnSimulator
+
+RECORDS = 500
+TARGET = 2.0
+
+#: The API's newer response envelope (docs/api-facts.md), as the simulator writes it.
+_ENVELOPE = {"status": "1", "error": None, "info": None, "additionalInfo": None, "alert": None}
+
+
+async def page_body(records: int = RECORDS, seed: int = 0) -> bytes:
+    """A page of ``records`` B2B records as served (bytes), checked to decode to its data."""
+    async with (
+        FlynnSimulator(
+            records_per_section=records, page_size=records, processing_polls=0, seed=seed
+        ) as sim,
+        FlynnClient(sim.credentials, base_url=sim.base_url, login_url=sim.login_url) as client,
+    ):
+        otp_request = await client.gst.request_otp(gstin=sim.gstin, username=sim.gst_username)
+        session = await client.gst.verify_otp(otp_request, sim.otp)
+        task = await client.ims.submit(session, section="B2B")
+        served = await task.page(0)
+        (data,) = sim.expected_pages(task.id)
+    body = msgspec.json.Encoder(decimal_format="number").encode({**_ENVELOPE, "data": data})
+    decoded = decode_ims_page(body)
+    if decoded.to_dict() != data or decoded != served:
+        raise RuntimeError("the page body does not decode to the page the client fetched")
+    return body
+
+
+def _round(fn: Callable[[bytes], Any], body: bytes, loops: int) -> float:
+    started = time.perf_counter()
+    for _ in range(loops):
+        fn(body)
+    return (time.perf_counter() - started) / loops
+
+
+async def run(quick: bool) -> list[Row]:
+    """Time the three decoders on one page, alternately, best of N."""
+    body = await page_body()
+    contenders: dict[str, Callable[[bytes], Any]] = {
+        "json.loads": json.loads,
+        "msgspec (untyped, Decimal)": msgspec.json.Decoder(float_hook=Decimal).decode,
+        "decode_ims_page": decode_ims_page,
+    }
+    rounds, loops = (5, 20) if quick else (15, 60)
+    best = dict.fromkeys(contenders, float("inf"))
+    for fn in contenders.values():  # warm-up
+        _round(fn, body, 5)
+    for _ in range(rounds):
+        for name, fn in contenders.items():
+            best[name] = min(best[name], _round(fn, body, loops))
+    say(f"one page of {RECORDS} records, {len(body):,} bytes; best of {rounds} x {loops} decodes")
+    for name, seconds in best.items():
+        say(
+            f"  {name:28} {seconds * 1e6 / RECORDS:6.2f} us/record"
+            f"  ({seconds * 1e3:.2f} ms/page, {seconds / best['json.loads']:.2f}x json.loads)"
+        )
+    ratio = best["decode_ims_page"] / best["json.loads"]
+    per_record = best["decode_ims_page"] * 1e6 / RECORDS
+    floor = best["json.loads"] * 1e6 / RECORDS
+    return [
+        Row(
+            "2",
+            f"decode_ims_page / json.loads, same {RECORDS}-record page",
+            f"{ratio:.2f}x ({per_record:.2f} vs {floor:.2f} us/record)",
+            f"<= {TARGET:.1f}x",
+            ratio <= TARGET,
+        )
+    ]
+
+
+if __name__ == "__main__":
+    sys.exit(standalone("Target 2: typed decoding near the floor", run))
