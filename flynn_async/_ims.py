@@ -109,8 +109,8 @@ class ImsApi:
             raise ResponseError(f"submit answer has no {_api.TASK_ID_KEY!r}", route=template)
         _check_task_id(task_id, template)
         log.info("IMS %s task %s started for %s", chosen.value, task_id, current.gstin)
-        task = self.task(
-            task_id, on_progress=on_progress, label=chosen.key, checkpoint_dir=checkpoint_dir
+        task = self._attach(
+            task_id, on_progress, chosen.key, checkpoint_dir=checkpoint_dir, fresh=True
         )
         task._report("submitted")
         return task
@@ -129,6 +129,17 @@ class ImsApi:
         already stored there for this task are read back instead of fetched, and fetched
         pages are stored.
         """
+        return self._attach(task_id, on_progress, label, checkpoint_dir=checkpoint_dir)
+
+    def _attach(
+        self,
+        task_id: str,
+        on_progress: ProgressCallback | None,
+        label: str | None,
+        *,
+        checkpoint_dir: str | os.PathLike[str] | None,
+        fresh: bool = False,
+    ) -> Task[ImsInvoices]:
         task_id = _validate.task_id(task_id)
         return Task(
             self._ctx,
@@ -137,6 +148,7 @@ class ImsApi:
             on_progress=on_progress,
             label=label,
             checkpoint=None if checkpoint_dir is None else Checkpoint(checkpoint_dir, task_id),
+            fresh=fresh,
         )
 
     async def resume(

@@ -132,6 +132,7 @@ class Task(Generic[P]):
         on_progress: ProgressCallback | None = None,
         label: str | None = None,
         checkpoint: Checkpoint | None = None,
+        fresh: bool = False,
     ) -> None:
         self._ctx = ctx
         self._checkpoint = checkpoint
@@ -142,6 +143,7 @@ class Task(Generic[P]):
         self.on_progress = on_progress
         self.label = label
         self._completed: TaskStatus | None = None
+        self._fresh = fresh
         self._pages: int | None = None
         self._wait_lock = asyncio.Lock()
         self.polls = 0
@@ -188,6 +190,11 @@ class Task(Generic[P]):
         policy = ctx.poll
         started = ctx.clock()
         delays = policy.delays(ctx.rng)
+        if self._fresh:
+            # A task just submitted is certainly still processing: asking at once would
+            # only cost a status call. A re-attached task may be done already: ask at once.
+            self._fresh = False
+            await ctx.sleep(next(delays))
         while True:
             status = await self.status()
             self._report("waiting")
@@ -279,6 +286,9 @@ class Task(Generic[P]):
                     delay,
                 )
                 await ctx.sleep(delay)
+        # The request's concurrency slot was just released: let the fetch waiting for it put
+        # its request on the wire before this one spends CPU decoding.
+        await asyncio.sleep(0)
         page = self._codec.decode(data, route=template, task_id=self._id, page=number)
         if checkpoint is not None:  # only a page that decoded is kept
             await checkpoint.write(index, body)
@@ -309,6 +319,7 @@ class Task(Generic[P]):
                     for failed_index, other in sorted(pending.items()):
                         if other.done() and not other.cancelled() and other.exception():
                             self._raise_missing(failed_index, index, count, other)
+                    del other  # a page handed on later must not be held alive from here
                 if current.exception() is not None:
                     self._raise_missing(index, index, count, current)
                 page = current.result()

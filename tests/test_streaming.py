@@ -109,16 +109,11 @@ async def test_decoded_pages_alive_at_once_stay_about_c(
 ) -> None:
     client = await make_client(max_concurrency=concurrency)
     alive = await alive_at_each_page(await started(client, sim, open_gst), method)
-    # the page handed on, at most C fetched ahead, and (for now) one stale page: see below
-    assert max(alive) <= concurrency + 2, alive
+    # the page handed on and at most C fetched ahead
+    assert max(alive) <= concurrency + 1, alive
     assert min(alive) >= 1  # the page being handed on is counted
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Task._iter_pages keeps its last 'other' loop variable: the task of page C, and so "
-    "that page, stays alive until the stream ends (one page more than needed)",
-)
 @pytest.mark.parametrize("method", ["pages", "records"])
 @pytest.mark.sim(**PAGED)
 async def test_at_most_c_plus_one_decoded_pages_are_alive_at_once(

@@ -36,7 +36,10 @@ STEADY = PollPolicy(initial_delay=1, multiplier=2, max_delay=5, jitter=0, deadli
 
 
 async def submitted(client: FlynnClient, session: GstSession, **kwargs: Any) -> Any:
-    return await client.ims.submit(session, section="B2B", **kwargs)
+    """A task re-attached by id right after submission: its first status call is immediate,
+    so these tests see the poll schedule itself (a task fresh from ``submit`` sleeps first)."""
+    task = await client.ims.submit(session, section="B2B")
+    return client.ims.task(task.id, **kwargs)
 
 
 # ------------------------------------------------------------------------------------------
@@ -57,6 +60,25 @@ async def test_poll_sleeps_grow_exactly_and_are_capped(
     assert TaskState.COMPLETED is status.state
     assert "completed" == status.status
     assert 8 == task.polls == sim.tasks[task.id].status_calls
+
+
+@pytest.mark.sim(processing_polls=6)
+async def test_a_fresh_task_sleeps_before_its_first_status_call(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any, clock: Any
+) -> None:
+    calls_at_sleep: list[int] = []
+
+    async def watching(delay: float) -> None:
+        calls_at_sleep.append(sum(t.status_calls for t in sim.tasks.values()))
+        await clock.sleep(delay)
+
+    client = await make_client(poll=STEADY, sleep=watching)
+    task = await client.ims.submit(await open_gst(client, sim), section="B2B")
+    await task.wait()
+    # a task just submitted is certainly processing: no status call before the first sleep
+    assert [1, 2, 4, 5, 5, 5, 5] == clock.sleeps
+    assert [0, 1, 2, 3, 4, 5, 6] == calls_at_sleep
+    assert 7 == sim.tasks[task.id].status_calls
 
 
 @pytest.mark.sim(processing_polls=0)
