@@ -5,7 +5,9 @@ that answers the login service, the GST (OTP) session routes, the IMS download r
 long-running task routes the way the real service does, and checks what the real service
 checks (headers, tokens and their expiry, organisation, GST session, query values, page
 range), so that a sloppy client fails against it. Every route, header name, status value and
-error code comes from :mod:`flynn_async._api`, the module the client uses too.
+error code comes from :mod:`flynn_async._api`, the module the client uses too. Seeded faults
+(gateway errors, 429, resets, slow, cut and non-JSON answers, token expiry, failing tasks,
+pages that 404 once) are switched on in :class:`SimulatorConfig`; ``_faults`` decides them.
 
 The simulator never logs: tokens, passwords, OTPs and session ids stay out of every log.
 """
@@ -15,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import collections
+import contextlib
 import json
 import random
+import socket
+import struct
 import time
 import types
 import uuid
@@ -29,7 +34,7 @@ from aiohttp import web
 
 from flynn_async import _api
 from flynn_async._credentials import Credentials
-from flynn_async.testing import _data, _einvoice_sim
+from flynn_async.testing import _data, _einvoice_sim, _faults
 
 __all__ = [
     "SIM_OTP",
@@ -90,6 +95,12 @@ _GST_MESSAGES: Final = {
     _api.GST_CODE_SESSION_EXPIRED: "Session expired",
 }
 
+#: Routes of the login service: they are not "API calls" for ``token_expiry_every``.
+_LOGIN_ROUTES: Final = frozenset({"login", "token_refresh", "token_logout"})
+#: Routes a client may repeat safely (they read): a faulted request on them is answered
+#: without changing any state, not even moving a task on (see ``_peeking``).
+_READ_ONLY_ROUTES: Final = frozenset({"task_status", "task_result", "task_page", "einvoice"})
+
 _encoder: Final = msgspec.json.Encoder(decimal_format="number")
 
 
@@ -101,6 +112,23 @@ def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> N
 def _optional_non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value is not None and value < 0:  # type: ignore[operator]
         raise ValueError(f"{attribute.name} must be at least 0, got {value!r}")
+
+
+def _optional_positive(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
+    if value is not None and value < 1:
+        raise ValueError(f"{attribute.name} must be at least 1 or None, got {value!r}")
+
+
+def _route_names(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        raise TypeError("fault_routes takes a collection of route names, not one name")
+    return frozenset(value)
+
+
+def _known_routes(_: object, attribute: attrs.Attribute[Any], value: frozenset[str]) -> None:
+    unknown = sorted(value - _MIXED.keys())
+    if unknown:
+        raise ValueError(f"{attribute.name}: unknown route names {unknown}")
 
 
 def _lower_names(_: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
@@ -133,6 +161,37 @@ class SimulatorConfig:
     ``irp_error_code`` makes every lookup answer that portal code, in the ``irp_error_shape``
     of the answer (``"details"``, or the older ``"irp-err"``); ``einvoice_tamper`` flips a
     bit of every signature.
+
+    Faults (all off by default) come from their own random stream, seeded from
+    ``fault_seed`` alone (not ``seed``), so the same requests in the same order meet the same
+    faults. They apply to the routes named in ``fault_routes`` (by default the read-only,
+    safe-to-repeat ``task_status``, ``task_result``, ``task_page`` and ``einvoice``; add
+    ``ims_submit`` only on purpose: a client must never repeat a submit). Each request there
+    draws at most one fault as it arrives, with these shares (their sum at most 1):
+
+    - ``error_rate``: one of ``error_statuses`` (5xx) with an HTML gateway page, not an API
+      error envelope;
+    - ``rate_limit_rate``: 429 with ``Retry-After: <retry_after>`` (whole seconds or an HTTP
+      date, sent as given; ``"date"`` sends an HTTP date 1 s ahead by the simulator's clock);
+    - ``reset_rate``: the connection is reset (TCP RST) without an answer;
+    - ``slow_rate``: the usual answer, sent ``slow_seconds`` late;
+    - ``truncate_rate``: the usual answer with its full ``Content-Length`` but only the first
+      half of its body, then the connection closes;
+    - ``malformed_rate``: status 200 with an HTML proxy page instead of the JSON.
+
+    A faulted request changes no state on the read-only routes: a faulted status call is not
+    counted and does not move the task on, and a slow or cut lookup opens no IRP session. On
+    other routes (only when named in ``fault_routes``) ``error``, ``rate_limit``, ``reset`` and
+    ``malformed`` never reach the route either, while ``slow`` and ``truncate`` answers come
+    from the route as usual (a submit starts its task: the client cannot tell).
+
+    Not drawn per request: ``token_expiry_every`` expires every live login token once every
+    N-th API call (login-service calls are not counted; counted since start or
+    :meth:`FlynnSimulator.reset_counters`) has been answered; ``failing_tasks`` makes the
+    first N tasks of the simulator's life end ``failed``; ``page_not_found_once`` makes that
+    share of pages (fixed per fault seed, task and page) answer 404 ``err-resource-not-found``
+    the first time they are asked for without another fault (only when ``task_page`` is a
+    fault route).
     """
 
     seed: int = 0
@@ -167,6 +226,33 @@ class SimulatorConfig:
         default="details", validator=attrs.validators.in_(("details", "irp-err"))
     )
     einvoice_tamper: bool = False
+    fault_seed: int = 0
+    fault_routes: frozenset[str] = attrs.field(
+        default=_faults.DEFAULT_FAULT_ROUTES, converter=_route_names, validator=_known_routes
+    )
+    error_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
+    error_statuses: tuple[int, ...] = attrs.field(
+        default=(500, 502, 503), converter=tuple, validator=_faults.check_statuses
+    )
+    rate_limit_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
+    retry_after: str = attrs.field(default="1", validator=_faults.check_retry_after)
+    reset_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
+    slow_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
+    slow_seconds: float = attrs.field(default=1.0, validator=_non_negative)
+    truncate_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
+    malformed_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
+    token_expiry_every: int | None = attrs.field(default=None, validator=_optional_positive)
+    failing_tasks: int = attrs.field(default=0, validator=_non_negative)
+    page_not_found_once: float = attrs.field(default=0.0, validator=_faults.check_rate)
+
+    def __attrs_post_init__(self) -> None:
+        total = sum(rate for _, rate in self._fault_rates())
+        if total > 1.0 + 1e-9:
+            raise ValueError(f"the per-request fault rates add up to {total!r}, more than 1")
+
+    def _fault_rates(self) -> tuple[tuple[_faults.RequestFault, float], ...]:
+        """Each per-request fault kind with its rate, in the order draws are mapped to them."""
+        return tuple((kind, getattr(self, f"{kind}_rate")) for kind in _faults.REQUEST_FAULTS)
 
     def replace(self, **changes: Any) -> SimulatorConfig:
         """A copy with ``changes`` applied (:func:`attrs.evolve`)."""
@@ -195,6 +281,7 @@ class SimTask:
     state: str = _api.TASK_STATUS_PROCESSING
     _plan: _Plan = attrs.field(repr=False, alias="plan")
     _session: _GstSession = attrs.field(repr=False, alias="session")
+    _doomed: bool = attrs.field(default=False, repr=False, alias="doomed")  # failing_tasks
 
 
 @attrs.define
@@ -287,9 +374,12 @@ class FlynnSimulator:
     Inspection: :attr:`calls` counts handled requests by route name (``login``,
     ``token_refresh``, ``token_logout``, ``otp_request``, ``otp_verify``, ``gst_refresh``,
     ``gst_logout``, ``ims_submit``, ``einvoice``, ``task_status``, ``task_result``,
-    ``task_page``, and ``unknown`` for routes the API does not have); :attr:`pages_in_flight`
-    and :attr:`peak_pages_in_flight` measure page concurrency; :attr:`tasks` holds every task;
-    :attr:`einvoice` is the simulated e-invoice portal.
+    ``task_page``, and ``unknown`` for routes the API does not have; faulted requests
+    included); :attr:`faults` counts injected faults by kind (``error``, ``rate_limit``,
+    ``reset``, ``slow``, ``truncate``, ``malformed``, ``token_expiry``, ``task_failed``,
+    ``page_not_found``); :attr:`pages_in_flight` and :attr:`peak_pages_in_flight` measure page
+    concurrency; :attr:`tasks` holds every task; :attr:`einvoice` is the simulated e-invoice
+    portal.
     """
 
     org_id: str = _ORG_ID
@@ -313,6 +403,8 @@ class FlynnSimulator:
         """The behaviour; may be replaced between requests (existing tasks keep their data)."""
         self.calls: collections.Counter[str] = collections.Counter()
         """Handled requests by route name."""
+        self.faults: collections.Counter[str] = collections.Counter()
+        """Injected faults by kind (see :class:`SimulatorConfig`)."""
         self.pages_in_flight = 0
         """Page requests being handled right now."""
         self.peak_pages_in_flight = 0
@@ -327,6 +419,11 @@ class FlynnSimulator:
         self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
+        self._fault_stream = _faults.FaultStream(self.config.fault_seed)
+        self._api_calls = 0  # API calls since start or reset_counters, for token_expiry_every
+        self._missed_pages: set[tuple[str, int]] = set()  # pages that answered 404 once
+        self._peeks: set[int] = set()  # id() of faulted read-only requests being answered
+        self._closing: asyncio.Event | None = None  # set on close: slow answers stop waiting
         self.einvoice = _einvoice_sim.EInvoicePortal(clock)
         """The simulated e-invoice portal: signing key (``public_key_pem``,
         ``certificate_pem``, ``kid``), IRP sessions, the ``requests`` it received."""
@@ -340,6 +437,7 @@ class FlynnSimulator:
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
         runner = web.AppRunner(self._make_app(), access_log=None)
+        self._closing = asyncio.Event()
         await runner.setup()
         try:
             site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -354,6 +452,8 @@ class FlynnSimulator:
     async def close(self) -> None:
         """Stop serving and release the port; safe to call more than once."""
         runner, self._runner = self._runner, None
+        if self._closing is not None:
+            self._closing.set()
         if runner is not None:
             await runner.cleanup()
 
@@ -397,8 +497,11 @@ class FlynnSimulator:
         return types.MappingProxyType(self._tasks)
 
     def reset_counters(self) -> None:
-        """Forget the call counts and restart the in-flight peak from the current level."""
+        """Forget the call and fault counts and restart the in-flight peak from the current
+        level; ``token_expiry_every`` counts API calls from here."""
         self.calls.clear()
+        self.faults.clear()
+        self._api_calls = 0
         self.peak_pages_in_flight = self.pages_in_flight
 
     def expire_tokens(self) -> None:
@@ -547,6 +650,10 @@ class FlynnSimulator:
     def _json(body: bytes, http_status: int = 200) -> web.Response:
         return web.Response(body=body, status=http_status, content_type=_api.ACCEPT_JSON)
 
+    @staticmethod
+    def _html(body: bytes, http_status: int) -> web.Response:
+        return web.Response(body=body, status=http_status, content_type="text/html")
+
     def _route(self, name: str, handler: Callable[[web.Request], Awaitable[Any]]) -> Handler:
         """Wrap ``handler`` (which returns the answer's ``data`` or raises :class:`_Fail`)."""
 
@@ -563,9 +670,25 @@ class FlynnSimulator:
         latency: float | None = None,
     ) -> web.StreamResponse:
         self.calls[name] += 1
-        delay = self.config.latency if latency is None else latency
-        if delay > 0:
-            await asyncio.sleep(delay)
+        # Decided as the request arrives, before any await: arrival order fixes the faults.
+        fault = self._draw_fault(name)
+        expire_after = self._count_api_call(name)
+        try:
+            delay = self.config.latency if latency is None else latency
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if fault is None:
+                return await self._answer(name, handler, request)
+            return await self._faulted(fault, name, handler, request)
+        finally:
+            if expire_after:  # before the answer goes out: the client's next call sees it
+                self.expire_tokens()
+                self.faults["token_expiry"] += 1
+
+    async def _answer(
+        self, name: str, handler: Callable[[web.Request], Awaitable[Any]], request: web.Request
+    ) -> web.StreamResponse:
+        """The route's own answer: ``handler``'s data or error in the route's envelope."""
         envelope = self._envelope(name)
         try:
             data = await handler(request)
@@ -574,6 +697,104 @@ class FlynnSimulator:
         if isinstance(data, web.StreamResponse):
             return data
         return self._json(self._body(envelope, data=data))
+
+    # ---------------------------------------------------------------------------------------
+    # Faults
+    # ---------------------------------------------------------------------------------------
+
+    def _draw_fault(self, name: str) -> _faults.Fault | None:
+        """The request's fault from the fault stream (two draws per request on a fault route)."""
+        cfg = self.config
+        if name not in cfg.fault_routes:
+            return None
+        if self._fault_stream.seed != cfg.fault_seed:  # a replaced config restarts the stream
+            self._fault_stream = _faults.FaultStream(cfg.fault_seed)
+        fault = self._fault_stream.draw(cfg._fault_rates(), cfg.error_statuses)
+        if fault is not None:
+            self.faults[fault.kind] += 1
+        return fault
+
+    def _count_api_call(self, name: str) -> bool:
+        """Count an API call; whether the tokens expire once it has been answered."""
+        if name in _LOGIN_ROUTES:
+            return False
+        self._api_calls += 1
+        every = self.config.token_expiry_every
+        return every is not None and self._api_calls % every == 0
+
+    async def _faulted(
+        self,
+        fault: _faults.Fault,
+        name: str,
+        handler: Callable[[web.Request], Awaitable[Any]],
+        request: web.Request,
+    ) -> web.StreamResponse:
+        kind = fault.kind
+        if kind == "error":
+            return self._html(_faults.error_page(fault.status), fault.status)
+        if kind == "rate_limit":
+            response = self._html(_faults.error_page(429), 429)
+            retry_after = _faults.retry_after_value(self.config.retry_after, self._clock())
+            response.headers["Retry-After"] = retry_after
+            return response
+        if kind == "malformed":
+            return self._html(_faults.proxy_page(), 200)
+        if kind == "reset":
+            self._reset(request)
+            return web.Response(status=204)  # never sent: the connection is gone
+        # "slow" and "truncate" send the route's own answer, late or cut short.
+        peek = name in _READ_ONLY_ROUTES  # answer as usual, without changing state
+        if peek:
+            self._peeks.add(id(request))
+        try:
+            answer = await self._answer(name, handler, request)
+        finally:
+            self._peeks.discard(id(request))
+        if kind == "slow":
+            await self._wait(self.config.slow_seconds)
+            return answer
+        return await self._truncated(request, answer)
+
+    def _peeking(self, request: web.Request) -> bool:
+        """Whether ``request`` is a faulted read-only request: it must change no state."""
+        return id(request) in self._peeks
+
+    async def _wait(self, seconds: float) -> None:
+        """Sleep ``seconds``, or less if the simulator closes meanwhile."""
+        closing = self._closing
+        if closing is None:
+            await asyncio.sleep(seconds)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(closing.wait(), seconds)
+
+    @staticmethod
+    def _reset(request: web.Request) -> None:
+        """Drop the connection with a TCP reset (no answer, not even a clean close)."""
+        transport = request.transport
+        if transport is None:
+            return
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):  # linger 0: close() sends RST, not FIN
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+
+    @staticmethod
+    async def _truncated(request: web.Request, answer: web.StreamResponse) -> web.StreamResponse:
+        """Send ``answer``'s status and full ``Content-Length``, half its body, then close."""
+        assert isinstance(answer, web.Response)
+        body = answer.body
+        assert isinstance(body, bytes)
+        cut = web.StreamResponse(status=answer.status)
+        cut.content_type = answer.content_type
+        cut.content_length = len(body)
+        with contextlib.suppress(ConnectionError):
+            await cut.prepare(request)
+            await cut.write(body[: len(body) // 2])
+        if request.transport is not None:
+            request.transport.close()  # flushes what was written, then a clean close
+        return cut
 
     @web.middleware
     async def _unknown_routes(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -809,6 +1030,9 @@ class FlynnSimulator:
         if bad or section is None:
             raise _bad_request(*bad)
         plan = self._plan_for(gstin, section, status)
+        doomed = len(self._tasks) < self.config.failing_tasks
+        if doomed:
+            self.faults["task_failed"] += 1
         task = SimTask(
             id=self._new_id(),
             gstin=gstin,
@@ -819,6 +1043,7 @@ class FlynnSimulator:
             created_at=self._clock(),
             plan=plan,
             session=session,
+            doomed=doomed,
         )
         self._tasks[task.id] = task
         self._advance(task, status_call=False)
@@ -837,7 +1062,7 @@ class FlynnSimulator:
         if cfg.processing_polls and not (status_call and task.status_calls > cfg.processing_polls):
             return  # it takes a status call past the "processing" answers to see it finish
         if self._clock() - task.created_at >= cfg.processing_seconds:
-            task.state = cfg.terminal_status
+            task.state = _api.TASK_STATUS_FAILED if task._doomed else cfg.terminal_status
 
     async def _einvoice(self, request: web.Request) -> dict[str, Any]:
         org_id = self._api_headers(request)
@@ -845,8 +1070,10 @@ class FlynnSimulator:
         documents = cfg.einvoice_documents
         if documents is None:
             documents = _einvoice_sim.sample_einvoices(self.gstin)
+        portal = self.einvoice
+        sessions = dict(portal._sessions) if self._peeking(request) else None
         try:
-            return self.einvoice.lookup(
+            return portal.lookup(
                 request,
                 org_id,
                 documents=documents,
@@ -856,6 +1083,9 @@ class FlynnSimulator:
             )
         except _einvoice_sim.Refusal as refusal:
             raise _Fail(refusal.http_status, refusal.message, refusal.type, refusal.args_) from None
+        finally:
+            if sessions is not None:  # a faulted lookup opens no IRP session
+                portal._sessions = sessions
 
     def _task(self, request: web.Request) -> SimTask:
         org_id = self._api_headers(request)
@@ -869,7 +1099,8 @@ class FlynnSimulator:
 
     def _completed_task(self, request: web.Request) -> SimTask:
         task = self._task(request)
-        self._advance(task, status_call=False)
+        if not self._peeking(request):
+            self._advance(task, status_call=False)
         if task.state != _api.TASK_STATUS_COMPLETED:
             raise _Fail(
                 400,
@@ -881,7 +1112,8 @@ class FlynnSimulator:
 
     async def _task_status(self, request: web.Request) -> dict[str, Any]:
         task = self._task(request)
-        self._advance(task, status_call=True)
+        if not self._peeking(request):  # a faulted status call is not counted, moves nothing
+            self._advance(task, status_call=True)
         if self.config.status_shape == "task":
             return {"task": {"id": task.id, "status": task.state}}
         done = task.state != _api.TASK_STATUS_PROCESSING
@@ -902,6 +1134,17 @@ class FlynnSimulator:
         finally:
             self.pages_in_flight -= 1
 
+    def _misses_once(self, task_id: str, index: int) -> bool:
+        """Whether this page answers 404 now: ``page_not_found_once``, first asking only."""
+        cfg = self.config
+        key = (task_id, index)
+        if "task_page" not in cfg.fault_routes or key in self._missed_pages:
+            return False
+        if not _faults.page_misses_once(cfg.fault_seed, cfg.page_not_found_once, task_id, index):
+            return False
+        self._missed_pages.add(key)
+        return True
+
     async def _page(self, request: web.Request) -> web.StreamResponse:
         task = self._completed_task(request)
         raw = request.match_info["page"]
@@ -911,6 +1154,14 @@ class FlynnSimulator:
             raise _bad_request("page") from None
         index = number - self.config.page_base
         if not 0 <= index < task.pages:
+            raise _Fail(
+                404,
+                _api.ERR_NOT_FOUND,
+                _api.ERR_TYPE_NOT_FOUND,
+                {_api.TASK_ID_KEY: task.id, _api.ERR_ARG_PAGE: number},
+            )
+        if not self._peeking(request) and self._misses_once(task.id, index):
+            self.faults["page_not_found"] += 1
             raise _Fail(
                 404,
                 _api.ERR_NOT_FOUND,
