@@ -34,7 +34,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from . import _api, _validate
-from ._decoding import loads
+from ._decoding import _describe, loads
 from ._errors import InvalidInput, SignatureError
 from ._models import EMPTY, FrozenMap, YesNo, _OpenEnum
 from ._secrets import Secret
@@ -149,13 +149,6 @@ assert tuple(t.value for t in DocumentType) == _api.EINVOICE_DOC_TYPES
 
 class _Invalid(ValueError):
     """Data that does not fit the models; the message ends with ``@ $.path``."""
-
-
-def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
 
 
 Parse = Callable[[Any, str], Any]
