@@ -240,9 +240,11 @@ class Task(Generic[P]):
 
     async def page(self, index: int) -> P:
         """Fetch and decode one page by index (0 is the first page, whatever the API's base)."""
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise InvalidInput(f"page index must be a whole number from 0, got {index!r}")
         count = await self.page_count()
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
-            raise InvalidInput(f"page index must be 0 to {count - 1}, got {index!r}")
+        if index >= count:
+            raise InvalidInput(f"page index must be 0 to {count - 1}, got {index}")
         return await self._fetch(index)
 
     async def _fetch(self, index: int) -> P:

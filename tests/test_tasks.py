@@ -258,9 +258,14 @@ async def test_page_count_and_single_pages(
     expected = sim.expected_pages(task.id)
     assert expected[3] == (await task.page(3)).to_dict()
     assert expected[0] == (await task.page(0)).to_dict()
-    for bad in (-1, 4, True, "1"):
-        with pytest.raises(InvalidInput, match="page index must be 0 to 3"):
-            await task.page(bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInput, match="page index must be 0 to 3"):
+        await task.page(4)
+    fresh = client.ims.task(task.id)
+    before = dict(sim.calls)
+    for bad in (-1, True, "1", 1.0):
+        with pytest.raises(InvalidInput, match="page index must be a whole number"):
+            await fresh.page(bad)  # type: ignore[arg-type]
+    assert before == dict(sim.calls)  # refused before any request, even the page count
     assert 2 == sim.calls["task_page"]
 
 
