@@ -247,6 +247,7 @@ class Api:
         page: int | None = None,
         limiter: asyncio.Semaphore | None = None,
         raw: bool = False,
+        retry_not_found: bool = False,
     ) -> Any:
         """Call ``path`` (under the API base); returns the envelope's ``data``.
 
@@ -271,6 +272,7 @@ class Api:
                 task_id=task_id,
                 page=page,
                 raw=raw,
+                retry_not_found=retry_not_found,
             )
             try:
                 return await self.transport.call(call, limiter=limiter)

@@ -49,6 +49,7 @@ class Checkpoint:
     def __init__(self, directory: str | os.PathLike[str], task_id: str) -> None:
         self.task_id = _validate.task_id(task_id)
         self.path = Path(directory) / self.task_id
+        self._index: dict[int, Path] | None = None  # the listing, taken once for reads
 
     def __repr__(self) -> str:
         return f"Checkpoint({str(self.path)!r})"
@@ -64,8 +65,15 @@ class Checkpoint:
         return found
 
     def stored_pages(self) -> list[int]:
-        """Page indexes with a file on disk (not yet checked)."""
+        """Page indexes with a file on disk now (not yet checked)."""
         return sorted(self._pages_on_disk())
+
+    def _stored(self) -> dict[int, Path]:
+        """The page files found at the first read, kept up to date by this object's writes
+        (one directory listing per task, not one per page)."""
+        if self._index is None:
+            self._index = self._pages_on_disk()
+        return self._index
 
     def page_count(self) -> int | None:
         """The page count recorded for the task, if any."""
@@ -94,10 +102,14 @@ class Checkpoint:
 
     async def read(self, index: int) -> bytes | None:
         """The stored body of page ``index`` if present and intact, else ``None``."""
-        path = self._pages_on_disk().get(index)
+        path = self._stored().get(index)
         if path is None:
             return None
-        body = await asyncio.to_thread(path.read_bytes)
+        try:
+            body = await asyncio.to_thread(path.read_bytes)
+        except FileNotFoundError:  # removed since the listing: fetch it
+            self._stored().pop(index, None)
+            return None
         match = _PAGE_FILE.fullmatch(path.name)
         assert match is not None
         if hashlib.sha256(body).hexdigest() != match.group(2):
@@ -106,14 +118,19 @@ class Checkpoint:
             )
             with contextlib.suppress(FileNotFoundError):
                 path.unlink()
+            self._stored().pop(index, None)
             return None
         return body
 
     async def write(self, index: int, body: bytes) -> None:
         """Store the body of page ``index`` atomically."""
         digest = hashlib.sha256(body).hexdigest()
-        await _write_in_thread(self._write, f"page-{index:06d}-{digest}.json", body)
+        name = f"page-{index:06d}-{digest}.json"
+        await _write_in_thread(self._write, name, body)
+        if self._index is not None:
+            self._index[index] = self.path / name
 
     def remove(self) -> None:
         """Delete the task's checkpoint directory."""
         shutil.rmtree(self.path, ignore_errors=True)
+        self._index = None

@@ -30,7 +30,6 @@ from ._decoding import loads
 from ._envelope import unwrap
 from ._errors import (
     InvalidInput,
-    NotFound,
     PagesMissing,
     ResponseError,
     TaskFailed,
@@ -258,36 +257,18 @@ class Task(Generic[P]):
                 self.pages_from_checkpoint += 1
                 return self._decode_stored(stored, template, number)
         path = template.format(flynn=_api.TASKS_FLYNN_VERSION, task_id=self._id, page=number)
-        transport = ctx.api.transport
-        delays = transport.retry.delays(ctx.rng)
-        tries = 0
-        while True:
-            tries += 1
-            try:
-                data, body = await ctx.api.call(
-                    "GET",
-                    template,
-                    path,
-                    task_id=self._id,
-                    page=number,
-                    limiter=ctx.limiter,
-                    raw=True,
-                )
-                break
-            except NotFound:
-                # The result route promised this page: a 404 for it is the result store
-                # catching up, not an answer. Retried like any fault, then given up.
-                if tries >= transport.retry.max_tries:
-                    raise
-                delay = next(delays)
-                transport.stats.retries += 1
-                log.info(
-                    "page %d of task %s not found though promised; retrying in %.2fs",
-                    number,
-                    self._id,
-                    delay,
-                )
-                await ctx.sleep(delay)
+        data, body = await ctx.api.call(
+            "GET",
+            template,
+            path,
+            task_id=self._id,
+            page=number,
+            limiter=ctx.limiter,
+            raw=True,
+            # the result route promised this page: a 404 for it is the result store
+            # catching up, retried like any fault, then given up
+            retry_not_found=True,
+        )
         # The request's concurrency slot was just released: let the fetch waiting for it put
         # its request on the wire before this one spends CPU decoding.
         await asyncio.sleep(0)

@@ -82,6 +82,8 @@ class Call:
     task_id: str | None = None
     page: int | None = None
     raw: bool = False  # return (data, body bytes) instead of the envelope's data
+    #: A 404 API error is a passing fault, not an answer (a page the result route promised).
+    retry_not_found: bool = False
 
     def where(self) -> dict[str, Any]:
         return {"route": self.route, "task_id": self.task_id, "page": self.page}
@@ -214,6 +216,8 @@ class Transport:
                 raise _Retry(_unusable(status, content_type, body, where), retry_after)
             if status == 429:  # a rate limit is never final, whatever the body says
                 raise _Retry(api_error(document["error"], http_status=status, **where), retry_after)
+        if status == 404 and call.retry_not_found and is_api_error_body(document):
+            raise _Retry(api_error(document["error"], http_status=status, **where))
         if document is _NOT_JSON:
             raise _unusable(status, content_type, body, where)
         data = unwrap(document, http_status=status, **where)

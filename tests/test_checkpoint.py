@@ -131,3 +131,24 @@ async def test_resume_checks_its_inputs_before_any_request(
     with pytest.raises(InvalidInput):
         await client.ims.resume("not a session", "abc")  # type: ignore[arg-type]
     assert before == dict(sim.calls)
+
+
+async def test_reads_list_the_directory_once(tmp_path: Path) -> None:
+    writer = Checkpoint(tmp_path, "task-1")
+    bodies = [b'{"status": "1", "data": {"b2b": [], "n": %d}}' % i for i in range(5)]
+    for index, body in enumerate(bodies):
+        await writer.write(index, body)
+    reader = Checkpoint(tmp_path, "task-1")
+    scans: list[int] = []
+    listing = reader._pages_on_disk
+
+    def counting() -> dict[int, Path]:
+        scans.append(1)
+        return listing()
+
+    reader._pages_on_disk = counting  # type: ignore[method-assign]
+    assert bodies == [await reader.read(i) for i in range(5)]
+    assert await reader.read(5) is None
+    await reader.write(5, b"{}")
+    assert b"{}" == await reader.read(5)  # its own write is known without a new listing
+    assert 1 == len(scans)

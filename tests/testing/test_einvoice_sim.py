@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -32,37 +31,11 @@ from flynn_async.testing import (
     sample_einvoices,
 )
 
-T0 = 1_700_000_000.0
+from .conftest import Clock
+
 IRP = _api.IRP_HEADERS
 SEED_PATH = Path(__file__).parent.parent / "data" / "einvoice_seed.json"
 SEED_QUERY = {"doctype": "INV", "docnum": "RAMIRNINA199", "docdate": "21/06/2021"}
-
-
-class Clock:
-    """A wall clock that moves only when told."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-async def sim(clock: Clock) -> AsyncIterator[FlynnSimulator]:
-    async with FlynnSimulator(clock=clock) as simulator:
-        yield simulator
 
 
 async def login(http: aiohttp.ClientSession, sim: FlynnSimulator) -> str:

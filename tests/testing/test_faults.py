@@ -21,7 +21,8 @@ from flynn_async import _api
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator, SimulatorConfig
 from flynn_async.testing._faults import FAULT_KINDS
 
-T0 = 1_700_000_000.0
+from .conftest import T0, Clock
+
 GSTN = _api.GSTN_HEADERS
 IRP = _api.IRP_HEADERS
 EINVOICE_QUERY = {"doctype": "INV", "docnum": "RAMIRNINA199", "docdate": "21/06/2021"}
@@ -34,22 +35,6 @@ NO_FAULTS: dict[str, Any] = {
     "truncate_rate": 0.0,
     "malformed_rate": 0.0,
 }
-
-
-class Clock:
-    """A wall clock that moves only when told."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ import asyncio
 import datetime
 import json
 import re
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -23,37 +22,11 @@ from flynn_async.testing import (
     _data,
 )
 
-T0 = 1_700_000_000.0
+from .conftest import T0, Clock
+
 GSTN = _api.GSTN_HEADERS
 NEW_KEYS = {"status", "data", "error", "info", "additionalInfo", "alert"}
 MONEY = ("val", "txval", "iamt", "camt", "samt", "cess")
-
-
-class Clock:
-    """A wall clock that moves only when told."""
-
-    def __init__(self, now: float = T0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def sim(clock: Clock) -> AsyncIterator[FlynnSimulator]:
-    async with FlynnSimulator(clock=clock) as simulator:
-        yield simulator
 
 
 # ------------------------------------------------------------------------------------------
