@@ -1,0 +1,1 @@
+"""pytest plugin of flynn-async (placeholder until its fixtures land)."""
