@@ -145,6 +145,7 @@ class Task(Generic[P]):
         self._fresh = fresh
         self._pages: int | None = None
         self._wait_lock = asyncio.Lock()
+        self._seen: TaskState | None = None  # the state last seen, for the INFO log
         self.polls = 0
 
     @property
@@ -155,6 +156,9 @@ class Task(Generic[P]):
     def __repr__(self) -> str:
         label = f" {self.label}" if self.label else ""
         return f"<Task {self._id}{label}>"
+
+    def _label_text(self) -> str:
+        return f" ({self.label})" if self.label else ""
 
     def _report(self, phase: Phase, done: int = 0, total: int | None = None) -> None:
         if self.on_progress is not None:
@@ -197,12 +201,20 @@ class Task(Generic[P]):
         while True:
             status = await self.status()
             self._report("waiting")
+            if status.state is not self._seen:
+                self._seen = status.state
+                log.info(
+                    "task %s%s is %s (%r) after %d status calls",
+                    self._id,
+                    self._label_text(),
+                    status.state.value,
+                    status.status,
+                    self.polls,
+                )
             if status.state is TaskState.COMPLETED:
-                log.info("task %s completed after %d status calls", self._id, self.polls)
                 self._completed = status
                 return status
             if status.state is TaskState.FAILED:
-                log.info("task %s ended with status %r", self._id, status.status)
                 raise TaskFailed(
                     f"the task ended with status {status.status!r}",
                     status=status.status,
@@ -213,6 +225,13 @@ class Task(Generic[P]):
             if policy.deadline is not None:
                 left = policy.deadline - (ctx.clock() - started)
                 if left <= 0:
+                    log.info(
+                        "task %s%s timed out: still %r after %gs",
+                        self._id,
+                        self._label_text(),
+                        status.status,
+                        policy.deadline,
+                    )
                     raise TaskTimeout(
                         f"the task was still {status.status!r} after {policy.deadline:g}s; "
                         "it may still finish: resume it later by its id",
@@ -288,6 +307,7 @@ class Task(Generic[P]):
 
     async def _iter_pages(self, window: int) -> AsyncGenerator[P, None]:
         count = await self.page_count()
+        log.info("task %s%s: fetching %d pages", self._id, self._label_text(), count)
         self._report("fetching", 0, count)
         pending: dict[int, asyncio.Task[P]] = {}
         started = 0
@@ -309,6 +329,7 @@ class Task(Generic[P]):
                 del pending[index]
                 self._report("fetching", index + 1, count)
                 yield page
+            log.info("task %s%s: all %d pages fetched", self._id, self._label_text(), count)
             self._report("done", count, count)
         finally:
             for other in pending.values():

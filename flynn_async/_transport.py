@@ -180,22 +180,46 @@ class Transport:
             error: FlynnError = RequestTimeout(
                 f"{call.method} timed out after {self._timeout.total}s", **where
             )
-            log.debug("%s %s timed out (try %d)", call.method, call.route, attempt)
+            log.debug(
+                "%s %s%s timed out, %d retries",
+                call.method,
+                call.route,
+                _where_text(call),
+                attempt - 1,
+            )
             raise _Retry(error) from None
         except aiohttp.ClientError as exc:
             error = TransportError(f"{call.method} failed: {type(exc).__name__}: {exc}", **where)
-            log.debug("%s %s failed (try %d): %s", call.method, call.route, attempt, exc)
+            log.debug(
+                "%s %s%s failed, %d retries: %s: %s",
+                call.method,
+                call.route,
+                _where_text(call),
+                attempt - 1,
+                type(exc).__name__,
+                exc,
+            )
             raise _Retry(error) from None
         elapsed = self._clock() - started
-        log.debug(
-            "%s %s -> %d in %.3fs, %d bytes (try %d)",
-            call.method,
-            call.route,
-            status,
-            elapsed,
-            len(body),
-            attempt,
-        )
+        if log.isEnabledFor(logging.DEBUG):
+            log.debug(
+                "%s %s%s -> %d in %.3fs, %d bytes, %d retries",
+                call.method,
+                call.route,
+                _where_text(call),
+                status,
+                elapsed,
+                len(body),
+                attempt - 1,
+                extra={
+                    "flynn_route": call.route,
+                    "flynn_status": status,
+                    "flynn_duration": elapsed,
+                    "flynn_retries": attempt - 1,
+                    "flynn_task_id": call.task_id,
+                    "flynn_page": call.page,
+                },
+            )
         return status, content_type, body, retry_after
 
     def _interpret(
@@ -225,6 +249,15 @@ class Transport:
 
 
 _NOT_JSON: Final = object()
+
+
+def _where_text(call: Call) -> str:
+    """`` (task T page N)`` for log lines; the route is a template, so it holds no secrets."""
+    if call.task_id is None:
+        return ""
+    if call.page is None:
+        return f" (task {call.task_id})"
+    return f" (task {call.task_id} page {call.page})"
 
 
 def _url(call: Call) -> URL:
