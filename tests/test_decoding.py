@@ -579,8 +579,14 @@ def test_fast_path_equals_the_constructor(case: tuple[str, dict[str, Any]]) -> N
     assert expected.to_dict() == shaped.to_dict()
     assert hash(expected) == hash(shaped)
     assert pickle.loads(pickle.dumps(shaped)) == expected
+    # built through the private builder subclass, but handed on as the class itself
+    assert type(shaped) is cls
+    assert type(generic) is cls
+    assert repr(expected) == repr(shaped)
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         shaped.value = Decimal(0)  # type: ignore[misc]
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        del shaped.value  # type: ignore[misc]
 
 
 def test_shapes_are_bounded_and_the_generic_path_takes_over() -> None:
