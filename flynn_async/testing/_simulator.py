@@ -432,15 +432,15 @@ class FlynnSimulator:
     # Lifecycle
     # ---------------------------------------------------------------------------------------
 
-    async def start(self) -> None:
-        """Bind ``127.0.0.1`` on a free port and start serving."""
+    async def start(self, *, host: str = "127.0.0.1", port: int = 0) -> None:
+        """Bind ``host`` (default ``127.0.0.1``) on ``port`` (default 0: a free port) and serve."""
         if self._runner is not None:
             raise RuntimeError("the simulator is already running")
         runner = web.AppRunner(self._make_app(), access_log=None)
         self._closing = asyncio.Event()
         await runner.setup()
         try:
-            site = web.TCPSite(runner, "127.0.0.1", 0)
+            site = web.TCPSite(runner, host, port)
             await site.start()
             host, port = runner.addresses[0][:2]
         except BaseException:
