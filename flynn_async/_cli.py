@@ -1,120 +1,99 @@
 """The ``flynn-async`` command line.
 
-``flynn-async demo`` runs the main job end to end against the built-in simulator: it logs in,
-opens a GST session with the OTP flow, downloads every IMS section with a progress bar, prints
-a per-section summary and, with ``--out``, writes the merged result as JSON with exact amounts.
+Commands (``flynn-async COMMAND --help`` explains each, with an example):
 
-``flynn-async einvoice get`` fetches one e-invoice by its document's type, number and date,
-prints its details and, with ``--out``, writes the decoded invoice as JSON. Credentials come
-from the environment or a TOML config file, never from the command line for passwords.
+- ``login``: check the login credentials;
+- ``gst otp`` / ``gst status`` / ``gst logout``: the taxpayer's GST (OTP) session, kept in
+  the session store under the state directory;
+- ``ims download``: IMS sections to JSON, JSON Lines, CSV or Excel, with progress;
+- ``einvoice get``: one e-invoice by its document's type, number and date;
+- ``simulator serve``: the built-in simulator as a standalone server;
+- ``demo``: the whole job end to end against an in-process simulator.
 
-Exit codes: 0 success, 1 an API or network error, 2 bad usage, 130 interrupted.
+Settings come from flags, the environment or a TOML config file (one table:
+:data:`flynn_async._cli_common.SETTINGS`); passwords and OTPs never from the command line.
+Exit codes are module constants (``EXIT_*``); errors print one line,
+``flynn-async: <ErrorType>: message``, without secrets and without a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import sys
 import time
-import tomllib
+import traceback
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
-from . import __version__, _api
+from rich.console import Console
+
+from . import __version__, _api, _cli_ims, _cli_sim
+from ._cli_common import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_LOGIN_REFUSED,
+    EXIT_NO_SESSION,
+    EXIT_OK,
+    EXIT_TASK_FAILED,
+    EXIT_USAGE,
+    SETTINGS,
+    CommandFailed,
+    Settings,
+    Ui,
+    add_verbosity,
+    epilog,
+    exit_code,
+    exit_codes_text,
+    log_levels,
+    settings_text,
+)
+from ._cli_display import ProgressDisplay, format_summary, log_handler
 from ._client import FlynnClient
-from ._credentials import Credentials
 from ._decoding import dumps
 from ._einvoice_models import EInvoiceDetails, IrpCredentials
 from ._errors import FlynnError, InvalidInput
-from ._models import ImsInvoices, Progress
 
-EXIT_OK = 0
-EXIT_ERROR = 1
-EXIT_USAGE = 2
-EXIT_INTERRUPTED = 130
+__all__ = [
+    "EXIT_CODES",
+    "EXIT_ERROR",
+    "EXIT_INTERRUPTED",
+    "EXIT_LOGIN_REFUSED",
+    "EXIT_NO_SESSION",
+    "EXIT_OK",
+    "EXIT_TASK_FAILED",
+    "EXIT_USAGE",
+    "SETTINGS",
+    "ProgressDisplay",
+    "build_parser",
+    "format_einvoice",
+    "format_summary",
+    "main",
+    "run",
+    "run_demo",
+    "run_einvoice_get",
+]
 
-
-class ProgressDisplay:
-    """Task progress on a terminal (one redrawn bar) or as plain lines elsewhere."""
-
-    def __init__(self, stream: TextIO, *, enabled: bool = True) -> None:
-        self._stream = stream
-        self._enabled = enabled
-        self._tty = stream.isatty()
-        self._tasks: dict[str, Progress] = {}
-        self._last_line = 0.0
-        self._drawn = False
-
-    def __call__(self, progress: Progress) -> None:
-        if not self._enabled:
-            return
-        key = progress.section or progress.task_id
-        previous = self._tasks.get(key)
-        self._tasks[key] = progress
-        if self._tty:
-            self._draw()
-        elif previous is None or previous.phase != progress.phase or progress.phase == "done":
-            done = progress.pages_done
-            total = "?" if progress.pages_total is None else progress.pages_total
-            print(f"{key}: {progress.phase} ({done}/{total} pages)", file=self._stream)
-
-    def _draw(self) -> None:
-        done = sum(p.pages_done for p in self._tasks.values())
-        totals = [p.pages_total for p in self._tasks.values()]
-        known = sum(t for t in totals if t is not None)
-        waiting = sum(1 for p in self._tasks.values() if p.phase in ("submitted", "waiting"))
-        width = 30
-        filled = int(width * done / known) if known else 0
-        bar = "#" * filled + "-" * (width - filled)
-        text = f"\r[{bar}] {done}/{known or '?'} pages"
-        if waiting:
-            text += f", {waiting} task(s) processing on the server"
-        self._stream.write(text.ljust(78))
-        self._stream.flush()
-        self._drawn = True
-
-    def finish(self) -> None:
-        """End the bar's line."""
-        if self._drawn:
-            self._stream.write("\n")
-            self._stream.flush()
+_PROG: Final = "flynn-async"
+_FORMATTER: Final = argparse.RawDescriptionHelpFormatter
+_LOGGER: Final = "flynn_async"
 
 
-def format_summary(result: ImsInvoices) -> str:
-    """A per-section table of record counts and exact tax totals."""
-    headers = ("section", "records", "taxable value", "IGST", "CGST", "SGST", "cess")
-    rows: list[tuple[str, ...]] = []
-    sums = [Decimal(0)] * 5
-    count = 0
-    for name, totals in result.totals().items():
-        amounts = (totals.taxable_value, totals.igst, totals.cgst, totals.sgst, totals.cess)
-        sums = [a + b for a, b in zip(sums, amounts, strict=True)]
-        count += totals.records
-        rows.append((name, str(totals.records), *(f"{a:,.2f}" for a in amounts)))
-    for name, records in result.other_sections.items():
-        rows.append((name, str(len(records)), "", "", "", "", ""))
-    rows.append(("total", str(count), *(f"{a:,.2f}" for a in sums)))
-    widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
-
-    def line(cells: Sequence[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
-        return "  ".join((first, *rest))
-
-    rule = "  ".join("-" * w for w in widths)
-    body = [line(r) for r in rows]
-    return "\n".join([line(headers), rule, *body[:-1], rule, body[-1]])
+# ----------------------------------------------------------------------------------------------
+# demo
+# ----------------------------------------------------------------------------------------------
 
 
-async def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     """The demo: simulator in-process, login, OTP, download of every section, summary."""
     from .testing import FlynnSimulator
 
+    err = ui.err
     started = time.perf_counter()
     async with FlynnSimulator(
         seed=args.seed,
@@ -134,14 +113,11 @@ async def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             otp_request = await client.gst.request_otp(gstin=sim.gstin, username=sim.gst_username)
             session = await client.gst.verify_otp(otp_request, sim.otp)
             print(f"GST session open for {session.gstin}; downloading all sections", file=err)
-            display = ProgressDisplay(err, enabled=not args.quiet)
-            try:
+            with ProgressDisplay(err, enabled=not ui.quiet, console=ui.console) as display:
                 result = await client.ims.download_all(session, on_progress=display)
-            finally:
-                display.finish()
             stats = client.stats
     elapsed = time.perf_counter() - started
-    print(format_summary(result), file=out)
+    print(format_summary(result), file=ui.out)
     print(
         f"\n{len(result)} records in {elapsed:.2f}s ({stats.requests} requests, "
         f"{stats.retries} retries)",
@@ -157,88 +133,12 @@ async def run_demo(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 # einvoice get
 # ----------------------------------------------------------------------------------------------
 
-#: Environment variables read by ``einvoice get`` (they win over the config file).
-ENV_VARS = {
-    "handle": "FLYNN_HANDLE",
-    "password": "FLYNN_PASSWORD",
-    "org_id": "FLYNN_ORG_ID",
-    "environment": "FLYNN_ENVIRONMENT",
-    "base_url": "FLYNN_BASE_URL",
-    "login_url": "FLYNN_LOGIN_URL",
-    "irp.gstin": "FLYNN_IRP_GSTIN",
-    "irp.username": "FLYNN_IRP_USERNAME",
-    "irp.password": "FLYNN_IRP_PASSWORD",
-    "irp.keys": "FLYNN_EINVOICE_KEYS",
-    "config": "FLYNN_CONFIG",
-}
-
 
 def _document_date(text: str) -> date:
     try:
         return datetime.strptime(text, _api.EINVOICE_DATE_FORMAT).date()
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date as DD/MM/YYYY: {text!r}") from None
-
-
-def _load_config(path: Path) -> dict[str, Any]:
-    try:
-        with path.open("rb") as handle:
-            config = tomllib.load(handle)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read the config file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"the config file {path} is not valid TOML: {exc}") from None
-    return config
-
-
-class _Settings:
-    """Command line, then environment, then config file."""
-
-    def __init__(self, args: argparse.Namespace, environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        config_path = args.config or environ.get(ENV_VARS["config"])
-        self.config_dir = Path(config_path).parent if config_path else Path.cwd()
-        self._config = _load_config(Path(config_path)) if config_path else {}
-        self._args = args
-
-    def get(self, key: str, flag: str | None = None) -> str | None:
-        if flag is not None and getattr(self._args, flag, None):
-            value: Any = getattr(self._args, flag)
-            return str(value)
-        env = self._environ.get(ENV_VARS[key])
-        if env:
-            return env
-        section: Any = self._config
-        for part in key.split("."):
-            section = section.get(part) if isinstance(section, dict) else None
-        if section is None:
-            return None
-        if not isinstance(section, str):
-            raise InvalidInput(f"config file: {key} must be a string")
-        return section
-
-    def keys(self) -> list[Path]:
-        if self._args.key:
-            return list(self._args.key)
-        env = self._environ.get(ENV_VARS["irp.keys"])
-        if env:
-            return [Path(p) for p in env.split(os.pathsep) if p]
-        irp = self._config.get("irp")
-        listed = irp.get("keys") if isinstance(irp, dict) else None
-        if listed is None:
-            return []
-        if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
-            raise InvalidInput("config file: irp.keys must be a list of file names")
-        return [self.config_dir / p for p in listed]
-
-    def require(self, key: str, flag: str | None = None) -> str:
-        value = self.get(key, flag)
-        if not value:
-            where = f"--{flag.replace('_', '-')}, " if flag else ""
-            raise InvalidInput(
-                f"{key} is not set: give {where}{ENV_VARS[key]} or '{key}' in the config file"
-            )
-        return value
 
 
 def _read_keys(paths: Sequence[Path]) -> Any:
@@ -315,28 +215,21 @@ async def run_einvoice_get(
                 einvoice_keys=keys,
             )
             return await _einvoice_get(client, irp, args, out, err)
-    settings = _Settings(args, env)
-    credentials = Credentials(
-        settings.require("handle", "handle"),
-        settings.require("password"),
-        org_id=settings.get("org_id"),
-        handle_type="mobile" if settings.require("handle", "handle").isdigit() else "email",
-    )
+    settings = Settings(args, env)
+    credentials = settings.credentials()
     irp = IrpCredentials(
         settings.require("irp.gstin", "gstin"),
         settings.require("irp.username", "irp_username"),
         settings.get("irp.password"),
     )
-    base_url, login_url = settings.get("base_url"), settings.get("login_url")
-    environment = args.environment or settings.get("environment") or _api.DEFAULT_ENVIRONMENT
-    if environment not in _api.ENVIRONMENTS:
-        raise InvalidInput(f"environment must be sandbox or production, got {environment!r}")
+    base_url, login_url = settings.urls()
+    environment = settings.environment()
     client = FlynnClient(
         credentials,
         environment="production" if environment == "production" else "sandbox",
         base_url=base_url,
         login_url=login_url,
-        einvoice_keys=_read_keys(settings.keys()),
+        einvoice_keys=_read_keys(settings.paths("irp.keys", "key")),
     )
     return await _einvoice_get(client, irp, args, out, err)
 
@@ -364,6 +257,11 @@ async def _einvoice_get(
     return EXIT_OK
 
 
+# ----------------------------------------------------------------------------------------------
+# The parser
+# ----------------------------------------------------------------------------------------------
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -384,22 +282,30 @@ def _non_negative(text: str) -> float:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``flynn-async``."""
-    parser = argparse.ArgumentParser(
-        prog="flynn-async",
-        description="Asyncio client for Vayana's Flynn GST API (IMS downloads, e-invoices).",
-    )
-    parser.add_argument("--version", action="version", version=f"flynn-async {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+_OVERVIEW: Final = """\
+Commands, in the order a first session uses them:
+
+  flynn-async login                      check the credentials
+  flynn-async gst otp --gstin G --username U
+                                         open the taxpayer's GST session (asks for the OTP)
+  flynn-async ims download --gstin G --out invoices.xlsx
+                                         download every IMS section and write a file
+  flynn-async gst status                 the stored GST sessions
+  flynn-async simulator serve --port 0   a local simulator to try it all against
+"""
+
+
+def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     demo = commands.add_parser(
         "demo",
-        help="download every IMS section from the built-in simulator",
+        help="download every IMS section from an in-process simulator",
         description=(
             "Start the built-in simulator, log in, open a GST session with the OTP flow, "
-            "download all eight IMS sections and print a summary. "
-            "Example: flynn-async demo --out invoices.json"
+            "download all eight IMS sections with progress and print a summary. No settings "
+            "are read: everything runs locally."
         ),
+        epilog=epilog("flynn-async demo --out invoices.json", settings=False),
+        formatter_class=_FORMATTER,
     )
     demo.add_argument("--out", type=Path, help="write the merged result as JSON to this file")
     demo.add_argument("--records", type=_positive_int, default=500, help="records per section")
@@ -417,24 +323,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--latency", type=_non_negative, default=0.005, help="simulated seconds per request"
     )
     demo.add_argument("--seed", type=int, default=0, help="seed of the simulated data")
-    demo.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+    add_verbosity(demo)
+    demo.set_defaults(handler=run_demo)
 
-    einvoice = commands.add_parser("einvoice", help="e-invoice lookups")
-    einvoice_commands = einvoice.add_subparsers(dest="einvoice_command", required=True)
+
+def _add_einvoice(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    einvoice = commands.add_parser(
+        "einvoice",
+        help="e-invoice lookups",
+        description="Look up e-invoices on the IRP through Flynn.",
+        epilog=epilog(
+            "flynn-async einvoice get --irp ni1 --type INV --number RAMIRNINA199 --date 21/06/2021",
+            settings=False,
+        ),
+        formatter_class=_FORMATTER,
+    )
+    einvoice_commands = einvoice.add_subparsers(
+        dest="einvoice_command", required=True, metavar="COMMAND"
+    )
     get = einvoice_commands.add_parser(
         "get",
         help="fetch an e-invoice by document type, number and date",
         description=(
             "Fetch one e-invoice by its document's type, number and date, print its details "
             "and, with --out, write the decoded invoice as JSON. Login and IRP credentials "
-            "come from the environment (FLYNN_HANDLE, FLYNN_PASSWORD, FLYNN_ORG_ID, "
-            "FLYNN_IRP_GSTIN, FLYNN_IRP_USERNAME, FLYNN_IRP_PASSWORD, FLYNN_BASE_URL, "
-            "FLYNN_LOGIN_URL, FLYNN_EINVOICE_KEYS) or a TOML config file (--config or "
-            "FLYNN_CONFIG); passwords are never taken from the command line. Signatures are "
-            "verified only when the portal's key or certificate is given (--key). Example: "
-            "flynn-async einvoice get --irp ni1 --type INV --number RAMIRNINA199 "
-            "--date 21/06/2021 --out invoice.json"
+            "come from the settings below; passwords are never taken from the command line. "
+            "Signatures are verified only when the portal's key or certificate is given "
+            "(--key or FLYNN_EINVOICE_KEYS). --simulator runs against an in-process simulator "
+            "with its sample documents and key."
         ),
+        epilog=epilog(
+            "flynn-async einvoice get --irp ni1 --type INV --number RAMIRNINA199 "
+            "--date 21/06/2021 --out invoice.json",
+            "flynn-async einvoice get --simulator --irp ni1 --type CRN --number CRN/2024/0042 "
+            "--date 15/05/2024",
+        ),
+        formatter_class=_FORMATTER,
     )
     get.add_argument("--irp", required=True, choices=_api.EINVOICE_IRPS, help="the IRP portal")
     get.add_argument(
@@ -481,31 +405,103 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument(
         "--simulator",
         action="store_true",
-        help="run against the built-in simulator (its sample documents and key)",
+        help="run against an in-process simulator (its sample documents and key)",
     )
+    add_verbosity(get)
+
+    async def handler(args: argparse.Namespace, ui: Ui) -> int:
+        return await run_einvoice_get(args, ui.out, ui.err, ui.environ)
+
+    get.set_defaults(handler=handler)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``flynn-async``."""
+    parser = argparse.ArgumentParser(
+        prog=_PROG,
+        description=(
+            "Asyncio client for Vayana's Flynn GST API: IMS invoice downloads and e-invoice "
+            "lookups, exact to the paisa. `flynn-async COMMAND --help` explains each command."
+        ),
+        epilog=(
+            f"{_OVERVIEW}\n"
+            "Example:\n  flynn-async ims download --gstin 24AAAPI3182M002 --out invoices.json\n\n"
+            "Settings (flag, else environment, else config file; passwords and OTPs are never "
+            "flags):\n"
+            f"{settings_text()}\n\n"
+            f"Exit codes:\n{exit_codes_text()}"
+        ),
+        formatter_class=_FORMATTER,
+    )
+    parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _cli_ims.register(commands, _FORMATTER)
+    _add_einvoice(commands)
+    _cli_sim.register(commands, _FORMATTER)
+    _add_demo(commands)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+# ----------------------------------------------------------------------------------------------
+# Running a command
+# ----------------------------------------------------------------------------------------------
+
+
+def _report(ui: Ui, error: BaseException) -> None:
+    shown = error.error if isinstance(error, CommandFailed) else error
+    text = " ".join(str(shown).split()) or "(no details)"
+    ui.note(f"{_PROG}: {type(shown).__name__}: {text}")
+
+
+async def run(argv: Sequence[str], ui: Ui) -> int:
+    """Parse ``argv`` and run the command with ``ui``'s streams; returns the exit code.
+
+    Every error ends as one line on ``ui.err`` and its exit code (see :data:`EXIT_CODES`);
+    ``--help`` and usage errors are answered by argparse (exit codes 0 and 2).
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
     try:
-        if args.command == "demo":
-            return asyncio.run(run_demo(args, sys.stdout, sys.stderr))
-        if args.command == "einvoice":
-            return asyncio.run(run_einvoice_get(args, sys.stdout, sys.stderr))
-    except InvalidInput as exc:
-        print(f"flynn-async: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except FlynnError as exc:
-        print(f"flynn-async: {type(exc).__name__}: {exc}", file=sys.stderr)
+        args = parser.parse_args(list(argv))
+    except SystemExit as exc:
+        given = exc.code
+        return given if isinstance(given, int) else (EXIT_OK if given is None else EXIT_USAGE)
+    ui.quiet = bool(getattr(args, "quiet", False))
+    ui.verbosity = int(getattr(args, "verbose", 0))
+    if ui.console is None and ui.err.isatty():
+        ui.console = Console(file=ui.err)
+    logger = logging.getLogger(_LOGGER)
+    level = log_levels(ui.verbosity)
+    handler: logging.Handler | None = None
+    old_level = logger.level
+    if level is not None:
+        handler = log_handler(ui.err, ui.console)
+        logger.addHandler(handler)
+        logger.setLevel(level)
+    try:
+        code: int = await args.handler(args, ui)
+        return code
+    except (CommandFailed, FlynnError, OSError) as exc:
+        _report(ui, exc)
+        return exit_code(exc)
+    except Exception as exc:  # a bug: still one line, the traceback only with -vv
+        _report(ui, exc)
+        if ui.verbosity >= 2:
+            traceback.print_exception(exc, file=ui.err)
         return EXIT_ERROR
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
+            logger.setLevel(old_level)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the ``flynn-async`` script exits with it)."""
+    ui = Ui(sys.stdout, sys.stderr, sys.stdin, os.environ)
+    try:
+        return asyncio.run(run(sys.argv[1:] if argv is None else argv, ui))
     except KeyboardInterrupt:
-        print("flynn-async: interrupted", file=sys.stderr)
+        print(f"{_PROG}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
-    parser.error(f"unknown command {args.command!r}")  # pragma: no cover
-    return EXIT_USAGE  # pragma: no cover - parser.error exits
 
 
 if __name__ == "__main__":  # pragma: no cover

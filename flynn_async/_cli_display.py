@@ -1,0 +1,187 @@
+"""What the command line shows: download progress and the per-section summary.
+
+On a terminal, progress is a set of ``rich`` bars, one per section: first "waiting" while the
+server prepares the task (with the number of status calls), then pages done out of the total.
+Anywhere else (a pipe, a log file, CI) it is plain timestamped lines, a few per section.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal
+from types import TracebackType
+from typing import Final, Self, TextIO
+
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+from rich.progress import Progress as RichProgress
+
+from ._models import ImsInvoices, Progress
+
+__all__ = ["ProgressDisplay", "format_summary", "log_handler"]
+
+#: Plain mode reports fetching at these fractions of the pages (and when done).
+_PLAIN_STEPS: Final = 10
+
+
+def _now() -> str:
+    return datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+class ProgressDisplay:
+    """Takes :class:`~flynn_async.Progress` reports (as ``on_progress``) and shows them.
+
+    ``terminal`` forces the bars (``True``) or the plain lines (``False``); by default bars are
+    drawn only when ``stream`` is a terminal. Use it as a context manager around the download:
+    the bars are drawn while it is open. ``enabled=False`` shows nothing (``-q``).
+    """
+
+    def __init__(
+        self,
+        stream: TextIO,
+        *,
+        enabled: bool = True,
+        terminal: bool | None = None,
+        console: Console | None = None,
+        clock: Callable[[], str] = _now,
+    ) -> None:
+        self._stream = stream
+        self._enabled = enabled
+        self._terminal = stream.isatty() if terminal is None else terminal
+        self._clock = clock
+        self._bars: RichProgress | None = None
+        self._rows: dict[str, TaskID] = {}
+        self._seen: dict[str, Progress] = {}
+        if enabled and self._terminal:
+            self._bars = RichProgress(
+                TextColumn("{task.description:<7}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[state]}"),
+                TimeElapsedColumn(),
+                console=console or Console(file=stream, force_terminal=True),
+                transient=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+
+    @property
+    def console(self) -> Console | None:
+        """The terminal console of the bars (log lines go through it), else ``None``."""
+        return self._bars.console if self._bars is not None else None
+
+    def __enter__(self) -> Self:
+        if self._bars is not None:
+            self._bars.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._bars is not None:
+            self._bars.stop()
+
+    def __call__(self, progress: Progress) -> None:
+        if not self._enabled:
+            return
+        name = (progress.section or progress.task_id).upper()
+        previous = self._seen.get(name)
+        self._seen[name] = progress
+        if self._bars is not None:
+            self._draw(name, progress)
+        else:
+            self._line(name, progress, previous)
+
+    def _draw(self, name: str, progress: Progress) -> None:
+        assert self._bars is not None
+        row = self._rows.get(name)
+        if row is None:
+            row = self._rows[name] = self._bars.add_task(name, total=None, state="submitted")
+        if progress.phase == "waiting":
+            self._bars.update(row, state=f"waiting for the server ({progress.polls} checks)")
+        elif progress.phase == "fetching":
+            self._bars.update(
+                row,
+                total=progress.pages_total,
+                completed=progress.pages_done,
+                state="pages",
+            )
+        elif progress.phase == "done":
+            total = progress.pages_total or 0
+            self._bars.update(row, total=total, completed=total, state="done")
+
+    def _line(self, name: str, progress: Progress, previous: Progress | None) -> None:
+        total = progress.pages_total
+        if progress.phase == "submitted":
+            text = f"submitted, task {progress.task_id}"
+        elif progress.phase == "waiting":
+            text = f"waiting for the server (status check {progress.polls})"
+        elif progress.phase == "fetching":
+            if not _worth_a_line(progress, previous):
+                return
+            text = f"fetching pages: {progress.pages_done}/{total}"
+        else:
+            text = f"done: {progress.pages_done} pages"
+        print(f"{self._clock()} {name} {text}", file=self._stream, flush=True)
+
+
+def _worth_a_line(progress: Progress, previous: Progress | None) -> bool:
+    total = progress.pages_total or 0
+    if previous is None or previous.phase != "fetching" or total == 0:
+        return True  # the first fetching report: the page count is known
+    if progress.pages_done == total:
+        return False  # "done" follows at once
+    step = max(1, -(-total // _PLAIN_STEPS))
+    return progress.pages_done // step != previous.pages_done // step
+
+
+def log_handler(stream: TextIO, console: Console | None) -> logging.Handler:
+    """A handler for ``-v``: through the bars' console on a terminal, plain lines elsewhere."""
+    if console is not None:
+        return RichHandler(console=console, show_path=False)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    return handler
+
+
+def _paise(amount: Decimal) -> str:
+    return f"{amount.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
+
+
+def format_summary(result: ImsInvoices) -> str:
+    """A per-section table of record counts and tax totals (exact sums, shown to the paisa)."""
+    headers = ("section", "records", "taxable value", "IGST", "CGST", "SGST", "cess")
+    rows: list[tuple[str, ...]] = []
+    sums = [Decimal(0)] * 5
+    count = 0
+    for name, totals in result.totals().items():
+        amounts = (totals.taxable_value, totals.igst, totals.cgst, totals.sgst, totals.cess)
+        sums = [a + b for a, b in zip(sums, amounts, strict=True)]
+        count += totals.records
+        rows.append((name.upper(), str(totals.records), *(_paise(a) for a in amounts)))
+    for name, records in result.other_sections.items():
+        count += len(records)
+        rows.append((name, str(len(records)), "", "", "", "", ""))
+    rows.append(("total", str(count), *(_paise(a) for a in sums)))
+    widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
+
+    def line(cells: Sequence[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        return "  ".join((first, *rest))
+
+    rule = "  ".join("-" * w for w in widths)
+    body = [line(r) for r in rows]
+    return "\n".join([line(headers), rule, *body[:-1], rule, body[-1]])
