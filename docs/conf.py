@@ -1,0 +1,135 @@
+"""Sphinx configuration for the flynn-async documentation site.
+
+Build it (strict: any warning fails the build, and every warning is reported)::
+
+    sphinx-build -W --keep-going -b html docs docs/_build/html
+
+The build is offline: no intersphinx, no remote images or fonts, nothing fetched.
+"""
+
+from __future__ import annotations
+
+import enum
+import sys
+from pathlib import Path
+from typing import Any
+
+# Document the package of this checkout even when it is not installed (it normally is:
+# ``pip install -e '.[test]'`` brings the ``docs`` extra and the package itself).
+_ROOT = Path(__file__).resolve().parent.parent
+if str(_ROOT) not in sys.path:
+    sys.path.insert(0, str(_ROOT))
+
+import flynn_async  # noqa: E402
+
+project = "flynn-async"
+author = "flynn-async developers"
+project_copyright = "flynn-async developers"
+release = flynn_async.__version__
+version = ".".join(release.split(".")[:2])
+
+extensions = [
+    "myst_parser",
+    "sphinx.ext.autodoc",
+    "sphinx.ext.napoleon",
+]
+
+source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
+root_doc = "index"
+# docs/examples/ holds Python files (the FastAPI example), not pages.
+exclude_patterns = ["_build", "examples", "Thumbs.db", ".DS_Store"]
+
+# -- MyST ------------------------------------------------------------------------------------
+
+myst_enable_extensions = ["colon_fence"]
+# Give headings down to ### anchors, so that links like "usage.md#the-gst-session" resolve.
+myst_heading_anchors = 3
+
+# -- autodoc and napoleon (the docstrings use Google-style "Args:" sections) -----------------
+
+autodoc_member_order = "bysource"
+autodoc_typehints = "signature"
+autodoc_class_signature = "mixed"
+autodoc_default_options = {"members": True}
+napoleon_google_docstring = True
+napoleon_numpy_docstring = False
+napoleon_use_rtype = False
+
+# -- HTML ------------------------------------------------------------------------------------
+
+html_theme = "furo"
+html_title = f"flynn-async {release}"
+html_static_path = ["_static"]
+html_show_sourcelink = False
+
+# -- Small adjustments to autodoc's output ---------------------------------------------------
+
+# Classes an application reaches through the client (``client.gst``, ``client.ims``,
+# ``client.einvoice``, ``client.ims.submit(...)``) and never constructs: their constructors
+# take private parts, so the reference shows no constructor signature for them.
+_NOT_CONSTRUCTED = frozenset(
+    {
+        "flynn_async.GstApi",
+        "flynn_async.ImsApi",
+        "flynn_async.EInvoiceApi",
+        "flynn_async.Task",
+    }
+)
+
+
+def _hide_private_constructors(
+    app: Any,
+    what: str,
+    name: str,
+    obj: Any,
+    options: Any,
+    signature: str | None,
+    return_annotation: str | None,
+) -> tuple[str, str] | None:
+    if what == "class" and name in _NOT_CONSTRUCTED:
+        return "", ""
+    if what == "class" and isinstance(obj, type) and issubclass(obj, enum.Enum):
+        return "", ""  # enums are looked up by value or member, not constructed
+    return None
+
+
+def _public_bases(app: Any, name: str, obj: Any, options: Any, bases: list[type]) -> None:
+    """Show the public ancestors of a private base class (``_OpenEnum`` -> ``StrEnum``)."""
+    public: list[type] = []
+    pending = list(bases)
+    while pending:
+        base = pending.pop(0)
+        if base.__name__.startswith("_"):
+            pending[:0] = [b for b in base.__bases__ if b is not object]
+        elif base not in public:
+            public.append(base)
+    bases[:] = public or [object]
+
+
+def _napoleon_except_attributes(
+    app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
+) -> None:
+    """Napoleon, but not on attribute and property docstrings.
+
+    Napoleon reads the first ``text: more`` of an attribute's docstring as ``type:
+    description`` (so "Supplier GSTIN (``stin``). Kept as sent: sandbox GSTINs are not
+    validated." would lose its first half to a "Type" field); the package's attribute
+    docstrings are plain sentences, and their types come from the annotations.
+    """
+    if what in {"attribute", "data", "property"}:
+        return
+    from sphinx.ext.napoleon import _process_docstring
+
+    _process_docstring(app, what, name, obj, options, lines)
+
+
+def setup(app: Any) -> None:
+    """Wire the adjustments above into the build."""
+    from sphinx.ext.napoleon import _process_docstring
+
+    for listener in list(app.events.listeners.get("autodoc-process-docstring", [])):
+        if listener.handler is _process_docstring:
+            app.disconnect(listener.id)
+    app.connect("autodoc-process-docstring", _napoleon_except_attributes)
+    app.connect("autodoc-process-signature", _hide_private_constructors)
+    app.connect("autodoc-process-bases", _public_bases)
