@@ -508,6 +508,25 @@ def test_verbose_logs_without_secrets(
     assert "" == capsys.readouterr().err  # the handler is gone again
 
 
+def test_a_debug_download_shows_no_session_id(
+    logged_in: LoggedIn,
+    server: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    state = Path(logged_in.env["FLYNN_ASYNC_STATE_DIR"])
+    stored = json.loads((state / "sessions" / f"{server['FLYNN_GSTIN']}.json").read_text())
+    args = ["ims", "download", "--section", "B2BCN", "--out", str(tmp_path / "x.json"), "-vv"]
+    env = {**logged_in.env, "FLYNN_GSTIN": server["FLYNN_GSTIN"]}
+    assert EXIT_OK == in_process(monkeypatch, env, *args, *FAST)
+    captured = capsys.readouterr()
+    assert "DEBUG flynn_async" in captured.err
+    assert "B2BCN done: 3 pages" in captured.err
+    for secret in (stored["session_id"], server["FLYNN_PASSWORD"]):
+        assert secret not in captured.out + captured.err
+
+
 def test_a_config_file(
     server: dict[str, str],
     tmp_path: Path,
