@@ -131,6 +131,18 @@ def _known_routes(_: object, attribute: attrs.Attribute[Any], value: frozenset[s
         raise ValueError(f"{attribute.name}: unknown route names {unknown}")
 
 
+def _gstin_set(value: Any) -> frozenset[str]:
+    if isinstance(value, str):
+        raise TypeError("failing_gstins takes a collection of GSTINs, not one GSTIN")
+    return frozenset(value)
+
+
+def _gstins(_: object, attribute: attrs.Attribute[Any], value: frozenset[str]) -> None:
+    bad = sorted(repr(g) for g in value if not isinstance(g, str) or not _is_gstin(g))
+    if bad:
+        raise ValueError(f"{attribute.name}: not GSTINs: {', '.join(bad)}")
+
+
 def _lower_names(_: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
     known = {s.lower() for s in _api.IMS_SECTIONS}
     for name in value:
@@ -188,7 +200,8 @@ class SimulatorConfig:
     Not drawn per request: ``token_expiry_every`` expires every live login token once every
     N-th API call (login-service calls are not counted; counted since start or
     :meth:`FlynnSimulator.reset_counters`) has been answered; ``failing_tasks`` makes the
-    first N tasks of the simulator's life end ``failed``; ``page_not_found_once`` makes that
+    first N tasks of the simulator's life end ``failed``; ``failing_gstins`` makes every task
+    submitted for those GSTINs end ``failed``; ``page_not_found_once`` makes that
     share of pages (fixed per fault seed, task and page) answer 404 ``err-resource-not-found``
     the first time they are asked for without another fault (only when ``task_page`` is a
     fault route).
@@ -243,6 +256,9 @@ class SimulatorConfig:
     malformed_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
     token_expiry_every: int | None = attrs.field(default=None, validator=_optional_positive)
     failing_tasks: int = attrs.field(default=0, validator=_non_negative)
+    failing_gstins: frozenset[str] = attrs.field(
+        default=frozenset(), converter=_gstin_set, validator=_gstins
+    )
     page_not_found_once: float = attrs.field(default=0.0, validator=_faults.check_rate)
 
     def __attrs_post_init__(self) -> None:
@@ -281,7 +297,7 @@ class SimTask:
     state: str = _api.TASK_STATUS_PROCESSING
     _plan: _Plan = attrs.field(repr=False, alias="plan")
     _session: _GstSession = attrs.field(repr=False, alias="session")
-    _doomed: bool = attrs.field(default=False, repr=False, alias="doomed")  # failing_tasks
+    _doomed: bool = attrs.field(default=False, repr=False, alias="doomed")  # failing_*
 
 
 @attrs.define
@@ -1030,7 +1046,7 @@ class FlynnSimulator:
         if bad or section is None:
             raise _bad_request(*bad)
         plan = self._plan_for(gstin, section, status)
-        doomed = len(self._tasks) < self.config.failing_tasks
+        doomed = len(self._tasks) < self.config.failing_tasks or gstin in self.config.failing_gstins
         if doomed:
             self.faults["task_failed"] += 1
         task = SimTask(

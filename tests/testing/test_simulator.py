@@ -717,6 +717,35 @@ async def test_failed_terminal_status(http: aiohttp.ClientSession) -> None:
             assert (status, error_of(body)["message"]) == (400, _api.ERR_TASK_NOT_COMPLETED)
 
 
+async def test_failing_gstins_fail_every_task_of_those_taxpayers(
+    http: aiohttp.ClientSession,
+) -> None:
+    doomed, healthy = "27AAPFU0939F1ZV", "24AAAPI3182M002"
+    with pytest.raises(TypeError):
+        SimulatorConfig(failing_gstins=doomed)  # one string is not a set of GSTINs
+    with pytest.raises(ValueError, match="not GSTINs"):
+        SimulatorConfig(failing_gstins={"27aapfu0939f1zv"})
+    async with FlynnSimulator(failing_gstins=[doomed]) as sim:
+        assert sim.config.failing_gstins == frozenset({doomed})
+        token = await login(http, sim)
+        states = {}
+        for gstin in (doomed, healthy, doomed):
+            session_id = await gst_session(http, sim, token, gstin)
+            for section in ("B2B", "B2BCN"):
+                task_id = await submit(http, sim, token, session_id, section, gstin=gstin)
+                for _ in range(sim.config.processing_polls + 1):
+                    data = await task_status(http, sim, token, task_id)
+                states[task_id] = (gstin, data["task"]["status"])
+        assert sorted(states.values()) == sorted(
+            [(doomed, _api.TASK_STATUS_FAILED)] * 4 + [(healthy, _api.TASK_STATUS_COMPLETED)] * 2
+        )
+        assert sim.faults["task_failed"] == 4
+        failed = next(t for t, (g, _) in states.items() if g == doomed)
+        url = task_url(sim, _api.TASK_RESULT_ROUTE, failed)
+        status, body = await call(http, "GET", url, headers=api_headers(sim, token))
+        assert (status, error_of(body)["message"]) == (400, _api.ERR_TASK_NOT_COMPLETED)
+
+
 async def test_wrapped_status_shape(http: aiohttp.ClientSession) -> None:
     async with FlynnSimulator(status_shape="wrapped") as sim:
         token = await login(http, sim)
