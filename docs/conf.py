@@ -10,6 +10,7 @@ The build is offline: no intersphinx, no remote images or fonts, nothing fetched
 from __future__ import annotations
 
 import enum
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,11 @@ _NOT_CONSTRUCTED = frozenset(
     }
 )
 
+# A default value that is a function, as autodoc shows it: "<built-in function monotonic>".
+_FUNCTION_REPR = re.compile(r"<(?:built-in )?function ([\w.]+)(?: at 0x[0-9a-f]+)?>")
 
-def _hide_private_constructors(
+
+def _clean_signature(
     app: Any,
     what: str,
     name: str,
@@ -86,10 +90,18 @@ def _hide_private_constructors(
     signature: str | None,
     return_annotation: str | None,
 ) -> tuple[str, str] | None:
+    """Hide constructor signatures nobody calls; make function defaults parseable."""
     if what == "class" and name in _NOT_CONSTRUCTED:
         return "", ""
     if what == "class" and isinstance(obj, type) and issubclass(obj, enum.Enum):
         return "", ""  # enums are looked up by value or member, not constructed
+    if what == "class" and getattr(obj, "_is_protocol", False):
+        return "", ""  # protocols are implemented, not constructed
+    if signature and "<" in signature:
+        # A default that is a function shows as "<function sleep>", which the Python domain
+        # cannot parse (the whole signature would then be shown raw, "~module.Class" and all):
+        # show its name instead ("sleep", "monotonic").
+        return _FUNCTION_REPR.sub(r"\1", signature), return_annotation or ""
     return None
 
 
@@ -131,5 +143,5 @@ def setup(app: Any) -> None:
         if listener.handler is _process_docstring:
             app.disconnect(listener.id)
     app.connect("autodoc-process-docstring", _napoleon_except_attributes)
-    app.connect("autodoc-process-signature", _hide_private_constructors)
+    app.connect("autodoc-process-signature", _clean_signature)
     app.connect("autodoc-process-bases", _public_bases)
