@@ -12,6 +12,16 @@ money into typed records, and test it all against the built-in simulator
 
 from importlib.metadata import PackageNotFoundError, version
 
+from ._batch import (
+    BatchError,
+    BatchProgress,
+    BatchResult,
+    DownloadJob,
+    GstSessionMissing,
+    JobResult,
+    JobState,
+    ManifestError,
+)
 from ._checkpoint import Checkpoint
 from ._client import FlynnClient
 from ._credentials import Credentials
@@ -110,6 +120,9 @@ __all__ = [
     "ApiError",
     "AuthError",
     "BatchDetails",
+    "BatchError",
+    "BatchProgress",
+    "BatchResult",
     "BuyerDetails",
     "Checkpoint",
     "ContractDetails",
@@ -118,6 +131,7 @@ __all__ = [
     "DocumentDetails",
     "DocumentPeriod",
     "DocumentType",
+    "DownloadJob",
     "EInvoice",
     "EInvoiceApi",
     "EInvoiceDetails",
@@ -136,6 +150,7 @@ __all__ = [
     "GstError",
     "GstSession",
     "GstSessionExpired",
+    "GstSessionMissing",
     "ImsAmendedInvoice",
     "ImsAmendedNote",
     "ImsApi",
@@ -153,7 +168,10 @@ __all__ = [
     "IrpErrorDetail",
     "IrpPasswordRequired",
     "ItemAttribute",
+    "JobResult",
+    "JobState",
     "KeepAlive",
+    "ManifestError",
     "NotFound",
     "OtpRequest",
     "PageCodec",

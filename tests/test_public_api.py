@@ -98,7 +98,17 @@ EINVOICE = {
     "compute_irn",
 }
 RELIABILITY = {"Checkpoint", "FileSessionStore", "FrozenMap", "KeepAlive", "SessionStore"}
-EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY
+BATCH = {
+    "BatchError",
+    "BatchProgress",
+    "BatchResult",
+    "DownloadJob",
+    "GstSessionMissing",
+    "JobResult",
+    "JobState",
+    "ManifestError",
+}
+EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH
 
 
 def test_all_is_exactly_the_expected_names() -> None:
