@@ -383,8 +383,19 @@ class ImsInvoices:
     present: frozenset[str] = frozenset()
 
     def section(self, name: str | ImsSection) -> tuple[Any, ...]:
-        """The records of a section by name (``"b2b"``, ``ImsSection.B2B``, or an unknown one)."""
-        key = name.key if isinstance(name, ImsSection) else name.lower()
+        """The records of a section by name (``"b2b"``, ``ImsSection.B2B``, or an unknown one).
+
+        An unknown section is found by its exact key first (the server's keys are kept as
+        sent, so an unknown ``"IMPG"`` is not confused with anything else); other names are
+        matched without regard to case.
+        """
+        if isinstance(name, ImsSection):
+            key = name.key
+        elif name in self.other_sections:
+            records_: tuple[Any, ...] = self.other_sections[name]
+            return records_
+        else:
+            key = name.lower()
         if key in SECTION_RECORD_TYPES:
             records: tuple[Any, ...] = getattr(self, key)
             return records

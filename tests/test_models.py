@@ -275,6 +275,26 @@ def test_sections_by_name_enum_or_unknown_name() -> None:
     assert () == result.section("nothing")
 
 
+def test_an_unknown_section_with_capitals_is_found_by_its_exact_key() -> None:
+    result = ImsInvoices(
+        b2b=(invoice("b1"),),
+        other_sections=MappingProxyType(
+            {"IMPG": ({"n": 1},), "B2B": ({"n": 2},)}  # unknown keys, as sent
+        ),
+        present=frozenset({"b2b", "IMPG", "B2B"}),
+    )
+    assert ({"n": 1},) == result.section("IMPG")
+    assert ({"n": 2},) == result.section("B2B")  # not the known b2b records
+    assert (invoice("b1"),) == result.section("b2b")
+    assert [
+        ("b2b", invoice("b1")),
+        ("IMPG", {"n": 1}),
+        ("B2B", {"n": 2}),
+    ] == list(result.records())
+    assert {"b2b", "IMPG", "B2B"} == set(result.to_dict())
+    assert [{"n": 2}] == result.to_dict()["B2B"]
+
+
 def test_section_names_known_first_in_api_order_and_empty_ones_kept() -> None:
     assert ["b2b", "b2bcn", "ecom", "impg"] == sample_result().section_names()
 
