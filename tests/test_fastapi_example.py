@@ -23,6 +23,7 @@ import pytest
 from fastapi import FastAPI
 
 from flynn_async import (
+    FlynnError,
     GstSessionExpired,
     ImsSection,
     InvalidInput,
@@ -32,6 +33,7 @@ from flynn_async import (
     TaskFailed,
     TaskTimeout,
     TooManyTokens,
+    _errors,
 )
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
 from flynn_async.testing.pytest_plugin import FlynnTestClock
@@ -417,3 +419,24 @@ def test_settings_come_from_the_environment_and_hide_the_password() -> None:
 )
 def test_errors_map_to_http_statuses(error: Exception, status: int) -> None:
     assert status == example.error_status(error)
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        getattr(_errors, name)
+        for name in _errors.__all__
+        if isinstance(getattr(_errors, name), type)
+        and issubclass(getattr(_errors, name), FlynnError)
+        and name != "FlynnError"
+    ],
+    ids=lambda kind: kind.__name__,
+)
+def test_every_client_error_has_a_status_of_its_own(kind: type[Exception]) -> None:
+    # the caller's mistakes are 4xx, Flynn's failures 5xx; none falls through to a bare 500
+    error = kind.__new__(kind)
+    status = example.error_status(error)
+    assert 400 <= status < 600
+    assert 500 != status
+    if issubclass(kind, InvalidInput):
+        assert 422 == status

@@ -14,6 +14,8 @@ import sys
 import textwrap
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flynn_async.testing import FlynnSimulator, pytest_plugin
 from flynn_async.testing.pytest_plugin import FlynnTestClock
@@ -336,3 +338,33 @@ def test_the_clock_runs_and_jumps() -> None:
     with pytest.raises(ValueError, match="does not go back"):
         clock.advance(-1)
     assert "2 sleeps" in repr(clock)
+
+
+@given(
+    st.lists(
+        st.tuples(st.booleans(), st.floats(min_value=-10, max_value=1e6, allow_nan=False)),
+        max_size=20,
+    )
+)
+def test_the_clock_never_goes_back_and_moves_at_least_by_every_sleep(
+    steps: list[tuple[bool, float]],
+) -> None:
+    clock = FlynnTestClock(start=0.0)
+    moved = 0.0
+    last = clock()
+
+    async def walk() -> None:
+        nonlocal moved, last
+        for sleeps, seconds in steps:
+            if sleeps:
+                await clock.sleep(seconds)
+            else:
+                clock.advance(abs(seconds))
+            moved += max(0.0, abs(seconds) if not sleeps else seconds)
+            now = clock()
+            assert now >= last
+            last = now
+
+    asyncio.run(walk())
+    assert clock() >= moved
+    assert [s for sleeps, s in steps if sleeps] == clock.sleeps
