@@ -19,6 +19,7 @@ import pytest
 import flynn_async
 import flynn_async.einvoice
 import flynn_async.testing
+import flynn_async.testing.pytest_plugin
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 REFERENCE = DOCS / "reference"
@@ -42,6 +43,7 @@ def public_modules() -> list[ModuleType]:
         flynn_async,
         flynn_async.einvoice,
         flynn_async.testing,
+        flynn_async.testing.pytest_plugin,
     ]
     for optional in ("flynn_async.export",):
         with contextlib.suppress(ModuleNotFoundError):
