@@ -13,6 +13,7 @@ Run alone: ``python -m benchmarks.bench_fanout [--quick]``.
 
 from __future__ import annotations
 
+import gc
 import math
 import sys
 import time
@@ -28,16 +29,28 @@ BOUND = 1.10
 SPEEDUP = 12.0
 
 
-async def timed_result(info: SimInfo, concurrency: int, runs: int, expect: int) -> list[float]:
-    """``runs`` downloads at ``concurrency``: seconds from task completion to the result."""
+async def timed_result(
+    info: SimInfo, concurrency: int, runs: int, expect: int, *, gc_recipe: bool = False
+) -> list[float]:
+    """``runs`` downloads at ``concurrency``: seconds from task completion to the result.
+
+    ``gc_recipe`` applies the batch-job recipe of docs/performance.md (the collector off
+    around the download) to show what a host that chooses it gets.
+    """
     async with connect(info, max_concurrency=concurrency) as (client, session):
 
         async def once() -> float:
             task = await client.ims.submit(session, section="B2B")
             await task.wait()
+            if gc_recipe:
+                gc.disable()
             started = time.perf_counter()
-            result = await task.result()
-            elapsed = time.perf_counter() - started
+            try:
+                result = await task.result()
+                elapsed = time.perf_counter() - started
+            finally:
+                if gc_recipe:
+                    gc.enable()
             if len(result) != expect:
                 raise RuntimeError(f"expected {expect} records, got {len(result)}")
             return elapsed
