@@ -41,8 +41,8 @@ import attrs
 import msgspec
 
 from . import _validate
-from ._decoding import dumps, loads, structure_invoices
-from ._errors import FlynnError, GstSessionExpired, InvalidInput, SectionMismatch
+from ._decoding import combine_sections, dumps, loads, structure_invoices
+from ._errors import FlynnError, GstSessionExpired, InvalidInput, SectionMismatch, first_error
 from ._gst import GstApi, GstSession
 from ._models import FrozenMap, ImsInvoices, ImsSection, ImsStatus, Progress
 from ._state import ensure_private_dir, write_atomic
@@ -667,15 +667,6 @@ def _plan(jobs: object, sections: tuple[ImsSection, ...], status: ImsStatus | No
     return planned
 
 
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_error(exc)
-        if isinstance(exc, FlynnError):
-            return exc
-    return group.exceptions[0]
-
-
 class _Batch:
     """One run of ``download_many``."""
 
@@ -756,7 +747,7 @@ class _Batch:
                 for _ in range(min(self.max_jobs, len(pending))):
                     group.create_task(worker())
         except BaseExceptionGroup as group_error:  # only batch-level errors get here
-            raise _first_error(group_error) from None
+            raise first_error(group_error) from None
         results = tuple(self.results[job.index] for job in self.jobs)
         return BatchResult(results, None if self.manifest is None else self.manifest.path)
 
@@ -778,7 +769,6 @@ class _Batch:
             return session
 
     async def run_job(self, job: _Job) -> JobResult:
-        from ._ims import combine_sections  # _ims imports this module: import at call time
 
         manifest = self.manifest
         known = manifest.task_ids(job.key) if manifest is not None else {}
@@ -833,7 +823,7 @@ class _Batch:
                     for section in job.sections:
                         group.create_task(one(section, session))
             except BaseExceptionGroup as group_error:
-                first = _first_error(group_error)
+                first = first_error(group_error)
                 for section, task in tasks.items():
                     first.add_note(f"IMS {section.value} task id: {task.id}")
                 raise first from None
@@ -958,7 +948,7 @@ async def run_batch(
     if manifest is not None and not isinstance(manifest, str | os.PathLike):
         raise InvalidInput(f"manifest must be a path, not {type(manifest).__name__}")
     planned = _plan(jobs, chosen, wanted)
-    if gst._store is None:
+    if gst.store is None:
         for job in planned:
             if job.session is None:
                 raise InvalidInput(

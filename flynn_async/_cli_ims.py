@@ -36,9 +36,9 @@ from ._cli_common import (
 )
 from ._cli_display import ProgressDisplay, format_summary
 from ._client import FlynnClient
-from ._errors import FlynnError, GstError, GstSessionExpired, InvalidInput
+from ._decoding import combine_sections
+from ._errors import GstError, GstSessionExpired, InvalidInput, first_error
 from ._gst import GstSession
-from ._ims import combine_sections
 from ._models import ImsInvoices, ImsSection, ImsStatus
 from ._policy import PollPolicy
 from ._secrets import Secret
@@ -333,26 +333,9 @@ class _Download:
                 for section in self._sections:
                     group.create_task(self._one(section, results))
         except BaseExceptionGroup as errors:
-            raise _first_error(errors) from None
+            raise first_error(errors) from None
         ordered = {s: results[s] for s in self._sections}
         return combine_sections(ordered, self.task_ids)
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    leaves: list[BaseException] = []
-
-    def walk(g: BaseExceptionGroup[BaseException]) -> None:
-        for exc in g.exceptions:
-            if isinstance(exc, BaseExceptionGroup):
-                walk(exc)
-            else:
-                leaves.append(exc)
-
-    walk(group)
-    for exc in leaves:
-        if isinstance(exc, FlynnError):
-            return exc
-    return leaves[0]
 
 
 def _resume_hint(args: argparse.Namespace, gstin: str, task_ids: dict[ImsSection, str]) -> str:

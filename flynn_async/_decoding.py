@@ -23,7 +23,7 @@ import msgspec
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
 from . import _models as m
-from ._errors import ResponseError
+from ._errors import ResponseError, SectionMismatch
 
 __all__ = ["decode_ims_page", "dumps", "loads"]
 
@@ -577,5 +577,47 @@ def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
         **{k: tuple(v) for k, v in known.items()},
         other_sections=m.FrozenMap({k: tuple(v) for k, v in other.items()}) if other else m.EMPTY,
         extra=m.FrozenMap(extra) if extra else m.EMPTY,
+        present=frozenset(present),
+    )
+
+
+def combine_sections(
+    results: dict[m.ImsSection, m.ImsInvoices], task_ids: dict[m.ImsSection, str]
+) -> m.ImsInvoices:
+    """Merge per-section task results, each section from its own task, checked for agreement."""
+    known: dict[str, tuple[Any, ...]] = {}
+    owner: dict[str, str] = {}
+    for section, result in results.items():
+        known[section.key] = result.section(section.key)
+        owner[section.key] = task_ids[section]
+    other: dict[str, tuple[Any, ...]] = {}
+    extra: dict[str, Any] = {}
+    present: set[str] = {s.key for s in results}
+    for section, result in results.items():
+        tid = task_ids[section]
+        for name in result.section_names():
+            if name == section.key:
+                continue
+            records = result.section(name)
+            present.add(name)
+            target = known if name in m.KNOWN_SECTIONS else other
+            if name in target:
+                if target[name] != records:
+                    raise SectionMismatch(
+                        f"section {name!r} differs between task {owner[name]} "
+                        f"({len(target[name])} records) and task {tid} ({len(records)} records)",
+                        task_id=tid,
+                    )
+            else:
+                target[name] = records
+                owner[name] = tid
+        for key, value in result.extra.items():
+            if key in extra and extra[key] != value:
+                raise SectionMismatch(f"tasks disagree about {key!r}", task_id=tid)
+            extra[key] = value
+    return m.ImsInvoices(
+        **known,
+        other_sections=m.FrozenMap(other),
+        extra=m.FrozenMap(extra),
         present=frozenset(present),
     )

@@ -267,3 +267,25 @@ class PagesMissing(TaskError):
     def __init__(self, message: str, *, missing: Sequence[int], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.missing = tuple(missing)
+
+
+def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The error to raise for a failed task group: its first FlynnError, else its first error.
+
+    Nested groups are flattened first, so a caller gets one typed error (with the notes its
+    raiser added) instead of a group, and a FlynnError wins over an unrelated error anywhere.
+    """
+    leaves: list[BaseException] = []
+
+    def walk(g: BaseExceptionGroup[BaseException]) -> None:
+        for exc in g.exceptions:
+            if isinstance(exc, BaseExceptionGroup):
+                walk(exc)
+            else:
+                leaves.append(exc)
+
+    walk(group)
+    for exc in leaves:
+        if isinstance(exc, FlynnError):
+            return exc
+    return leaves[0]

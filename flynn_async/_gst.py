@@ -185,6 +185,11 @@ class GstApi:
         log.info("GST session opened for %s", session.gstin)
         return session
 
+    @property
+    def store(self) -> SessionStore | None:
+        """The client's session store (``session_store=``), or ``None`` without one."""
+        return self._store
+
     def current(self, session: GstSession) -> GstSession:
         """The newest session known for ``session``'s GSTIN (itself if none is newer)."""
         if not isinstance(session, GstSession):

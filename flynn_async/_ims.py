@@ -15,16 +15,15 @@ from typing import Any, Final
 
 from . import _api, _batch, _validate
 from ._checkpoint import Checkpoint
-from ._decoding import merge_invoices, structure_invoices
+from ._decoding import combine_sections, merge_invoices, structure_invoices
 from ._errors import (
-    FlynnError,
     GstSessionExpired,
     InvalidInput,
     ResponseError,
-    SectionMismatch,
+    first_error,
 )
 from ._gst import GstApi, GstSession
-from ._models import KNOWN_SECTIONS, FrozenMap, ImsInvoices, ImsSection, ImsStatus
+from ._models import ImsInvoices, ImsSection, ImsStatus
 from ._tasks import ProgressCallback, Task, TaskContext
 
 log: Final = logging.getLogger("flynn_async.ims")
@@ -236,7 +235,7 @@ class ImsApi:
                 for section in chosen:
                     group.create_task(one(section))
         except BaseExceptionGroup as group_error:
-            first = _first_error(group_error)
+            first = first_error(group_error)
             for section, task in tasks.items():
                 first.add_note(f"IMS {section.value} task id: {task.id}")
             raise first from None
@@ -296,54 +295,3 @@ def _check_task_id(task_id: str, route: str) -> None:
         raise ResponseError(
             f"submit answer has an unusable task id {task_id!r:.80}", route=route
         ) from None
-
-
-def _first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:
-    for exc in group.exceptions:
-        if isinstance(exc, BaseExceptionGroup):
-            return _first_error(exc)
-        if isinstance(exc, FlynnError):
-            return exc
-    return group.exceptions[0]
-
-
-def combine_sections(
-    results: dict[ImsSection, ImsInvoices], task_ids: dict[ImsSection, str]
-) -> ImsInvoices:
-    """Merge per-section task results, each section from its own task, checked for agreement."""
-    known: dict[str, tuple[Any, ...]] = {}
-    owner: dict[str, str] = {}
-    for section, result in results.items():
-        known[section.key] = result.section(section.key)
-        owner[section.key] = task_ids[section]
-    other: dict[str, tuple[Any, ...]] = {}
-    extra: dict[str, Any] = {}
-    present: set[str] = {s.key for s in results}
-    for section, result in results.items():
-        tid = task_ids[section]
-        for name in result.section_names():
-            if name == section.key:
-                continue
-            records = result.section(name)
-            present.add(name)
-            target = known if name in KNOWN_SECTIONS else other
-            if name in target:
-                if target[name] != records:
-                    raise SectionMismatch(
-                        f"section {name!r} differs between task {owner[name]} "
-                        f"({len(target[name])} records) and task {tid} ({len(records)} records)",
-                        task_id=tid,
-                    )
-            else:
-                target[name] = records
-                owner[name] = tid
-        for key, value in result.extra.items():
-            if key in extra and extra[key] != value:
-                raise SectionMismatch(f"tasks disagree about {key!r}", task_id=tid)
-            extra[key] = value
-    return ImsInvoices(
-        **known,
-        other_sections=FrozenMap(other),
-        extra=FrozenMap(extra),
-        present=frozenset(present),
-    )
