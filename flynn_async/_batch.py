@@ -769,7 +769,6 @@ class _Batch:
             return session
 
     async def run_job(self, job: _Job) -> JobResult:
-
         manifest = self.manifest
         known = manifest.task_ids(job.key) if manifest is not None else {}
         tasks: dict[ImsSection, Task[ImsInvoices]] = {}
