@@ -44,7 +44,7 @@ from . import _validate
 from ._decoding import combine_sections, dumps, loads, structure_invoices
 from ._errors import FlynnError, GstSessionExpired, InvalidInput, SectionMismatch, first_error
 from ._gst import GstApi, GstSession
-from ._models import FrozenMap, ImsInvoices, ImsSection, ImsStatus, Progress
+from ._models import FrozenMap, ImsInvoices, ImsSection, ImsStatus, Progress, parse_sections
 from ._state import ensure_private_dir, write_atomic
 
 if TYPE_CHECKING:
@@ -142,12 +142,7 @@ def _check_taxpayer(_: object, __: attrs.Attribute[Any], value: object) -> None:
 
 
 def _parse_sections(value: object) -> tuple[ImsSection, ...]:
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, Iterable):
-        raise InvalidInput(f"sections must be IMS sections, not {type(value).__name__}")
-    chosen = {ImsSection.parse(item) for item in items}
-    if not chosen:
-        raise InvalidInput("sections must name at least one IMS section")
+    chosen = parse_sections(value)
     return tuple(s for s in ImsSection if s in chosen)  # one order, whatever order was given
 
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from . import _validate
+from . import _models, _validate
 from ._cli_common import (
     EXIT_LOGIN_REFUSED,
     EXIT_NO_SESSION,
@@ -224,12 +224,7 @@ def parse_sections(values: Sequence[str] | None) -> list[ImsSection]:
         if len(names) > 1:
             raise InvalidInput("--section all cannot be combined with other sections")
         return list(ImsSection)
-    chosen: list[ImsSection] = []
-    for name in names:
-        section = ImsSection.parse(name)
-        if section not in chosen:
-            chosen.append(section)
-    return chosen
+    return _models.parse_sections(names)
 
 
 def parse_resume(

@@ -23,7 +23,7 @@ from ._errors import (
     first_error,
 )
 from ._gst import GstApi, GstSession
-from ._models import ImsInvoices, ImsSection, ImsStatus
+from ._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
 from ._tasks import ProgressCallback, Task, TaskContext
 
 log: Final = logging.getLogger("flynn_async.ims")
@@ -48,19 +48,6 @@ class ImsCodec:
 
 
 _CODEC: Final = ImsCodec()
-
-
-def _sections(sections: Iterable[ImsSection | str] | ImsSection | str) -> list[ImsSection]:
-    if isinstance(sections, str):
-        sections = [sections]
-    chosen: list[ImsSection] = []
-    for value in sections:
-        section = ImsSection.parse(value)
-        if section not in chosen:
-            chosen.append(section)
-    if not chosen:
-        raise InvalidInput("sections must name at least one IMS section")
-    return chosen
 
 
 class ImsApi:
@@ -211,7 +198,7 @@ class ImsApi:
         fails, the others are cancelled and the first error is raised, with every task id
         noted on it so the work can be resumed.
         """
-        chosen = _sections(sections)
+        chosen = parse_sections(sections)
         wanted = None if status is None else ImsStatus.parse(status)
         if not isinstance(session, GstSession):
             raise InvalidInput("session must be a GstSession (from verify_otp)")

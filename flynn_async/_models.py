@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
@@ -157,6 +157,25 @@ class YesNo(_OpenEnum):
 
     YES = "Y"
     NO = "N"
+
+
+def parse_sections(value: object) -> list[ImsSection]:
+    """One or several IMS sections (codes or members, any case) in the order given, each once.
+
+    A single name is one section; an empty collection, a non-collection or an unknown name is
+    :class:`~flynn_async.InvalidInput`.
+    """
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable):
+        raise InvalidInput(f"sections must be IMS sections, not {type(value).__name__}")
+    chosen: list[ImsSection] = []
+    for item in items:
+        section = ImsSection.parse(item)
+        if section not in chosen:
+            chosen.append(section)
+    if not chosen:
+        raise InvalidInput("sections must name at least one IMS section")
+    return chosen
 
 
 assert tuple(s.value for s in ImsSection) == _api.IMS_SECTIONS

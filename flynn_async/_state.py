@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
+from typing import BinaryIO, Final
 
 #: The environment variable that overrides the state directory.
 STATE_DIR_ENV: Final = "FLYNN_ASYNC_STATE_DIR"
@@ -47,13 +48,23 @@ def ensure_private_dir(path: Path) -> Path:
     return path
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` atomically with permissions ``mode``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+@contextlib.contextmanager
+def atomic_writer(path: Path, *, mode: int | None = 0o600) -> Iterator[BinaryIO]:
+    """A binary file that appears at ``path`` whole, or not at all.
+
+    It is written under a random name in the same directory, flushed to disk, then renamed
+    over ``path`` (and the rename made durable); if the ``with`` block fails, the temporary
+    file is removed and ``path`` is left as it was. ``mode`` sets its permissions exactly;
+    ``None`` creates it as ``open()`` would (``0o666`` less the umask).
+    """
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666 if mode is None else mode)
     try:
-        os.fchmod(fd, mode)
+        if mode is not None:
+            os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
         with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+            yield handle
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
@@ -67,3 +78,9 @@ def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` atomically with permissions ``mode``."""
+    with atomic_writer(path, mode=mode) as handle:
+        handle.write(data)

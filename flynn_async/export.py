@@ -29,7 +29,6 @@ import inspect
 import io
 import os
 import re
-import secrets
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
@@ -43,6 +42,7 @@ import msgspec
 from . import _models as m
 from ._decoding import dumps
 from ._errors import InvalidInput
+from ._state import atomic_writer
 
 __all__ = [
     "FORMATS",
@@ -331,30 +331,9 @@ def _check_out(out: object, *, streams: bool) -> None:
 
 
 @contextlib.contextmanager
-def _atomic(path: Path) -> Iterator[BinaryIO]:
-    """Write ``path`` through a temporary file in the same directory, then ``os.replace``.
-
-    The temporary file is created like ``open()`` creates one (mode ``0o666`` less the umask;
-    :mod:`tempfile` would make it ``0o600``) with a random name, and removed if writing fails.
-    """
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
-@contextlib.contextmanager
 def _binary_out(out: PathArg | BinaryIO) -> Iterator[IO[bytes]]:
     if _is_path(out):
-        with _atomic(Path(out)) as f:  # type: ignore[arg-type]
+        with atomic_writer(Path(out), mode=None) as f:  # type: ignore[arg-type]
             yield f
     else:
         yield out  # type: ignore[misc]
@@ -505,7 +484,7 @@ def _write_csv_file(
     rows: Iterator[list[str]],
     encoding: str,
 ) -> None:
-    with _atomic(path) as raw:
+    with atomic_writer(path, mode=None) as raw:
         text = io.TextIOWrapper(raw, encoding=encoding, newline="")
         try:
             writer = csv.writer(text)
@@ -517,7 +496,7 @@ def _write_csv_file(
                 f"{exc.object[exc.start : exc.end]!r} cannot be written in {encoding}; use utf-8"
             ) from None
         finally:
-            text.detach()  # the binary file is closed by _atomic
+            text.detach()  # the binary file is closed by atomic_writer
 
 
 def write_csv(
