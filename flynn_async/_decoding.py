@@ -10,7 +10,6 @@ into server-shaped dictionaries (``to_dict``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -61,18 +60,41 @@ def dumps(obj: Any) -> bytes:
 # ----------------------------------------------------------------------------------------------
 
 
+class _Memo(dict[Any, Any]):
+    """A bounded memo of immutable values: ``memo[key]`` makes and keeps the value on a miss.
+
+    The fast path reads it with a plain subscript, so a known key costs no call. The maker
+    validates: a bad key raises and is never kept. When full, the memo starts over.
+    """
+
+    __slots__ = ("_limit", "_make")
+
+    def __init__(self, make: Callable[[Any], Any], limit: int) -> None:
+        super().__init__()
+        self._make = make
+        self._limit = limit
+
+    def __missing__(self, key: Any) -> Any:
+        value = self._make(key)
+        if len(self) >= self._limit:
+            self.clear()
+        self[key] = value
+        return value
+
+
+#: Whole-rupee amounts (zero above all) repeat: one shared immutable Decimal per value. Only
+#: ever indexed with an exact ``int`` (never a ``bool``, which would find ``1``'s entry).
+_INT_MONEY: Final = _Memo(Decimal, 4096)
+
+
 def _money(value: Any, _: Any = None) -> Decimal:
     if type(value) is Decimal:
         if not value.is_finite():
             raise ValueError(f"amount must be finite, got {value}")
         return value
     if type(value) is int:
-        return Decimal(value)
+        return _INT_MONEY[value]  # type: ignore[no-any-return]
     raise TypeError(f"expected a JSON number, got {_describe(value)}")
-
-
-#: Whole-rupee amounts (zero above all) repeat: share one immutable Decimal per value.
-_int_money: Final = functools.lru_cache(maxsize=4096)(Decimal)
 
 
 def _text(value: Any, _: Any = None) -> str:
@@ -81,33 +103,35 @@ def _text(value: Any, _: Any = None) -> str:
     raise TypeError(f"expected a string, got {_describe(value)}")
 
 
-@functools.lru_cache(maxsize=8192)
-def _parse_date(value: str, fmt: str) -> date:
-    if len(value) != 10:
-        raise ValueError(f"expected a date as {fmt.replace('%', '')}, got {value!r}")
-    return datetime.strptime(value, fmt).date()
+def _ims_date_text(value: Any) -> date:
+    if type(value) is not str:
+        raise TypeError(f"expected a date string, got {_describe(value)}")
+    if len(value) == 10:
+        try:
+            return datetime.strptime(value, m.IMS_DATE_FORMAT).date()
+        except ValueError:
+            pass
+    raise ValueError(f"expected a date as DD-MM-YYYY, got {value!r}")
 
 
-@functools.lru_cache(maxsize=8192)
-def _ims_date_cached(value: str) -> date:
-    if len(value) != 10:
-        raise ValueError(f"expected a date as DD-MM-YYYY, got {value!r}")
-    return datetime.strptime(value, m.IMS_DATE_FORMAT).date()
+#: ``DD-MM-YYYY`` text to dates: a month of invoices has a few dozen distinct dates.
+_IMS_DATES: Final = _Memo(_ims_date_text, 8192)
 
 
 def _ims_date(value: Any, _: Any = None) -> date:
-    if type(value) is not str:
+    if type(value) is not str:  # checked first: an unhashable value can't be a memo key
         raise TypeError(f"expected a date string, got {_describe(value)}")
-    try:
-        return _parse_date(value, m.IMS_DATE_FORMAT)
-    except ValueError:
-        raise ValueError(f"expected a date as DD-MM-YYYY, got {value!r}") from None
+    return _IMS_DATES[value]  # type: ignore[no-any-return]
 
 
 def _period(value: Any, _: Any = None) -> m.ReturnPeriod:
     if type(value) is not str:
         raise TypeError(f"expected a return period string, got {_describe(value)}")
-    return m.ReturnPeriod.parse(value)
+    return m._parse_return_period(value)
+
+
+#: ``MMYYYY`` text to return periods (the maker checks the type, so any key is safe to try).
+_PERIODS: Final = _Memo(_period, 1024)
 
 
 def _describe(value: Any) -> str:
@@ -151,27 +175,28 @@ class _Field:
     name: str
     wire: str
     required: bool
-    parse: Callable[[Any, Any], Any] | None  # None: take the value as it is (never used yet)
+    kind: str  # "text", "money", "enum", "date" or "period": how the fast path converts
+    parse: Callable[[Any, Any], Any]  # the whole check and conversion of a non-null value
     unparse: Callable[[Any], Any] | None
 
 
 def _field_codec(
     f: attrs.Attribute[Any],
-) -> tuple[Callable[[Any, Any], Any], Callable[[Any], Any] | None]:
+) -> tuple[str, Callable[[Any, Any], Any], Callable[[Any], Any] | None]:
     tp = f.type
     if m.DATE_FORMAT in f.metadata:
         fmt = f.metadata[m.DATE_FORMAT]
-        return _ims_date, lambda d: d.strftime(fmt)
+        return "date", _ims_date, lambda d: d.strftime(fmt)
     enum_cls = _open_enum_of(tp)
     if enum_cls is not None:
-        return _open_enum_parser(enum_cls), str
+        return "enum", _open_enum_parser(enum_cls), str
     args = set(get_args(tp)) - {NoneType} if get_origin(tp) in (Union, UnionType) else {tp}
     if args == {Decimal}:
-        return _money, None
+        return "money", _money, None
     if args == {str}:
-        return _text, None
+        return "text", _text, None
     if args == {m.ReturnPeriod}:
-        return _period, str
+        return "period", _period, str
     raise TypeError(f"no codec for {f.name}: {tp!r}")  # pragma: no cover - a models bug
 
 
@@ -187,21 +212,18 @@ def _fields(cls: type[m.ImsRecord]) -> tuple[_Field, ...]:
     for f in attrs.fields(cls):
         if f.name == "extra":
             continue
-        parse, unparse = _field_codec(f)
+        kind, parse, unparse = _field_codec(f)
         required = f.default is attrs.NOTHING
-        out.append(_Field(f.name, f.metadata[m.WIRE], required, parse, unparse))
+        out.append(_Field(f.name, f.metadata[m.WIRE], required, kind, parse, unparse))
     _FIELD_CACHE[cls] = result = tuple(out)
     return result
 
 
 # ----------------------------------------------------------------------------------------------
-# The fast path: one generated function per record class.
+# The fast path: code generated per record class and per key layout.
 # ----------------------------------------------------------------------------------------------
 
-_ABSENT: Final = object()
-
-
-#: How many distinct key layouts per record class get their own compiled function. Real pages
+#: How many distinct key layouts per record class get their own compiled branch. Real pages
 #: use a handful; past the limit, records take the generic compiled function.
 _MAX_SHAPES: Final = 64
 
@@ -209,13 +231,21 @@ _MAX_SHAPES: Final = 64
 class _RecordCodec:
     """Structures dicts into one record class, fast.
 
-    Records of a page nearly always share a few key layouts ("shapes": the keys in order). For
-    each shape a straight-line function is generated once: it reads each present key directly,
-    checks and converts the value inline, knows statically which keys are unknown (to keep them
-    in ``extra``), and fills the instance's slots with plain stores through a builder subclass
-    (:func:`_builder`) instead of the keyword-argument ``__init__`` (the class has no
-    validators or post-init hook, so the result is the same object the constructor would
-    build; a test holds the two paths equal).
+    Records of a page nearly always share a few key layouts ("shapes": their sets of keys).
+    For the shapes seen so far, one function is generated that structures a whole section: it
+    tells the shapes apart by the record's length and a few ``in`` tests, then runs the
+    shape's straight-line branch. A branch reads each present key with a plain subscript,
+    checks and converts the value inline (known codes, dates, return periods and whole-rupee
+    amounts through memos, so a known value costs no call), knows statically which keys are
+    unknown (to keep them in ``extra``), and fills the instance's slots with plain stores
+    through a builder subclass (:func:`_builder`) instead of the keyword-argument ``__init__``
+    (the class has no validators or post-init hook, so the result is the same object the
+    constructor would build; a test holds the paths equal).
+
+    A record the branches don't cover (a new shape, an unknown code: any ``KeyError``) takes
+    the generic function, which reads every field by name; a new shape gets its own branch
+    from the next section on. Wrong data raises from either path; the caller then asks the
+    cattrs converter for the detailed report.
     """
 
     def __init__(self, cls: type[m.ImsRecord]) -> None:
@@ -223,119 +253,198 @@ class _RecordCodec:
         self.fields = _fields(cls)
         self.by_wire = {f.wire: f for f in self.fields}
         self.required = frozenset(f.wire for f in self.fields if f.required)
-        self.shapes: dict[tuple[str, ...], Callable[[dict[str, Any]], m.ImsRecord]] = {}
-        self.generic = self._compile(None)
+        #: The shapes that have a branch (or will, at the next :meth:`many`).
+        self.shapes: set[frozenset[str]] = set()
+        self._compiled: frozenset[frozenset[str]] = frozenset()
+        self._ns = self._namespace()
+        self.generic: Callable[[dict[str, Any]], m.ImsRecord] = self._compile_generic()
+        self._many: Callable[[list[Any]], tuple[m.ImsRecord, ...]] = self._compile_many()
 
     def __call__(self, d: Any) -> m.ImsRecord:
-        """Structure one record."""
+        """Structure one record (learning its shape)."""
         if type(d) is not dict:
             raise TypeError("expected a JSON object")
-        return (self.shapes.get(tuple(d)) or self._for_shape(d))(d)
+        self._learn(d)
+        return self.many([d])[0]
 
     def many(self, items: list[Any]) -> tuple[m.ImsRecord, ...]:
-        """Structure a section's records (the hot loop, without a call per record)."""
-        shapes = self.shapes
-        out: list[m.ImsRecord] = []
-        append = out.append
-        for d in items:
-            if type(d) is not dict:
-                raise TypeError("expected a JSON object")
-            append((shapes.get(tuple(d)) or self._for_shape(d))(d))
-        return tuple(out)
+        """Structure a section's records."""
+        if len(self._compiled) != len(self.shapes):  # a shape was learnt: add its branch
+            self._many = self._compile_many()
+        return self._many(items)
 
-    def _for_shape(self, d: dict[str, Any]) -> Callable[[dict[str, Any]], m.ImsRecord]:
-        if len(self.shapes) >= _MAX_SHAPES or not self.required <= d.keys():
-            return self.generic
-        fn = self.shapes[tuple(d)] = self._compile(tuple(d))
-        return fn
+    def _learn(self, d: dict[str, Any]) -> None:
+        if len(self.shapes) < _MAX_SHAPES and self.required <= d.keys():
+            self.shapes.add(frozenset(d))
 
-    def _compile(self, shape: tuple[str, ...] | None) -> Callable[[dict[str, Any]], m.ImsRecord]:
-        cls = self.cls
+    def _miss(self, d: Any) -> m.ImsRecord:
+        """A record no branch covers: the generic function; its shape gets a branch later."""
+        if type(d) is not dict:
+            raise TypeError("expected a JSON object")
+        self._learn(d)
+        return self.generic(d)
+
+    def _namespace(self) -> dict[str, Any]:
         ns: dict[str, Any] = {
             "_new": object.__new__,
-            "_cls": cls,
-            "_Builder": _builder(cls),
-            "_Decimal": Decimal,
+            "_cls": self.cls,
+            "_Builder": _builder(self.cls),
+            "_D": Decimal,
+            "_ints": _INT_MONEY,
+            "_dates": _IMS_DATES,
+            "_periods": _PERIODS,
             "_money": _money,
             "_text": _text,
             "_proxy": m.FrozenMap,
             "_EMPTY": m.EMPTY,
-            "_ABSENT": _ABSENT,
             "_known": frozenset(self.by_wire),
-            "_ims_dates": _ims_date_cached,
-            "_int_money": _int_money,
-            "_periods": m._parse_return_period,
+            "_miss": self._miss,
         }
-        lines = ["def structure(d):"]
-        nullable = []
         for i, f in enumerate(self.fields):
-            members = getattr(f.parse, "members", None)
-            if f.parse is _money:
-                conv = (
-                    "v if type(v) is _Decimal else _int_money(v) if type(v) is int else _money(v)"
-                )
-            elif f.parse is _text:
-                conv = "v if type(v) is str else _text(v)"
-            elif members is not None:  # an open enum: known codes to members, others kept
-                ns[f"_p{i}"] = f.parse
-                ns[f"_m{i}"] = members
-                conv = f"_m{i}.get(v, v) if type(v) is str else _p{i}(v)"
-            elif f.parse is _ims_date:
-                ns[f"_p{i}"] = f.parse
-                conv = f"_ims_dates(v) if type(v) is str else _p{i}(v)"
-            elif f.parse is _period:
-                ns[f"_p{i}"] = f.parse
-                conv = f"_periods(v) if type(v) is str else _p{i}(v)"
+            ns[f"_p{i}"] = f.parse
+            if f.kind == "enum":
+                ns[f"_m{i}"] = f.parse.members  # type: ignore[attr-defined]
+        return ns
+
+    def _compile_generic(self) -> Callable[[dict[str, Any]], m.ImsRecord]:
+        """Any shape: every field read by name, converted by its whole check."""
+        lines = ["def generic(d):", "    o = _new(_Builder)"]
+        for i, f in enumerate(self.fields):
+            if f.required:
+                lines.append(f"    o.{f.name} = _p{i}(d[{f.wire!r}])")
             else:
-                ns[f"_p{i}"] = f.parse
-                conv = f"_p{i}(v)"
-            wire = repr(f.wire)
-            if shape is not None and f.wire not in shape:
-                lines.append(f"    a{i} = None")  # absent from this shape
-            elif f.required:
-                lines.append(f"    v = d[{wire}]")
-                lines.append(f"    a{i} = {conv}")
-            elif shape is not None:
-                lines.append(f"    v = d[{wire}]")
-                lines.append(f"    a{i} = None if v is None else {conv}")
-                nullable.append(f"a{i} is None")
-            else:
-                lines.append(f"    v = d.get({wire}, _ABSENT)")
-                lines.append(f"    a{i} = None if v is None or v is _ABSENT else {conv}")
-        if shape is None:
-            lines.append("    if not d.keys() <= _known or None in d.values():")
-            lines.append(
-                "        extra = _proxy({k: v for k, v in d.items() "
-                "if v is None or k not in _known})"
-            )
-            lines.append("    else:")
-            lines.append("        extra = _EMPTY")
-        else:
-            unknown = [k for k in shape if k not in self.by_wire]
-            ns["_unknown"] = tuple(unknown)
-            keep = "{k: d[k] for k in _unknown}" if unknown else "{}"
-            if nullable:
-                lines.append(f"    if {' or '.join(nullable)}:")
-                lines.append(
-                    "        extra = _proxy({k: v for k, v in d.items() "
-                    "if v is None or k not in _known})"
-                )
-                lines.append("    else:")
-                lines.append(
-                    f"        extra = _proxy({keep})" if unknown else "        extra = _EMPTY"
-                )
-            else:
-                lines.append(f"    extra = _proxy({keep})" if unknown else "    extra = _EMPTY")
-        lines.append("    o = _new(_Builder)")
-        lines.extend(f"    o.{f.name} = a{i}" for i, f in enumerate(self.fields))
-        lines.append("    o.extra = extra")
-        lines.append("    o.__class__ = _cls")
-        lines.append("    return o")
-        source = "\n".join(lines)
-        name = f"<flynn_async structure {cls.__name__}{'' if shape is None else ' shape'}>"
-        exec(compile(source, name, "exec"), ns)
-        fn: Callable[[dict[str, Any]], m.ImsRecord] = ns["structure"]
+                lines.append(f"    v = d.get({f.wire!r})")
+                lines.append(f"    o.{f.name} = None if v is None else _p{i}(v)")
+        lines += [
+            "    if d.keys() <= _known and None not in d.values():",
+            "        o.extra = _EMPTY",
+            "    else:",
+            "        o.extra = _proxy({k: v for k, v in d.items() "
+            "if v is None or k not in _known})",
+            "    o.__class__ = _cls",
+            "    return o",
+        ]
+        fn: Callable[[dict[str, Any]], m.ImsRecord] = self._exec(lines, "generic")["generic"]
         return fn
+
+    def _compile_many(self) -> Callable[[list[Any]], tuple[m.ImsRecord, ...]]:
+        shapes = frozenset(self.shapes)
+        by_length: dict[int, list[frozenset[str]]] = {}
+        for shape in sorted(shapes, key=sorted):
+            by_length.setdefault(len(shape), []).append(shape)
+        lines = [
+            "def many(items):",
+            "    out = []",
+            "    append = out.append",
+            "    for d in items:",
+            "        try:",
+            "            n = len(d)",
+        ]
+        keyword = "if"
+        for length, group in sorted(by_length.items()):
+            lines.append(f"            {keyword} n == {length}:")
+            lines.extend(self._tree(group, " " * 16))
+            keyword = "elif"
+        if by_length:
+            lines.append("            else:")
+            lines.append("                append(_miss(d))")
+        else:
+            lines.append("            append(_miss(d))")
+        lines += [
+            "        except KeyError:  # not the shape it looked like, or an unknown code",
+            "            append(_miss(d))",
+            "    return tuple(out)",
+        ]
+        fn: Callable[[list[Any]], tuple[m.ImsRecord, ...]] = self._exec(lines, "shapes")["many"]
+        self._compiled = shapes
+        return fn
+
+    def _tree(self, shapes: list[frozenset[str]], pad: str) -> list[str]:
+        """Branches telling same-length shapes apart by ``in`` tests, then each shape's body."""
+        if len(shapes) == 1:
+            return self._branch(shapes[0], pad)
+        counts: dict[str, int] = {}
+        for shape in shapes:
+            for key in shape:
+                counts[key] = counts.get(key, 0) + 1
+        key = min(
+            (k for k, c in counts.items() if c < len(shapes)),
+            key=lambda k: (abs(2 * counts[k] - len(shapes)), k),
+        )
+        return [
+            f"{pad}if {key!r} in d:",
+            *self._tree([s for s in shapes if key in s], pad + "    "),
+            f"{pad}else:",
+            *self._tree([s for s in shapes if key not in s], pad + "    "),
+        ]
+
+    def _branch(self, shape: frozenset[str], pad: str) -> list[str]:
+        """Straight-line code for one shape; ``nul`` notes a known field sent as ``null``."""
+        out = [f"{pad}o = _new(_Builder)"]
+        nullable = any(not f.required and f.wire in shape for f in self.fields)
+        if nullable:
+            out.append(f"{pad}nul = 0")
+        for i, f in enumerate(self.fields):
+            if f.wire not in shape:
+                out.append(f"{pad}o.{f.name} = None")
+                continue
+            out.append(f"{pad}v = d[{f.wire!r}]")
+            out.extend(pad + line for line in _convert(i, f))
+            out.append(f"{pad}o.{f.name} = v")
+        # Every key of the shape must be read: with the length equal, that proves the record
+        # has exactly these keys (an unknown key that is missing raises KeyError here).
+        keep_unknown = not shape <= self.by_wire.keys()
+        out.extend(f"{pad}d[{k!r}]" for k in sorted(shape - self.by_wire.keys()))
+        unknown = "{k: v for k, v in d.items() if k not in _known}"
+        with_nulls = "{k: v for k, v in d.items() if v is None or k not in _known}"
+        plain = f"_proxy({unknown})" if keep_unknown else "_EMPTY"
+        if nullable:
+            out.append(f"{pad}o.extra = _proxy({with_nulls}) if nul else {plain}")
+        else:
+            out.append(f"{pad}o.extra = {plain}")
+        out += [f"{pad}o.__class__ = _cls", f"{pad}append(o)"]
+        return out
+
+    def _exec(self, lines: list[str], what: str) -> dict[str, Any]:
+        ns = dict(self._ns)
+        name = f"<flynn_async structure {self.cls.__name__} {what}>"
+        exec(compile("\n".join(lines), name, "exec"), ns)
+        return ns
+
+
+def _convert(i: int, f: _Field) -> list[str]:
+    """Lines that check and convert ``v`` (the value of field ``i``) in place.
+
+    A ``null`` in an optional field stays ``None`` and sets ``nul``; in a required field it
+    fails like any value of the wrong type. Unknown codes raise ``KeyError`` (the record then
+    takes the generic path, which keeps them as text).
+    """
+    opt = not f.required
+    if f.kind == "text":
+        if opt:
+            return [
+                "if type(v) is not str:",
+                "    if v is not None:",
+                "        _text(v)",
+                "    nul = 1",
+            ]
+        return ["if type(v) is not str:", "    _text(v)"]
+    if f.kind == "money":
+        if opt:
+            return [
+                "if type(v) is not _D:",
+                "    if type(v) is int:",
+                "        v = _ints[v]",
+                "    elif v is None:",
+                "        nul = 1",
+                "    else:",
+                "        _money(v)",
+            ]
+        return ["if type(v) is not _D:", "    v = _ints[v] if type(v) is int else _money(v)"]
+    table = {"enum": f"_m{i}", "date": "_dates", "period": "_periods"}[f.kind]
+    if opt:
+        return ["if v is None:", "    nul = 1", "else:", f"    v = {table}[v]"]
+    return [f"v = {table}[v]"]
 
 
 def _builder(cls: type) -> type:

@@ -596,3 +596,36 @@ def test_shapes_are_bounded_and_the_generic_path_takes_over() -> None:
         record = {**base, f"x_{i}": i}
         assert {f"x_{i}": i} == dict(codec(record).extra)
     assert _decoding._MAX_SHAPES == len(codec.shapes)
+
+
+def test_a_record_is_never_taken_for_a_learnt_shape_of_the_same_length() -> None:
+    codec = _decoding._RecordCodec(ImsInvoice)
+    base = {"stin": "S", "val": 1, "inum": "N", "idt": "01-01-2024"}
+    learnt = [{**base, "x_a": 1}, {**base, "pos": "27"}, {**base, "action": None}]
+    for record in learnt:
+        codec(record)
+    # Same lengths as the learnt shapes, different keys: each must keep what it was sent.
+    strangers = [{**base, "x_b": 2}, {**base, "hash": "h"}, {**base, "action": "A"}]
+    section = codec.many([*learnt, *strangers])
+    assert [r.to_dict() for r in section] == [*learnt, *strangers]
+    assert [r.extra for r in section] == [
+        {"x_a": 1},
+        {},
+        {"action": None},
+        {"x_b": 2},
+        {},
+        {},
+    ]
+
+
+def test_unknown_codes_and_new_dates_leave_the_branches_for_the_generic_path() -> None:
+    codec = _decoding._RecordCodec(ImsInvoice)
+    base = {"stin": "S", "val": 1, "inum": "N", "action": "A"}
+    codec({**base, "idt": "01-01-2024"})
+    section = codec.many(
+        [{**base, "idt": "02-02-2024"}, {**base, "idt": "01-01-2024", "action": "Z"}]
+    )
+    assert [r.date for r in section] == [datetime.date(2024, 2, 2), datetime.date(2024, 1, 1)]
+    assert section[0].action is ImsStatus.ACCEPTED
+    assert section[1].action == "Z"
+    assert type(section[1].action) is str
