@@ -47,6 +47,8 @@ __all__ = [
 WIRE: Final = "flynn_wire"
 #: attrs metadata key holding a date field's wire format.
 DATE_FORMAT: Final = "flynn_date_format"
+#: attrs metadata key marking text with few distinct values (one shared ``str`` per value).
+SHARED: Final = "flynn_shared"
 IMS_DATE_FORMAT: Final = "%d-%m-%Y"
 
 
@@ -214,8 +216,8 @@ def _wire(name: str, **extra: Any) -> dict[str, Any]:
     return {WIRE: name, **extra}
 
 
-def _opt(name: str) -> Any:
-    return attrs.field(default=None, metadata=_wire(name))
+def _opt(name: str, **extra: Any) -> Any:
+    return attrs.field(default=None, metadata=_wire(name, **extra))
 
 
 def _ims_date(name: str) -> Any:
@@ -233,7 +235,7 @@ class ImsRecord:
     """
 
     #: Supplier GSTIN (``stin``). Kept as sent: sandbox GSTINs are not validated.
-    supplier_gstin: str = attrs.field(metadata=_wire("stin"))
+    supplier_gstin: str = attrs.field(metadata=_wire("stin", **{SHARED: True}))
     #: Invoice or note value (``val``).
     value: Decimal = attrs.field(metadata=_wire("val"))
     #: Return period of the supplier's return (``rtnprd``).
@@ -241,7 +243,7 @@ class ImsRecord:
     #: Source return (``srcform``).
     source_form: SourceForm | str | None = _opt("srcform")
     #: Place of supply, two-digit state code (``pos``).
-    place_of_supply: str | None = _opt("pos")
+    place_of_supply: str | None = _opt("pos", **{SHARED: True})
     #: Taxable value (``txval``).
     taxable_value: Decimal | None = _opt("txval")
     #: Integrated tax (``iamt``).

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime
+import gc
 import json
 import pickle
+import weakref
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -629,3 +631,44 @@ def test_unknown_codes_and_new_dates_leave_the_branches_for_the_generic_path() -
     assert section[0].action is ImsStatus.ACCEPTED
     assert section[1].action == "Z"
     assert type(section[1].action) is str
+
+
+def test_decoded_records_are_left_to_reference_counting() -> None:
+    body = dumps({"data": {"b2b": [{"stin": "S", "val": 1, "inum": "N", "idt": "01-01-2024"}]}})
+    page = decode_ims_page(body)
+    (record,) = page.b2b
+    assert not gc.is_tracked(record)  # never walked by the cyclic collector
+    alive = weakref.ref(record)
+    del page, record
+    assert alive() is None  # freed at once, without a collection
+    built = ImsInvoice(supplier_gstin="S", value=Decimal(1), number="N", date=datetime.date.today())
+    assert gc.is_tracked(built)  # the constructor's records are ordinary objects
+
+
+def test_repeated_text_is_held_once() -> None:
+    base = {"val": 1, "idt": "01-01-2024", "pos": "27"}
+    records = [
+        {**base, "stin": "".join(["29ABCDE", "1234F1Z5"]), "inum": f"N{i}"} for i in range(3)
+    ]
+    section = decode_ims_page(dumps({"data": {"b2b": records}})).b2b
+    assert section[0].supplier_gstin is section[2].supplier_gstin
+    assert section[0].place_of_supply is section[1].place_of_supply
+
+
+def test_memos_are_bounded_and_never_keep_a_bad_key() -> None:
+    made: list[Any] = []
+
+    def make(key: Any) -> Any:
+        if not isinstance(key, int):
+            raise TypeError("ints only")
+        made.append(key)
+        return key * 2
+
+    memo = _decoding._Memo(make, 3)
+    assert [memo[k] for k in (1, 2, 1, 3)] == [2, 4, 2, 6]
+    assert made == [1, 2, 3]
+    with pytest.raises(TypeError):
+        memo["x"]
+    assert "x" not in memo
+    assert memo[4] == 8  # full: starts over, then keeps the new key
+    assert dict(memo) == {4: 8}
