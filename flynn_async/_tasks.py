@@ -288,9 +288,6 @@ class Task(Generic[P]):
             # catching up, retried like any fault, then given up
             retry_not_found=True,
         )
-        # The request's concurrency slot was just released: let the fetch waiting for it put
-        # its request on the wire before this one spends CPU decoding.
-        await asyncio.sleep(0)
         page = self._codec.decode(data, route=template, task_id=self._id, page=number)
         if checkpoint is not None:  # only a page that decoded is kept
             await checkpoint.write(index, body)
