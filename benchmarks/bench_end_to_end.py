@@ -24,7 +24,7 @@ SIZES = (500, 100)
 async def run(quick: bool) -> list[Row]:
     """Measure records per second for each page size; judge pages of 500 records."""
     records = 20_000 if quick else RECORDS
-    runs = 2 if quick else 5
+    runs = 2 if quick else 7
     rows = []
     say(f"{records:,} records, no injected latency, simulator in a child process, best of {runs}")
     for size in SIZES:

@@ -141,7 +141,13 @@ async def measure(info: SimInfo, runs: int) -> dict[str, Any]:
         gc.collect()
         frozen_walk = time.perf_counter() - started
         gc.unfreeze()
-        out["full_collection"] = {"held": walk, "frozen": frozen_walk, "records": len(held)}
+        tracked = sum(gc.is_tracked(record) for _, record in held.records())
+        out["full_collection"] = {
+            "held": walk,
+            "frozen": frozen_walk,
+            "records": len(held),
+            "tracked": tracked,
+        }
         del held
     out["settings_unchanged"] = before == _settings() and _import_leaves_gc_alone()
     return out
@@ -188,12 +194,20 @@ async def run(quick: bool) -> list[Row]:
         f" after gc.freeze(): {ms(full['frozen'])}"
     )
     say(f"  cyclic garbage after a download: {got['unreachable']} objects {got['garbage_kinds']}")
+    say(f"  records the collector tracks: {full['tracked']:,} of {full['records']:,}")
     return [
         Row(
             "6",
             f"share of time in GC, fetch+decode+merge of {records:,} records (host defaults)",
             f"{share:.1%} ({ms(default['gc_seconds'])} of {ms(default['seconds'])};"
             f" {gen2} full collection{'' if gen2 == 1 else 's'})",
+            "report",
+            None,
+        ),
+        Row(
+            "6",
+            "records the cyclic collector walks, of a held result",
+            f"{full['tracked']:,} of {full['records']:,}",
             "report",
             None,
         ),
