@@ -371,7 +371,8 @@ class _RecordCodec:
         for shape in sorted(shapes, key=sorted):
             by_length.setdefault(len(shape), []).append(shape)
         lines = [
-            "def many(items):",
+            # the tables as defaults: read as fast locals, not globals
+            f"def many(items, {', '.join(f'{k}={k}' for k in self._ns)}, type=type, str=str):",
             "    out = []",
             "    append = out.append",
             "    for d in items:",
@@ -418,7 +419,7 @@ class _RecordCodec:
 
     def _branch(self, shape: frozenset[str], pad: str) -> list[str]:
         """Straight-line code for one shape; ``nul`` notes a known field sent as ``null``."""
-        out = [f"{pad}o = _new(_Builder)"]
+        out = [f"{pad}o = _Builder()"]
         nullable = any(not f.required and f.wire in shape for f in self.fields)
         if nullable:
             out.append(f"{pad}nul = 0")
@@ -505,6 +506,7 @@ def _builder(cls: type) -> type:
             "__slots__": (),
             "__setattr__": object.__setattr__,
             "__delattr__": object.__delattr__,
+            "__init__": object.__init__,  # ``_Builder()``: an empty instance, in C
             "__module__": __name__,
             "__doc__": f"Private: fills a {cls.__name__} during decoding (never escapes).",
         },
