@@ -232,6 +232,11 @@ class ImsRecord:
     the document number and date, and the invoice value are required; every other field is
     ``None`` when the server left it out. ``extra`` holds, unchanged, every field the models
     don't know, and known optional fields that the server sent as ``null``.
+
+    Records the library decodes are left to reference counting: they are not tracked by the
+    cyclic garbage collector (``gc.is_tracked(record)`` is ``False``), which spares every
+    collection from walking them. Never put a record inside a mutable value of its own
+    ``extra``; see docs/performance.md.
     """
 
     #: Supplier GSTIN (``stin``). Kept as sent: sandbox GSTINs are not validated.
