@@ -108,12 +108,6 @@ def _text(value: Any, _: Any = None) -> str:
 _SHARED_TEXT: Final = _Memo(_text, 4096)
 
 
-def _shared_text(value: Any, _: Any = None) -> str:
-    if type(value) is not str:  # checked first: an unhashable value can't be a memo key
-        raise TypeError(f"expected a string, got {_describe(value)}")
-    return _SHARED_TEXT[value]  # type: ignore[no-any-return]
-
-
 def _ims_date_text(value: Any) -> date:
     if type(value) is not str:
         raise TypeError(f"expected a date string, got {_describe(value)}")
@@ -129,10 +123,19 @@ def _ims_date_text(value: Any) -> date:
 _IMS_DATES: Final = _Memo(_ims_date_text, 8192)
 
 
-def _ims_date(value: Any, _: Any = None) -> date:
-    if type(value) is not str:  # checked first: an unhashable value can't be a memo key
-        raise TypeError(f"expected a date string, got {_describe(value)}")
-    return _IMS_DATES[value]  # type: ignore[no-any-return]
+def _text_memo_reader(memo: _Memo, what: str) -> Callable[[Any, Any], Any]:
+    """A converter (and cattrs hook) reading text through ``memo``."""
+
+    def read(value: Any, _: Any = None) -> Any:
+        if type(value) is not str:  # checked first: an unhashable value can't be a memo key
+            raise TypeError(f"expected {what}, got {_describe(value)}")
+        return memo[value]
+
+    return read
+
+
+_shared_text: Final = _text_memo_reader(_SHARED_TEXT, "a string")
+_ims_date: Final = _text_memo_reader(_IMS_DATES, "a date string")
 
 
 def _period(value: Any, _: Any = None) -> m.ReturnPeriod:
