@@ -324,7 +324,6 @@ class _RecordCodec:
 
     def _namespace(self) -> dict[str, Any]:
         ns: dict[str, Any] = {
-            "_new": object.__new__,
             "_cls": self.cls,
             "_Builder": _builder(self.cls),
             "_D": Decimal,
@@ -348,7 +347,7 @@ class _RecordCodec:
 
     def _compile_generic(self) -> Callable[[dict[str, Any]], m.ImsRecord]:
         """Any shape: every field read by name, converted by its whole check."""
-        lines = ["def generic(d):", "    o = _new(_Builder)"]
+        lines = ["def generic(d):", "    o = _Builder()"]
         for i, f in enumerate(self.fields):
             if f.required:
                 lines.append(f"    o.{f.name} = _p{i}(d[{f.wire!r}])")
