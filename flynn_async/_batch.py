@@ -124,6 +124,13 @@ class BatchError(FlynnError, ExceptionGroup[Exception]):
         FlynnError.__init__(self, message)
         self.failures = tuple(failures)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled without the jobs' GST sessions (their ids are secrets): each job keeps its
+        # GSTIN, and the errors, notes and task ids come back as they were.
+        failures = tuple(_without_session(f) for f in self.failures)
+        state = {k: v for k, v in self.__dict__.items() if k != "failures"}
+        return (type(self), (self.message, failures), state)
+
 
 # ----------------------------------------------------------------------------------------------
 # Jobs
@@ -275,6 +282,13 @@ class JobResult:
                 f"{self.path}",
                 path=self.path,
             ) from None
+
+
+def _without_session(result: JobResult) -> JobResult:
+    """``result`` with its job naming the GSTIN instead of carrying the GST session."""
+    if not isinstance(result.job.taxpayer, GstSession):
+        return result
+    return attrs.evolve(result, job=attrs.evolve(result.job, taxpayer=result.gstin))
 
 
 @attrs.frozen
