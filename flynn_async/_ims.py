@@ -290,8 +290,9 @@ class ImsApi:
         keep_results: bool = True,
         on_result: _batch.ResultCallback | None = None,
         on_progress: _batch.BatchProgressCallback | None = None,
-        checkpoint_dir: str | os.PathLike[str] | None = None,
+        checkpoint_dir: str | os.PathLike[str] | bool | None = None,
         refresh_margin: float | None = 1800.0,
+        on_submitted: SubmittedCallback | None = None,
     ) -> _batch.BatchResult:
         """Download for many taxpayers: one ``download_all`` per job, ``max_jobs`` at once.
 
@@ -307,8 +308,11 @@ class ImsApi:
         ``on_result``, a sync or async callback given each completed
         :class:`~flynn_async.JobResult`); ``on_progress`` receives
         :class:`~flynn_async.BatchProgress` reports. Each job's session is refreshed before its
-        submits if it lapses within ``refresh_margin`` seconds (``None``: never). See
-        ``docs/batch.md``.
+        submits if it lapses within ``refresh_margin`` seconds (``None``: never).
+        ``on_submitted(section, task_id)`` is called as each billed task is created. With a
+        manifest, pages are checkpointed under ``<manifest>.pages/`` unless ``checkpoint_dir``
+        names another directory (``False``: no checkpoints), so a rerun after a kill fetches
+        only the missing pages. See ``docs/batch.md``.
         """
         return await _batch.run_batch(
             self,
@@ -323,6 +327,7 @@ class ImsApi:
             on_progress=on_progress,
             checkpoint_dir=checkpoint_dir,
             refresh_margin=refresh_margin,
+            on_submitted=on_submitted,
         )
 
 
