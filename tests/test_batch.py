@@ -35,6 +35,7 @@ from flynn_async import (
     JobResult,
     JobState,
     ManifestError,
+    PagesMissing,
     Secret,
     TaskFailed,
 )
@@ -690,3 +691,105 @@ async def test_no_session_id_in_logs_manifest_reprs_or_errors(
     for secret in secrets:
         for text in seen:
             assert secret not in text
+
+
+# ------------------------------------------------------------------------------------------
+# Reruns of failed jobs: no task paid for twice, no page fetched twice
+# ------------------------------------------------------------------------------------------
+
+
+async def test_a_rerun_of_jobs_that_failed_after_their_tasks_completed_submits_nothing(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(6)
+    # every page request fails: each job's tasks complete, then its page retries run out
+    sim, client = await batch_client(
+        make_sim, make_client, store, fault_routes=["task_page"], error_rate=1.0
+    )
+    await open_all(client, sim, open_gst, gstins)
+    handed: list[tuple[ImsSection, str]] = []
+    first = await client.ims.download_many(
+        gstins,
+        sections=SECTIONS,
+        manifest=tmp_path,
+        on_submitted=lambda section, task_id: handed.append((section, task_id)),
+    )
+    assert len(first.failed) == 6
+    assert {type(r.error) for r in first.failed} == {PagesMissing}
+    assert {t for _, t in handed} == set(sim.tasks)  # the batch handed every task id over
+    assert {t.state for t in sim.tasks.values()} == {"completed"}
+    for failure in first.failed:
+        assert failure.error is not None
+        assert set(getattr(failure.error, "task_ids", {}).values()) <= set(sim.tasks)
+    entries = read_manifest(tmp_path / "manifest.json")["jobs"]
+    assert sum(len(e["task_ids"]) for e in entries.values()) == 12  # every task kept
+    assert all(len(e["submitted_at"]) == 2 for e in entries.values())
+
+    sim.config = sim.config.replace(error_rate=0.0)
+    sim.reset_counters()
+    second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
+    assert len(second.completed) == 6
+    assert sim.calls["ims_submit"] == 0  # re-attached to the completed tasks: nothing re-paid
+    assert len(sim.tasks) == 12
+    for done in second.completed:
+        assert done.load().to_dict() == expected(sim, done.gstin)
+
+
+async def test_a_rerun_submits_afresh_only_tasks_that_failed_are_unknown_or_too_old(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(4)
+    sim, client = await batch_client(
+        make_sim, make_client, store, fault_routes=["task_page"], error_rate=1.0
+    )
+    await open_all(client, sim, open_gst, gstins)
+    first = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
+    assert len(first.failed) == 4
+    path = tmp_path / "manifest.json"
+    document = read_manifest(path)
+    entries = document["jobs"]
+    keys = sorted(entries)
+    # job 0: its B2B task failed on the server since; job 1: the server does not know its B2B
+    # task (404); job 2: its B2B task is 8 days old; job 3: untouched
+    sim.tasks[entries[keys[0]]["task_ids"]["B2B"]].state = "failed"
+    entries[keys[1]]["task_ids"]["B2B"] = "0b0e0f00-0000-4000-8000-000000000000"
+    old = (datetime.now(UTC) - timedelta(days=8)).isoformat(timespec="seconds")
+    entries[keys[2]]["submitted_at"]["B2B"] = old
+    path.write_text(json.dumps(document))
+
+    sim.config = sim.config.replace(error_rate=0.0)
+    sim.reset_counters()
+    second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
+    assert len(second.completed) == 4
+    assert sim.calls["ims_submit"] == 3  # one B2B each for jobs 0, 1 and 2
+    new_b2b = {t.gstin for t in list(sim.tasks.values())[8:]}
+    assert new_b2b == {entries[k]["gstin"] for k in keys[:3]}
+    for done in second.completed:
+        assert done.load().to_dict() == expected(sim, done.gstin)
+    assert second[keys[3]].task_ids == first[keys[3]].task_ids
+
+
+async def test_a_batch_with_a_manifest_checkpoints_pages_beside_it(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(2)
+    sim, client = await batch_client(make_sim, make_client, store)
+    await open_all(client, sim, open_gst, gstins)
+    seen: list[Path] = []
+
+    def look(progress: BatchProgress) -> None:
+        pages = tmp_path / "manifest.pages"
+        if pages.is_dir():
+            seen.extend(pages.rglob("page-*.json"))
+
+    result = await client.ims.download_many(
+        gstins, sections=SECTIONS, manifest=tmp_path, on_progress=look
+    )
+    assert len(result.completed) == 2
+    assert seen  # pages were written under <manifest>.pages while jobs ran ...
+    assert not list((tmp_path / "manifest.pages").rglob("page-*.json"))  # ... and cleared
+    off = tmp_path / "off"
+    await client.ims.download_many(gstins, sections=SECTIONS, manifest=off, checkpoint_dir=False)
+    assert not (off / "manifest.pages").exists()
+    with pytest.raises(InvalidInput, match="checkpoint_dir"):
+        await client.ims.download_many(gstins, manifest=off, checkpoint_dir=True)
