@@ -6,10 +6,13 @@ Time never passes for real while tasks are polled: clients sleep on the suite's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import os
+import signal
 import stat
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -43,6 +46,7 @@ from flynn_async._batch import default_key, result_name
 from flynn_async._validate import gstin as check_gstin
 from flynn_async._validate import gstin_check_digit
 from flynn_async.testing import FlynnSimulator
+from flynn_async.testing._simulator import USER_HANDLE, USER_PASSWORD
 
 SECTIONS = ("B2B", "B2BCN")
 #: Few records, two pages per task: fast, and still more than one page.
@@ -793,3 +797,94 @@ async def test_a_batch_with_a_manifest_checkpoints_pages_beside_it(
     assert not (off / "manifest.pages").exists()
     with pytest.raises(InvalidInput, match="checkpoint_dir"):
         await client.ims.download_many(gstins, manifest=off, checkpoint_dir=True)
+
+
+#: A batch in its own process: prints the pages handed on so far after every progress report.
+KILLED_BATCH = """
+import asyncio, sys
+from flynn_async import Credentials, FileSessionStore, FlynnClient, PollPolicy
+
+base_url, login_url, handle, password, sessions, manifest, *gstins = sys.argv[1:]
+
+def progress(report):
+    done = sum(p.pages_done for tasks in report.running.values() for p in tasks)
+    print(report.completed, done, flush=True)
+
+async def main():
+    client = FlynnClient(
+        Credentials(handle=handle, password=password),
+        base_url=base_url,
+        login_url=login_url,
+        session_store=FileSessionStore(sessions),
+        poll=PollPolicy(initial_delay=0.01, max_delay=0.05),
+        max_concurrency=2,
+    )
+    async with client:
+        await client.ims.download_many(
+            gstins, sections=["B2B", "B2BCN"], manifest=manifest, max_jobs=2,
+            on_progress=progress,
+        )
+
+asyncio.run(main())
+"""
+
+
+async def test_a_batch_killed_mid_run_fetches_only_the_missing_pages_on_rerun(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(4)
+    # 10 pages a task, 20 a job; pages come slowly so that the kill lands while jobs fetch
+    sim, client = await batch_client(
+        make_sim,
+        make_client,
+        store,
+        records_per_section=40,
+        page_size=4,
+        processing_polls=0,
+        page_latency=0.01,
+    )
+    await open_all(client, sim, open_gst, gstins)
+    script = tmp_path / "batch.py"
+    script.write_text(KILLED_BATCH)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        sim.base_url,
+        sim.login_url,
+        USER_HANDLE,
+        USER_PASSWORD,
+        str(store.directory),
+        str(tmp_path / "run"),
+        *gstins,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    fetched = 0
+    try:
+        while fetched < 12:  # well into the first two jobs, none of them done (20 pages each)
+            line = await proc.stdout.readline()
+            assert line, (await proc.stderr.read()).decode() if proc.stderr else ""
+            completed, fetched = map(int, line.split())
+        proc.kill()  # SIGKILL: no cleanup at all
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        await proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert completed == 0
+    pages_dir = tmp_path / "run" / "manifest.pages"
+    kept = len(list(pages_dir.rglob("page-*.json")))
+    assert kept >= 12  # every page handed on was on disk first
+    submitted = len(sim.tasks)
+
+    sim.reset_counters()
+    rerun = await client.ims.download_many(
+        gstins, sections=SECTIONS, manifest=tmp_path / "run", max_jobs=2
+    )
+    assert len(rerun.completed) == 4
+    assert sim.calls["ims_submit"] == 8 - submitted  # the killed run's tasks re-attached
+    assert sim.calls["task_page"] == 8 * 10 - kept  # only the pages not on disk
+    for done in rerun.completed:
+        assert done.load().to_dict() == expected(sim, done.gstin)
