@@ -136,7 +136,11 @@ def atomic_writer(path: Path, *, mode: int | None = 0o600) -> Iterator[BinaryIO]
             os.close(dir_fd)
 
 
-def write_atomic(path: Path, data: bytes, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` atomically with permissions ``mode``."""
+def write_atomic(path: Path, data: bytes | Callable[[], bytes], *, mode: int = 0o600) -> None:
+    """Write ``data`` to ``path`` atomically with permissions ``mode``.
+
+    ``data`` may be a function making the bytes: for content holding a secret, so that no
+    frame of a traceback (a full disk) holds it in a local.
+    """
     with atomic_writer(path, mode=mode) as handle:
-        handle.write(data)
+        handle.write(data if isinstance(data, bytes) else data())
