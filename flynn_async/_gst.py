@@ -246,17 +246,19 @@ class GstApi:
 
     async def _refresh(self, current: GstSession) -> GstSession:
         route, _ = self._route(_api.GST_ACTION_REFRESH)
-        session_id = _secret_field(
-            await self._post(
+        try:
+            answer = await self._post(
                 _api.GST_ACTION_REFRESH,
                 current.gstin,
                 current.username,
                 {_api.GST_KEY_SESSION_ID: current.session_id},
                 session_id=current.session_id,
-            ),
-            _api.GST_KEY_SESSION_ID,
-            route,
-        )
+            )
+        except GstSessionExpired:
+            await self.forget(current.gstin)  # dead: a new OTP is needed, keep it no longer
+            raise
+        session_id = _secret_field(answer, _api.GST_KEY_SESSION_ID, route)
+        del answer  # it holds the new session id in plain text
         new = GstSession(current.gstin, current.username, session_id, self._now())
         await self._remember(new)
         log.info("GST session refreshed for %s", new.gstin)

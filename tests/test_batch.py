@@ -697,6 +697,31 @@ async def test_no_session_id_in_logs_manifest_reprs_or_errors(
             assert secret not in text
 
 
+async def test_a_session_found_dead_when_refreshed_fails_its_jobs_as_needing_an_otp(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore
+) -> None:
+    wall = [time.time()]
+    sim = await make_sim(**BATCH_SIM)
+    client = await make_client(sim, session_store=store, wall_clock=lambda: wall[0])
+    gstins = taxpayers(3)
+    sessions = await open_all(client, sim, open_gst, gstins)
+    dead = sessions[1]
+    await client.gst.logout(dead)  # the portal ends it; the client is told nothing ...
+    client.gst.adopt(dead)
+    await store.save(dead)  # ... and the store still holds it
+    wall[0] += 5.8 * 3600  # due for a refresh: the refresh finds it dead
+    jobs = [DownloadJob(s, sections=[section]) for s in sessions for section in SECTIONS]
+
+    result = await client.ims.download_many(jobs, max_jobs=2)
+
+    assert len(result.completed) == 4
+    assert {r.gstin for r in result.failed} == {dead.gstin}
+    assert {type(r.error) for r in result.failed} == {GstSessionExpired}
+    assert result.needs_otp() == [dead.gstin]
+    assert await store.load(dead.gstin) is None  # a dead session is not kept
+    assert not [t for t in sim.tasks.values() if t.gstin == dead.gstin]
+
+
 # ------------------------------------------------------------------------------------------
 # Reruns of failed jobs: no task paid for twice, no page fetched twice
 # ------------------------------------------------------------------------------------------
