@@ -834,9 +834,9 @@ class _Batch:
             if self.on_submitted is not None:
                 self.on_submitted(section, task_id)
 
-        async def submit(section: ImsSection) -> Task[ImsInvoices]:
+        async def submit(section: ImsSection, session: GstSession) -> Task[ImsInvoices]:
             task = await self.ims.submit(
-                await session(),
+                session,
                 section=section,
                 status=job.status,
                 on_progress=on_task_progress,
@@ -896,7 +896,7 @@ class _Batch:
             if task is None:
                 # A submit once on the wire is seen through and its task id recorded even if
                 # the batch is cancelled meanwhile: else a rerun would pay for it again.
-                task = await _finish_even_if_cancelled(submit(section))
+                task = await _finish_even_if_cancelled(submit(section, await session()))
             results[section] = await task.result()
 
         try:
