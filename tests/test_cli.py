@@ -1051,3 +1051,47 @@ def test_sigterm_mid_download_exits_143_with_a_resume_command_that_works(
         assert out.is_file()
     finally:
         stop_server(server_proc)
+
+
+#: A command whose cleanup never ends: SIGTERM must still end the process, after the grace.
+STUCK_COMMAND = """
+import asyncio, sys
+from flynn_async import _cli
+
+async def stuck(argv, ui):
+    print("ready", flush=True)
+    while True:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            print("cleaning up", flush=True)  # and never finishing
+
+_cli.run = stuck
+sys.exit(_cli.main(["login"]))
+"""
+
+
+def test_sigterm_ends_the_process_after_the_grace_even_if_cleanup_hangs(tmp_path: Path) -> None:
+    script = tmp_path / "stuck.py"
+    script.write_text(STUCK_COMMAND)
+    env = {**_base_env(), "FLYNN_TERM_GRACE": "0.5"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        assert _read_until(proc.stdout, "ready", seen)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert 143 == proc.returncode
+    assert "cleaning up" in out  # it was cancelled like Ctrl-C first
+    assert "terminated (cleanup took too long)" in err
