@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import json
 import random
 from collections import Counter
 from collections.abc import Iterator
@@ -170,16 +171,27 @@ async def test_cancelling_at_random_leaves_the_server_accounted_for(
     handed_over: list[str] = []  # by on_submitted, in order
     outcomes: Counter[str] = Counter()
 
+    by_run: dict[int, set[str]] = {}
+
     def on_submitted(section: ImsSection, task_id: str) -> None:
         assert isinstance(section, ImsSection)
         handed_over.append(task_id)
+        by_run.setdefault(run, set()).add(task_id)
 
-    for run in range(72):
-        kind = run % 3
-        if kind == 0:
-            work: Any = client.ims.download_all(
-                session, sections=SECTIONS, on_submitted=on_submitted
+    manifests: dict[int, Path] = {}
+    run = 0
+    for run in range(80):
+        kind = run % 4
+        if kind == 3:
+            manifests[run] = tmp_path / f"batch-{run}"
+            work: Any = client.ims.download_many(
+                [session],
+                sections=SECTIONS,
+                manifest=manifests[run],
+                on_submitted=on_submitted,
             )
+        elif kind == 0:
+            work = client.ims.download_all(session, sections=SECTIONS, on_submitted=on_submitted)
         elif kind == 1:
             work = client.ims.download(session, section="B2B", on_submitted=on_submitted)
         else:
@@ -210,6 +222,17 @@ async def test_cancelling_at_random_leaves_the_server_accounted_for(
     # ... and every cancelled or failed call named the tasks it had started
     assert reported <= set(sim.tasks)
     assert reported  # some cancellations came after a submit
+    # a batch records every task it started in its manifest, cancelled or not
+    batches_with_tasks = 0
+    for number, manifest in manifests.items():
+        started = by_run.get(number, set())
+        if not started:
+            continue
+        batches_with_tasks += 1
+        document = json.loads((manifest / "manifest.json").read_bytes())
+        (entry,) = document["jobs"].values()
+        assert set(entry["task_ids"].values()) == started, f"run {number}"
+    assert batches_with_tasks >= 5
     # the GST session is usable after all those cancelled refreshes: the client and the store
     # hold the id the server handed out last
     current = client.gst.current(session)
