@@ -809,12 +809,15 @@ class _Batch:
         submitted = {s.value: t for s, t in known.items()}
         submitted_at = {s: recorded_at[s] for s in submitted if s in recorded_at}
         got_session: list[GstSession] = []
+        session_lock = asyncio.Lock()
 
         async def session() -> GstSession:
-            """The job's session, restored and refreshed once, when a submit first needs it."""
-            if not got_session:
-                got_session.append(await self.session_for(job))
-            return got_session[0]
+            """The job's session, restored and refreshed once, when a submit first needs it
+            (a job whose tasks are all re-attached needs none)."""
+            async with session_lock:
+                if not got_session:
+                    got_session.append(await self.session_for(job))
+                return got_session[0]
 
         tasks: dict[ImsSection, Task[ImsInvoices]] = {}
         results: dict[ImsSection, ImsInvoices] = {}
