@@ -40,15 +40,25 @@ from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
 import attrs
 import msgspec
 
-from . import _validate
+from . import _api, _validate
+from ._checkpoint import Checkpoint
 from ._decoding import combine_sections, dumps, loads, structure_invoices
-from ._errors import FlynnError, GstSessionExpired, InvalidInput, SectionMismatch, first_error
+from ._errors import (
+    FlynnError,
+    GstSessionExpired,
+    InvalidInput,
+    NotFound,
+    SectionMismatch,
+    TaskFailed,
+    first_error,
+    note_task_ids,
+)
 from ._gst import GstApi, GstSession
 from ._models import FrozenMap, ImsInvoices, ImsSection, ImsStatus, Progress, parse_sections
 from ._state import ensure_private_dir, write_atomic
 
 if TYPE_CHECKING:
-    from ._ims import ImsApi
+    from ._ims import ImsApi, SubmittedCallback
     from ._tasks import Task
 
 __all__ = [
@@ -123,6 +133,13 @@ class BatchError(FlynnError, ExceptionGroup[Exception]):
     def __init__(self, message: str, failures: Sequence[JobResult]) -> None:
         FlynnError.__init__(self, message)
         self.failures = tuple(failures)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled without the jobs' GST sessions (their ids are secrets): each job keeps its
+        # GSTIN, and the errors, notes and task ids come back as they were.
+        failures = tuple(_without_session(f) for f in self.failures)
+        state = {k: v for k, v in self.__dict__.items() if k != "failures"}
+        return (type(self), (self.message, failures), state)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -206,7 +223,10 @@ class JobState(enum.StrEnum):
     COMPLETED = "completed"
     """Downloaded in this run."""
     FAILED = "failed"
-    """Not downloaded: ``error`` says why. A rerun with the manifest starts it afresh."""
+    """Not downloaded: ``error`` says why. The manifest keeps the job's task ids: a rerun
+    re-attaches to each of them (no new submit, no second payment) unless the server says the
+    task failed or does not know it (404), or it is older than the 7 days results are kept;
+    only those sections are submitted afresh."""
     SKIPPED = "skipped"
     """Completed by an earlier run with the same manifest; ``load()`` reads its result."""
 
@@ -275,6 +295,13 @@ class JobResult:
                 f"{self.path}",
                 path=self.path,
             ) from None
+
+
+def _without_session(result: JobResult) -> JobResult:
+    """``result`` with its job naming the GSTIN instead of carrying the GST session."""
+    if not isinstance(result.job.taxpayer, GstSession):
+        return result
+    return attrs.evolve(result, job=attrs.evolve(result.job, taxpayer=result.gstin))
 
 
 @attrs.frozen
@@ -389,6 +416,7 @@ class _Manifest:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.results_dir = path.parent / f"{path.stem}.results"
+        self.pages_dir = path.parent / f"{path.stem}.pages"
         self.lock_path = path.with_suffix(".lock")
         self.created_at = _now()
         self.entries: dict[str, dict[str, Any]] = {}
@@ -542,11 +570,19 @@ class _Manifest:
             )
 
     def task_ids(self, key: str) -> dict[ImsSection, str]:
-        """Tasks to re-attach to (a failed job records only those whose results arrived)."""
+        """Tasks to re-attach to (running, completed and failed jobs keep theirs)."""
         entry = self.entries.get(key)
         if entry is None:
             return {}
         return {ImsSection.parse(s): t for s, t in entry.get("task_ids", {}).items()}
+
+    def submitted_at(self, key: str) -> dict[str, str]:
+        """When each recorded task was submitted (section value to ISO time), where known."""
+        entry = self.entries.get(key)
+        times = entry.get("submitted_at") if entry is not None else None
+        if not isinstance(times, dict):
+            return {}
+        return {s: t for s, t in times.items() if isinstance(t, str)}
 
     async def record(self, job: _Job, state: str, **fields: Any) -> None:
         """Set the job's entry and rewrite the manifest (atomically, in a thread)."""
@@ -678,6 +714,7 @@ class _Batch:
         on_progress: BatchProgressCallback | None,
         checkpoint_dir: str | os.PathLike[str] | None,
         refresh_margin: float | None,
+        on_submitted: SubmittedCallback | None = None,
     ) -> None:
         self.ims = ims
         self.gst = gst
@@ -689,6 +726,7 @@ class _Batch:
         self.on_progress = on_progress
         self.checkpoint_dir = checkpoint_dir
         self.refresh_margin = refresh_margin
+        self.on_submitted = on_submitted
         self.results: dict[int, JobResult] = {}
         self.counts = dict.fromkeys(JobState, 0)
         self.running: dict[str, dict[str, Progress]] = {}
@@ -766,6 +804,21 @@ class _Batch:
     async def run_job(self, job: _Job) -> JobResult:
         manifest = self.manifest
         known = manifest.task_ids(job.key) if manifest is not None else {}
+        recorded_at = manifest.submitted_at(job.key) if manifest is not None else {}
+        # every task id this job holds, by section value, as soon as it exists
+        submitted = {s.value: t for s, t in known.items()}
+        submitted_at = {s: recorded_at[s] for s in submitted if s in recorded_at}
+        got_session: list[GstSession] = []
+        session_lock = asyncio.Lock()
+
+        async def session() -> GstSession:
+            """The job's session, restored and refreshed once, when a submit first needs it
+            (a job whose tasks are all re-attached needs none)."""
+            async with session_lock:
+                if not got_session:
+                    got_session.append(await self.session_for(job))
+                return got_session[0]
+
         tasks: dict[ImsSection, Task[ImsInvoices]] = {}
         results: dict[ImsSection, ImsInvoices] = {}
         progress = self.running[job.key] = {}
@@ -777,6 +830,13 @@ class _Batch:
             progress[report.task_id] = report
             self.report(job.key)
 
+        def on_submitted(section: ImsSection, task_id: str) -> None:
+            # called by the submit before anything else is awaited: the id is ours now
+            submitted[section.value] = task_id
+            submitted_at[section.value] = _now()
+            if self.on_submitted is not None:
+                self.on_submitted(section, task_id)
+
         async def submit(section: ImsSection, session: GstSession) -> Task[ImsInvoices]:
             task = await self.ims.submit(
                 session,
@@ -784,49 +844,82 @@ class _Batch:
                 status=job.status,
                 on_progress=on_task_progress,
                 checkpoint_dir=self.checkpoint_dir,
+                on_submitted=on_submitted,
             )
             tasks[section] = task
             if manifest is not None:
-                recorded = {s.value: t for s, t in known.items()} | _ids(tasks)
-                await manifest.record(job, "running", task_ids=recorded, started_at=started)
+                await manifest.record(
+                    job,
+                    "running",
+                    task_ids=dict(submitted),
+                    submitted_at=dict(submitted_at),
+                    started_at=started,
+                )
             return task
 
-        async def one(section: ImsSection, session: GstSession | None) -> None:
-            task_id = known.get(section)
-            if task_id is not None:  # submitted by an interrupted run: never pay twice
-                task = self.ims.task(
+        async def reattach(section: ImsSection, task_id: str) -> Task[ImsInvoices] | None:
+            """The recorded task, or ``None`` when it cannot deliver (failed, unknown, old)."""
+            age = _age_days(recorded_at.get(section.value))
+            if age is not None and age >= _api.TASK_RESULT_DAYS:
+                log.info(
+                    "batch job %s: task %s is %.0f days old; submitting afresh",
+                    job.key,
                     task_id,
-                    on_progress=on_task_progress,
-                    label=section.key,
-                    checkpoint_dir=self.checkpoint_dir,
+                    age,
                 )
-                tasks[section] = task
-            else:
-                assert session is not None
+                return None
+            task = self.ims.task(
+                task_id,
+                on_progress=on_task_progress,
+                label=section.key,
+                checkpoint_dir=self.checkpoint_dir,
+            )
+            try:
+                await task.wait()
+            except (TaskFailed, NotFound) as exc:
+                log.info(
+                    "batch job %s: task %s cannot deliver (%s); submitting afresh",
+                    job.key,
+                    task_id,
+                    type(exc).__name__,
+                )
+                return None
+            return task
+
+        async def one(section: ImsSection) -> None:
+            task_id = known.get(section)
+            task = None
+            if task_id is not None:  # submitted by an earlier run: never pay twice
+                task = await reattach(section, task_id)
+                if task is None:
+                    del submitted[section.value]
+                    submitted_at.pop(section.value, None)
+                else:
+                    tasks[section] = task
+            if task is None:
                 # A submit once on the wire is seen through and its task id recorded even if
                 # the batch is cancelled meanwhile: else a rerun would pay for it again.
-                task = await _finish_even_if_cancelled(submit(section, session))
+                task = await _finish_even_if_cancelled(submit(section, await session()))
             results[section] = await task.result()
 
         try:
             try:
-                session = None
-                if any(section not in known for section in job.sections):
-                    session = await self.session_for(job)
                 async with asyncio.TaskGroup() as group:
                     for section in job.sections:
-                        group.create_task(one(section, session))
+                        group.create_task(one(section))
             except BaseExceptionGroup as group_error:
                 first = first_error(group_error)
-                for section, task in tasks.items():
-                    first.add_note(f"IMS {section.value} task id: {task.id}")
-                raise first from None
+                note_task_ids(first, submitted)
+                raise first from first.__cause__
             invoices = combine_sections(results, {s: tasks[s].id for s in job.sections})
             return await self.deliver(job, invoices, tasks)
         except ManifestError:
             raise  # the batch cannot keep its record: stop it
         except Exception as exc:
-            return await self.fail(job, exc, tasks, results)
+            return await self.fail(job, exc, submitted, submitted_at)
+        except BaseException as exc:  # cancelled: the billed task ids go with it
+            note_task_ids(exc, submitted)
+            raise
         finally:
             del self.running[job.key]
 
@@ -869,6 +962,8 @@ class _Batch:
                 total_records=len(invoices),
                 **fields,
             )
+            if self.checkpoint_dir is not None:  # the result is saved: its pages are not needed
+                await asyncio.to_thread(_remove_checkpoints, self.checkpoint_dir, task_ids.values())
         log.info("batch job %s completed: %d records", job.key, len(invoices))
         return result if self.keep_results else attrs.evolve(result, invoices=None)
 
@@ -876,22 +971,26 @@ class _Batch:
         self,
         job: _Job,
         exc: Exception,
-        tasks: Mapping[ImsSection, Task[ImsInvoices]],
-        results: Mapping[ImsSection, ImsInvoices],
+        submitted: Mapping[str, str],
+        submitted_at: Mapping[str, str],
     ) -> JobResult:
-        """Record a failed job; a rerun re-attaches only to the tasks whose results arrived."""
+        """Record a failed job with every task id it holds: a rerun re-attaches to them."""
         exc.add_note(f"batch job {job.key} (GSTIN {job.gstin})")
         log.warning("batch job %s failed: %s: %s", job.key, type(exc).__name__, exc)
-        # Tasks whose results arrived are re-attached by a rerun (no second payment); the
-        # others start afresh. Records that disagreed are not worth fetching again.
-        fetched = {s: t for s, t in tasks.items() if s in results}
+        # A rerun re-attaches to every task (no second payment) unless the server says it
+        # failed or no longer knows it, or it is older than the results are kept. A task the
+        # server reported failed, and records that disagreed, are not worth asking again.
+        kept = dict(submitted)
         if isinstance(exc, SectionMismatch):
-            fetched = {}
+            kept = {}
+        elif isinstance(exc, TaskFailed):
+            kept = {s: t for s, t in kept.items() if t != exc.task_id}
         if self.manifest is not None:
             await self.manifest.record(
                 job,
                 "failed",
-                task_ids=_ids(fetched),
+                task_ids=kept,
+                submitted_at={s: t for s, t in submitted_at.items() if s in kept},
                 finished_at=_now(),
                 error={"type": type(exc).__name__, "message": str(exc)},
             )
@@ -901,8 +1000,26 @@ class _Batch:
             job.resolved,
             JobState.FAILED,
             error=exc,
-            task_ids=FrozenMap(_ids(tasks)),
+            task_ids=FrozenMap(dict(submitted)),
         )
+
+
+def _remove_checkpoints(directory: str | os.PathLike[str], task_ids: Iterable[str]) -> None:
+    for task_id in task_ids:
+        Checkpoint(directory, task_id).remove()
+
+
+def _age_days(when: str | None) -> float | None:
+    """Days since the ISO time ``when`` (``None`` if unknown or unreadable)."""
+    if when is None:
+        return None
+    try:
+        then = datetime.fromisoformat(when)
+    except ValueError:
+        return None
+    if then.tzinfo is None:
+        return None
+    return (datetime.now(UTC) - then).total_seconds() / 86400
 
 
 def _ids(tasks: Mapping[ImsSection, Task[ImsInvoices]]) -> dict[str, str]:
@@ -921,8 +1038,9 @@ async def run_batch(
     keep_results: bool,
     on_result: ResultCallback | None,
     on_progress: BatchProgressCallback | None,
-    checkpoint_dir: str | os.PathLike[str] | None,
+    checkpoint_dir: str | os.PathLike[str] | bool | None,
     refresh_margin: float | None,
+    on_submitted: SubmittedCallback | None = None,
 ) -> BatchResult:
     """Check everything, take the manifest, run the jobs (see ``ImsApi.download_many``)."""
     chosen = _parse_sections(sections)
@@ -930,7 +1048,11 @@ async def run_batch(
     max_jobs = _validate.positive_int(max_jobs, "max_jobs", maximum=1024)
     if not isinstance(keep_results, bool):
         raise InvalidInput("keep_results must be True or False")
-    for name, callback in (("on_result", on_result), ("on_progress", on_progress)):
+    for name, callback in (
+        ("on_result", on_result),
+        ("on_progress", on_progress),
+        ("on_submitted", on_submitted),
+    ):
         if callback is not None and not callable(callback):
             raise InvalidInput(f"{name} must be callable")
     if refresh_margin is not None:
@@ -949,7 +1071,20 @@ async def run_batch(
                     f"jobs[{job.index}] names GSTIN {job.gstin} without a session, but the "
                     "client has no session_store to restore it from"
                 )
+    if checkpoint_dir is True or not (
+        checkpoint_dir is None
+        or checkpoint_dir is False
+        or isinstance(checkpoint_dir, str | os.PathLike)
+    ):
+        raise InvalidInput("checkpoint_dir must be a directory, None (the default) or False")
     record = None if manifest is None else _Manifest(manifest_path(manifest))
+    pages_dir: str | os.PathLike[str] | None
+    if checkpoint_dir is None:  # by default a manifest's pages are kept beside it
+        pages_dir = None if record is None else record.pages_dir
+    elif checkpoint_dir is False:
+        pages_dir = None
+    else:
+        pages_dir = checkpoint_dir
     if record is not None:
         record.acquire()
     try:
@@ -966,8 +1101,9 @@ async def run_batch(
             keep_results=keep_results,
             on_result=on_result,
             on_progress=on_progress,
-            checkpoint_dir=checkpoint_dir,
+            checkpoint_dir=pages_dir,
             refresh_margin=refresh_margin,
+            on_submitted=on_submitted,
         )
         result = await batch.run()
     finally:

@@ -20,9 +20,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Mapping, Sequence
@@ -41,6 +44,7 @@ from ._cli_common import (
     EXIT_NO_SESSION,
     EXIT_OK,
     EXIT_TASK_FAILED,
+    EXIT_TERMINATED,
     EXIT_USAGE,
     SETTINGS,
     CommandFailed,
@@ -494,14 +498,82 @@ async def run(argv: Sequence[str], ui: Ui) -> int:
             logger.setLevel(old_level)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (the ``flynn-async`` script exits with it)."""
-    ui = Ui(sys.stdout, sys.stderr, sys.stdin, os.environ)
+#: Seconds a SIGTERM'd command may take to finish its cleanup before it exits anyway.
+TERM_GRACE_SECONDS: Final = 10.0
+#: The environment variable that sets that grace period.
+TERM_GRACE_ENV: Final = "FLYNN_TERM_GRACE"
+
+
+class _Terminated:
+    """SIGTERM, handled like Ctrl-C: the command is cancelled (so it prints its task ids and
+    resume command), and the process exits 143 within the grace period whatever happens."""
+
+    def __init__(self, grace: float) -> None:
+        self.grace = grace
+        self.received = False
+
+    def install(self, task: asyncio.Task[Any]) -> None:
+        loop = asyncio.get_running_loop()
+
+        def on_term() -> None:
+            if self.received:
+                return
+            self.received = True
+            deadline = threading.Timer(self.grace, _exit_now)
+            deadline.daemon = True
+            deadline.start()
+            task.cancel()
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # no signals here
+            loop.add_signal_handler(signal.SIGTERM, on_term)
+
+    async def run(self, argv: Sequence[str], ui: Ui) -> int:
+        task = asyncio.current_task()
+        assert task is not None
+        self.install(task)
+        try:
+            return await run(argv, ui)
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
+
+
+def _exit_now() -> None:  # pragma: no cover - runs only when cleanup outlasts the grace
+    print(f"{_PROG}: terminated (cleanup took too long)", file=sys.stderr, flush=True)
+    os._exit(EXIT_TERMINATED)
+
+
+def _term_grace(environ: Mapping[str, str]) -> float:
+    text = environ.get(TERM_GRACE_ENV)
     try:
-        return asyncio.run(run(sys.argv[1:] if argv is None else argv, ui))
+        value = float(text) if text else TERM_GRACE_SECONDS
+    except ValueError:
+        return TERM_GRACE_SECONDS
+    return value if 0 < value < float("inf") else TERM_GRACE_SECONDS
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (the ``flynn-async`` script exits with it).
+
+    Ctrl-C exits 130 and SIGTERM (sent by ``timeout``, systemd, Docker, Kubernetes) 143, both
+    after the command has printed the task ids it started and the ``--resume`` command;
+    after SIGTERM the process exits within ``FLYNN_TERM_GRACE`` seconds (default 10).
+    """
+    ui = Ui(sys.stdout, sys.stderr, sys.stdin, os.environ)
+    terminated = _Terminated(_term_grace(os.environ))
+    try:
+        code = asyncio.run(terminated.run(sys.argv[1:] if argv is None else argv, ui))
     except KeyboardInterrupt:
         print(f"{_PROG}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
+    except asyncio.CancelledError:
+        if not terminated.received:
+            raise
+        code = EXIT_TERMINATED
+    if terminated.received:
+        print(f"{_PROG}: terminated (SIGTERM)", file=sys.stderr, flush=True)
+        return EXIT_TERMINATED
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

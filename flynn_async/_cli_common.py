@@ -71,6 +71,8 @@ EXIT_NO_SESSION: Final = 4
 EXIT_TASK_FAILED: Final = 5
 #: Interrupted (Ctrl-C).
 EXIT_INTERRUPTED: Final = 130
+#: Terminated by SIGTERM (``timeout``, systemd, Docker, Kubernetes): 128 + 15.
+EXIT_TERMINATED: Final = 143
 
 #: Every exit code with its meaning, for ``--help`` and the documentation.
 EXIT_CODES: Final[tuple[tuple[int, str], ...]] = (
@@ -81,6 +83,7 @@ EXIT_CODES: Final[tuple[tuple[int, str], ...]] = (
     (EXIT_NO_SESSION, "no stored GST session, or it expired: run `gst otp` first"),
     (EXIT_TASK_FAILED, "a download task failed or timed out (task ids are printed)"),
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
+    (EXIT_TERMINATED, "terminated by SIGTERM (task ids and the resume command are printed)"),
 )
 
 

@@ -293,11 +293,17 @@ class _Download:
         self._display = display
         self._checkpoint_dir = checkpoint_dir
         self.tasks: dict[ImsSection, Task[ImsInvoices]] = {}
+        #: every section's task id as soon as it exists (a submit cut by Ctrl-C or SIGTERM
+        #: is seen through, and its id lands here before the cancellation goes on)
+        self.ids: dict[ImsSection, str] = dict(resumes)
 
     @property
     def task_ids(self) -> dict[ImsSection, str]:
         """The task of every section that has one so far, in section order."""
-        return {s: self.tasks[s].id for s in self._sections if s in self.tasks}
+        return {s: self.ids[s] for s in self._sections if s in self.ids}
+
+    def _submitted(self, section: ImsSection, task_id: str) -> None:
+        self.ids[section] = task_id
 
     async def _one(self, section: ImsSection, results: dict[ImsSection, ImsInvoices]) -> None:
         ims = self._client.ims
@@ -316,6 +322,7 @@ class _Download:
                 status=self._status,
                 on_progress=self._display,
                 checkpoint_dir=self._checkpoint_dir,
+                on_submitted=self._submitted,
             )
         self.tasks[section] = task
         results[section] = await task.result()

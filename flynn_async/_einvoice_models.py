@@ -1019,11 +1019,12 @@ class IrpCredentials:
         *,
         strict_gstin: bool = False,
     ) -> None:
-        _validate.gstin(gstin, strict=strict_gstin)
-        _validate.text(username, "username")
         if password is not None and (not isinstance(password, str | Secret) or not password):
             raise InvalidInput("password must be a non-empty str, or None")
-        self.__attrs_init__(gstin, username, _optional_secret(password))
+        password = _optional_secret(password)  # no plain password left in this frame's locals
+        _validate.gstin(gstin, strict=strict_gstin)
+        _validate.text(username, "username")
+        self.__attrs_init__(gstin, username, password)
 
 
 def _flexible_int(value: Any, path: str) -> int:

@@ -81,6 +81,12 @@ class FlynnError(Exception):
         self.task_id = task_id
         self.page = page
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickle by state, not by calling ``__init__`` again with ``args`` (most subclasses
+        # take keyword-only arguments): the type, ``args``, every attribute and the notes
+        # come back as they were, so an error crosses a process (``ProcessPoolExecutor``).
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
+
     def where(self) -> str:
         """The ``route``/``task_id``/``page`` context as text, empty when none is known."""
         parts = []
@@ -267,6 +273,36 @@ class PagesMissing(TaskError):
     def __init__(self, message: str, *, missing: Sequence[int], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.missing = tuple(missing)
+
+
+def _restore(
+    cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]
+) -> BaseException:
+    """Rebuild a pickled error without calling its ``__init__`` (see ``FlynnError.__reduce__``)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
+def note_task_ids(error: BaseException, task_ids: Mapping[str, str]) -> None:
+    """Hand billed task ids over on ``error`` (any error, ``CancelledError`` included).
+
+    Each ``section -> task id`` becomes a note (``IMS B2B task id: ...``, shown in the
+    traceback) and an entry of the error's ``task_ids`` attribute (a dict, merged with ids an
+    inner call noted already), so a caller that catches the error can resume the tasks instead
+    of paying for new ones.
+    """
+    if not task_ids:
+        return
+    known: dict[str, str] = dict(getattr(error, "task_ids", None) or {})
+    notes = getattr(error, "__notes__", ())
+    for section, task_id in task_ids.items():
+        note = f"IMS {section} task id: {task_id}"
+        if note not in notes:
+            error.add_note(note)
+        known[section] = task_id
+    error.task_ids = known  # type: ignore[attr-defined]
 
 
 def first_error(group: BaseExceptionGroup[BaseException]) -> BaseException:

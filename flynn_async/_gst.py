@@ -22,6 +22,7 @@ from . import _api, _validate
 from ._auth import Api
 from ._errors import GstError, GstSessionExpired, InvalidInput, ResponseError
 from ._secrets import Secret
+from ._tasks import run_to_end
 
 if TYPE_CHECKING:
     from ._store import SessionStore
@@ -87,6 +88,23 @@ def _session_id(data: Any, key: str, route: str) -> str:
     return value
 
 
+def _gstn_headers(gstin: str, username: str, session_id: Secret | None) -> dict[str, str]:
+    h = _api.GSTN_HEADERS
+    headers = {h["gstin"]: gstin, h["username"]: username, h["gsp_code"]: _api.GSP_CODE}
+    if session_id is not None:
+        headers[h["session_id"]] = session_id.reveal()
+    return headers
+
+
+def _revealed(body: dict[str, str | Secret]) -> dict[str, str]:
+    return {k: v.reveal() if isinstance(v, Secret) else v for k, v in body.items()}
+
+
+def _secret_field(data: Any, key: str, route: str) -> Secret:
+    """``data[key]`` as a secret (the answer itself is not kept in any local)."""
+    return Secret(_session_id(data, key, route))
+
+
 class GstApi:
     """GST session calls; reach it as ``client.gst``."""
 
@@ -124,43 +142,59 @@ class GstApi:
         action: str,
         gstin: str,
         username: str,
-        body: dict[str, str],
-        session_id: str | None = None,
+        body: dict[str, str | Secret],
+        session_id: Secret | None = None,
     ) -> Any:
+        # Secrets stay wrapped in this frame's locals and are revealed only inside the call
+        # expression: a traceback's locals (Sentry, ``pytest -l``) never show them here.
         route, path = self._route(action)
-        h = _api.GSTN_HEADERS
-        headers = {h["gstin"]: gstin, h["username"]: username, h["gsp_code"]: _api.GSP_CODE}
-        if session_id is not None:
-            headers[h["session_id"]] = session_id
-        return await self._api.call("POST", route, path, headers=headers, json=body)
+        return await self._api.call(
+            "POST",
+            route,
+            path,
+            headers=_gstn_headers(gstin, username, session_id),
+            json=_revealed(body),
+        )
 
     async def request_otp(self, *, gstin: str, username: str) -> OtpRequest:
         """Ask the GST portal to send an OTP to the taxpayer."""
         gstin = _validate.gstin(gstin)
         username = _validate.text(username, "username")
         route, _ = self._route(_api.GST_ACTION_OTP_REQUEST)
-        data = await self._post(
-            _api.GST_ACTION_OTP_REQUEST, gstin, username, {"gstin": gstin, "username": username}
+        request_id = _secret_field(
+            await self._post(
+                _api.GST_ACTION_OTP_REQUEST,
+                gstin,
+                username,
+                {"gstin": gstin, "username": username},
+            ),
+            _api.GST_KEY_OTP_REQUEST_ID,
+            route,
         )
-        request_id = _session_id(data, _api.GST_KEY_OTP_REQUEST_ID, route)
         log.info("OTP requested for %s", gstin)
-        return OtpRequest(gstin, username, Secret(request_id), self._now())
+        return OtpRequest(gstin, username, request_id, self._now())
 
     async def verify_otp(self, otp_request: OtpRequest, otp: str | Secret) -> GstSession:
         """Verify the OTP the taxpayer received; returns the new GST session."""
         if not isinstance(otp_request, OtpRequest):
             raise InvalidInput("otp_request must be the OtpRequest that request_otp returned")
-        value = otp.reveal() if isinstance(otp, Secret) else otp
-        if not isinstance(value, str) or not _OTP.fullmatch(value):
+        if not isinstance(otp, str | Secret):
+            raise InvalidInput("otp must be the 6 digits the taxpayer received")
+        otp = Secret(otp)  # the plain OTP is not kept in this frame's locals
+        if not _OTP.fullmatch(otp.reveal()):
             raise InvalidInput("otp must be the 6 digits the taxpayer received")
         route, _ = self._route(_api.GST_ACTION_VERIFY)
-        body = {
-            _api.GST_KEY_OTP_REQUEST_ID: otp_request.request_id.reveal(),
-            "otp": value,
+        body: dict[str, str | Secret] = {
+            _api.GST_KEY_OTP_REQUEST_ID: otp_request.request_id,
+            "otp": otp,
         }
         try:
-            data = await self._post(
-                _api.GST_ACTION_VERIFY, otp_request.gstin, otp_request.username, body
+            session_id = _secret_field(
+                await self._post(
+                    _api.GST_ACTION_VERIFY, otp_request.gstin, otp_request.username, body
+                ),
+                _api.GST_KEY_SESSION_ID,
+                route,
             )
         except GstSessionExpired as exc:
             # The portal answers AUTH4033 ("invalid session or OTP") for a wrong OTP: that is
@@ -175,12 +209,7 @@ class GstApi:
                 args=exc.error_args,
                 route=exc.route,
             ) from None
-        session = GstSession(
-            otp_request.gstin,
-            otp_request.username,
-            Secret(_session_id(data, _api.GST_KEY_SESSION_ID, route)),
-            self._now(),
-        )
+        session = GstSession(otp_request.gstin, otp_request.username, session_id, self._now())
         await self._remember(session)
         log.info("GST session opened for %s", session.gstin)
         return session
@@ -207,23 +236,30 @@ class GstApi:
         self._current[session.gstin] = session
 
     async def refresh(self, session: GstSession) -> GstSession:
-        """Extend the session; returns it with the id the server hands back (keep that one)."""
-        current = self.current(session)
+        """Extend the session; returns it with the id the server hands back (keep that one).
+
+        The portal retires the old id as it answers, so once sent the call runs to its answer
+        even if the caller is cancelled (bounded by the request timeout): the new session is
+        kept, and saved to the session store, before the cancellation goes on.
+        """
+        return await run_to_end(self._refresh(self.current(session)))
+
+    async def _refresh(self, current: GstSession) -> GstSession:
         route, _ = self._route(_api.GST_ACTION_REFRESH)
-        sid = current.session_id.reveal()
-        data = await self._post(
-            _api.GST_ACTION_REFRESH,
-            current.gstin,
-            current.username,
-            {_api.GST_KEY_SESSION_ID: sid},
-            session_id=sid,
-        )
-        new = GstSession(
-            current.gstin,
-            current.username,
-            Secret(_session_id(data, _api.GST_KEY_SESSION_ID, route)),
-            self._now(),
-        )
+        try:
+            answer = await self._post(
+                _api.GST_ACTION_REFRESH,
+                current.gstin,
+                current.username,
+                {_api.GST_KEY_SESSION_ID: current.session_id},
+                session_id=current.session_id,
+            )
+        except GstSessionExpired:
+            await self.forget(current.gstin)  # dead: a new OTP is needed, keep it no longer
+            raise
+        session_id = _secret_field(answer, _api.GST_KEY_SESSION_ID, route)
+        del answer  # it holds the new session id in plain text
+        new = GstSession(current.gstin, current.username, session_id, self._now())
         await self._remember(new)
         log.info("GST session refreshed for %s", new.gstin)
         return new
@@ -231,13 +267,12 @@ class GstApi:
     async def logout(self, session: GstSession) -> None:
         """End the session. Download tasks still running for this taxpayer will fail."""
         current = self.current(session)
-        sid = current.session_id.reveal()
         await self._post(
             _api.GST_ACTION_LOGOUT,
             current.gstin,
             current.username,
-            {_api.GST_KEY_SESSION_ID: sid},
-            session_id=sid,
+            {_api.GST_KEY_SESSION_ID: current.session_id},
+            session_id=current.session_id,
         )
         await self.forget(current.gstin)
         log.info("GST session closed for %s", current.gstin)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
 from . import _api, _batch, _validate
@@ -21,14 +21,18 @@ from ._errors import (
     InvalidInput,
     ResponseError,
     first_error,
+    note_task_ids,
 )
 from ._gst import GstApi, GstSession
 from ._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
-from ._tasks import ProgressCallback, Task, TaskContext
+from ._tasks import ProgressCallback, Task, TaskContext, run_to_end
 
 log: Final = logging.getLogger("flynn_async.ims")
 
 ALL_SECTIONS: Final = tuple(ImsSection)
+
+#: ``on_submitted(section, task_id)``: called as soon as a billed task exists.
+SubmittedCallback = Callable[[ImsSection, str], object]
 
 
 class ImsCodec:
@@ -65,24 +69,49 @@ class ImsApi:
         status: ImsStatus | str | None = None,
         on_progress: ProgressCallback | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
+        on_submitted: SubmittedCallback | None = None,
     ) -> Task[ImsInvoices]:
         """Start a download task for one section (and optionally one action status).
 
         Returns the :class:`~flynn_async.Task`; keep its ``id`` to resume later. The call is
         made once: it starts a billable server task, so it is never retried automatically.
         With ``checkpoint_dir``, pages are written there as they arrive (see :meth:`resume`).
+
+        Once sent, the call runs to its answer even if the caller is cancelled (bounded by the
+        request timeout), and the task id is handed over at once: ``on_submitted(section,
+        task_id)`` is called before anything else is awaited, an INFO line is logged, and a
+        ``CancelledError`` that follows carries the id in a note and in ``task_ids``.
         """
         chosen = ImsSection.parse(section)
         wanted = None if status is None else ImsStatus.parse(status)
         if not isinstance(session, GstSession):
             raise InvalidInput("session must be a GstSession (from verify_otp)")
         _validate.gstin(session.gstin, name="session.gstin")
+        _check_callback(on_submitted)
         current = self._gst.current(session)
-        template = _api.IMS_ROUTE
-        path = template.format(flynn=_api.IMS_FLYNN_VERSION)
         params = {"section": chosen.value}
         if wanted is not None:
             params["status"] = wanted.value
+        task_id = await run_to_end(
+            self._start(current, chosen, params, on_submitted),
+            lambda task_id, cancelled: note_task_ids(cancelled, {chosen.value: task_id}),
+        )
+        task = self._attach(
+            task_id, on_progress, chosen.key, checkpoint_dir=checkpoint_dir, fresh=True
+        )
+        task._report("submitted")
+        return task
+
+    async def _start(
+        self,
+        current: GstSession,
+        section: ImsSection,
+        params: dict[str, str],
+        on_submitted: SubmittedCallback | None,
+    ) -> str:
+        """Send the submit and hand its task id over (run to its end even if cancelled)."""
+        template = _api.IMS_ROUTE
+        path = template.format(flynn=_api.IMS_FLYNN_VERSION)
         try:
             data = await self._ctx.api.call(
                 "GET", template, path, headers=current.headers(), params=params
@@ -94,12 +123,13 @@ class ImsApi:
         if not isinstance(task_id, str) or not task_id:
             raise ResponseError(f"submit answer has no {_api.TASK_ID_KEY!r}", route=template)
         _check_task_id(task_id, template)
-        log.info("IMS %s task %s started for %s", chosen.value, task_id, current.gstin)
-        task = self._attach(
-            task_id, on_progress, chosen.key, checkpoint_dir=checkpoint_dir, fresh=True
-        )
-        task._report("submitted")
-        return task
+        if on_submitted is not None:
+            try:
+                on_submitted(section, task_id)
+            except Exception:  # the task exists either way: its id is logged just below
+                log.exception("the on_submitted callback failed for task %s", task_id)
+        log.info("IMS %s task %s started for %s", section.value, task_id, current.gstin)
+        return task_id
 
     def task(
         self,
@@ -166,10 +196,13 @@ class ImsApi:
         status: ImsStatus | str | None = None,
         on_progress: ProgressCallback | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
+        on_submitted: SubmittedCallback | None = None,
     ) -> ImsInvoices:
         """Submit, wait, fetch every page and return the merged, typed records.
 
-        Any error raised after submission carries the task id: pass it to :meth:`resume`.
+        Any error raised after submission (``CancelledError`` too) carries the task id, in
+        ``task_ids`` and a note: pass it to :meth:`resume`. ``on_submitted(section, task_id)``
+        is called as soon as the task exists (see :meth:`submit`).
         """
         task = await self.submit(
             session,
@@ -177,8 +210,13 @@ class ImsApi:
             status=status,
             on_progress=on_progress,
             checkpoint_dir=checkpoint_dir,
+            on_submitted=on_submitted,
         )
-        return await task.result()
+        try:
+            return await task.result()
+        except BaseException as exc:
+            note_task_ids(exc, {ImsSection.parse(section).value: task.id})
+            raise
 
     async def download_all(
         self,
@@ -188,6 +226,7 @@ class ImsApi:
         status: ImsStatus | str | None = None,
         on_progress: ProgressCallback | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
+        on_submitted: SubmittedCallback | None = None,
     ) -> ImsInvoices:
         """Download several sections at once (one task each) and merge them.
 
@@ -195,16 +234,25 @@ class ImsApi:
         requested section, those records must equal the ones from that section's own task, or
         :class:`~flynn_async.SectionMismatch` is raised; sections nobody asked for, and sections
         the models don't know, are kept once (all tasks carrying them must agree). If a task
-        fails, the others are cancelled and the first error is raised, with every task id
-        noted on it so the work can be resumed.
+        fails, the others are cancelled and the first error is raised (its own cause kept), with
+        every task id submitted so far noted on it (``task_ids`` and notes) so the work can be
+        resumed; a ``CancelledError`` carries them too. ``on_submitted(section, task_id)`` is
+        called as soon as each task exists (see :meth:`submit`).
         """
         chosen = parse_sections(sections)
         wanted = None if status is None else ImsStatus.parse(status)
         if not isinstance(session, GstSession):
             raise InvalidInput("session must be a GstSession (from verify_otp)")
         _validate.gstin(session.gstin, name="session.gstin")
+        _check_callback(on_submitted)
         tasks: dict[ImsSection, Task[ImsInvoices]] = {}
         results: dict[ImsSection, ImsInvoices] = {}
+        submitted: dict[str, str] = {}
+
+        def record(section: ImsSection, task_id: str) -> None:
+            submitted[section.value] = task_id
+            if on_submitted is not None:
+                on_submitted(section, task_id)
 
         async def one(section: ImsSection) -> None:
             task = await self.submit(
@@ -213,6 +261,7 @@ class ImsApi:
                 status=wanted,
                 on_progress=on_progress,
                 checkpoint_dir=checkpoint_dir,
+                on_submitted=record,
             )
             tasks[section] = task
             results[section] = await task.result()
@@ -223,9 +272,11 @@ class ImsApi:
                     group.create_task(one(section))
         except BaseExceptionGroup as group_error:
             first = first_error(group_error)
-            for section, task in tasks.items():
-                first.add_note(f"IMS {section.value} task id: {task.id}")
-            raise first from None
+            note_task_ids(first, submitted)
+            raise first from first.__cause__
+        except BaseException as exc:  # cancelled: hand the billed task ids over all the same
+            note_task_ids(exc, submitted)
+            raise
         return combine_sections({s: results[s] for s in chosen}, {s: tasks[s].id for s in chosen})
 
     async def download_many(
@@ -239,8 +290,9 @@ class ImsApi:
         keep_results: bool = True,
         on_result: _batch.ResultCallback | None = None,
         on_progress: _batch.BatchProgressCallback | None = None,
-        checkpoint_dir: str | os.PathLike[str] | None = None,
+        checkpoint_dir: str | os.PathLike[str] | bool | None = None,
         refresh_margin: float | None = 1800.0,
+        on_submitted: SubmittedCallback | None = None,
     ) -> _batch.BatchResult:
         """Download for many taxpayers: one ``download_all`` per job, ``max_jobs`` at once.
 
@@ -256,8 +308,11 @@ class ImsApi:
         ``on_result``, a sync or async callback given each completed
         :class:`~flynn_async.JobResult`); ``on_progress`` receives
         :class:`~flynn_async.BatchProgress` reports. Each job's session is refreshed before its
-        submits if it lapses within ``refresh_margin`` seconds (``None``: never). See
-        ``docs/batch.md``.
+        submits if it lapses within ``refresh_margin`` seconds (``None``: never).
+        ``on_submitted(section, task_id)`` is called as each billed task is created. With a
+        manifest, pages are checkpointed under ``<manifest>.pages/`` unless ``checkpoint_dir``
+        names another directory (``False``: no checkpoints), so a rerun after a kill fetches
+        only the missing pages. See ``docs/batch.md``.
         """
         return await _batch.run_batch(
             self,
@@ -272,7 +327,13 @@ class ImsApi:
             on_progress=on_progress,
             checkpoint_dir=checkpoint_dir,
             refresh_margin=refresh_margin,
+            on_submitted=on_submitted,
         )
+
+
+def _check_callback(callback: object) -> None:
+    if callback is not None and not callable(callback):
+        raise InvalidInput("on_submitted must be callable (given the section and the task id)")
 
 
 def _check_task_id(task_id: str, route: str) -> None:

@@ -3,12 +3,14 @@
 :class:`Secret` wraps a password, token, OTP or session id. Its ``repr`` and ``str`` are a
 mask, so a secret that ends up in a log line, an exception text or a data class ``repr`` shows
 ``'***'`` rather than its value; the value is read with :meth:`Secret.reveal`, which the
-client calls only where it builds a request.
+client calls only where it builds a request. A secret refuses to be pickled (``TypeError``), so
+it never reaches a pickle, a multiprocessing queue or a cache file by accident; ``copy`` and
+``deepcopy`` return the secret itself.
 """
 
 from __future__ import annotations
 
-from typing import Final, final
+from typing import Final, NoReturn, final
 
 MASK: Final = "***"
 
@@ -18,7 +20,8 @@ class Secret:
     """A string that hides itself from ``repr``, ``str`` and formatting.
 
     Two secrets are equal when their values are; the hash is that of the value, so secrets can
-    key a mapping. Use :meth:`reveal` to get the value.
+    key a mapping. Use :meth:`reveal` to get the value. Pickling a secret raises
+    ``TypeError`` (a pickle would hold the value in the clear).
     """
 
     __slots__ = ("_value",)
@@ -55,5 +58,15 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self) -> tuple[type[Secret], tuple[str]]:
-        return (Secret, (self._value,))
+    def __copy__(self) -> Secret:
+        return self  # immutable: a copy is the secret itself
+
+    def __deepcopy__(self, memo: object) -> Secret:
+        return self
+
+    def __reduce__(self) -> NoReturn:
+        # A pickle would carry the value in the clear (into a cache, a queue, a crash dump).
+        raise TypeError(
+            "a Secret cannot be pickled: its value would be written in the clear; pass "
+            "secret.reveal() explicitly where a value must cross a process"
+        )

@@ -92,10 +92,10 @@ class FileSessionStore:
         """The stored, unexpired session for ``gstin``, or ``None``."""
         path = self._path(gstin, ".json")
         try:
-            raw = path.read_bytes()
+            # read and decoded in one expression: no local of this frame holds the session id
+            session = _decode(path.read_bytes(), path)
         except FileNotFoundError:
             return None
-        session = _decode(raw, path)
         if session.gstin != gstin:
             raise InvalidInput(f"{path} holds a session for another GSTIN")
         if session.expires_at <= datetime.now(UTC):
@@ -107,7 +107,8 @@ class FileSessionStore:
         if not isinstance(session, GstSession):
             raise InvalidInput("only a GstSession can be saved")
         ensure_private_dir(self.directory)
-        write_atomic(self._path(session.gstin, ".json"), _encode(session))
+        # the bytes are made inside the write: no frame's local holds the session id
+        write_atomic(self._path(session.gstin, ".json"), lambda: _encode(session))
 
     async def delete(self, gstin: str) -> None:
         """Remove the GSTIN's session file."""
@@ -141,5 +142,8 @@ def _decode(raw: bytes, path: Path) -> GstSession:
             created,
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        # the message names the file, never its content (it holds a session id)
+        # the message names the file, never its content (it holds a session id), and the
+        # content leaves this frame's locals before the error is raised from it
+        raw = b""
+        document = None
         raise InvalidInput(f"{path} is not a valid session file ({type(exc).__name__})") from None

@@ -16,8 +16,17 @@ the pages not delivered. No asyncio task outlives the call that started it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterator,
+    Sequence,
+)
 from typing import Any, Final, Generic, Protocol, TypeVar
 
 import attrs
@@ -58,6 +67,35 @@ class PageCodec(Protocol[P]):
     def records(self, page: P) -> Iterator[tuple[str, Any]]:
         """A page's records as ``(section, record)`` pairs."""
         ...
+
+
+T = TypeVar("T")
+
+
+async def run_to_end(
+    work: Coroutine[Any, Any, T],
+    on_cancelled: Callable[[T, BaseException], None] | None = None,
+) -> T:
+    """Run ``work`` to its end even if the caller is cancelled meanwhile (then re-raise).
+
+    For calls that change state on the server (a submit, a GST session refresh): once on the
+    wire their outcome must be seen and recorded, bounded by the request timeout. If the
+    caller was cancelled and ``work`` succeeded, ``on_cancelled(result, cancellation)`` is
+    called before the ``CancelledError`` goes on (to note a task id on it); repeated
+    cancellations while waiting are absorbed into the first one.
+    """
+    task = asyncio.ensure_future(work)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError as cancelled:
+        while not task.done():
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.wait([task])
+        if not task.cancelled():
+            error = task.exception()  # retrieved: the cancellation goes on, not this error
+            if error is None and on_cancelled is not None:
+                on_cancelled(task.result(), cancelled)
+        raise
 
 
 @attrs.frozen
@@ -379,4 +417,11 @@ class Task(Generic[P]):
         return self._codec.merge(collected)
 
 
-__all__ = ["PageCodec", "ProgressCallback", "Task", "TaskContext", "parse_status"]
+__all__ = [
+    "PageCodec",
+    "ProgressCallback",
+    "Task",
+    "TaskContext",
+    "parse_status",
+    "run_to_end",
+]

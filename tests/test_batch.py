@@ -6,10 +6,13 @@ Time never passes for real while tasks are polled: clients sleep on the suite's 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import os
+import signal
 import stat
+import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -35,6 +38,7 @@ from flynn_async import (
     JobResult,
     JobState,
     ManifestError,
+    PagesMissing,
     Secret,
     TaskFailed,
 )
@@ -42,6 +46,7 @@ from flynn_async._batch import default_key, result_name
 from flynn_async._validate import gstin as check_gstin
 from flynn_async._validate import gstin_check_digit
 from flynn_async.testing import FlynnSimulator
+from flynn_async.testing._simulator import USER_HANDLE, USER_PASSWORD
 
 SECTIONS = ("B2B", "B2BCN")
 #: Few records, two pages per task: fast, and still more than one page.
@@ -157,7 +162,10 @@ async def test_fifty_taxpayers_some_fail_and_a_rerun_skips_the_finished(
     assert sorted(states.values()) == ["completed"] * 45 + ["failed"] * 5
     failed_entry = document["jobs"][first.failed[0].key]
     assert failed_entry["error"]["type"] == "TaskFailed"
-    assert failed_entry["task_ids"] == {}  # nothing arrived: a rerun starts afresh
+    # the task the server said failed is dropped; the other is kept: a rerun asks about it
+    # (it failed too, so it is submitted afresh: see the submit count below)
+    assert first.failed[0].error is not None
+    assert first.failed[0].error.task_id not in failed_entry["task_ids"].values()
     done_entry = document["jobs"][first.completed[0].key]
     assert done_entry["records"] == {"b2b": 3, "b2bcn": 3}
     assert done_entry["total_records"] == 6
@@ -687,3 +695,221 @@ async def test_no_session_id_in_logs_manifest_reprs_or_errors(
     for secret in secrets:
         for text in seen:
             assert secret not in text
+
+
+async def test_a_session_found_dead_when_refreshed_fails_its_jobs_as_needing_an_otp(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore
+) -> None:
+    wall = [time.time()]
+    sim = await make_sim(**BATCH_SIM)
+    client = await make_client(sim, session_store=store, wall_clock=lambda: wall[0])
+    gstins = taxpayers(3)
+    sessions = await open_all(client, sim, open_gst, gstins)
+    dead = sessions[1]
+    await client.gst.logout(dead)  # the portal ends it; the client is told nothing ...
+    client.gst.adopt(dead)
+    await store.save(dead)  # ... and the store still holds it
+    wall[0] += 5.8 * 3600  # due for a refresh: the refresh finds it dead
+    jobs = [DownloadJob(s, sections=[section]) for s in sessions for section in SECTIONS]
+
+    result = await client.ims.download_many(jobs, max_jobs=2)
+
+    assert len(result.completed) == 4
+    assert {r.gstin for r in result.failed} == {dead.gstin}
+    assert {type(r.error) for r in result.failed} == {GstSessionExpired}
+    assert result.needs_otp() == [dead.gstin]
+    assert await store.load(dead.gstin) is None  # a dead session is not kept
+    assert not [t for t in sim.tasks.values() if t.gstin == dead.gstin]
+
+
+# ------------------------------------------------------------------------------------------
+# Reruns of failed jobs: no task paid for twice, no page fetched twice
+# ------------------------------------------------------------------------------------------
+
+
+async def test_a_rerun_of_jobs_that_failed_after_their_tasks_completed_submits_nothing(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(6)
+    # every page request fails: each job's tasks complete, then its page retries run out
+    sim, client = await batch_client(
+        make_sim, make_client, store, fault_routes=["task_page"], error_rate=1.0
+    )
+    await open_all(client, sim, open_gst, gstins)
+    handed: list[tuple[ImsSection, str]] = []
+    first = await client.ims.download_many(
+        gstins,
+        sections=SECTIONS,
+        manifest=tmp_path,
+        on_submitted=lambda section, task_id: handed.append((section, task_id)),
+    )
+    assert len(first.failed) == 6
+    assert {type(r.error) for r in first.failed} == {PagesMissing}
+    assert {t for _, t in handed} == set(sim.tasks)  # the batch handed every task id over
+    assert {t.state for t in sim.tasks.values()} == {"completed"}
+    for failure in first.failed:
+        assert failure.error is not None
+        assert set(getattr(failure.error, "task_ids", {}).values()) <= set(sim.tasks)
+    entries = read_manifest(tmp_path / "manifest.json")["jobs"]
+    assert sum(len(e["task_ids"]) for e in entries.values()) == 12  # every task kept
+    assert all(len(e["submitted_at"]) == 2 for e in entries.values())
+
+    sim.config = sim.config.replace(error_rate=0.0)
+    sim.reset_counters()
+    second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
+    assert len(second.completed) == 6
+    assert sim.calls["ims_submit"] == 0  # re-attached to the completed tasks: nothing re-paid
+    assert len(sim.tasks) == 12
+    for done in second.completed:
+        assert done.load().to_dict() == expected(sim, done.gstin)
+
+
+async def test_a_rerun_submits_afresh_only_tasks_that_failed_are_unknown_or_too_old(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(4)
+    sim, client = await batch_client(
+        make_sim, make_client, store, fault_routes=["task_page"], error_rate=1.0
+    )
+    await open_all(client, sim, open_gst, gstins)
+    first = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
+    assert len(first.failed) == 4
+    path = tmp_path / "manifest.json"
+    document = read_manifest(path)
+    entries = document["jobs"]
+    keys = sorted(entries)
+    # job 0: its B2B task failed on the server since; job 1: the server does not know its B2B
+    # task (404); job 2: its B2B task is 8 days old; job 3: untouched
+    sim.tasks[entries[keys[0]]["task_ids"]["B2B"]].state = "failed"
+    entries[keys[1]]["task_ids"]["B2B"] = "0b0e0f00-0000-4000-8000-000000000000"
+    old = (datetime.now(UTC) - timedelta(days=8)).isoformat(timespec="seconds")
+    entries[keys[2]]["submitted_at"]["B2B"] = old
+    path.write_text(json.dumps(document))
+
+    sim.config = sim.config.replace(error_rate=0.0)
+    sim.reset_counters()
+    second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
+    assert len(second.completed) == 4
+    assert sim.calls["ims_submit"] == 3  # one B2B each for jobs 0, 1 and 2
+    new_b2b = {t.gstin for t in list(sim.tasks.values())[8:]}
+    assert new_b2b == {entries[k]["gstin"] for k in keys[:3]}
+    for done in second.completed:
+        assert done.load().to_dict() == expected(sim, done.gstin)
+    assert second[keys[3]].task_ids == first[keys[3]].task_ids
+
+
+async def test_a_batch_with_a_manifest_checkpoints_pages_beside_it(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(2)
+    sim, client = await batch_client(make_sim, make_client, store)
+    await open_all(client, sim, open_gst, gstins)
+    seen: list[Path] = []
+
+    def look(progress: BatchProgress) -> None:
+        pages = tmp_path / "manifest.pages"
+        if pages.is_dir():
+            seen.extend(pages.rglob("page-*.json"))
+
+    result = await client.ims.download_many(
+        gstins, sections=SECTIONS, manifest=tmp_path, on_progress=look
+    )
+    assert len(result.completed) == 2
+    assert seen  # pages were written under <manifest>.pages while jobs ran ...
+    assert not list((tmp_path / "manifest.pages").rglob("page-*.json"))  # ... and cleared
+    off = tmp_path / "off"
+    await client.ims.download_many(gstins, sections=SECTIONS, manifest=off, checkpoint_dir=False)
+    assert not (off / "manifest.pages").exists()
+    with pytest.raises(InvalidInput, match="checkpoint_dir"):
+        await client.ims.download_many(gstins, manifest=off, checkpoint_dir=True)
+
+
+#: A batch in its own process: prints the pages handed on so far after every progress report.
+KILLED_BATCH = """
+import asyncio, sys
+from flynn_async import Credentials, FileSessionStore, FlynnClient, PollPolicy
+
+base_url, login_url, handle, password, sessions, manifest, *gstins = sys.argv[1:]
+
+def progress(report):
+    done = sum(p.pages_done for tasks in report.running.values() for p in tasks)
+    print(report.completed, done, flush=True)
+
+async def main():
+    client = FlynnClient(
+        Credentials(handle=handle, password=password),
+        base_url=base_url,
+        login_url=login_url,
+        session_store=FileSessionStore(sessions),
+        poll=PollPolicy(initial_delay=0.01, max_delay=0.05),
+        max_concurrency=2,
+    )
+    async with client:
+        await client.ims.download_many(
+            gstins, sections=["B2B", "B2BCN"], manifest=manifest, max_jobs=2,
+            on_progress=progress,
+        )
+
+asyncio.run(main())
+"""
+
+
+async def test_a_batch_killed_mid_run_fetches_only_the_missing_pages_on_rerun(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(4)
+    # 10 pages a task, 20 a job; pages come slowly so that the kill lands while jobs fetch
+    sim, client = await batch_client(
+        make_sim,
+        make_client,
+        store,
+        records_per_section=40,
+        page_size=4,
+        processing_polls=0,
+        page_latency=0.01,
+    )
+    await open_all(client, sim, open_gst, gstins)
+    script = tmp_path / "batch.py"
+    script.write_text(KILLED_BATCH)
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(script),
+        sim.base_url,
+        sim.login_url,
+        USER_HANDLE,
+        USER_PASSWORD,
+        str(store.directory),
+        str(tmp_path / "run"),
+        *gstins,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert proc.stdout is not None
+    fetched = 0
+    try:
+        while fetched < 12:  # well into the first two jobs, none of them done (20 pages each)
+            line = await proc.stdout.readline()
+            assert line, (await proc.stderr.read()).decode() if proc.stderr else ""
+            completed, fetched = map(int, line.split())
+        proc.kill()  # SIGKILL: no cleanup at all
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+        await proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert completed == 0
+    pages_dir = tmp_path / "run" / "manifest.pages"
+    kept = len(list(pages_dir.rglob("page-*.json")))
+    assert kept >= 12  # every page handed on was on disk first
+    submitted = len(sim.tasks)
+
+    sim.reset_counters()
+    rerun = await client.ims.download_many(
+        gstins, sections=SECTIONS, manifest=tmp_path / "run", max_jobs=2
+    )
+    assert len(rerun.completed) == 4
+    assert sim.calls["ims_submit"] == 8 - submitted  # the killed run's tasks re-attached
+    assert sim.calls["task_page"] == 8 * 10 - kept  # only the pages not on disk
+    for done in rerun.completed:
+        assert done.load().to_dict() == expected(sim, done.gstin)

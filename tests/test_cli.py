@@ -834,7 +834,7 @@ def test_exit_codes(error: BaseException, code: int) -> None:
 
 def test_the_exit_codes_are_distinct_constants() -> None:
     codes = [c for c, _ in _cli_common.EXIT_CODES]
-    assert [0, 1, 2, 3, 4, 5, 130] == codes
+    assert [0, 1, 2, 3, 4, 5, 130, 143] == codes
     assert (EXIT_OK, EXIT_TASK_FAILED, EXIT_INTERRUPTED) == (
         _cli.EXIT_OK,
         _cli.EXIT_TASK_FAILED,
@@ -976,3 +976,122 @@ def test_sandbox_and_production_urls(
     captured = capsys.readouterr()
     assert server["FLYNN_BASE_URL"] in captured.out
     assert "FLYNN_BASE_URL/FLYNN_LOGIN_URL are set: --production is ignored" in captured.err
+
+
+# ----------------------------------------------------------------------------------------------
+# SIGTERM (timeout, systemd, Docker, Kubernetes) is handled like Ctrl-C
+# ----------------------------------------------------------------------------------------------
+
+
+def _read_until(stream: Any, needle: str, seen: list[str]) -> bool:
+    """Read lines of ``stream`` into ``seen`` until one holds ``needle`` (False at its end)."""
+    while True:
+        ready, _, _ = select.select([stream], [], [], 60)
+        line = stream.readline() if ready else ""
+        if not line:
+            return False
+        seen.append(line)
+        if needle in line:
+            return True
+
+
+def test_sigterm_mid_download_exits_143_with_a_resume_command_that_works(
+    tmp_path: Path,
+) -> None:
+    # tasks take a moment to finish (by the server's clock): the download is cut while waiting
+    serve = ["--records", "30", "--page-size", "10", "--processing", "1", "--seed", "11"]
+    server_proc, fields = start_server(*serve, log=tmp_path / "serve.log")
+    try:
+        env = server_env(fields, tmp_path / "state")
+        assert 0 == cli("login", env=env).returncode
+        gst = ["gst", "otp", "--gstin", fields["FLYNN_GSTIN"]]
+        otp = cli(
+            *gst,
+            "--username",
+            fields["FLYNN_GST_USERNAME"],
+            env=env,
+            stdin=fields["FLYNN_SIM_OTP"] + "\n",
+        )
+        assert 0 == otp.returncode, otp.stderr
+        out = tmp_path / "b2b.json"
+        args = ["ims", "download", "--gstin", fields["FLYNN_GSTIN"], "--section", "B2B,ECOM"]
+        args += ["--out", str(out), *FAST]
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "flynn_async", *args, "-v"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        seen: list[str] = []
+        try:
+            assert proc.stderr is not None
+            assert _read_until(proc.stderr, "started for", seen), "".join(seen)
+            proc.send_signal(signal.SIGTERM)
+            _, rest = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        err = "".join(seen) + rest
+        assert 143 == proc.returncode, err
+        assert "terminated (SIGTERM)" in err
+        started = set(re.findall(r"IMS \w+ task ([0-9a-f-]{36}) started", err))
+        assert started
+        command = next(line.strip() for line in err.splitlines() if "--resume" in line)
+        argv = shlex.split(command)
+        assert ["flynn-async", "ims", "download"] == argv[:3]
+        for task_id in started:  # every task it paid for can be resumed
+            assert any(task_id in word for word in argv)
+        assert not out.exists()
+        resumed = cli(*argv[1:], *FAST, "-v", env=env)
+        assert 0 == resumed.returncode, resumed.stderr
+        assert "started for" not in resumed.stderr  # no new task: the old ones re-attached
+        assert out.is_file()
+    finally:
+        stop_server(server_proc)
+
+
+#: A command whose cleanup never ends: SIGTERM must still end the process, after the grace.
+STUCK_COMMAND = """
+import asyncio, sys
+from flynn_async import _cli
+
+async def stuck(argv, ui):
+    print("ready", flush=True)
+    while True:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            print("cleaning up", flush=True)  # and never finishing
+
+_cli.run = stuck
+sys.exit(_cli.main(["login"]))
+"""
+
+
+def test_sigterm_ends_the_process_after_the_grace_even_if_cleanup_hangs(tmp_path: Path) -> None:
+    script = tmp_path / "stuck.py"
+    script.write_text(STUCK_COMMAND)
+    env = {**_base_env(), "FLYNN_TERM_GRACE": "0.5"}
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: list[str] = []
+    try:
+        assert proc.stdout is not None
+        assert _read_until(proc.stdout, "ready", seen)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert 143 == proc.returncode
+    assert "cleaning up" in out  # it was cancelled like Ctrl-C first
+    assert "terminated (cleanup took too long)" in err

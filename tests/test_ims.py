@@ -4,6 +4,8 @@ filters, sections the models don't know, input checks, and the simulator's alter
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -18,6 +20,7 @@ from flynn_async import (
     ImsSection,
     ImsStatus,
     InvalidInput,
+    PagesMissing,
     Progress,
     Secret,
     SectionTotals,
@@ -225,6 +228,10 @@ BAD_CALLS = [
     pytest.param("download_all", {"sections": "B2X"}, "ImsSection", id="all bad single section"),
     pytest.param("download_all", {"sections": []}, "at least one", id="all no section"),
     pytest.param("download_all", {"status": "Z"}, "ImsStatus", id="all bad status"),
+    pytest.param(
+        "submit", {"section": "B2B", "on_submitted": "x"}, "on_submitted", id="submit callback"
+    ),
+    pytest.param("download_all", {"on_submitted": 3}, "on_submitted", id="all callback"),
 ]
 
 
@@ -348,3 +355,72 @@ def test_combine_sections_refuses_tasks_that_disagree() -> None:
     agreeing = {ImsSection.B2B: page(b2b=[record]), ImsSection.ECOM: page(ecom=[], b2b=[record])}
     combined = combine_sections(agreeing, {ImsSection.B2B: "t-1", ImsSection.ECOM: "t-2"})
     assert {"b2b": [record], "ecom": []} == combined.to_dict()
+
+
+# ------------------------------------------------------------------------------------------
+# Billed task ids are handed over at once, and ride on whatever error follows
+# ------------------------------------------------------------------------------------------
+
+
+async def test_on_submitted_hears_of_each_task_before_anything_else_is_awaited(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession, caplog: Any
+) -> None:
+    heard: list[tuple[ImsSection, str, int]] = []
+
+    def on_submitted(section: ImsSection, task_id: str) -> None:
+        # nothing of the task was asked yet: no status call, no page, no progress report
+        heard.append((section, task_id, sim.calls["task_status"] + sim.calls["task_page"]))
+
+    with caplog.at_level(logging.INFO, logger="flynn_async.ims"):
+        await client.ims.download_all(session, sections=["B2B", "ECOM"], on_submitted=on_submitted)
+    assert {(s, t) for s, t, _ in heard} == {
+        (ImsSection(sim.tasks[t].section), t) for t in sim.tasks
+    }
+    assert [asked for _, _, asked in heard] == [0, 0]
+    for task_id in sim.tasks:
+        assert any(f"task {task_id} started for {sim.gstin}" in m for m in caplog.messages)
+
+
+@pytest.mark.sim(processing_polls=3)
+async def test_a_cancelled_download_carries_its_task_ids(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any
+) -> None:
+    parked = asyncio.Event()
+
+    async def park(_: float) -> None:
+        parked.set()
+        await asyncio.Event().wait()
+
+    client: FlynnClient = await make_client(sleep=park)
+    session = await open_gst(client, sim)
+    for work in (
+        client.ims.download(session, section="B2B"),
+        client.ims.download_all(session, sections=["B2B", "ECOM"]),
+    ):
+        parked.clear()
+        before = set(sim.tasks)
+        running = asyncio.create_task(work)
+        await parked.wait()  # submitted, now waiting between status calls
+        running.cancel()
+        with pytest.raises(asyncio.CancelledError) as raised:
+            await running
+        started = set(sim.tasks) - before
+        assert started
+        task_ids = getattr(raised.value, "task_ids", {})
+        assert set(task_ids.values()) == started
+        for section, task_id in task_ids.items():
+            assert f"IMS {section} task id: {task_id}" in raised.value.__notes__
+
+
+@pytest.mark.sim(page_size=2, fault_routes=["task_page"], error_rate=1.0)
+async def test_download_all_keeps_the_cause_of_its_error(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    with pytest.raises(PagesMissing) as one:
+        await client.ims.download(session, section="B2B")
+    with pytest.raises(PagesMissing) as many:
+        await client.ims.download_all(session, sections=["B2B", "ECOM"])
+    assert one.value.__cause__ is not None
+    assert many.value.__cause__ is not None
+    assert type(many.value.__cause__) is type(one.value.__cause__)
+    assert set(getattr(many.value, "task_ids", {}).values()) <= set(sim.tasks)
