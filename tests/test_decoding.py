@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from flynn_async import (
     ApiError,
     FilingStatus,
+    FrozenMap,
     ImsAmendedInvoice,
     ImsAmendedNote,
     ImsInvoice,
@@ -131,7 +132,7 @@ def test_seed_page_decodes_field_for_field() -> None:
             number="b1",
             invoice_type=InvoiceType.REGULAR,
             action=ImsStatus.ACCEPTED,
-            pending_action_allowed=YesNo.NO,
+            pending_not_allowed=YesNo.NO,
             source_form=SourceForm.GSTR1,
             return_period=ReturnPeriod(2023, 1),
             source_filing_status=FilingStatus.NOT_FILED,
@@ -151,7 +152,8 @@ def test_seed_page_decodes_field_for_field() -> None:
     assert b2b.invoice_type is InvoiceType.REGULAR
     assert b2b.source_form is SourceForm.GSTR1
     assert b2b.source_filing_status is FilingStatus.NOT_FILED
-    assert b2b.pending_action_allowed is YesNo.NO
+    assert b2b.pending_not_allowed is YesNo.NO
+    assert b2b.pending_blocked is YesNo.NO
     assert b2b.pending_action_blocked is None
     assert {} == dict(b2b.extra)
 
@@ -245,9 +247,11 @@ def test_unknown_fields_and_nulls_are_kept_in_extra_and_written_back() -> None:
     result = structure_invoices({"b2b": [record]})
     decoded = result.b2b[0]
     assert decoded.taxable_value is None
-    assert {"txval": None, "xtra_ref": "XR-1", "meta": {"src": "x", "n": [1, Decimal("2.50")]}} == (
+    # kept deeply read-only: the array as a tuple, the object as a FrozenMap
+    assert {"txval": None, "xtra_ref": "XR-1", "meta": {"src": "x", "n": (1, Decimal("2.50"))}} == (
         dict(decoded.extra)
     )
+    assert type(decoded.extra["meta"]) is FrozenMap
     assert {"b2b": [record]} == result.to_dict()
 
 
@@ -633,16 +637,67 @@ def test_unknown_codes_and_new_dates_leave_the_branches_for_the_generic_path() -
     assert type(section[1].action) is str
 
 
-def test_decoded_records_are_left_to_reference_counting() -> None:
+def test_decoded_records_are_ordinary_objects_freed_at_once() -> None:
     body = dumps({"data": {"b2b": [{"stin": "S", "val": 1, "inum": "N", "idt": "01-01-2024"}]}})
     page = decode_ims_page(body)
     (record,) = page.b2b
-    assert not gc.is_tracked(record)  # never walked by the cyclic collector
+    assert gc.is_tracked(record)  # no hiding from the cyclic collector
     alive = weakref.ref(record)
     del page, record
-    assert alive() is None  # freed at once, without a collection
-    built = ImsInvoice(supplier_gstin="S", value=Decimal(1), number="N", date=datetime.date.today())
-    assert gc.is_tracked(built)  # the constructor's records are ordinary objects
+    assert alive() is None  # no cycle: freed at once, without a collection
+
+
+def _deep_extra_record() -> ImsInvoice:
+    extra = {"meta": {"tags": ["a", {"k": [1, 2]}], "n": Decimal("2.50")}, "list": [[1], []]}
+    body = dumps({"data": {"b2b": [{**base_invoice(), **extra}]}})
+    (record,) = decode_ims_page(body).b2b
+    return record
+
+
+def test_a_records_extra_is_deeply_immutable() -> None:
+    record = _deep_extra_record()
+    meta = record.extra["meta"]
+    assert type(record.extra) is FrozenMap
+    assert type(meta) is FrozenMap
+    assert ("a", {"k": (1, 2)}) == meta["tags"]
+    assert type(meta["tags"]) is tuple
+    assert type(meta["tags"][1]) is FrozenMap
+    assert ((1,), ()) == record.extra["list"]
+    for mapping in (record.extra, meta, meta["tags"][1]):
+        with pytest.raises(TypeError):
+            mapping["new"] = 1  # type: ignore[index]
+        with pytest.raises(AttributeError):
+            mapping._data = {}  # type: ignore[attr-defined]
+        with pytest.raises(TypeError):
+            mapping._data["new"] = 1  # type: ignore[attr-defined]
+    # to_dict gives back the JSON as sent: lists as lists, objects as dicts
+    as_sent = record.to_dict()
+    assert {"tags": ["a", {"k": [1, 2]}], "n": Decimal("2.50")} == as_sent["meta"]
+    assert type(as_sent["meta"]["tags"]) is list
+    assert [[1], []] == as_sent["list"]
+    assert pickle.loads(pickle.dumps(record)) == record
+
+
+def test_a_record_cannot_close_a_cycle_through_its_extra() -> None:
+    # the reproduction of the leak: a record put into a mutable value of its own extra
+    record = _deep_extra_record()
+    with pytest.raises((TypeError, AttributeError)):
+        record.extra["meta"]["tags"].append(record)  # type: ignore[union-attr]
+    built = ImsInvoice(
+        supplier_gstin="S",
+        value=Decimal(1),
+        number="N",
+        date=datetime.date(2024, 1, 1),
+        extra={"refs": [], "more": {"x": []}},
+    )
+    assert type(built.extra) is FrozenMap  # the constructor freezes a given extra too
+    assert () == built.extra["refs"]
+    assert {"x": ()} == built.extra["more"]
+    with pytest.raises(AttributeError):
+        built.extra["refs"].append(built)  # type: ignore[union-attr]
+    alive = weakref.ref(built)
+    del built
+    assert alive() is None
 
 
 def test_repeated_text_is_held_once() -> None:
