@@ -130,9 +130,14 @@ class GstApi:
         route, path = self._route(action)
         h = _api.GSTN_HEADERS
         headers = {h["gstin"]: gstin, h["username"]: username, h["gsp_code"]: _api.GSP_CODE}
-        if session_id is not None:
-            headers[h["session_id"]] = session_id
-        return await self._api.call("POST", route, path, headers=headers, json=body)
+        if session_id is None:
+            return await self._api.call("POST", route, path, headers=headers, json=body)
+        headers[h["session_id"]] = session_id
+        try:
+            return await self._api.call("POST", route, path, headers=headers, json=body)
+        except GstSessionExpired:  # the portal no longer knows the session: nor do we
+            await self.forget(gstin)
+            raise
 
     async def request_otp(self, *, gstin: str, username: str) -> OtpRequest:
         """Ask the GST portal to send an OTP to the taxpayer."""

@@ -727,3 +727,126 @@ def test_memos_are_bounded_and_never_keep_a_bad_key() -> None:
     assert "x" not in memo
     assert memo[4] == 8  # full: starts over, then keeps the new key
     assert dict(memo) == {4: 8}
+
+
+# ------------------------------------------------------------------------------------------
+# Y/N flags: text in any case, or JSON booleans; kept as sent
+# ------------------------------------------------------------------------------------------
+
+FLAG_WIRES = [
+    ("ispendactnallwd", "pending_not_allowed"),
+    ("ispendactblocked", "pending_action_blocked"),
+    ("isRemarksBlocked", "remarks_blocked"),
+    ("isItcRedReqBlocked", "itc_reduction_not_allowed"),
+    ("itcRedReqBlocked", "itc_reduction_request_blocked"),
+    ("itcRedReq", "itc_reduction_required"),
+]
+FLAG_FORMS = [
+    ("Y", YesNo.YES),
+    ("N", YesNo.NO),
+    ("y", YesNo.YES),
+    ("n", YesNo.NO),
+    (True, YesNo.YES),
+    (False, YesNo.NO),
+    ("true", YesNo.YES),
+    ("FALSE", YesNo.NO),
+    ("True", YesNo.YES),
+]
+
+
+@pytest.mark.parametrize(("wire", "name"), FLAG_WIRES)
+@pytest.mark.parametrize(("sent", "read"), FLAG_FORMS)
+def test_a_flag_reads_yes_or_no_from_any_form_and_is_given_back_as_sent(
+    wire: str, name: str, sent: Any, read: YesNo
+) -> None:
+    data = {"b2b": [base_invoice(**{wire: sent})]}
+    body = dumps({"status": "1", "data": data})
+    for result in (decode_ims_page(body), structure_invoices(data)):
+        (record,) = result.b2b
+        assert read is getattr(record, name)
+        assert {"b2b": [base_invoice(**{wire: sent})]} == result.to_dict()
+        assert type(result.to_dict()["b2b"][0][wire]) is type(sent)  # true stays a boolean
+
+
+def test_a_page_of_boolean_flags_decodes_whole_on_the_fast_path() -> None:
+    records = [
+        base_invoice(inum=f"b{i}", ispendactblocked=i % 2 == 0, isRemarksBlocked=False)
+        for i in range(50)
+    ]
+    codec = _decoding._FAST[ImsInvoice]
+    result = structure_invoices({"b2b": records})
+    assert [YesNo.YES, YesNo.NO] * 25 == [r.pending_blocked for r in result.b2b]
+    assert {"b2b": records} == result.to_dict()
+    shape = frozenset(records[0])
+    assert shape in codec.shapes  # the shape got its own branch
+    again = structure_invoices({"b2b": records})
+    assert again == result
+
+
+def test_a_missing_flag_is_unknown_and_other_text_is_kept() -> None:
+    (record,) = structure_invoices({"b2b": [base_invoice(isRemarksBlocked="M")]}).b2b
+    assert record.pending_blocked is None
+    assert record.itc_reduction_blocked is None
+    assert "M" == record.remarks_blocked
+    assert type(record.remarks_blocked) is str
+
+
+@pytest.mark.parametrize("value", [1, 0, Decimal(1), [], {}, "", Decimal("0.0")])
+def test_a_flag_of_another_json_type_is_a_schema_error(value: Any) -> None:
+    if value == "":  # empty text is an (unknown) code, kept as sent
+        (record,) = structure_invoices({"b2b": [base_invoice(ispendactblocked="")]}).b2b
+        assert "" == record.pending_action_blocked
+        return
+    with pytest.raises(ResponseError, match=r"Y/N flag .* @ \$\.b2b\[0\]\.ispendactblocked"):
+        structure_invoices({"b2b": [base_invoice(ispendactblocked=value)]})
+
+
+@pytest.mark.parametrize(
+    ("older", "newer", "blocked"),
+    [
+        ("Y", None, YesNo.YES),
+        (None, False, YesNo.NO),
+        (True, "N", YesNo.NO),  # both sent: the newer name wins
+        (None, None, None),
+    ],
+)
+def test_pending_blocked_answers_from_either_wire_name(
+    older: Any, newer: Any, blocked: YesNo | None
+) -> None:
+    fields = {"ispendactnallwd": older, "ispendactblocked": newer}
+    sent = base_invoice(**{k: v for k, v in fields.items() if v is not None})
+    (record,) = structure_invoices({"b2b": [sent]}).b2b
+    assert blocked is record.pending_blocked
+    itc = base_invoice(**{"isItcRedReqBlocked": older} if older is not None else {})
+    (other,) = structure_invoices({"b2b": [itc]}).b2b
+    expected = None if older is None else _decoding._flag(older)
+    assert expected is other.itc_reduction_blocked
+
+
+def test_the_old_pending_attribute_is_a_deprecated_alias() -> None:
+    (record,) = structure_invoices({"b2b": [base_invoice(ispendactnallwd="Y")]}).b2b
+    with pytest.warns(DeprecationWarning, match="pending_blocked") as caught:
+        value = record.pending_action_allowed
+    assert YesNo.YES is value
+    assert __file__ == caught[0].filename  # the warning points at the caller
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from([w for w, _ in FLAG_WIRES]),
+            st.sampled_from([s for s, _ in FLAG_FORMS] + ["M", "yes"]),
+        ),
+        max_size=8,
+    )
+)
+def test_flags_round_trip_in_any_mix(flag_sets: list[dict[str, Any]]) -> None:
+    records = [base_invoice(inum=f"b{i}", **flags) for i, flags in enumerate(flag_sets)]
+    result = structure_invoices({"b2b": records})
+    assert {"b2b": records} == result.to_dict()
+    assert digits({"b2b": records}) == digits(result.to_dict())
+    reads = dict(FLAG_WIRES)
+    for record, flags in zip(result.b2b, flag_sets, strict=True):
+        for wire, sent in flags.items():
+            assert _decoding._flag(sent) == getattr(record, reads[wire])
