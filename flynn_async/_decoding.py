@@ -46,6 +46,15 @@ def loads(body: bytes | str) -> Any:
     return document
 
 
+def decode_problem(body: bytes | str) -> str:
+    """Why ``body`` is refused, as ``"; <reason>"`` for an error text (empty if it is not)."""
+    try:
+        loads(body)
+    except msgspec.DecodeError as exc:
+        return f"; {exc}"
+    return ""
+
+
 _CONTAINER_TYPES: Final = frozenset({dict, list})
 _ONLY_DICTS: Final = frozenset({dict})
 

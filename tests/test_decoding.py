@@ -7,7 +7,7 @@ import gc
 import json
 import pickle
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
@@ -21,7 +21,10 @@ from hypothesis import strategies as st
 
 from flynn_async import (
     ApiError,
+    Credentials,
     FilingStatus,
+    FlynnClient,
+    FlynnError,
     FrozenMap,
     ImsAmendedInvoice,
     ImsAmendedNote,
@@ -30,10 +33,13 @@ from flynn_async import (
     ImsStatus,
     InvoiceType,
     NotFound,
+    PagesMissing,
     ResponseError,
+    RetryPolicy,
     ReturnPeriod,
     SourceForm,
     YesNo,
+    _api,
     _decoding,
     decode_ims_page,
 )
@@ -850,3 +856,236 @@ def test_flags_round_trip_in_any_mix(flag_sets: list[dict[str, Any]]) -> None:
     for record, flags in zip(result.b2b, flag_sets, strict=True):
         for wire, sent in flags.items():
             assert _decoding._flag(sent) == getattr(record, reads[wire])
+
+
+# ------------------------------------------------------------------------------------------
+# Repeated keys and deep nesting: never a silent choice, never a bare RecursionError
+# ------------------------------------------------------------------------------------------
+
+
+class _Obj(list[tuple[str, Any]]):
+    """A JSON object as written: its pairs in order, repeats allowed."""
+
+
+def _write(value: Any, sep: str) -> str:
+    if isinstance(value, _Obj):
+        return "{" + ",".join(json.dumps(k) + sep + _write(v, sep) for k, v in value) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_write(v, sep) for v in value) + "]"
+    return json.dumps(value)
+
+
+def _has_repeats(text: str) -> bool:
+    found = False
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal found
+        keys = [k for k, _ in pairs]
+        found = found or len(set(keys)) != len(keys)
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=hook)
+    return found
+
+
+_keys = st.sampled_from(["a", "b", "val", "a:b", ':"', "\\:", "t 10:20"])
+_scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["x", "1:2", ':"'])
+_json = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.lists(st.tuples(_keys, inner), max_size=4).map(_Obj)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_json.filter(lambda v: isinstance(v, _Obj | list)), st.sampled_from([":", ": ", " :"]))
+def test_repeated_keys_are_found_exactly_as_the_reference_finds_them(value: Any, sep: str) -> None:
+    text = _write(value, sep)
+    if _has_repeats(text):
+        with pytest.raises(msgspec.DecodeError, match="repeats the key"):
+            loads(text.encode())
+        with pytest.raises(msgspec.DecodeError, match="repeats the key"):
+            loads(text)
+    else:
+        assert json.loads(text) == loads(text.encode())
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (b'{"data": {"b2b": [], "b2b": [{"x": 1}]}}', "b2b"),
+        (b'{"data": {"b2b": [{"stin": "S", "val": 10, "val": 1000}]}}', "val"),
+        (b'{"status": "1", "status": "0", "data": {}}', "status"),
+        (b'{"data": {"b2b": [{"meta": {"k": 1, "k": 2}}]}}', "k"),
+        (b'{"data": {"b2b": [{"remarks": "at 10:30", "val": 1, "val": 2}]}}', "val"),
+    ],
+)
+def test_a_page_with_a_repeated_key_is_refused(body: bytes, key: str) -> None:
+    with pytest.raises(ResponseError, match=f"repeats the key '{key}'"):
+        decode_ims_page(body)
+
+
+def test_colons_inside_text_are_no_repeat() -> None:
+    records = [
+        base_invoice(inum=f"b{i}", remarks="seen 10:30:00", url="https://x") for i in range(3)
+    ]
+    body = dumps({"status": "1", "data": {"b2b": records}})
+    assert {"b2b": records} == decode_ims_page(body).to_dict()
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deep_nesting_is_a_decode_error(depth: int) -> None:
+    body = b'{"data": ' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+        loads(body)
+    with pytest.raises(ResponseError, match="nested too deeply"):
+        decode_ims_page(body)
+
+
+def test_nesting_too_deep_to_keep_in_a_record_is_a_response_error() -> None:
+    # msgspec decodes it, but a record's frozen extra cannot hold it within the stack
+    depth = 900
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    with pytest.raises(ResponseError, match="nested too deeply") as info:
+        structure_invoices({"b2b": [base_invoice(meta=value)]}, route="/r", task_id="t", page=3)
+    assert ("/r", "t", 3) == (info.value.route, info.value.task_id, info.value.page)
+
+
+# Over real sockets: a scripted server answers the login, status and page routes with the
+# bodies a case gives, the way the faults were found.
+
+_LOGIN_OK = (
+    b'{"data": {"token": "T", "expiry": 4102444800000, '
+    b'"associatedOrgs": [{"organisation": {"id": "org-1"}, "userAccessInfo": {}}]}}'
+)
+_STATUS_OK = b'{"data": {"task": {"id": "task-1", "status": "completed"}}}'
+_DEEP = b"[" * 5000 + b"]" * 5000
+
+
+@pytest.fixture
+async def scripted_bodies() -> AsyncIterator[tuple[dict[str, bytes], str]]:
+    from aiohttp import web
+
+    bodies = {
+        "login": _LOGIN_OK,
+        "status": _STATUS_OK,
+        "result": b'{"status": "1", "data": {"pages": 1}}',
+        "page": b'{"status": "1", "data": {"b2b": []}}',
+    }
+
+    def answer(name: str) -> Any:
+        async def handle(_: web.Request) -> web.Response:
+            return web.Response(body=bodies[name], content_type="application/json")
+
+        return handle
+
+    app = web.Application()
+    tasks = "/enriched/tasks/v1.0"
+    app.add_routes(
+        [
+            web.post("/login/authtokens", answer("login")),
+            web.post("/login/logout", answer("login")),
+            web.get(tasks + "/status/{id}", answer("status")),
+            web.get(tasks + "/result/{id}", answer("result")),
+            web.get(tasks + "/result/{id}/page/{n}", answer("page")),
+        ]
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield bodies, f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def _scripted_client(base: str, clock: Any) -> FlynnClient:
+    return FlynnClient(
+        Credentials("user@example.com", "PASSWORD-MARKER"),
+        base_url=base,
+        login_url=base + "/login",
+        retry=RetryPolicy(max_tries=2),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+
+
+@pytest.mark.parametrize(
+    ("route_name", "body", "reason", "route", "page"),
+    [
+        ("status", b'{"data": {"task": ' + _DEEP + b"}}", "nested too deeply", "status", None),
+        ("status", b'{"data": ' + _DEEP + b"}", "nested too deeply", "status", None),
+        (
+            "status",
+            b'{"data": {"task": {"id": "task-1", "status": "processing", "status": "completed"}}}',
+            "repeats the key 'status'",
+            "status",
+            None,
+        ),
+        (
+            "page",
+            b'{"status": "1", "data": {"b2b": [{"stin": "S", "val": 1, "inum": "1", '
+            b'"idt": "01-01-2024"}], "b2b": []}}',
+            "repeats the key 'b2b'",
+            "page",
+            0,
+        ),
+        (
+            "page",
+            b'{"status": "1", "data": {"b2b": [{"stin": "S", "val": 10, "val": 1000, "inum": "1", '
+            b'"idt": "01-01-2024"}]}}',
+            "repeats the key 'val'",
+            "page",
+            0,
+        ),
+        ("page", b'{"status": "1", "data": ' + _DEEP + b"}", "nested too deeply", "page", 0),
+    ],
+)
+async def test_a_hostile_answer_is_a_typed_error_naming_where(
+    scripted_bodies: tuple[dict[str, bytes], str],
+    clock: Any,
+    route_name: str,
+    body: bytes,
+    reason: str,
+    route: str,
+    page: int | None,
+) -> None:
+    bodies, base = scripted_bodies
+    bodies[route_name] = body
+    async with _scripted_client(base, clock) as client:
+        with pytest.raises(FlynnError) as info:
+            await client.ims.task("task-1").result()
+    raised = info.value
+    detail = raised.__cause__ if isinstance(raised, PagesMissing) else raised
+    assert isinstance(detail, ResponseError)
+    assert reason in str(detail)
+    assert {"status": _api.TASK_STATUS_ROUTE, "page": _api.TASK_PAGE_ROUTE}[route] == detail.route
+    assert "task-1" == detail.task_id
+    assert page == detail.page
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"data": ' + _DEEP + b"}", "nested too deeply"),
+        (b'{"data": {"token": "A", "token": "B", "expiry": 4102444800000}}', "repeats the key"),
+    ],
+)
+async def test_a_hostile_login_answer_is_a_typed_error_naming_the_route(
+    scripted_bodies: tuple[dict[str, bytes], str], clock: Any, body: bytes, reason: str
+) -> None:
+    bodies, base = scripted_bodies
+    bodies["login"] = body
+    client = _scripted_client(base, clock)
+    with pytest.raises(FlynnError) as info:
+        await client.start()
+    await client.aclose()
+    assert isinstance(info.value, ResponseError)
+    assert reason in str(info.value)
+    assert _api.LOGIN_ROUTE in str(info.value.route)

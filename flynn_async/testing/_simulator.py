@@ -170,7 +170,9 @@ class SimulatorConfig:
     ``{"task": {...}}`` or the wrapped ``{"id", "status", "jobs"}`` status answer;
     ``expiry_unit`` whether the login answer's ``expiry`` is epoch milliseconds or seconds.
     ``all_sections_in_every_task`` makes every task's pages carry all eight sections (like the
-    seed sample), ``unknown_sections`` adds undocumented sections to every task's pages.
+    seed sample), ``unknown_sections`` adds undocumented sections to every task's pages, and
+    ``empty_other_sections`` makes every page also carry the known sections its task does not
+    as empty lists (``"b2ba": []`` on a B2B task's pages), as real pages may.
     ``flag_style`` picks how Y/N flags are sent: ``"text"`` (``"Y"``/``"N"``, as in every API
     sample), ``"boolean"`` (JSON ``true``/``false``, as the portal's own web API sends them) or
     ``"mixed"`` (each record one of ``"Y"``, ``"y"``, ``true`` ... in turn).
@@ -239,6 +241,7 @@ class SimulatorConfig:
     )
     page_base: int = attrs.field(default=_api.PAGE_BASE, validator=_non_negative)
     all_sections_in_every_task: bool = False
+    empty_other_sections: bool = False
     unknown_sections: tuple[str, ...] = attrs.field(
         default=(), converter=tuple, validator=_lower_names
     )
@@ -599,6 +602,7 @@ class FlynnSimulator:
             cfg.records_per_section,
             cfg.page_size,
             cfg.all_sections_in_every_task,
+            cfg.empty_other_sections,
             cfg.unknown_sections,
             cfg.flag_style,
             gstin,
@@ -612,7 +616,11 @@ class FlynnSimulator:
                 keys += [s.lower() for s in _api.IMS_SECTIONS if s != section]
             keys += cfg.unknown_sections
             carried = [(key, self._section_records(gstin, key, status)) for key in keys]
-            plan = _Plan(_data.paginate(carried, cfg.page_size))
+            pages = _data.paginate(carried, cfg.page_size)
+            if cfg.empty_other_sections:
+                empty = [s.lower() for s in _api.IMS_SECTIONS if s.lower() not in keys]
+                pages = [{**page, **{key: [] for key in empty}} for page in pages]
+            plan = _Plan(pages)
             self._plans[plan_key] = plan
         return plan
 
