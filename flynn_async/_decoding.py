@@ -44,9 +44,15 @@ def loads(body: bytes | str) -> Any:
         document = _decoder.decode(body)
     except RecursionError:
         raise msgspec.DecodeError("JSON nested too deeply") from None
-    if colons and (type(document) is dict or type(document) is list):
+    if type(document) is dict or type(document) is list:
         _check_unique_keys(body, document, colons)
     return document
+
+
+#: The deepest nesting of arrays and objects taken (the API's deepest documents, GSTR-2B, nest
+#: about ten levels). Deeper JSON is refused, so that no code walking a document (freezing an
+#: ``extra``, an error's text) can run out of stack.
+MAX_DEPTH: Final = 100
 
 
 def decode_problem(body: bytes | str) -> str:
@@ -70,23 +76,28 @@ def _decoded_keys(document: Any) -> int:
     """The keys of the decoded objects in ``document`` (never more than there are).
 
     A list of objects (a page's records) is counted in C, and only the objects that may hold
-    containers are looked into. Iterative, so no nesting depth can exhaust the stack.
+    containers are looked into. Iterative, so no nesting depth can exhaust the stack; nesting
+    deeper than :data:`MAX_DEPTH` raises ``msgspec.DecodeError``.
     """
     count = 0
-    stack = [document]
+    stack = [(document, 1)]
     pop, push = stack.pop, stack.extend
     while stack:
-        item = pop()
+        item, depth = pop()
+        if depth > MAX_DEPTH:
+            raise msgspec.DecodeError(f"JSON nested too deeply (more than {MAX_DEPTH} levels)")
+        inner = depth + 1
         if type(item) is dict:
             count += len(item)
             if _may_nest(item):
-                push([v for v in item.values() if type(v) is dict or type(v) is list])
+                push([(v, inner) for v in item.values() if type(v) is dict or type(v) is list])
         elif set(map(type, item)) == _ONLY_DICTS:
             count += sum(map(len, item))
             for record in filter(_may_nest, item):
-                push([v for v in record.values() if type(v) is dict or type(v) is list])
+                values = record.values()
+                push([(v, inner + 1) for v in values if type(v) is dict or type(v) is list])
         else:
-            push([v for v in item if type(v) is dict or type(v) is list])
+            push([(v, inner) for v in item if type(v) is dict or type(v) is list])
     return count
 
 

@@ -963,6 +963,22 @@ def test_deep_nesting_is_a_decode_error(depth: int) -> None:
         decode_ims_page(body)
 
 
+def test_nesting_is_taken_to_max_depth_and_refused_beyond() -> None:
+    def nested(levels: int) -> bytes:  # the document itself is the first level
+        inner = levels - 2
+        return b'{"data": {"b2b": [], "x": ' + b"[" * inner + b"]" * inner + b"}}"
+
+    limit = _decoding.MAX_DEPTH
+    assert loads(nested(limit))["data"]["b2b"] == []
+    with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+        loads(nested(limit + 1))
+    with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+        loads(b"[" * (limit + 1) + b"]" * (limit + 1))  # no object at all
+    deep_record = b'{"b2b": [{"x": ' + b"[" * (limit - 2) + b"]" * (limit - 2) + b"}]}"
+    with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+        loads(deep_record)  # the records' values are looked into too
+
+
 def test_nesting_too_deep_to_keep_in_a_record_is_a_response_error() -> None:
     # msgspec decodes it, but a record's frozen extra cannot hold it within the stack
     depth = 900
@@ -1040,6 +1056,16 @@ def _scripted_client(base: str, clock: Any) -> FlynnClient:
     [
         ("status", b'{"data": {"task": ' + _DEEP + b"}}", "nested too deeply", "status", None),
         ("status", b'{"data": ' + _DEEP + b"}", "nested too deeply", "status", None),
+        (
+            "status",  # an error envelope whose args nest deeply (its text shows the args)
+            b'{"error": {"message": "err-x", "type": "T", "args": {"a": '
+            + b"[" * 400
+            + b"]" * 400
+            + b"}}}",
+            "nested too deeply",
+            "status",
+            None,
+        ),
         (
             "status",
             b'{"data": {"task": {"id": "task-1", "status": "processing", "status": "completed"}}}',
