@@ -243,6 +243,16 @@ ERR_ARG_PAGE: Final = "page"
 #: **Unconfirmed**: the GSTN API itself names them ``error_cd`` and ``message``.
 ERR_ARG_GSTN_CODE: Final = "error_cd"
 ERR_ARG_GSTN_MESSAGE: Final = "message"
+#: The GSTN error shapes of section 13: ``args["gstn-err"] = {"status-code", "error-code",
+#: "message"}``; an older route answers ``err-gstn-returned`` with
+#: ``args = {"status-code", "gstn-err": {"code", "message"}}``.
+ERR_GSTN_OLDER: Final = "err-gstn-returned"
+ERR_ARG_GSTN_ERR: Final = "gstn-err"
+ERR_ARG_GSTN_ERROR_CODE: Final = "error-code"
+ERR_ARG_GSTN_OLDER_CODE: Final = "code"
+ERR_ARG_GSTN_STATUS_CODE: Final = "status-code"
+#: The messages that relay a GST portal error, in every shape.
+GSTN_ERROR_MESSAGES: Final = frozenset({ERR_GSTN, ERR_GSTN_OLDER})
 #: GST portal codes (section 5), one by one (both are in :data:`GST_SESSION_EXPIRED_CODES`).
 GST_CODE_INVALID_SESSION: Final = "AUTH4033"  # invalid session or OTP
 GST_CODE_SESSION_EXPIRED: Final = "AUTH4038"  # session expired

@@ -10,6 +10,8 @@ into server-shaped dictionaries (``to_dict``).
 
 from __future__ import annotations
 
+import gc
+import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -33,9 +35,111 @@ _encoder: Final = msgspec.json.Encoder(decimal_format="number")
 def loads(body: bytes | str) -> Any:
     """Parse JSON; numbers with a fraction or exponent become exact ``Decimal`` values.
 
-    Raises ``msgspec.DecodeError`` on malformed JSON.
+    Raises ``msgspec.DecodeError`` on malformed JSON, on JSON nested too deeply to decode, and
+    on an object that repeats a key (JSON leaves its meaning open: it is never guessed).
     """
-    return _decoder.decode(body)
+    # counted first: the decoder then reads a body the count has just brought into the cache
+    colons = body.count(":" if type(body) is str else b":")  # type: ignore[arg-type]
+    try:
+        document = _decoder.decode(body)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON nested too deeply") from None
+    if type(document) is dict or type(document) is list:
+        _check_unique_keys(body, document, colons)
+    return document
+
+
+#: The deepest nesting of arrays and objects taken (the API's deepest documents, GSTR-2B, nest
+#: about ten levels). Deeper JSON is refused, so that no code walking a document (freezing an
+#: ``extra``, an error's text) can run out of stack.
+MAX_DEPTH: Final = 100
+
+
+def decode_problem(body: bytes | str) -> str:
+    """Why ``body`` is refused, as ``"; <reason>"`` for an error text (empty if it is not)."""
+    try:
+        loads(body)
+    except msgspec.DecodeError as exc:
+        return f"; {exc}"
+    return ""
+
+
+_ONLY_DICTS: Final = frozenset({dict})
+#: CPython keeps a dict that holds only atomic values (text, numbers, ``Decimal``, ``None``)
+#: out of the cyclic collector's lists, and tracks it as soon as a container is put in it: so
+#: ``gc.is_tracked`` tells, in C, which records may hold objects or arrays. Where that is not
+#: so (another interpreter), every dict is tracked, and every value is looked at.
+_may_nest: Final = gc.is_tracked
+
+
+def _decoded_keys(document: Any) -> int:
+    """The keys of the decoded objects in ``document`` (never more than there are).
+
+    A list of objects (a page's records) is counted in C, and only the objects that may hold
+    containers are looked into. Iterative, so no nesting depth can exhaust the stack; nesting
+    deeper than :data:`MAX_DEPTH` raises ``msgspec.DecodeError``.
+    """
+    count = 0
+    stack = [(document, 1)]
+    pop, push = stack.pop, stack.extend
+    while stack:
+        item, depth = pop()
+        if depth > MAX_DEPTH:
+            raise msgspec.DecodeError(f"JSON nested too deeply (more than {MAX_DEPTH} levels)")
+        inner = depth + 1
+        if type(item) is dict:
+            count += len(item)
+            if _may_nest(item):
+                push([(v, inner) for v in item.values() if type(v) is dict or type(v) is list])
+        elif set(map(type, item)) == _ONLY_DICTS:
+            count += sum(map(len, item))
+            for record in filter(_may_nest, item):
+                values = record.values()
+                push([(v, inner + 1) for v in values if type(v) is dict or type(v) is list])
+        else:
+            push([(v, inner) for v in item if type(v) is dict or type(v) is list])
+    return count
+
+
+def _check_unique_keys(body: bytes | str, document: Any, colons: int) -> None:
+    """Raise ``msgspec.DecodeError`` when an object of ``body`` repeats a key.
+
+    Every key of the text is followed by exactly one ``:`` outside any string, so the body's
+    ``colons`` are its keys plus the colons inside its strings; a repeated key is dropped from the
+    decoded objects (the last one wins), with its value. Three steps, each taken only when the
+    one before cannot decide:
+
+    1. the decoded objects' keys equal the body's colons: no key can repeat (the usual case,
+       about a tenth of the decoding's time);
+    2. the document written back as JSON (in C) has as many colons as the body: its keys plus
+       the colons inside its text, so no key was dropped. Only when no string escapes a colon
+       (``\\u003a``), which would be a colon in the text that is not one in the body;
+    3. the standard library's parser reports each object's keys in order.
+    """
+    if _decoded_keys(document) == colons:
+        return
+    escaped = ("\\u003a", "\\u003A") if type(body) is str else (b"\\u003a", b"\\u003A")
+    plain = not any(e in body for e in escaped)  # type: ignore[operator]
+    if plain and _encoder.encode(document).count(b":") == colons:
+        return
+    try:
+        json.loads(body, object_pairs_hook=_unique_pairs, parse_int=str, parse_float=str)
+    except RecursionError:
+        raise msgspec.DecodeError("JSON nested too deeply") from None
+    except msgspec.DecodeError:
+        raise
+    except ValueError as exc:  # JSON msgspec took but the reference parser does not
+        raise msgspec.DecodeError(f"JSON that cannot be checked for repeated keys: {exc}") from None
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise msgspec.DecodeError(
+                f"a JSON object repeats the key {key[:60]!r}: its meaning is ambiguous"
+            )
+        seen.add(key)
 
 
 def _enc_hook(obj: Any) -> Any:
@@ -167,6 +271,34 @@ def _open_enum_parser(enum_cls: type[m._OpenEnum]) -> Callable[[Any, Any], str]:
     return parse
 
 
+#: A flag's canonical text: read by a plain subscript, and nothing kept beside it.
+_CANONICAL_FLAGS: Final[dict[str, m.YesNo]] = {"Y": m.YesNo.YES, "N": m.YesNo.NO}
+#: A flag's other text, by its upper case (the portal's web API sends JSON ``true``/``false``).
+_FLAG_TEXT: Final[dict[str, m.YesNo]] = {
+    "Y": m.YesNo.YES,
+    "N": m.YesNo.NO,
+    "TRUE": m.YesNo.YES,
+    "FALSE": m.YesNo.NO,
+}
+
+
+def _flag(value: Any, _: Any = None) -> m.YesNo | str:
+    """A Y/N flag from ``"Y"``/``"N"``, ``true``/``false`` or their text in any case.
+
+    Other text is kept as it is (an open code list); any other JSON value is an error.
+    """
+    if value is True:
+        return m.YesNo.YES
+    if value is False:
+        return m.YesNo.NO
+    if type(value) is not str:
+        raise TypeError(f"expected a Y/N flag (text or a boolean), got {_describe(value)}")
+    member = _CANONICAL_FLAGS.get(value)
+    if member is not None:
+        return member
+    return _FLAG_TEXT.get(value.upper(), value)
+
+
 def _open_enum_of(tp: Any) -> type[m._OpenEnum] | None:
     """``SomeEnum`` for ``SomeEnum | str`` (an open enum), else ``None``."""
     if get_origin(tp) not in (Union, UnionType):
@@ -189,7 +321,7 @@ class _Field:
     name: str
     wire: str
     required: bool
-    kind: str  # "text", "shared", "money", "enum", "date", "period": how the fast path converts
+    kind: str  # "text", "shared", "money", "enum", "flag", "date", "period": fast-path conversion
     parse: Callable[[Any, Any], Any]  # the whole check and conversion of a non-null value
     unparse: Callable[[Any], Any] | None
 
@@ -202,6 +334,8 @@ def _field_codec(
         fmt = f.metadata[m.DATE_FORMAT]
         return "date", _ims_date, lambda d: d.strftime(fmt)
     enum_cls = _open_enum_of(tp)
+    if enum_cls is m.YesNo:
+        return "flag", _flag, str
     if enum_cls is not None:
         return "enum", _open_enum_parser(enum_cls), str
     args = set(get_args(tp)) - {NoneType} if get_origin(tp) in (Union, UnionType) else {tp}
@@ -239,27 +373,6 @@ def _fields(cls: type[m.ImsRecord]) -> tuple[_Field, ...]:
 # The fast path: code generated per record class and per key layout.
 # ----------------------------------------------------------------------------------------------
 
-
-def _gc_untracker() -> Callable[[object], None] | None:
-    """CPython's ``PyObject_GC_UnTrack`` (stable ABI), through ctypes; ``None`` without it.
-
-    A decoded record holds only immutable values (text, amounts, dates, codes) and read-only
-    mappings of parsed JSON; it is frozen, so it can never be part of a reference cycle, and
-    reference counting alone frees it. Leaving it out of the cyclic collector's lists, as
-    msgspec does for its ``gc=False`` structs, spares every collection from walking all the
-    records a download holds: that walk cost a large download about a fifth of its time.
-    The collector's settings are untouched; only these objects are not its concern.
-    """
-    try:
-        import ctypes
-
-        prototype = ctypes.PYFUNCTYPE(None, ctypes.py_object)
-        return prototype(("PyObject_GC_UnTrack", ctypes.pythonapi))
-    except (ImportError, AttributeError, OSError):  # pragma: no cover - not CPython
-        return None
-
-
-_UNTRACK: Final = _gc_untracker()
 
 #: How many distinct key layouts per record class get their own compiled branch. Real pages
 #: use a handful; past the limit, records take the generic compiled function.
@@ -333,35 +446,46 @@ class _RecordCodec:
             "_shared": _SHARED_TEXT,
             "_money": _money,
             "_text": _text,
-            "_proxy": m.FrozenMap,
+            "_proxy": m.FrozenMap._of_dict,
+            "_flag": _flag,
             "_EMPTY": m.EMPTY,
             "_known": frozenset(self.by_wire),
             "_miss": self._miss,
-            "_untrack": _UNTRACK,
+            "_canon": _CANONICAL_FLAGS,
+            "_flagwires": frozenset(f.wire for f in self.fields if f.kind == "flag"),
         }
         for i, f in enumerate(self.fields):
             ns[f"_p{i}"] = f.parse
             if f.kind == "enum":
                 ns[f"_m{i}"] = f.parse.members  # type: ignore[attr-defined]
+            elif f.kind == "flag":
+                ns[f"_m{i}"] = _CANONICAL_FLAGS
         return ns
 
     def _compile_generic(self) -> Callable[[dict[str, Any]], m.ImsRecord]:
         """Any shape: every field read by name, converted by its whole check."""
-        lines = ["def generic(d):", "    o = _Builder()"]
+        lines = ["def generic(d):", "    o = _Builder()", "    raw = 0"]
         for i, f in enumerate(self.fields):
             if f.required:
                 lines.append(f"    o.{f.name} = _p{i}(d[{f.wire!r}])")
             else:
                 lines.append(f"    v = d.get({f.wire!r})")
                 lines.append(f"    o.{f.name} = None if v is None else _p{i}(v)")
+                if f.kind == "flag":  # a flag in another form than "Y"/"N": kept as sent
+                    lines += [
+                        "    if v is not None and (type(v) is not str or v not in _canon):",
+                        "        raw = 1",
+                    ]
+        keep = "v is None or k not in _known"
+        raw_flag = "(k in _flagwires and (type(v) is not str or v not in _canon))"
         lines += [
-            "    if d.keys() <= _known and None not in d.values():",
+            "    if not raw and d.keys() <= _known and None not in d.values():",
             "        o.extra = _EMPTY",
+            "    elif raw:",
+            f"        o.extra = _proxy({{k: v for k, v in d.items() if {keep} or {raw_flag}}})",
             "    else:",
-            "        o.extra = _proxy({k: v for k, v in d.items() "
-            "if v is None or k not in _known})",
+            f"        o.extra = _proxy({{k: v for k, v in d.items() if {keep}}})",
             "    o.__class__ = _cls",
-            *(["    _untrack(o)"] if _UNTRACK else []),
             "    return o",
         ]
         fn: Callable[[dict[str, Any]], m.ImsRecord] = self._exec(lines, "generic")["generic"]
@@ -437,15 +561,15 @@ class _RecordCodec:
         keep_unknown = not shape <= self.by_wire.keys()
         out.extend(f"{pad}d[{k!r}]" for k in sorted(shape - self.by_wire.keys()))
         unknown = "{k: v for k, v in d.items() if k not in _known}"
-        with_nulls = "{k: v for k, v in d.items() if v is None or k not in _known}"
+        with_nulls = (
+            "{k: v for k, v in d.items() if v is None or k not in _known or type(v) is bool}"
+        )
         plain = f"_proxy({unknown})" if keep_unknown else "_EMPTY"
         if nullable:
             out.append(f"{pad}o.extra = _proxy({with_nulls}) if nul else {plain}")
         else:
             out.append(f"{pad}o.extra = {plain}")
         out.append(f"{pad}o.__class__ = _cls")
-        if _UNTRACK:
-            out.append(f"{pad}_untrack(o)")
         out.append(f"{pad}append(o)")
         return out
 
@@ -461,9 +585,21 @@ def _convert(i: int, f: _Field) -> list[str]:
 
     A ``null`` in an optional field stays ``None`` and sets ``nul``; in a required field it
     fails like any value of the wrong type. Unknown codes raise ``KeyError`` (the record then
-    takes the generic path, which keeps them as text).
+    takes the generic path, which keeps them as text). A flag sent as a JSON boolean is read
+    here and sets ``nul`` too, so that the value as sent is kept in ``extra``; flag text other
+    than ``"Y"``/``"N"`` takes the generic path.
     """
     opt = not f.required
+    if f.kind == "flag":
+        return [
+            "if type(v) is str:",
+            f"    v = _m{i}[v]",
+            "elif v is None:",
+            "    nul = 1",
+            "else:",
+            "    v = _flag(v)",
+            "    nul = 1",
+        ]
     if f.kind == "text":
         if opt:
             return [
@@ -563,6 +699,8 @@ def _structure_open_enum(value: Any, tp: Any) -> Any:
     assert enum_cls is not None
     if value is None and NoneType in get_args(tp):
         return None
+    if enum_cls is m.YesNo:
+        return _flag(value)
     return _open_enum_parser(enum_cls)(value, tp)
 
 
@@ -626,6 +764,13 @@ def structure_invoices(
 ) -> m.ImsInvoices:
     """Turn a page's ``data`` into :class:`~flynn_async.ImsInvoices` (typed, lossless)."""
     where: dict[str, Any] = {"route": route, "task_id": task_id, "page": page}
+    try:
+        return _structure_invoices(data, where)
+    except RecursionError:  # values too deeply nested to keep (frozen) in a record
+        raise ResponseError("page data is nested too deeply", **where) from None
+
+
+def _structure_invoices(data: Any, where: dict[str, Any]) -> m.ImsInvoices:
     if type(data) is not dict:
         raise ResponseError(f"page data must be a JSON object, got {_describe(data)}", **where)
     known: dict[str, tuple[Any, ...]] = {}
@@ -656,6 +801,8 @@ def structure_invoices(
             for i, item in enumerate(value):
                 try:
                     fast(item)
+                except RecursionError:
+                    raise
                 except Exception as exc:
                     messages = _explain(item, cls, f"$.{key}[{i}]", exc)
                     raise ResponseError(
@@ -689,7 +836,7 @@ def unstructure_record(record: m.ImsRecord) -> dict[str, Any]:
     """A record as the server shaped it (wire names; ``Decimal`` amounts; extras last)."""
     out: dict[str, Any] = _converter.unstructure(record, type(record))
     if record.extra:
-        out.update(record.extra)
+        out.update(m.thaw(record.extra))
     return out
 
 
@@ -701,8 +848,8 @@ def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
         if name in m.SECTION_RECORD_TYPES:
             out[name] = [unstructure_record(r) for r in records]
         else:
-            out[name] = [dict(r) for r in records]
-    out.update(result.extra)
+            out[name] = [m.thaw(r) for r in records]
+    out.update(m.thaw(result.extra))
     return out
 
 
@@ -754,6 +901,8 @@ def combine_sections(
                 continue
             records = result.section(name)
             present.add(name)
+            if not records:
+                continue  # an empty list claims nothing: the section's own task speaks for it
             target = known if name in m.KNOWN_SECTIONS else other
             if name in target:
                 if target[name] != records:

@@ -16,7 +16,6 @@ Nothing is verified unless a key is given.
 from __future__ import annotations
 
 import base64
-import copy
 import hashlib
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -36,7 +35,7 @@ from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from . import _api, _validate
 from ._decoding import _describe, loads
 from ._errors import InvalidInput, SignatureError
-from ._models import EMPTY, FrozenMap, YesNo, _OpenEnum
+from ._models import EMPTY, FrozenMap, YesNo, _OpenEnum, thaw
 from ._secrets import Secret
 
 __all__ = [
@@ -342,7 +341,7 @@ def _unstructure(part: _Part) -> dict[str, Any]:
         out[f.wire] = f.unparse(value)
     for key, value in extra.items():
         if key not in out:
-            out[key] = copy.deepcopy(value)
+            out[key] = thaw(value)  # a fresh copy, arrays as lists and objects as dicts
     return out
 
 

@@ -43,10 +43,25 @@ def _summary(args: Mapping[str, Any]) -> str:
 
 
 def _portal_code(args: Mapping[str, Any]) -> str | None:
-    for key in ("error_cd", "errorCode", "ErrorCode", "code"):
-        value = args.get(key)
-        if isinstance(value, str):
-            return value
+    """The GST portal's code from any shape of the relayed error (sections 4 and 13).
+
+    ``args.error_cd`` (and its spellings), ``args["gstn-err"]["error-code"]``, or the older
+    ``args["gstn-err"]["code"]``; a number is read as its text.
+    """
+    nested = args.get(_api.ERR_ARG_GSTN_ERR)
+    places: list[tuple[Mapping[str, Any], tuple[str, ...]]] = [
+        (args, (_api.ERR_ARG_GSTN_CODE, "errorCode", "ErrorCode", "code"))
+    ]
+    if isinstance(nested, dict):
+        keys = (_api.ERR_ARG_GSTN_ERROR_CODE, _api.ERR_ARG_GSTN_OLDER_CODE, _api.ERR_ARG_GSTN_CODE)
+        places.append((nested, keys))
+    for mapping, names in places:
+        for key in names:
+            value = mapping.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+            if type(value) is int:
+                return str(value)
     return None
 
 
@@ -150,7 +165,7 @@ def api_error(
         return AuthError(text, **fields)
     if code == _api.ERR_NOT_FOUND:
         return NotFound(text, **fields)
-    if code == _api.ERR_GSTN:
+    if code in _api.GSTN_ERROR_MESSAGES or type_ == _api.ERR_TYPE_GSTN:
         portal = _portal_code(args)
         if portal in _api.GST_SESSION_EXPIRED_CODES:
             text += "; the GST session is no longer valid: request and verify a new OTP"

@@ -148,13 +148,20 @@ class GstApi:
         # Secrets stay wrapped in this frame's locals and are revealed only inside the call
         # expression: a traceback's locals (Sentry, ``pytest -l``) never show them here.
         route, path = self._route(action)
-        return await self._api.call(
+        call = self._api.call(
             "POST",
             route,
             path,
             headers=_gstn_headers(gstin, username, session_id),
             json=_revealed(body),
         )
+        if session_id is None:
+            return await call
+        try:
+            return await call
+        except GstSessionExpired:  # the portal no longer knows the session: nor do we
+            await self.forget(gstin)
+            raise
 
     async def request_otp(self, *, gstin: str, username: str) -> OtpRequest:
         """Ask the GST portal to send an OTP to the taxpayer."""

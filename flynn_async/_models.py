@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
@@ -53,15 +54,37 @@ IMS_DATE_FORMAT: Final = "%d-%m-%Y"
 
 
 class FrozenMap(Mapping[str, Any]):
-    """A read-only mapping that pickles: what the server sent that the models don't know.
+    """A deeply read-only mapping that pickles: what the server sent that the models don't know.
 
-    Compares equal to any mapping with the same items; not hashable (its values may not be).
+    Its values are frozen as it is made: JSON arrays become tuples and JSON objects become
+    ``FrozenMap`` values in turn, so nothing inside can be changed (and nothing inside can
+    ever refer back to the record that holds it). ``to_dict()`` gives lists and dicts back.
+    Compares equal to any mapping with the same items; not hashable.
     """
 
     __slots__ = ("_data",)
 
+    _data: MappingProxyType[str, Any]
+
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        self._data: dict[str, Any] = dict(data) if data else {}
+        items = {k: freeze(v) for k, v in data.items()} if data else {}
+        object.__setattr__(self, "_data", MappingProxyType(items))
+
+    @classmethod
+    def _of_dict(cls, data: dict[str, Any]) -> FrozenMap:
+        """Private: wrap ``data`` (a fresh dict nobody else holds) after freezing its values."""
+        self = object.__new__(cls)
+        for key, value in data.items():
+            if type(value) in _CONTAINERS:
+                data[key] = freeze(value)
+        object.__setattr__(self, "_data", MappingProxyType(data))
+        return self
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"FrozenMap is read-only (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"FrozenMap is read-only (cannot delete {name!r})")
 
     def __getitem__(self, key: str) -> Any:
         return self._data[key]
@@ -76,10 +99,39 @@ class FrozenMap(Mapping[str, Any]):
         return key in self._data
 
     def __repr__(self) -> str:
-        return f"FrozenMap({self._data!r})"
+        return f"FrozenMap({dict(self._data)!r})"
 
     def __reduce__(self) -> tuple[type[FrozenMap], tuple[dict[str, Any]]]:
-        return (FrozenMap, (self._data,))
+        return (FrozenMap, (dict(self._data),))
+
+
+_CONTAINERS: Final = frozenset({list, dict, tuple})
+
+
+def freeze(value: Any) -> Any:
+    """``value`` made deeply immutable: lists (and tuples) as tuples, mappings as ``FrozenMap``.
+
+    Other values (text, numbers, ``Decimal``, ``None``, booleans) are returned as they are.
+    """
+    kind = type(value)
+    if kind is list or kind is tuple:
+        return tuple(freeze(item) for item in value)
+    if kind is FrozenMap:
+        return value
+    if kind is dict or isinstance(value, Mapping):
+        return FrozenMap(value)
+    if isinstance(value, list | tuple):
+        return tuple(freeze(item) for item in value)
+    return value
+
+
+def thaw(value: Any) -> Any:
+    """The JSON shape of a frozen value: tuples as lists, mappings as dicts (deeply)."""
+    if isinstance(value, tuple):
+        return [thaw(item) for item in value]
+    if isinstance(value, Mapping):
+        return {k: thaw(v) for k, v in value.items()}
+    return value
 
 
 EMPTY: Final[Mapping[str, Any]] = FrozenMap()
@@ -155,7 +207,7 @@ class FilingStatus(_OpenEnum):
 
 
 class YesNo(_OpenEnum):
-    """A ``Y``/``N`` flag."""
+    """A ``Y``/``N`` flag (also read from JSON ``true``/``false`` and any letter case)."""
 
     YES = "Y"
     NO = "N"
@@ -212,6 +264,13 @@ def _parse_return_period(text: str) -> ReturnPeriod:
     return ReturnPeriod(year=int(text[2:]), month=int(text[:2]))
 
 
+def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    """A record's ``extra`` as a deeply read-only :class:`FrozenMap`."""
+    if type(value) is FrozenMap:
+        return value
+    return FrozenMap(value) if value else EMPTY
+
+
 def _wire(name: str, **extra: Any) -> dict[str, Any]:
     return {WIRE: name, **extra}
 
@@ -233,10 +292,8 @@ class ImsRecord:
     ``None`` when the server left it out. ``extra`` holds, unchanged, every field the models
     don't know, and known optional fields that the server sent as ``null``.
 
-    Records the library decodes are left to reference counting: they are not tracked by the
-    cyclic garbage collector (``gc.is_tracked(record)`` is ``False``), which spares every
-    collection from walking them. Never put a record inside a mutable value of its own
-    ``extra``; see docs/performance.md.
+    Y/N flags read ``YesNo.YES``/``YesNo.NO`` whether the server sent ``"Y"``/``"N"`` or
+    JSON ``true``/``false`` (any letter case for text); ``to_dict()`` gives back the form sent.
     """
 
     #: Supplier GSTIN (``stin``). Kept as sent: sandbox GSTINs are not validated.
@@ -265,12 +322,20 @@ class ImsRecord:
     source_filing_status: FilingStatus | str | None = _opt("srcfilstatus")
     #: Record hash (``hash``).
     hash: str | None = _opt("hash")
-    #: Older flag name: may the record be kept pending (``ispendactnallwd``).
-    pending_action_allowed: YesNo | str | None = _opt("ispendactnallwd")
-    #: Newer flag name: is "pending" blocked for the record (``ispendactblocked``).
+    #: Pending not allowed, under its older wire name (``ispendactnallwd``). Read
+    #: :attr:`pending_blocked`, which answers from either name.
+    pending_not_allowed: YesNo | str | None = _opt("ispendactnallwd")
+    #: Pending blocked, under its newer wire name (``ispendactblocked``). Read
+    #: :attr:`pending_blocked`, which answers from either name.
     pending_action_blocked: YesNo | str | None = _opt("ispendactblocked")
     #: Are remarks blocked (``isRemarksBlocked``).
     remarks_blocked: YesNo | str | None = _opt("isRemarksBlocked")
+    #: No ITC-reduction declaration allowed, one wire name (``isItcRedReqBlocked``). Read
+    #: :attr:`itc_reduction_blocked`, which answers from either name.
+    itc_reduction_not_allowed: YesNo | str | None = _opt("isItcRedReqBlocked")
+    #: No ITC-reduction declaration allowed, the other wire name (``itcRedReqBlocked``). Read
+    #: :attr:`itc_reduction_blocked`, which answers from either name.
+    itc_reduction_request_blocked: YesNo | str | None = _opt("itcRedReqBlocked")
     #: Is an ITC reduction required (``itcRedReq``).
     itc_reduction_required: YesNo | str | None = _opt("itcRedReq")
     #: Declared IGST (``declIgst``).
@@ -285,9 +350,48 @@ class ImsRecord:
     remarks: str | None = _opt("remarks")
     #: The action before the last change (``prev_status``).
     previous_status: ImsStatus | str | None = _opt("prev_status")
-    #: Fields the models don't know (and known ones sent as ``null``), exactly as sent.
-    #: Not part of the hash (its values may be unhashable), so records can go in sets.
-    extra: Mapping[str, Any] = attrs.field(default=EMPTY, eq=True, hash=False, repr=False)
+    #: Fields the models don't know, known ones sent as ``null``, and Y/N flags sent in
+    #: another form than ``"Y"``/``"N"`` (``true``, ``"y"``), each exactly as sent and deeply
+    #: read-only (arrays as tuples, objects as :class:`FrozenMap`). Not part of the hash.
+    extra: Mapping[str, Any] = attrs.field(
+        default=EMPTY, eq=True, hash=False, repr=False, converter=_frozen
+    )
+
+    @property
+    def pending_blocked(self) -> YesNo | str | None:
+        """May the record NOT be kept pending: ``YesNo.YES`` means "pending" is not allowed.
+
+        Answers from either wire name (``ispendactblocked``, newer, wins when both are
+        sent; else ``ispendactnallwd``) and either form (``"Y"``/``"N"`` or ``true``/``false``,
+        any case). ``None`` when the server sent neither: unknown, not "allowed".
+        """
+        newer = self.pending_action_blocked
+        return self.pending_not_allowed if newer is None else newer
+
+    @property
+    def itc_reduction_blocked(self) -> YesNo | str | None:
+        """Is an ITC-reduction declaration NOT allowed (``YesNo.YES``: none may be made).
+
+        Answers from either wire name (``itcRedReqBlocked`` wins when both are sent; else
+        ``isItcRedReqBlocked``) and either form. ``None`` when the server sent neither.
+        """
+        other = self.itc_reduction_request_blocked
+        return self.itc_reduction_not_allowed if other is None else other
+
+    @property
+    def pending_action_allowed(self) -> YesNo | str | None:
+        """Deprecated: the ``ispendactnallwd`` flag, which means pending NOT allowed.
+
+        The name said the opposite of the flag; read :attr:`pending_blocked` instead. This
+        alias gives the same value as :attr:`pending_not_allowed` and goes in a later release.
+        """
+        warnings.warn(
+            "ImsRecord.pending_action_allowed is deprecated: the flag it holds "
+            "(ispendactnallwd) means pending NOT allowed; use ImsRecord.pending_blocked",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.pending_not_allowed
 
     def to_dict(self) -> dict[str, Any]:
         """The record as the server shaped it: wire names, amounts as ``Decimal``."""

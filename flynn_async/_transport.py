@@ -24,7 +24,7 @@ import msgspec
 from yarl import URL
 
 from . import _api
-from ._decoding import dumps, loads
+from ._decoding import decode_problem, dumps, loads
 from ._envelope import api_error, is_api_error_body, unwrap
 from ._errors import FlynnError, InvalidInput, RequestTimeout, ResponseError, TransportError
 from ._policy import RandomSource, RetryPolicy
@@ -283,5 +283,5 @@ def _unusable(
         with contextlib.suppress(msgspec.DecodeError):
             loads(body)
             return ResponseError(f"HTTP {status} without an API error body", **where)
-        what = f"a body that is not JSON ({kind}): {snippet!r}"
+        what = f"a body that is not JSON ({kind}): {snippet!r}{decode_problem(body)}"
     return ResponseError(f"HTTP {status} with {what}", **where)

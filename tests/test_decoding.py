@@ -7,11 +7,12 @@ import gc
 import json
 import pickle
 import weakref
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from unittest import mock
 
 import attrs
 import msgspec
@@ -21,7 +22,11 @@ from hypothesis import strategies as st
 
 from flynn_async import (
     ApiError,
+    Credentials,
     FilingStatus,
+    FlynnClient,
+    FlynnError,
+    FrozenMap,
     ImsAmendedInvoice,
     ImsAmendedNote,
     ImsInvoice,
@@ -29,10 +34,13 @@ from flynn_async import (
     ImsStatus,
     InvoiceType,
     NotFound,
+    PagesMissing,
     ResponseError,
+    RetryPolicy,
     ReturnPeriod,
     SourceForm,
     YesNo,
+    _api,
     _decoding,
     decode_ims_page,
 )
@@ -131,7 +139,7 @@ def test_seed_page_decodes_field_for_field() -> None:
             number="b1",
             invoice_type=InvoiceType.REGULAR,
             action=ImsStatus.ACCEPTED,
-            pending_action_allowed=YesNo.NO,
+            pending_not_allowed=YesNo.NO,
             source_form=SourceForm.GSTR1,
             return_period=ReturnPeriod(2023, 1),
             source_filing_status=FilingStatus.NOT_FILED,
@@ -151,7 +159,8 @@ def test_seed_page_decodes_field_for_field() -> None:
     assert b2b.invoice_type is InvoiceType.REGULAR
     assert b2b.source_form is SourceForm.GSTR1
     assert b2b.source_filing_status is FilingStatus.NOT_FILED
-    assert b2b.pending_action_allowed is YesNo.NO
+    assert b2b.pending_not_allowed is YesNo.NO
+    assert b2b.pending_blocked is YesNo.NO
     assert b2b.pending_action_blocked is None
     assert {} == dict(b2b.extra)
 
@@ -245,9 +254,11 @@ def test_unknown_fields_and_nulls_are_kept_in_extra_and_written_back() -> None:
     result = structure_invoices({"b2b": [record]})
     decoded = result.b2b[0]
     assert decoded.taxable_value is None
-    assert {"txval": None, "xtra_ref": "XR-1", "meta": {"src": "x", "n": [1, Decimal("2.50")]}} == (
+    # kept deeply read-only: the array as a tuple, the object as a FrozenMap
+    assert {"txval": None, "xtra_ref": "XR-1", "meta": {"src": "x", "n": (1, Decimal("2.50"))}} == (
         dict(decoded.extra)
     )
+    assert type(decoded.extra["meta"]) is FrozenMap
     assert {"b2b": [record]} == result.to_dict()
 
 
@@ -633,16 +644,67 @@ def test_unknown_codes_and_new_dates_leave_the_branches_for_the_generic_path() -
     assert type(section[1].action) is str
 
 
-def test_decoded_records_are_left_to_reference_counting() -> None:
+def test_decoded_records_are_ordinary_objects_freed_at_once() -> None:
     body = dumps({"data": {"b2b": [{"stin": "S", "val": 1, "inum": "N", "idt": "01-01-2024"}]}})
     page = decode_ims_page(body)
     (record,) = page.b2b
-    assert not gc.is_tracked(record)  # never walked by the cyclic collector
+    assert gc.is_tracked(record)  # no hiding from the cyclic collector
     alive = weakref.ref(record)
     del page, record
-    assert alive() is None  # freed at once, without a collection
-    built = ImsInvoice(supplier_gstin="S", value=Decimal(1), number="N", date=datetime.date.today())
-    assert gc.is_tracked(built)  # the constructor's records are ordinary objects
+    assert alive() is None  # no cycle: freed at once, without a collection
+
+
+def _deep_extra_record() -> ImsInvoice:
+    extra = {"meta": {"tags": ["a", {"k": [1, 2]}], "n": Decimal("2.50")}, "list": [[1], []]}
+    body = dumps({"data": {"b2b": [{**base_invoice(), **extra}]}})
+    (record,) = decode_ims_page(body).b2b
+    return record
+
+
+def test_a_records_extra_is_deeply_immutable() -> None:
+    record = _deep_extra_record()
+    meta = record.extra["meta"]
+    assert type(record.extra) is FrozenMap
+    assert type(meta) is FrozenMap
+    assert ("a", {"k": (1, 2)}) == meta["tags"]
+    assert type(meta["tags"]) is tuple
+    assert type(meta["tags"][1]) is FrozenMap
+    assert ((1,), ()) == record.extra["list"]
+    for mapping in (record.extra, meta, meta["tags"][1]):
+        with pytest.raises(TypeError):
+            mapping["new"] = 1  # type: ignore[index]
+        with pytest.raises(AttributeError):
+            mapping._data = {}  # type: ignore[attr-defined]
+        with pytest.raises(TypeError):
+            mapping._data["new"] = 1  # type: ignore[attr-defined]
+    # to_dict gives back the JSON as sent: lists as lists, objects as dicts
+    as_sent = record.to_dict()
+    assert {"tags": ["a", {"k": [1, 2]}], "n": Decimal("2.50")} == as_sent["meta"]
+    assert type(as_sent["meta"]["tags"]) is list
+    assert [[1], []] == as_sent["list"]
+    assert pickle.loads(pickle.dumps(record)) == record
+
+
+def test_a_record_cannot_close_a_cycle_through_its_extra() -> None:
+    # the reproduction of the leak: a record put into a mutable value of its own extra
+    record = _deep_extra_record()
+    with pytest.raises((TypeError, AttributeError)):
+        record.extra["meta"]["tags"].append(record)  # type: ignore[union-attr]
+    built = ImsInvoice(
+        supplier_gstin="S",
+        value=Decimal(1),
+        number="N",
+        date=datetime.date(2024, 1, 1),
+        extra={"refs": [], "more": {"x": []}},
+    )
+    assert type(built.extra) is FrozenMap  # the constructor freezes a given extra too
+    assert () == built.extra["refs"]
+    assert {"x": ()} == built.extra["more"]
+    with pytest.raises(AttributeError):
+        built.extra["refs"].append(built)  # type: ignore[union-attr]
+    alive = weakref.ref(built)
+    del built
+    assert alive() is None
 
 
 def test_repeated_text_is_held_once() -> None:
@@ -672,3 +734,422 @@ def test_memos_are_bounded_and_never_keep_a_bad_key() -> None:
     assert "x" not in memo
     assert memo[4] == 8  # full: starts over, then keeps the new key
     assert dict(memo) == {4: 8}
+
+
+# ------------------------------------------------------------------------------------------
+# Y/N flags: text in any case, or JSON booleans; kept as sent
+# ------------------------------------------------------------------------------------------
+
+FLAG_WIRES = [
+    ("ispendactnallwd", "pending_not_allowed"),
+    ("ispendactblocked", "pending_action_blocked"),
+    ("isRemarksBlocked", "remarks_blocked"),
+    ("isItcRedReqBlocked", "itc_reduction_not_allowed"),
+    ("itcRedReqBlocked", "itc_reduction_request_blocked"),
+    ("itcRedReq", "itc_reduction_required"),
+]
+FLAG_FORMS = [
+    ("Y", YesNo.YES),
+    ("N", YesNo.NO),
+    ("y", YesNo.YES),
+    ("n", YesNo.NO),
+    (True, YesNo.YES),
+    (False, YesNo.NO),
+    ("true", YesNo.YES),
+    ("FALSE", YesNo.NO),
+    ("True", YesNo.YES),
+]
+
+
+@pytest.mark.parametrize(("wire", "name"), FLAG_WIRES)
+@pytest.mark.parametrize(("sent", "read"), FLAG_FORMS)
+def test_a_flag_reads_yes_or_no_from_any_form_and_is_given_back_as_sent(
+    wire: str, name: str, sent: Any, read: YesNo
+) -> None:
+    data = {"b2b": [base_invoice(**{wire: sent})]}
+    body = dumps({"status": "1", "data": data})
+    for result in (decode_ims_page(body), structure_invoices(data)):
+        (record,) = result.b2b
+        assert read is getattr(record, name)
+        assert {"b2b": [base_invoice(**{wire: sent})]} == result.to_dict()
+        assert type(result.to_dict()["b2b"][0][wire]) is type(sent)  # true stays a boolean
+
+
+def test_a_page_of_boolean_flags_decodes_whole_on_the_fast_path() -> None:
+    records = [
+        base_invoice(inum=f"b{i}", ispendactblocked=i % 2 == 0, isRemarksBlocked=False)
+        for i in range(50)
+    ]
+    result = structure_invoices({"b2b": records})
+    assert [YesNo.YES, YesNo.NO] * 25 == [r.pending_blocked for r in result.b2b]
+    assert {"b2b": records} == result.to_dict()
+    codec = _decoding._RecordCodec(ImsInvoice)  # a fresh one: its shapes are this test's
+    first = codec.many(records)  # learns the shape (through the generic function)
+    generic_calls: list[Any] = []
+    generic = codec.generic
+    codec.generic = lambda d: generic_calls.append(d) or generic(d)
+    assert first == codec.many(records) == result.b2b
+    assert [] == generic_calls  # the second section ran in the shape's own branch
+
+
+def test_a_missing_flag_is_unknown_and_other_text_is_kept() -> None:
+    (record,) = structure_invoices({"b2b": [base_invoice(isRemarksBlocked="M")]}).b2b
+    assert record.pending_blocked is None
+    assert record.itc_reduction_blocked is None
+    assert "M" == record.remarks_blocked
+    assert type(record.remarks_blocked) is str
+
+
+@pytest.mark.parametrize("value", [1, 0, Decimal(1), [], {}, "", Decimal("0.0")])
+def test_a_flag_of_another_json_type_is_a_schema_error(value: Any) -> None:
+    if value == "":  # empty text is an (unknown) code, kept as sent
+        (record,) = structure_invoices({"b2b": [base_invoice(ispendactblocked="")]}).b2b
+        assert "" == record.pending_action_blocked
+        return
+    with pytest.raises(ResponseError, match=r"Y/N flag .* @ \$\.b2b\[0\]\.ispendactblocked"):
+        structure_invoices({"b2b": [base_invoice(ispendactblocked=value)]})
+
+
+@pytest.mark.parametrize(
+    ("older", "newer", "blocked"),
+    [
+        ("Y", None, YesNo.YES),
+        (None, False, YesNo.NO),
+        (True, "N", YesNo.NO),  # both sent: the newer name wins
+        (None, None, None),
+    ],
+)
+def test_pending_blocked_answers_from_either_wire_name(
+    older: Any, newer: Any, blocked: YesNo | None
+) -> None:
+    fields = {"ispendactnallwd": older, "ispendactblocked": newer}
+    sent = base_invoice(**{k: v for k, v in fields.items() if v is not None})
+    (record,) = structure_invoices({"b2b": [sent]}).b2b
+    assert blocked is record.pending_blocked
+    itc = base_invoice(**{"isItcRedReqBlocked": older} if older is not None else {})
+    (other,) = structure_invoices({"b2b": [itc]}).b2b
+    expected = None if older is None else _decoding._flag(older)
+    assert expected is other.itc_reduction_blocked
+
+
+def test_the_old_pending_attribute_is_a_deprecated_alias() -> None:
+    (record,) = structure_invoices({"b2b": [base_invoice(ispendactnallwd="Y")]}).b2b
+    with pytest.warns(DeprecationWarning, match="pending_blocked") as caught:
+        value = record.pending_action_allowed
+    assert YesNo.YES is value
+    assert __file__ == caught[0].filename  # the warning points at the caller
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.dictionaries(
+            st.sampled_from([w for w, _ in FLAG_WIRES]),
+            st.sampled_from([s for s, _ in FLAG_FORMS] + ["M", "yes"]),
+        ),
+        max_size=8,
+    )
+)
+def test_flags_round_trip_in_any_mix(flag_sets: list[dict[str, Any]]) -> None:
+    records = [base_invoice(inum=f"b{i}", **flags) for i, flags in enumerate(flag_sets)]
+    result = structure_invoices({"b2b": records})
+    assert {"b2b": records} == result.to_dict()
+    assert digits({"b2b": records}) == digits(result.to_dict())
+    reads = dict(FLAG_WIRES)
+    for record, flags in zip(result.b2b, flag_sets, strict=True):
+        for wire, sent in flags.items():
+            assert _decoding._flag(sent) == getattr(record, reads[wire])
+
+
+# ------------------------------------------------------------------------------------------
+# Repeated keys and deep nesting: never a silent choice, never a bare RecursionError
+# ------------------------------------------------------------------------------------------
+
+
+class _Obj(list[tuple[str, Any]]):
+    """A JSON object as written: its pairs in order, repeats allowed."""
+
+
+def _write(value: Any, sep: str, escape: bool = False) -> str:
+    """JSON text of ``value``; ``escape`` writes every colon inside text as ``\\u003a``."""
+
+    def text(s: str) -> str:
+        out = json.dumps(s)
+        return out.replace(":", "\\u003a") if escape else out
+
+    if isinstance(value, _Obj):
+        pairs = (text(k) + sep + _write(v, sep, escape) for k, v in value)
+        return "{" + ",".join(pairs) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_write(v, sep, escape) for v in value) + "]"
+    return text(value) if isinstance(value, str) else json.dumps(value)
+
+
+def _has_repeats(text: str) -> bool:
+    found = False
+
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal found
+        keys = [k for k, _ in pairs]
+        found = found or len(set(keys)) != len(keys)
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=hook)
+    return found
+
+
+_keys = st.sampled_from(["a", "b", "val", "a:b", ':"', "\\:", "t 10:20"])
+_scalars = st.none() | st.booleans() | st.integers(-5, 5) | st.sampled_from(["x", "1:2", ':"'])
+_json = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.lists(st.tuples(_keys, inner), max_size=4).map(_Obj)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    _json.filter(lambda v: isinstance(v, _Obj | list)),
+    st.sampled_from([":", ": ", " :"]),
+    st.booleans(),
+)
+def test_repeated_keys_are_found_exactly_as_the_reference_finds_them(
+    value: Any, sep: str, escape: bool
+) -> None:
+    text = _write(value, sep, escape)
+    # also where gc.is_tracked cannot tell which dicts hold containers: every value looked at
+    for may_nest in (gc.is_tracked, lambda _: True):
+        with mock.patch.object(_decoding, "_may_nest", may_nest):
+            if _has_repeats(text):
+                with pytest.raises(msgspec.DecodeError, match="repeats the key"):
+                    loads(text.encode())
+                with pytest.raises(msgspec.DecodeError, match="repeats the key"):
+                    loads(text)
+            else:
+                assert json.loads(text) == loads(text.encode())
+
+
+@pytest.mark.parametrize(
+    ("body", "key"),
+    [
+        (b'{"data": {"b2b": [], "b2b": [{"x": 1}]}}', "b2b"),
+        (b'{"data": {"b2b": [{"stin": "S", "val": 10, "val": 1000}]}}', "val"),
+        (b'{"status": "1", "status": "0", "data": {}}', "status"),
+        (b'{"data": {"b2b": [{"meta": {"k": 1, "k": 2}}]}}', "k"),
+        (b'{"data": {"b2b": [{"remarks": "at 10:30", "val": 1, "val": 2}]}}', "val"),
+    ],
+)
+def test_a_page_with_a_repeated_key_is_refused(body: bytes, key: str) -> None:
+    with pytest.raises(ResponseError, match=f"repeats the key '{key}'"):
+        decode_ims_page(body)
+
+
+def test_colons_inside_text_are_no_repeat() -> None:
+    records = [
+        base_invoice(inum=f"b{i}", remarks="seen 10:30:00", url="https://x") for i in range(3)
+    ]
+    body = dumps({"status": "1", "data": {"b2b": records}})
+    assert {"b2b": records} == decode_ims_page(body).to_dict()
+
+
+@pytest.mark.parametrize("depth", [1_000, 100_000])
+def test_deep_nesting_is_a_decode_error(depth: int) -> None:
+    body = b'{"data": ' + b"[" * depth + b"]" * depth + b"}"
+    with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+        loads(body)
+    with pytest.raises(ResponseError, match="nested too deeply"):
+        decode_ims_page(body)
+
+
+def test_nesting_is_taken_to_max_depth_and_refused_beyond() -> None:
+    def nested(levels: int) -> bytes:  # the document itself is the first level
+        inner = levels - 2
+        return b'{"data": {"b2b": [], "x": ' + b"[" * inner + b"]" * inner + b"}}"
+
+    limit = _decoding.MAX_DEPTH
+    assert loads(nested(limit))["data"]["b2b"] == []
+    with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+        loads(nested(limit + 1))
+    with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+        loads(b"[" * (limit + 1) + b"]" * (limit + 1))  # no object at all
+    deep_record = b'{"b2b": [{"x": ' + b"[" * (limit - 2) + b"]" * (limit - 2) + b"}]}"
+    with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
+        loads(deep_record)  # the records' values are looked into too
+
+
+def test_nesting_too_deep_to_keep_in_a_record_is_a_response_error() -> None:
+    # msgspec decodes it, but a record's frozen extra cannot hold it within the stack
+    depth = 900
+    value: Any = 1
+    for _ in range(depth):
+        value = [value]
+    with pytest.raises(ResponseError, match="nested too deeply") as info:
+        structure_invoices({"b2b": [base_invoice(meta=value)]}, route="/r", task_id="t", page=3)
+    assert ("/r", "t", 3) == (info.value.route, info.value.task_id, info.value.page)
+
+
+# Over real sockets: a scripted server answers the login, status and page routes with the
+# bodies a case gives, the way the faults were found.
+
+_LOGIN_OK = (
+    b'{"data": {"token": "T", "expiry": 4102444800000, '
+    b'"associatedOrgs": [{"organisation": {"id": "org-1"}, "userAccessInfo": {}}]}}'
+)
+_STATUS_OK = b'{"data": {"task": {"id": "task-1", "status": "completed"}}}'
+_DEEP = b"[" * 5000 + b"]" * 5000
+
+
+@pytest.fixture
+async def scripted_bodies() -> AsyncIterator[tuple[dict[str, bytes], str]]:
+    from aiohttp import web
+
+    bodies = {
+        "login": _LOGIN_OK,
+        "status": _STATUS_OK,
+        "result": b'{"status": "1", "data": {"pages": 1}}',
+        "page": b'{"status": "1", "data": {"b2b": []}}',
+    }
+
+    def answer(name: str) -> Any:
+        async def handle(_: web.Request) -> web.Response:
+            return web.Response(body=bodies[name], content_type="application/json")
+
+        return handle
+
+    app = web.Application()
+    tasks = "/enriched/tasks/v1.0"
+    app.add_routes(
+        [
+            web.post("/login/authtokens", answer("login")),
+            web.post("/login/logout", answer("login")),
+            web.get(tasks + "/status/{id}", answer("status")),
+            web.get(tasks + "/result/{id}", answer("result")),
+            web.get(tasks + "/result/{id}/page/{n}", answer("page")),
+        ]
+    )
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        yield bodies, f"http://{host}:{port}"
+    finally:
+        await runner.cleanup()
+
+
+def _scripted_client(base: str, clock: Any) -> FlynnClient:
+    return FlynnClient(
+        Credentials("user@example.com", "PASSWORD-MARKER"),
+        base_url=base,
+        login_url=base + "/login",
+        retry=RetryPolicy(max_tries=2),
+        sleep=clock.sleep,
+        clock=clock,
+    )
+
+
+@pytest.mark.parametrize(
+    ("route_name", "body", "reason", "route", "page"),
+    [
+        ("status", b'{"data": {"task": ' + _DEEP + b"}}", "nested too deeply", "status", None),
+        ("status", b'{"data": ' + _DEEP + b"}", "nested too deeply", "status", None),
+        (
+            "status",  # an error envelope whose args nest deeply (its text shows the args)
+            b'{"error": {"message": "err-x", "type": "T", "args": {"a": '
+            + b"[" * 400
+            + b"]" * 400
+            + b"}}}",
+            "nested too deeply",
+            "status",
+            None,
+        ),
+        (
+            "status",
+            b'{"data": {"task": {"id": "task-1", "status": "processing", "status": "completed"}}}',
+            "repeats the key 'status'",
+            "status",
+            None,
+        ),
+        (
+            "page",
+            b'{"status": "1", "data": {"b2b": [{"stin": "S", "val": 1, "inum": "1", '
+            b'"idt": "01-01-2024"}], "b2b": []}}',
+            "repeats the key 'b2b'",
+            "page",
+            0,
+        ),
+        (
+            "page",
+            b'{"status": "1", "data": {"b2b": [{"stin": "S", "val": 10, "val": 1000, "inum": "1", '
+            b'"idt": "01-01-2024"}]}}',
+            "repeats the key 'val'",
+            "page",
+            0,
+        ),
+        ("page", b'{"status": "1", "data": ' + _DEEP + b"}", "nested too deeply", "page", 0),
+    ],
+)
+async def test_a_hostile_answer_is_a_typed_error_naming_where(
+    scripted_bodies: tuple[dict[str, bytes], str],
+    clock: Any,
+    route_name: str,
+    body: bytes,
+    reason: str,
+    route: str,
+    page: int | None,
+) -> None:
+    bodies, base = scripted_bodies
+    bodies[route_name] = body
+    async with _scripted_client(base, clock) as client:
+        with pytest.raises(FlynnError) as info:
+            await client.ims.task("task-1").result()
+    raised = info.value
+    detail = raised.__cause__ if isinstance(raised, PagesMissing) else raised
+    assert isinstance(detail, ResponseError)
+    assert reason in str(detail)
+    assert {"status": _api.TASK_STATUS_ROUTE, "page": _api.TASK_PAGE_ROUTE}[route] == detail.route
+    assert "task-1" == detail.task_id
+    assert page == detail.page
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        (b'{"data": ' + _DEEP + b"}", "nested too deeply"),
+        (b'{"data": {"token": "A", "token": "B", "expiry": 4102444800000}}', "repeats the key"),
+    ],
+)
+async def test_a_hostile_login_answer_is_a_typed_error_naming_the_route(
+    scripted_bodies: tuple[dict[str, bytes], str], clock: Any, body: bytes, reason: str
+) -> None:
+    bodies, base = scripted_bodies
+    bodies["login"] = body
+    client = _scripted_client(base, clock)
+    with pytest.raises(FlynnError) as info:
+        await client.start()
+    await client.aclose()
+    assert isinstance(info.value, ResponseError)
+    assert reason in str(info.value)
+    assert _api.LOGIN_ROUTE in str(info.value.route)
+
+
+@pytest.mark.parametrize(
+    ("body", "repeats"),
+    [
+        (b'{"a\\u003ab": 1, "a:b": 2}', True),  # the same key, its colon escaped once
+        (b'{"t": "10\\u003a30", "x": {"y": 1, "y": 2}}', True),
+        (b'{"t": "10\\u003A30", "x": {"y": 1, "z": 2}}', False),
+        (b'{"t": "10:30", "x": [{"y": 1, "y": 2}]}', True),
+        (b'{"t": "10:30", "x": [{"y": {"k": 1}, "z": 2}]}', False),
+        (b'[{"a": 1}, {"b": {"c": ":", "c": ":"}}]', True),
+    ],
+)
+def test_escaped_colons_and_nested_objects_take_the_exact_check(body: bytes, repeats: bool) -> None:
+    if repeats:
+        with pytest.raises(msgspec.DecodeError, match="repeats the key"):
+            loads(body)
+    else:
+        assert json.loads(body) == loads(body)

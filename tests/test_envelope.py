@@ -202,3 +202,43 @@ def test_malformed_answers_are_response_errors(document: Any, http_status: int, 
 )
 def test_is_api_error_body(document: Any, expected: bool) -> None:
     assert expected is is_api_error_body(document)
+
+
+# The GST portal's error, relayed in each shape of the facts (sections 4 and 13).
+GSTN_SHAPES = [
+    pytest.param(
+        "err-gstn-returned-error", {"error_cd": "{code}", "message": "m"}, id="args.error_cd"
+    ),
+    pytest.param(
+        "err-gstn-returned-error",
+        {"gstn-err": {"status-code": 0, "error-code": "{code}", "message": "m"}},
+        id="gstn-err.error-code",
+    ),
+    pytest.param(
+        "err-gstn-returned",
+        {"status-code": 0, "gstn-err": {"code": "{code}", "message": "m"}},
+        id="older err-gstn-returned",
+    ),
+]
+
+
+@pytest.mark.parametrize(("message", "args"), GSTN_SHAPES)
+@pytest.mark.parametrize(
+    ("code", "expired"), [("AUTH4033", True), ("AUTH4038", True), ("RET2B1023", False)]
+)
+def test_every_gstn_error_shape_gives_the_portal_code(
+    message: str, args: dict[str, Any], code: str, expired: bool
+) -> None:
+    def fill(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: fill(v) for k, v in value.items()}
+        return code if value == "{code}" else value
+
+    error = api_error(
+        {"message": message, "type": "Gstn", "args": fill(args)}, http_status=502, route="/r"
+    )
+    assert type(error) is (GstSessionExpired if expired else GstError)
+    assert isinstance(error, GstError)
+    assert code == error.portal_code
+    assert "/r" == error.route
+    assert code in str(error)

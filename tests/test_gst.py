@@ -239,3 +239,76 @@ async def test_no_secret_shows_in_reprs_or_error_texts(
         for name, secret in secrets.items():
             assert secret not in text, f"the {name} shows in {text!r}"
     assert "***" in repr(sim.credentials)
+
+
+# ------------------------------------------------------------------------------------------
+# A session the portal no longer knows, in every shape of the relayed error
+# ------------------------------------------------------------------------------------------
+
+
+class MemoryStore:
+    """A session store in memory (the SessionStore protocol), to see what is forgotten."""
+
+    def __init__(self) -> None:
+        self.sessions: dict[str, GstSession] = {}
+
+    async def load(self, gstin: str) -> GstSession | None:
+        return self.sessions.get(gstin)
+
+    async def save(self, session: GstSession) -> None:
+        self.sessions[session.gstin] = session
+
+    async def delete(self, gstin: str) -> None:
+        self.sessions.pop(gstin, None)
+
+
+GST_SHAPES = ["error_cd", "gstn-err", "older"]
+
+
+@pytest.mark.parametrize("shape", GST_SHAPES)
+async def test_an_unknown_session_is_expired_in_every_error_shape_and_forgotten(
+    make_sim: Any, make_client: Any, open_gst: Any, shape: str
+) -> None:
+    simulator = await make_sim(gst_error_shape=shape)
+    store = MemoryStore()
+    client = await make_client(simulator, session_store=store)
+    session = await open_gst(client, simulator)
+    assert session == store.sessions[simulator.gstin]
+    simulator._sessions.clear()  # the portal forgets it (as after its own restart)
+    with pytest.raises(GstSessionExpired) as info:
+        await client.ims.submit(session, section="B2B")
+    assert _api.GST_CODE_INVALID_SESSION == info.value.portal_code
+    assert {} == store.sessions
+    assert await client.gst.restore(simulator.gstin) is None  # an OTP is needed
+
+
+@pytest.mark.parametrize("shape", GST_SHAPES)
+async def test_a_lapsed_session_is_expired_on_refresh_in_every_shape_and_forgotten(
+    make_sim: Any, make_client: Any, open_gst: Any, shape: str
+) -> None:
+    now = [1_000_000.0]
+    simulator = await make_sim(gst_error_shape=shape, clock=lambda: now[0])
+    store = MemoryStore()
+    client = await make_client(simulator, session_store=store)
+    session = await open_gst(client, simulator)
+    now[0] += _api.GST_SESSION_SECONDS  # the portal's six hours are over
+    with pytest.raises(GstSessionExpired) as info:
+        await client.gst.refresh(session)
+    assert _api.GST_CODE_SESSION_EXPIRED == info.value.portal_code
+    assert _api.ERR_TYPE_GSTN == info.value.type
+    assert {} == store.sessions
+    assert 0 == len(simulator.tasks)
+
+
+@pytest.mark.parametrize("shape", GST_SHAPES)
+async def test_a_wrong_otp_is_a_refused_otp_in_every_shape(
+    make_sim: Any, make_client: Any, shape: str
+) -> None:
+    simulator = await make_sim(gst_error_shape=shape)
+    client = await make_client(simulator)
+    otp_request = await client.gst.request_otp(gstin=simulator.gstin, username="demo")
+    wrong = "000000" if simulator.otp != "000000" else "111111"
+    with pytest.raises(GstError, match="OTP was not accepted") as info:
+        await client.gst.verify_otp(otp_request, wrong)
+    assert not isinstance(info.value, GstSessionExpired)
+    assert _api.GST_CODE_INVALID_SESSION == info.value.portal_code

@@ -25,6 +25,7 @@ from flynn_async import (
     Secret,
     SectionTotals,
     Task,
+    YesNo,
 )
 from flynn_async._ims import combine_sections
 from flynn_async._models import KNOWN_SECTIONS
@@ -424,3 +425,63 @@ async def test_download_all_keeps_the_cause_of_its_error(
     assert many.value.__cause__ is not None
     assert type(many.value.__cause__) is type(one.value.__cause__)
     assert set(getattr(many.value, "task_ids", {}).values()) <= set(sim.tasks)
+
+
+@pytest.mark.sim(records_per_section=9, page_size=4, empty_other_sections=True)
+async def test_download_all_takes_an_empty_list_of_another_section_as_no_claim(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    # every B2B page carries "b2ba": [] (and the other sections) while the B2BA task has records
+    one = await client.ims.download(session, section="B2B")
+    assert set(KNOWN_SECTIONS) == set(one.present)
+    result = await client.ims.download_all(session, sections=["B2B", "B2BA", "ECOM"])
+    as_dict = result.to_dict()
+    for key in ("b2b", "b2ba", "ecom"):
+        assert sim.expected_records(sim.gstin, key) == as_dict[key]
+        assert 9 == len(as_dict[key])
+    for key in set(KNOWN_SECTIONS) - {"b2b", "b2ba", "ecom"}:
+        assert [] == as_dict[key]  # sent empty by every task, given back empty
+    assert 27 == len(result)
+
+
+def test_combine_sections_still_refuses_records_that_disagree_with_an_empty_own_task() -> None:
+    from flynn_async import SectionMismatch
+    from flynn_async._decoding import structure_invoices
+
+    record = {"stin": "24MAYAS0100J1JD", "inum": "b1", "idt": "23-01-2023", "val": 1}
+    # B2BA's own task says it has no records; the B2B task's pages carry one: a disagreement
+    results = {
+        ImsSection.B2B: structure_invoices(
+            {"b2b": [record], "b2ba": [{**record, "oinum": "o", "oidt": "01-01-2023"}]}
+        ),
+        ImsSection.B2BA: structure_invoices({"b2ba": []}),
+    }
+    with pytest.raises(SectionMismatch, match="'b2ba'") as info:
+        combine_sections(results, {ImsSection.B2B: "t-b2b", ImsSection.B2BA: "t-b2ba"})
+    assert "t-b2b" == info.value.task_id
+    # and an empty list on one task does not hide records of an unrequested section on another
+    carried = {**record, "inum": "e1"}
+    results = {
+        ImsSection.B2B: structure_invoices({"b2b": [record], "ecom": []}),
+        ImsSection.B2BA: structure_invoices({"b2ba": [], "ecom": [carried]}),
+    }
+    combined = combine_sections(results, {ImsSection.B2B: "t-1", ImsSection.B2BA: "t-2"})
+    assert [carried] == combined.to_dict()["ecom"]
+
+
+@pytest.mark.parametrize("style", ["boolean", "mixed"])
+async def test_pages_with_flags_as_booleans_or_any_case_download_whole(
+    make_sim: Any, make_client: Any, open_gst: Any, style: str
+) -> None:
+    simulator = await make_sim(records_per_section=40, page_size=9, flag_style=style)
+    client = await make_client(simulator)
+    session = await open_gst(client, simulator)
+    result = await client.ims.download(session, section="B2B")
+    expected = simulator.expected_records(simulator.gstin, "b2b")
+    assert 40 == len(result.b2b)
+    assert expected == result.to_dict()["b2b"]  # each flag given back in the form sent
+    sent = [r.get("ispendactblocked", r.get("ispendactnallwd")) for r in expected]
+    assert any(type(v) is bool for v in sent)
+    yes = {True, "Y", "y", "TRUE"}
+    read = [None if v is None else (YesNo.YES if v in yes else YesNo.NO) for v in sent]
+    assert read == [r.pending_blocked for r in result.b2b]

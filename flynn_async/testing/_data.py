@@ -215,6 +215,11 @@ def _ims_record(rng: random.Random, section: str, recipient_state: str) -> dict[
         record["declCess"] = _money(cess, style, zero_as_decimal)
         record["remarks"] = rng.choice(_REMARKS)
         record["prev_status"] = rng.choice(_api.IMS_STATUSES)
+        # the declaration-blocked flag under either of its names, drawn from the hash (no
+        # draw of the random stream, so every other value stays as it was)
+        digest = record["hash"]
+        blocked = "itcRedReqBlocked" if digest[1] in "01234567" else "isItcRedReqBlocked"
+        record[blocked] = "Y" if digest[2] in "0123" else "N"
     roll = rng.random()
     if roll < 0.025:  # fields nobody has documented yet
         record["xtra_ref"] = f"XR-{rng.randrange(1_000_000):06d}"
@@ -278,6 +283,34 @@ def paginate(
             start += len(chunk)
             room -= len(chunk)
     return pages
+
+
+#: The Y/N flags of IMS records, under every wire name (section 6).
+FLAG_KEYS: Final = (
+    "ispendactnallwd",
+    "ispendactblocked",
+    "isRemarksBlocked",
+    "isItcRedReqBlocked",
+    "itcRedReqBlocked",
+    "itcRedReq",
+)
+#: The forms a flag may take on the wire, ``"mixed"`` cycling through them record by record.
+_FLAG_FORMS: Final[tuple[dict[str, Any], ...]] = (
+    {"Y": True, "N": False},
+    {"Y": "y", "N": "n"},
+    {"Y": "Y", "N": "N"},
+    {"Y": "TRUE", "N": "false"},
+)
+
+
+def flags_as(records: list[dict[str, Any]], style: str) -> None:
+    """Rewrite the records' ``"Y"``/``"N"`` flags in place: ``"boolean"`` or ``"mixed"``."""
+    for i, record in enumerate(records):
+        form = _FLAG_FORMS[0] if style == "boolean" else _FLAG_FORMS[i % len(_FLAG_FORMS)]
+        for key in FLAG_KEYS:
+            value = record.get(key)
+            if isinstance(value, str) and value in form:
+                record[key] = form[value]
 
 
 def _copy(value: Any) -> Any:

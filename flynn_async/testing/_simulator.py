@@ -150,6 +150,10 @@ def _lower_names(_: object, attribute: attrs.Attribute[Any], value: tuple[str, .
             raise ValueError(f"{attribute.name}: {name!r} must be a new lower-case section name")
 
 
+#: How the simulated Flynn relays a GST portal error (sections 4 and 13).
+GstErrorShape = Literal["error_cd", "gstn-err", "older"]
+
+
 @attrs.frozen(kw_only=True)
 class SimulatorConfig:
     """How the simulator behaves; an immutable value (derive a changed copy with :meth:`replace`).
@@ -166,7 +170,16 @@ class SimulatorConfig:
     ``{"task": {...}}`` or the wrapped ``{"id", "status", "jobs"}`` status answer;
     ``expiry_unit`` whether the login answer's ``expiry`` is epoch milliseconds or seconds.
     ``all_sections_in_every_task`` makes every task's pages carry all eight sections (like the
-    seed sample), ``unknown_sections`` adds undocumented sections to every task's pages.
+    seed sample), ``unknown_sections`` adds undocumented sections to every task's pages, and
+    ``empty_other_sections`` makes every page also carry the known sections its task does not
+    as empty lists (``"b2ba": []`` on a B2B task's pages), as real pages may.
+    ``flag_style`` picks how Y/N flags are sent: ``"text"`` (``"Y"``/``"N"``, as in every API
+    sample), ``"boolean"`` (JSON ``true``/``false``, as the portal's own web API sends them) or
+    ``"mixed"`` (each record one of ``"Y"``, ``"y"``, ``true`` ... in turn).
+    ``gst_error_shape`` picks how a GST portal error (an unknown or lapsed GST session) is
+    relayed: ``"error_cd"`` (``args.error_cd``, HTTP 400), ``"gstn-err"``
+    (``args["gstn-err"]["error-code"]``, HTTP 502) or ``"older"`` (``err-gstn-returned`` with
+    ``args["gstn-err"]["code"]`` and ``args["status-code"]``, HTTP 502).
 
     E-invoices: ``einvoice_documents`` are the documents the simulated portal knows (``None``:
     the built-in :func:`~flynn_async.testing.sample_einvoices` of the default GSTIN);
@@ -228,6 +241,7 @@ class SimulatorConfig:
     )
     page_base: int = attrs.field(default=_api.PAGE_BASE, validator=_non_negative)
     all_sections_in_every_task: bool = False
+    empty_other_sections: bool = False
     unknown_sections: tuple[str, ...] = attrs.field(
         default=(), converter=tuple, validator=_lower_names
     )
@@ -237,6 +251,12 @@ class SimulatorConfig:
     irp_error_code: str | None = None
     irp_error_shape: Literal["details", "irp-err"] = attrs.field(
         default="details", validator=attrs.validators.in_(("details", "irp-err"))
+    )
+    gst_error_shape: GstErrorShape = attrs.field(
+        default="error_cd", validator=attrs.validators.in_(("error_cd", "gstn-err", "older"))
+    )
+    flag_style: Literal["text", "boolean", "mixed"] = attrs.field(
+        default="text", validator=attrs.validators.in_(("text", "boolean", "mixed"))
     )
     einvoice_tamper: bool = False
     fault_seed: int = 0
@@ -347,12 +367,25 @@ def _bad_request(*fields: str) -> _Fail:
     )
 
 
-def _gst_error(code: str) -> _Fail:
+def _gst_error(code: str, shape: GstErrorShape = "error_cd") -> _Fail:
+    """A GST portal error relayed by Flynn, in one of the shapes of sections 4 and 13."""
+    message = _GST_MESSAGES[code]
+    if shape == "gstn-err":
+        nested = {
+            _api.ERR_ARG_GSTN_STATUS_CODE: 0,
+            _api.ERR_ARG_GSTN_ERROR_CODE: code,
+            _api.ERR_ARG_GSTN_MESSAGE: message,
+        }
+        return _Fail(502, _api.ERR_GSTN, _api.ERR_TYPE_GSTN, {_api.ERR_ARG_GSTN_ERR: nested})
+    if shape == "older":
+        older = {_api.ERR_ARG_GSTN_OLDER_CODE: code, _api.ERR_ARG_GSTN_MESSAGE: message}
+        args = {_api.ERR_ARG_GSTN_STATUS_CODE: 0, _api.ERR_ARG_GSTN_ERR: older}
+        return _Fail(502, _api.ERR_GSTN_OLDER, _api.ERR_TYPE_GSTN, args)
     return _Fail(
         400,
         _api.ERR_GSTN,
         _api.ERR_TYPE_GSTN,
-        {_api.ERR_ARG_GSTN_CODE: code, _api.ERR_ARG_GSTN_MESSAGE: _GST_MESSAGES[code]},
+        {_api.ERR_ARG_GSTN_CODE: code, _api.ERR_ARG_GSTN_MESSAGE: message},
     )
 
 
@@ -431,7 +464,7 @@ class FlynnSimulator:
         self._otp_requests: dict[str, tuple[str, str]] = {}
         self._sessions: dict[str, _GstSession] = {}
         self._tasks: dict[str, SimTask] = {}
-        self._records: dict[tuple[int, int, str, str], list[dict[str, Any]]] = {}
+        self._records: dict[tuple[int, int, str, str, str], list[dict[str, Any]]] = {}
         self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
@@ -550,11 +583,13 @@ class FlynnSimulator:
 
     def _section_records(self, gstin: str, key: str, status: str | None) -> list[dict[str, Any]]:
         cfg = self.config
-        cache_key = (cfg.seed, cfg.records_per_section, gstin, key)
+        cache_key = (cfg.seed, cfg.records_per_section, gstin, key, cfg.flag_style)
         records = self._records.get(cache_key)
         if records is None:
             make = _data.ims_records if key.upper() in _api.IMS_SECTIONS else _data.unknown_records
             records = make(cfg.seed, gstin, key, cfg.records_per_section)
+            if cfg.flag_style != "text":
+                _data.flags_as(records, cfg.flag_style)
             self._records[cache_key] = records
         if status is None:
             return records
@@ -567,7 +602,9 @@ class FlynnSimulator:
             cfg.records_per_section,
             cfg.page_size,
             cfg.all_sections_in_every_task,
+            cfg.empty_other_sections,
             cfg.unknown_sections,
+            cfg.flag_style,
             gstin,
             section,
             status,
@@ -579,7 +616,11 @@ class FlynnSimulator:
                 keys += [s.lower() for s in _api.IMS_SECTIONS if s != section]
             keys += cfg.unknown_sections
             carried = [(key, self._section_records(gstin, key, status)) for key in keys]
-            plan = _Plan(_data.paginate(carried, cfg.page_size))
+            pages = _data.paginate(carried, cfg.page_size)
+            if cfg.empty_other_sections:
+                empty = [s.lower() for s in _api.IMS_SECTIONS if s.lower() not in keys]
+                pages = [{**page, **{key: [] for key in empty}} for page in pages]
+            plan = _Plan(pages)
             self._plans[plan_key] = plan
         return plan
 
@@ -889,9 +930,9 @@ class FlynnSimulator:
     def _live_session(self, session_id: object, gstin: str, username: str) -> _GstSession:
         session = self._sessions.get(session_id) if isinstance(session_id, str) else None
         if session is None or session.gstin != gstin or session.username != username:
-            raise _gst_error(_api.GST_CODE_INVALID_SESSION)
+            raise _gst_error(_api.GST_CODE_INVALID_SESSION, self.config.gst_error_shape)
         if self._clock() - session.started_at >= _api.GST_SESSION_SECONDS:
-            raise _gst_error(_api.GST_CODE_SESSION_EXPIRED)
+            raise _gst_error(_api.GST_CODE_SESSION_EXPIRED, self.config.gst_error_shape)
         return session
 
     # ---------------------------------------------------------------------------------------
@@ -995,7 +1036,7 @@ class FlynnSimulator:
             raise _bad_request(*bad)
         assert isinstance(request_id, str)
         if self._otp_requests.get(request_id) != (gstin, username) or otp != self.otp:
-            raise _gst_error(_api.GST_CODE_INVALID_SESSION)
+            raise _gst_error(_api.GST_CODE_INVALID_SESSION, self.config.gst_error_shape)
         del self._otp_requests[request_id]
         session = _GstSession(self._new_id(), gstin, username, self._clock())
         self._sessions[session.id] = session
