@@ -289,11 +289,34 @@ class FlynnClient:
     async def logout_stored_token(self) -> bool:
         """Log out the login token kept in the ``token_store`` and remove it from there.
 
-        Returns whether there was one. The client's own token is not affected until it closes
-        (then, the store no longer holding it, it is logged out).
+        Returns whether there was one. Works on a client that was never started (nothing
+        else is called: no login). A started client that was using that token logs in again
+        on its next call.
         """
-        tokens = self._require(self._tokens)
-        return await tokens.revoke_stored()
+        if self._token_store is None:
+            return False
+        if self._tokens is not None and not self._closed:
+            return await self._tokens.revoke_stored()
+        async with aiohttp.ClientSession() as session:
+            transport = Transport(
+                session,
+                retry=self.retry,
+                request_timeout=self.request_timeout,
+                sleep=self._sleep,
+                rng=self._rng,
+                clock=self._clock,
+                max_body_bytes=self.max_body_bytes,
+                max_decompressed_bytes=self.max_decompressed_bytes,
+            )
+            tokens = TokenManager(
+                transport,
+                self.login_url,
+                self.credentials,
+                clock=self._clock,
+                wall_clock=self._wall_clock,
+                store=self._token_store,
+            )
+            return await tokens.revoke_stored()
 
     def _require(self, part: _T | None) -> _T:
         if self._closed:
