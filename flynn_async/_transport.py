@@ -49,6 +49,37 @@ class _TooLarge(Exception):
     """An answer's body passed one of the size caps."""
 
 
+class _Inflater:
+    """Decompresses a body as it arrives, never more than asked at once (gzip: all members)."""
+
+    def __init__(self, wbits: int, *, members: bool) -> None:
+        self._wbits = wbits
+        self._members = members
+        self._inflate = zlib.decompressobj(wbits)
+
+    def feed(self, data: bytes, room: int) -> list[bytes]:
+        """What ``data`` inflates to, stopping once more than ``room`` bytes came out."""
+        parts: list[bytes] = []
+        while data and room >= 0:
+            if self._inflate.eof:  # a gzip body may hold several members, one after another
+                if not self._members:
+                    raise zlib.error("data after the end of the compressed body")
+                self._inflate = zlib.decompressobj(self._wbits)
+            part = self._inflate.decompress(data, room + 1)
+            parts.append(part)
+            room -= len(part)
+            inflate = self._inflate
+            data = inflate.unused_data if inflate.eof else inflate.unconsumed_tail
+        return parts
+
+    def finish(self) -> bytes:
+        """The end of the body: the compressed stream must be complete."""
+        rest = self._inflate.flush()
+        if not self._inflate.eof:
+            raise zlib.error("compressed body cut short")
+        return rest
+
+
 def check_base_url(url: object, name: str) -> str:
     """An ``https://`` URL, or ``http://`` to a loopback host (the simulator); no query."""
     if not isinstance(url, str):
@@ -265,38 +296,35 @@ class Transport:
         if coding in ("", "identity"):
             inflate = None
         elif coding in ("gzip", "x-gzip"):
-            inflate = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+            inflate = _Inflater(16 + zlib.MAX_WBITS, members=True)
         elif coding == "deflate":
-            inflate = zlib.decompressobj(wbits=zlib.MAX_WBITS)
+            inflate = _Inflater(zlib.MAX_WBITS, members=False)
         else:
             response.close()
             raise zlib.error(f"unsupported Content-Encoding {coding!r}")
-        out = bytearray()
-        wire = 0
+        parts: list[bytes] = []
+        size = wire = 0
         async for chunk in response.content.iter_chunked(_CHUNK):
             wire += len(chunk)
             if wire > wire_cap:
                 response.close()
                 raise _TooLarge(f"over max_body_bytes ({wire_cap}) on the wire")
             if inflate is None:
-                out += chunk
+                parts.append(chunk)
+                size += len(chunk)
             else:
-                data = chunk
-                while data:
-                    out += inflate.decompress(data, cap - len(out) + 1)
-                    if len(out) > cap:
-                        break
-                    data = inflate.unconsumed_tail
-            if len(out) > cap:
+                for part in inflate.feed(chunk, cap - size):
+                    parts.append(part)
+                    size += len(part)
+            if size > cap:
                 response.close()
                 raise _TooLarge(f"over max_decompressed_bytes ({cap}) once decompressed")
         if inflate is not None:
-            out += inflate.flush()
-            if len(out) > cap:
+            parts.append(inflate.finish())
+            size += len(parts[-1])
+            if size > cap:
                 raise _TooLarge(f"over max_decompressed_bytes ({cap}) once decompressed")
-            if not inflate.eof:
-                raise zlib.error("compressed body cut short")
-        return bytes(out)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def _interpret(
         self, call: Call, status: int, content_type: str, body: bytes, retry_after: str | None

@@ -190,11 +190,14 @@ async def test_a_huge_declared_length_is_refused_before_reading(serve: Serve) ->
     assert info.value.task_id == TASK_ID
 
 
-@pytest.mark.parametrize("coding", ["gzip", "deflate", None])
+@pytest.mark.parametrize("coding", ["gzip", "gzip-members", "deflate", None])
 async def test_compressed_answers_within_the_caps_decode(serve: Serve, coding: str | None) -> None:
     body = _status_body()
     if coding == "gzip":
         body = gzip.compress(body)
+    elif coding == "gzip-members":  # two gzip members, one after the other (RFC 1952)
+        body = gzip.compress(body[:10]) + gzip.compress(body[10:])
+        coding = "gzip"
     elif coding == "deflate":
         body = zlib.compress(body)
     seen: list[str] = []
@@ -208,6 +211,17 @@ async def test_compressed_answers_within_the_caps_decode(serve: Serve, coding: s
     status = await client.ims.task(TASK_ID).status()
     assert TASK_ID == status.task_id
     assert ["gzip, deflate"] == seen
+
+
+async def test_data_after_a_deflate_stream_is_not_dropped_silently(serve: Serve) -> None:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        body = zlib.compress(_status_body()) + b"more"
+        headers = {"Content-Encoding": "deflate"}
+        return web.Response(body=body, content_type="application/json", headers=headers)
+
+    client = await serve(handler)
+    with pytest.raises(ResponseError, match="corrupt compressed body"):
+        await client.ims.task(TASK_ID).status()
 
 
 async def test_a_corrupt_compressed_body_is_a_typed_error(serve: Serve) -> None:
