@@ -119,11 +119,10 @@ class FileTokenStore:
     async def load(self, key: str) -> StoredToken | None:
         """The stored token for ``key``, or ``None``."""
         path = self._path(key, ".json")
-        try:
-            raw = path.read_bytes()
+        try:  # the bytes go straight to _decode: no local here holds the token
+            return _decode(path.read_bytes(), path, key)
         except FileNotFoundError:
             return None
-        return _decode(raw, path, key)
 
     async def save(self, key: str, token: StoredToken) -> None:
         """Write ``token`` atomically (mode 0600), replacing the key's previous one."""
@@ -159,22 +158,26 @@ def _number(value: Any) -> float:
 
 
 def _decode(raw: bytes, path: Path, key: str) -> StoredToken | None:
+    document: Any = None
     try:
-        document: Any = json.loads(raw)
+        document = json.loads(raw)
         if document.get("format") != _FORMAT:
             raise ValueError("unknown format")
         if document.get("key") != key:
             return None  # a hash collision of the file name: not this key's token
-        token, org_id = document["token"], document["org_id"]
-        if not isinstance(token, str) or not token or not isinstance(org_id, str):
-            raise TypeError("token or org_id")
+        if not isinstance(document["token"], str) or not document["token"]:
+            raise TypeError("token")
+        if not isinstance(document["org_id"], str):
+            raise TypeError("org_id")
         return StoredToken(
-            Secret(token),
-            org_id,
+            Secret(document["token"]),
+            document["org_id"],
             _number(document["duration"]),
             _number(document["received_at"]),
             _number(document["login_at"]),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        # the message names the file, never its content (it holds a token)
-        raise InvalidInput(f"{path} is not a valid token file ({type(exc).__name__})") from None
+        kind = type(exc).__name__
+        # Neither the message nor this frame's locals keep the file's content (a token).
+        document = raw = exc = None  # type: ignore[assignment]
+        raise InvalidInput(f"{path} is not a valid token file ({kind})") from None

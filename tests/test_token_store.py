@@ -3,6 +3,7 @@ on leaving, revoked by ``logout_stored_token``; never a second token when one is
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -88,3 +89,20 @@ async def test_a_damaged_token_file_is_a_clear_error_without_its_content(tmp_pat
     with pytest.raises(InvalidInput, match="not a valid token file") as info:
         await store.load("k")
     assert "12345" not in str(info.value)
+
+
+async def test_a_damaged_token_file_leaves_no_token_in_traceback_locals(tmp_path: Path) -> None:
+    store = FileTokenStore(tmp_path)
+    document = {"format": 1, "key": "k", "token": "tok-MARKER-77", "org_id": "o"}
+    store._path("k", ".json").write_text(json.dumps(document))  # no duration
+    with pytest.raises(InvalidInput) as info:
+        await store.load("k")
+    frames = []
+    tb = info.value.__traceback__
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    assert any(f.f_code.co_name == "_decode" for f in frames)
+    for frame in frames:
+        if "flynn_async" in frame.f_code.co_filename:
+            assert "tok-MARKER-77" not in repr(frame.f_locals)
