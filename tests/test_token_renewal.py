@@ -21,6 +21,7 @@ class Scripted:
 
     def __init__(self) -> None:
         self.refusals = 0
+        self.unavailable = 0  # the next calls answer 503 with an HTML page
         self.logins = 0
         self.refreshes = 0
         self.statuses: list[str] = []  # the token each status call carried
@@ -40,6 +41,9 @@ class Scripted:
 
     async def status(self, request: web.Request) -> web.Response:
         self.statuses.append(request.headers[_api.HEADER_USER_TOKEN])
+        if self.unavailable:
+            self.unavailable -= 1
+            return web.Response(body=b"<html>busy</html>", status=503, content_type="text/html")
         if self.refusals:
             self.refusals -= 1
             error = {"message": _api.ERR_EXPIRED_TOKEN, "type": "Authorization", "args": {}}
@@ -129,3 +133,21 @@ async def test_two_refusals_then_success_is_not_an_error(start: Start) -> None:
 def test_max_token_refusals_is_validated(value: Any) -> None:
     with pytest.raises(InvalidInput, match="max_token_refusals"):
         FlynnClient(Credentials(USER_HANDLE, USER_PASSWORD), max_token_refusals=value)
+
+
+async def test_a_retry_carries_the_token_renewed_while_it_waited(start: Start) -> None:
+    holder: list[Any] = []
+
+    async def sleep(delay: float) -> None:  # the retry's wait: another call renews the token
+        scripted, client = holder[0]
+        scripted.refusals = 1
+        await client.ims.task(TASK_ID).status()
+
+    scripted, client = await start(sleep=sleep)
+    holder.append((scripted, client))
+    scripted.unavailable = 1
+    await client.ims.task(TASK_ID).status()
+    first, renewed = "t1.0", "t1.1"
+    # the 503, the other call refused then repeated, the retry with the renewed token
+    assert [first, first, renewed, renewed] == scripted.statuses
+    assert 1 == scripted.refreshes
