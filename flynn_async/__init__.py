@@ -108,6 +108,7 @@ from ._policy import PollPolicy, RetryPolicy
 from ._secrets import Secret
 from ._store import FileSessionStore, SessionStore
 from ._tasks import PageCodec, Task
+from ._token_store import FileTokenStore, StoredToken, TokenStore
 from ._transport import Stats
 
 try:
@@ -142,6 +143,7 @@ __all__ = [
     "EwayBillDetails",
     "ExportDetails",
     "FileSessionStore",
+    "FileTokenStore",
     "FilingStatus",
     "FlynnClient",
     "FlynnError",
@@ -195,6 +197,7 @@ __all__ = [
     "SignedDocument",
     "SourceForm",
     "Stats",
+    "StoredToken",
     "SupplyType",
     "Task",
     "TaskError",
@@ -202,6 +205,7 @@ __all__ = [
     "TaskState",
     "TaskStatus",
     "TaskTimeout",
+    "TokenStore",
     "TooManyTokens",
     "TransactionDetails",
     "TransportError",

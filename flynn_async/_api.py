@@ -53,6 +53,8 @@ TOKEN_HARD_EXPIRY_FACTOR: Final = 6
 #: seconds. **Unconfirmed**: a value below this bound is taken as seconds.
 EXPIRY_SECONDS_BELOW: Final = 10**11
 MAX_LIVE_TOKENS: Final = 10
+#: The JWT claim with the token's issue time (epoch seconds, the server's clock).
+JWT_ISSUED_AT: Final = "iat"
 
 # --------------------------------------------------------------------------------------------
 # Headers (section 3)

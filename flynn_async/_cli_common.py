@@ -26,6 +26,7 @@ from ._credentials import Credentials
 from ._errors import AuthError, FlynnError, GstSessionExpired, InvalidInput, TaskError
 from ._state import STATE_DIR_ENV, state_dir
 from ._store import FileSessionStore
+from ._token_store import FileTokenStore
 
 __all__ = [
     "EXIT_CODES",
@@ -336,6 +337,10 @@ class Settings:
         """The GST session store under the state directory."""
         return FileSessionStore(self.state_dir() / "sessions")
 
+    def token_store(self) -> FileTokenStore:
+        """The login token store under the state directory (reused by every command)."""
+        return FileTokenStore(self.state_dir() / "tokens")
+
 
 # ----------------------------------------------------------------------------------------------
 # Streams and the client
@@ -370,7 +375,12 @@ def make_client(
     session_store: FileSessionStore | None = None,
     **options: Any,
 ) -> FlynnClient:
-    """A client for the configured environment (or URLs) and credentials; not started yet."""
+    """A client for the configured environment (or URLs) and credentials; not started yet.
+
+    It keeps its login token in the state directory's token store (unless ``token_store`` is
+    given), so runs reuse one live token instead of adding one each (a user may hold 10).
+    """
+    options.setdefault("token_store", settings.token_store())
     credentials = settings.credentials()
     environment = settings.environment()
     base_url, login_url = settings.urls()

@@ -53,6 +53,7 @@ __all__ = [
     "run_gst_status",
     "run_ims_download",
     "run_login",
+    "run_logout",
 ]
 
 #: ``--format`` chosen from the ``--out`` file's suffix when not given.
@@ -90,13 +91,26 @@ def _no_session(gstin: str) -> NoGstSession:
 async def run_login(args: argparse.Namespace, ui: Ui) -> int:
     """``login``: log in with the configured credentials, say who and where, log out."""
     settings = Settings(args, ui.environ, warn=ui.warn)
-    client = make_client(settings, ui)
+    client = make_client(settings, ui, token_store=None)  # a real login, logged out after
     async with client:
         print(
             f"logged in as {client.credentials.handle} (organisation {client.org_id}) "
             f"at {client.base_url}; the credentials work",
             file=ui.out,
         )
+    return EXIT_OK
+
+
+async def run_logout(args: argparse.Namespace, ui: Ui) -> int:
+    """``logout``: log out the login token the commands keep, and forget it."""
+    settings = Settings(args, ui.environ, warn=ui.warn)
+    if settings.get("password") is None:  # not needed: nothing logs in
+        settings = Settings(args, {**ui.environ, "FLYNN_PASSWORD": "-"}, warn=ui.warn)
+    client = make_client(settings, ui)
+    if await client.logout_stored_token():
+        print(f"the stored login token of {client.credentials.handle} is logged out", file=ui.out)
+    else:
+        print(f"no login token of {client.credentials.handle} is stored", file=ui.out)
     return EXIT_OK
 
 
@@ -463,6 +477,21 @@ def register(
     add_api_options(login)
     add_verbosity(login)
     login.set_defaults(handler=run_login)
+
+    logout = commands.add_parser(
+        "logout",
+        help="log out the stored login token",
+        description=(
+            "Every command keeps its login token in the state directory and the next run "
+            "reuses it (a user may hold at most 10 live tokens). This logs that token out and "
+            "removes it. It does not end a GST session: that is `gst logout`."
+        ),
+        epilog=epilog("FLYNN_HANDLE=me@example.com flynn-async logout"),
+        formatter_class=formatter,
+    )
+    add_api_options(logout)
+    add_verbosity(logout)
+    logout.set_defaults(handler=run_logout)
 
     gst = commands.add_parser(
         "gst",

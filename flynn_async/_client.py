@@ -13,7 +13,7 @@ from typing import Final, Literal, Self, TypeVar
 import aiohttp
 
 from . import _api, _validate
-from ._auth import Api, TokenManager
+from ._auth import DEFAULT_MAX_TOKEN_REFUSALS, Api, TokenManager
 from ._credentials import Credentials
 from ._einvoice import EInvoiceApi
 from ._einvoice_models import EInvoiceKeys, KeyRing, load_keys
@@ -23,7 +23,14 @@ from ._ims import ImsApi
 from ._policy import PollPolicy, RandomSource, RetryPolicy
 from ._store import SessionStore
 from ._tasks import TaskContext
-from ._transport import Stats, Transport, check_base_url
+from ._token_store import TokenStore
+from ._transport import (
+    DEFAULT_MAX_BODY_BYTES,
+    DEFAULT_MAX_DECOMPRESSED_BYTES,
+    Stats,
+    Transport,
+    check_base_url,
+)
 
 log: Final = logging.getLogger("flynn_async.client")
 
@@ -66,9 +73,21 @@ class FlynnClient:
         session_store: where GST sessions are kept between processes (a
             :class:`SessionStore`, such as :class:`FileSessionStore`): every verified or
             refreshed session is saved there, and ``client.gst.restore(gstin)`` loads one.
+        token_store: where the login token is kept between processes (a :class:`TokenStore`,
+            such as :class:`FileTokenStore`): a live stored token is reused instead of logging
+            in, every new or refreshed token is saved, and leaving keeps the stored token live
+            for the next process instead of logging it out (``flynn-async logout`` ends it).
+        max_token_refusals: a call that meets a refused login token renews it and is repeated
+            as often as that helps; it gives up when tokens are refused right after their own
+            renewal this many times running (default 3).
+        max_body_bytes: the largest answer body accepted as it arrives on the wire (default
+            32 MiB); a larger one is a :class:`ResponseError` naming route, task and page.
+        max_decompressed_bytes: the largest answer body accepted once decompressed (default
+            128 MiB).
         sleep, clock, wall_clock, rng: injectable time and randomness (for tests): an async
-            sleep, a monotonic clock in seconds, a wall clock in epoch seconds (token and GST
-            session expiry), and a ``random.Random``-like source.
+            sleep, a monotonic clock in seconds (also times the login token), a wall clock in
+            epoch seconds (GST session expiry, stored token ages), and a ``random.Random``-like
+            source.
     """
 
     def __init__(
@@ -92,6 +111,10 @@ class FlynnClient:
         wall_clock: Callable[[], float] = time.time,
         rng: RandomSource | None = None,
         session_store: SessionStore | None = None,
+        token_store: TokenStore | None = None,
+        max_token_refusals: int = DEFAULT_MAX_TOKEN_REFUSALS,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
     ) -> None:
         if not isinstance(credentials, Credentials):
             raise InvalidInput("credentials must be a flynn_async.Credentials")
@@ -132,6 +155,19 @@ class FlynnClient:
         if session_store is not None and not isinstance(session_store, SessionStore):
             raise InvalidInput("session_store must implement SessionStore (load, save, delete)")
         self._session_store = session_store
+        if token_store is not None and not isinstance(token_store, TokenStore):
+            raise InvalidInput("token_store must implement TokenStore (load, save, delete)")
+        self._token_store = token_store
+        self.max_token_refusals = _validate.positive_int(
+            max_token_refusals, "max_token_refusals", maximum=100
+        )
+        self.max_body_bytes = _validate.positive_int(
+            max_body_bytes, "max_body_bytes", maximum=2**40
+        )
+        self.max_decompressed_bytes = _validate.positive_int(
+            max_decompressed_bytes, "max_decompressed_bytes", maximum=2**40
+        )
+        self._closing: asyncio.Task[None] | None = None
         self._wall_clock = wall_clock
         self._sleep = sleep
         self._clock = clock
@@ -185,16 +221,25 @@ class FlynnClient:
             sleep=self._sleep,
             rng=self._rng,
             clock=self._clock,
+            max_body_bytes=self.max_body_bytes,
+            max_decompressed_bytes=self.max_decompressed_bytes,
         )
         tokens = TokenManager(
-            transport, self.login_url, self.credentials, wall_clock=self._wall_clock
+            transport,
+            self.login_url,
+            self.credentials,
+            clock=self._clock,
+            wall_clock=self._wall_clock,
+            max_refusals=self.max_token_refusals,
+            store=self._token_store,
         )
+        self._transport = transport
+        self._tokens = tokens
         try:
             await tokens.login()
         except BaseException:
-            if self._session is not None:
-                await self._session.close()
-                self._session = None
+            # Cancelled or failed: the login runs to its answer; its token is logged out.
+            await self._close(keep_token=False)
             raise
         api = Api(transport, tokens, self.base_url)
         ctx = TaskContext(
@@ -207,8 +252,6 @@ class FlynnClient:
             clock=self._clock,
             rng=self._rng,
         )
-        self._transport = transport
-        self._tokens = tokens
         self._gst = GstApi(
             api,
             self.gstn_api_version,
@@ -220,17 +263,60 @@ class FlynnClient:
         self._einvoice = EInvoiceApi(api, self.einvoice_api_version, self._einvoice_keys)
 
     async def aclose(self) -> None:
-        """Log the token out and close the HTTP session the client created. Idempotent."""
-        if self._closed:
-            return
+        """Log the token out and close the HTTP session the client created. Idempotent.
+
+        With a ``token_store`` the stored token is kept live for the next process instead.
+        The work runs to its end even if the caller is cancelled (each server call bounded by
+        the request timeout); a later ``aclose()`` waits for it.
+        """
+        await self._close(keep_token=True)
+
+    async def _close(self, *, keep_token: bool) -> None:
         self._closed = True
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(self._closed_down(keep_token))
+        await asyncio.shield(self._closing)
+
+    async def _closed_down(self, keep_token: bool) -> None:
         try:
             if self._tokens is not None:
-                await self._tokens.logout()
+                await self._tokens.logout(keep=keep_token)
         finally:
             if self._session is not None:
                 await self._session.close()
                 self._session = None
+
+    async def logout_stored_token(self) -> bool:
+        """Log out the login token kept in the ``token_store`` and remove it from there.
+
+        Returns whether there was one. Works on a client that was never started (nothing
+        else is called: no login). A started client that was using that token logs in again
+        on its next call.
+        """
+        if self._token_store is None:
+            return False
+        if self._tokens is not None and not self._closed:
+            return await self._tokens.revoke_stored()
+        async with aiohttp.ClientSession() as session:
+            transport = Transport(
+                session,
+                retry=self.retry,
+                request_timeout=self.request_timeout,
+                sleep=self._sleep,
+                rng=self._rng,
+                clock=self._clock,
+                max_body_bytes=self.max_body_bytes,
+                max_decompressed_bytes=self.max_decompressed_bytes,
+            )
+            tokens = TokenManager(
+                transport,
+                self.login_url,
+                self.credentials,
+                clock=self._clock,
+                wall_clock=self._wall_clock,
+                store=self._token_store,
+            )
+            return await tokens.revoke_stored()
 
     def _require(self, part: _T | None) -> _T:
         if self._closed:

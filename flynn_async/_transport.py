@@ -14,6 +14,7 @@ import contextlib
 import ipaddress
 import logging
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
@@ -28,10 +29,55 @@ from ._decoding import decode_problem, dumps, loads
 from ._envelope import api_error, is_api_error_body, unwrap
 from ._errors import FlynnError, InvalidInput, RequestTimeout, ResponseError, TransportError
 from ._policy import RandomSource, RetryPolicy
+from ._secrets import Secret
 
 log: Final = logging.getLogger("flynn_async.http")
 
 Sleep = Callable[[float], Awaitable[None]]
+HeaderValue = str | Secret
+
+#: Default cap on an answer's body as it arrives on the wire (compressed or not).
+DEFAULT_MAX_BODY_BYTES: Final = 32 * 1024 * 1024
+#: Default cap on an answer's body once decompressed.
+DEFAULT_MAX_DECOMPRESSED_BYTES: Final = 128 * 1024 * 1024
+#: The content codings the client asks for and decodes itself (under the caps above).
+ACCEPT_ENCODING: Final = "gzip, deflate"
+_CHUNK: Final = 64 * 1024
+
+
+class _TooLarge(Exception):
+    """An answer's body passed one of the size caps."""
+
+
+class _Inflater:
+    """Decompresses a body as it arrives, never more than asked at once (gzip: all members)."""
+
+    def __init__(self, wbits: int, *, members: bool) -> None:
+        self._wbits = wbits
+        self._members = members
+        self._inflate = zlib.decompressobj(wbits)
+
+    def feed(self, data: bytes, room: int) -> list[bytes]:
+        """What ``data`` inflates to, stopping once more than ``room`` bytes came out."""
+        parts: list[bytes] = []
+        while data and room >= 0:
+            if self._inflate.eof:  # a gzip body may hold several members, one after another
+                if not self._members:
+                    raise zlib.error("data after the end of the compressed body")
+                self._inflate = zlib.decompressobj(self._wbits)
+            part = self._inflate.decompress(data, room + 1)
+            parts.append(part)
+            room -= len(part)
+            inflate = self._inflate
+            data = inflate.unused_data if inflate.eof else inflate.unconsumed_tail
+        return parts
+
+    def finish(self) -> bytes:
+        """The end of the body: the compressed stream must be complete."""
+        rest = self._inflate.flush()
+        if not self._inflate.eof:
+            raise zlib.error("compressed body cut short")
+        return rest
 
 
 def check_base_url(url: object, name: str) -> str:
@@ -75,9 +121,13 @@ class Call:
     method: str
     url: str
     route: str  # the route template, for messages and logs
-    headers: Mapping[str, str]
+    headers: Mapping[str, HeaderValue]
     params: Mapping[str, str] | None = None
-    json: Any = None
+    json: Any = None  # may hold Secret values: revealed only while encoding the body
+    #: Headers read afresh for every try (the login token), merged over ``headers``.
+    auth: Callable[[], Mapping[str, HeaderValue]] | None = None
+    #: Keys of the answer's ``data`` object whose text values are returned as ``Secret``.
+    secret_fields: tuple[str, ...] = ()
     retryable: bool = False
     task_id: str | None = None
     page: int | None = None
@@ -110,8 +160,12 @@ class Transport:
         sleep: Sleep,
         rng: RandomSource,
         clock: Callable[[], float] = time.monotonic,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
     ) -> None:
         self._session = session
+        self.max_body_bytes = max_body_bytes
+        self.max_decompressed_bytes = max_decompressed_bytes
         self.retry = retry
         self._timeout = aiohttp.ClientTimeout(total=request_timeout)
         self._sleep = sleep
@@ -161,29 +215,33 @@ class Transport:
 
     async def _send(self, call: Call, attempt: int) -> tuple[int, str, bytes, str | None]:
         where = call.where()
-        body_bytes = None if call.json is None else dumps(call.json)
-        headers = dict(call.headers)
-        if body_bytes is not None:
-            headers["Content-Type"] = _api.ACCEPT_JSON
         started = self._clock()
         self.stats.requests += 1
         try:
+            # Headers and body are built by helpers whose frames have returned before the
+            # await: no frame here holds the plain token or password in a local.
             async with self._session.request(
                 call.method,
                 _url(call),
-                headers=headers,
-                data=body_bytes,
+                headers=_request_headers(call),
+                data=_request_body(call),
                 allow_redirects=False,
                 timeout=self._timeout,
+                auto_decompress=False,
             ) as response:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
                 content_type = response.headers.get("Content-Type", "")
-                body = await response.read()
-        except TimeoutError:
-            error: FlynnError = RequestTimeout(
-                f"{call.method} timed out after {self._timeout.total}s", **where
+                body = await self._read(response)
+        except _TooLarge as exc:
+            raise ResponseError(f"{call.method} answer too large: {exc}", **where) from None
+        except zlib.error:
+            error: FlynnError = ResponseError(
+                f"{call.method} answer has a corrupt compressed body", **where
             )
+            raise _Retry(error) from None
+        except TimeoutError:
+            error = RequestTimeout(f"{call.method} timed out after {self._timeout.total}s", **where)
             log.debug(
                 "%s %s%s timed out, %d retries",
                 call.method,
@@ -226,6 +284,48 @@ class Transport:
             )
         return status, content_type, body, retry_after
 
+    async def _read(self, response: aiohttp.ClientResponse) -> bytes:
+        """The body, decompressed, within ``max_body_bytes`` on the wire and
+        ``max_decompressed_bytes`` decoded; :class:`_TooLarge` past either."""
+        wire_cap, cap = self.max_body_bytes, self.max_decompressed_bytes
+        declared = response.content_length
+        if declared is not None and declared > wire_cap:
+            response.close()
+            raise _TooLarge(f"Content-Length {declared} is over max_body_bytes ({wire_cap})")
+        coding = response.headers.get("Content-Encoding", "identity").strip().lower()
+        if coding in ("", "identity"):
+            inflate = None
+        elif coding in ("gzip", "x-gzip"):
+            inflate = _Inflater(16 + zlib.MAX_WBITS, members=True)
+        elif coding == "deflate":
+            inflate = _Inflater(zlib.MAX_WBITS, members=False)
+        else:
+            response.close()
+            raise zlib.error(f"unsupported Content-Encoding {coding!r}")
+        parts: list[bytes] = []
+        size = wire = 0
+        async for chunk in response.content.iter_chunked(_CHUNK):
+            wire += len(chunk)
+            if wire > wire_cap:
+                response.close()
+                raise _TooLarge(f"over max_body_bytes ({wire_cap}) on the wire")
+            if inflate is None:
+                parts.append(chunk)
+                size += len(chunk)
+            else:
+                for part in inflate.feed(chunk, cap - size):
+                    parts.append(part)
+                    size += len(part)
+            if size > cap:
+                response.close()
+                raise _TooLarge(f"over max_decompressed_bytes ({cap}) once decompressed")
+        if inflate is not None:
+            parts.append(inflate.finish())
+            size += len(parts[-1])
+            if size > cap:
+                raise _TooLarge(f"over max_decompressed_bytes ({cap}) once decompressed")
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
     def _interpret(
         self, call: Call, status: int, content_type: str, body: bytes, retry_after: str | None
     ) -> Any:
@@ -249,10 +349,41 @@ class Transport:
         if document is _NOT_JSON:
             raise _unusable(status, content_type, body, where)
         data = unwrap(document, http_status=status, **where)
+        if call.secret_fields and isinstance(data, dict):
+            for key in call.secret_fields:
+                value = data.get(key)
+                if isinstance(value, str):
+                    data[key] = Secret(value)
         return (data, body) if call.raw else data
 
 
 _NOT_JSON: Final = object()
+
+
+def _request_headers(call: Call) -> dict[str, str]:
+    """The try's headers, secrets revealed (this frame returns before the request's await)."""
+    merged: dict[str, HeaderValue] = dict(call.headers)
+    if call.auth is not None:
+        merged.update(call.auth())  # read per try: the token current now
+    if call.json is not None:
+        merged["Content-Type"] = _api.ACCEPT_JSON
+    merged["Accept-Encoding"] = ACCEPT_ENCODING
+    return {k: v.reveal() if isinstance(v, Secret) else v for k, v in merged.items()}
+
+
+def _reveal(value: Any) -> Any:
+    if isinstance(value, Secret):
+        return value.reveal()
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_reveal(v) for v in value]
+    return value
+
+
+def _request_body(call: Call) -> bytes | None:
+    """The JSON body, secrets revealed only inside this frame."""
+    return None if call.json is None else dumps(_reveal(call.json))
 
 
 def _where_text(call: Call) -> str:

@@ -50,6 +50,7 @@ async def test_a_run_past_the_tokens_hard_limit_logs_in_again_with_one_live_toke
     client: FlynnClient = await make_client(
         sim,
         credentials=Credentials(USER_HANDLE, USER_PASSWORD, token_minutes=1),
+        clock=wall,  # the token is timed on the client's monotonic clock
         wall_clock=wall,
     )
     session = await open_gst(client, sim)
@@ -75,7 +76,7 @@ async def test_keep_alive_refreshes_before_the_session_lapses(
 ) -> None:
     wall = WallClock(park_after=2)
     sim: FlynnSimulator = await make_sim(clock=wall)
-    client: FlynnClient = await make_client(sim, wall_clock=wall, sleep=wall.sleep)
+    client: FlynnClient = await make_client(sim, clock=wall, wall_clock=wall, sleep=wall.sleep)
     session = await open_gst(client, sim)
     opened = wall.now
 
@@ -158,7 +159,7 @@ async def test_a_lapsed_session_raises_and_is_forgotten(
     wall = WallClock()
     sim: FlynnSimulator = await make_sim(clock=wall)
     store = FileSessionStore(tmp_path)
-    client: FlynnClient = await make_client(sim, wall_clock=wall, session_store=store)
+    client: FlynnClient = await make_client(sim, clock=wall, wall_clock=wall, session_store=store)
     session = await open_gst(client, sim)
     wall.now += 6 * 3600 + 1  # the portal session lapses (the login token is renewed)
     with pytest.raises(GstSessionExpired) as info:

@@ -98,6 +98,7 @@ EINVOICE = {
     "compute_irn",
 }
 RELIABILITY = {"Checkpoint", "FileSessionStore", "FrozenMap", "KeepAlive", "SessionStore"}
+TOKENS = {"FileTokenStore", "StoredToken", "TokenStore"}
 BATCH = {
     "BatchError",
     "BatchProgress",
@@ -108,7 +109,7 @@ BATCH = {
     "JobState",
     "ManifestError",
 }
-EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH
+EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH | TOKENS
 
 
 def test_all_is_exactly_the_expected_names() -> None:
