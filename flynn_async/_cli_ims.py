@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import importlib.util
 import shlex
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -259,8 +258,6 @@ def choose_format(fmt: str | None, out: Path) -> str:
 
 def check_output(out: Path, fmt: str, per_section: bool) -> None:
     """Refuse, before any request, an output that could not be written afterwards."""
-    if fmt == "xlsx" and importlib.util.find_spec("openpyxl") is None:
-        raise InvalidInput("--format xlsx needs openpyxl: pip install 'flynn-async[xlsx]'")
     parent = out.absolute().parent
     if not parent.is_dir():
         raise InvalidInput(f"--out: the directory {parent} does not exist")

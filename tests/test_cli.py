@@ -55,6 +55,7 @@ from flynn_async import (
     _cli,
     _cli_common,
     _cli_ims,
+    export,
 )
 from flynn_async._cli_common import (
     EXIT_ERROR,
@@ -272,12 +273,17 @@ def check_csv(path: Path, records: list[tuple[str, Any]]) -> None:
 
 
 def read_xlsx(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Section sheets by name (after the Summary), rows keyed by ``export.columns(section)``.
+
+    Row 1 holds the readable titles, row 2 the wire names (docs/export.md).
+    """
     workbook = openpyxl.load_workbook(path)
+    assert workbook.sheetnames[0] == "Summary"
     sheets = {}
-    for sheet in workbook.worksheets:
+    for sheet in workbook.worksheets[1:]:
         rows = list(sheet.iter_rows(values_only=True))
-        header = [str(h) for h in rows[0]]
-        sheets[sheet.title] = [dict(zip(header, row, strict=True)) for row in rows[1:]]
+        header = export.columns(sheet.title)
+        sheets[sheet.title] = [dict(zip(header, row, strict=True)) for row in rows[2:]]
     return sheets
 
 
