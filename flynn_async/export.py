@@ -862,6 +862,8 @@ _STYLES_XML: Final = (
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
 )
+#: Above this many records a sheet's XML might pass 2 GiB: its zip entry is Zip64.
+_ZIP64_ROWS: Final = 2**31 // 4_096
 #: Rows are joined and compressed this many at a time.
 _ROWS_PER_CHUNK: Final = 256
 
@@ -1045,7 +1047,8 @@ def _write_sheet(
     book.define(index, "_xlnm.Print_Titles", f"$1:${_HEADER_ROWS}")
     kinds = [col.kind for col in columns]
     sums = [Decimal(0)] * len(columns)
-    with book._zip.open(book.part(index), "w", force_zip64=True) as handle:
+    # Zip64 only where a sheet might pass 2 GiB (some Excel versions refuse it otherwise)
+    with book._zip.open(book.part(index), "w", force_zip64=count > _ZIP64_ROWS) as handle:
         head = _sheet_start(
             _widths(columns, sample), _HEADER_ROWS, f"{letters[-1]}{last_row}", False
         )
