@@ -705,6 +705,8 @@ _WIDTH_LIMITS: Final[Mapping[_XlsxKind, tuple[float, float]]] = {
     "text": (8, 40),
     "json": (12, 50),
 }
+#: Narrower bounds for some columns (a 64-digit hash is for programs, not to be read whole).
+_WIDTH_CAPS: Final[Mapping[str, float]] = {"hash": 18}
 #: Amount columns totalled on the Summary sheet, in order.
 _SUMMARY_AMOUNTS: Final = ("value", "taxable_value", "igst", "cgst", "sgst", "cess")
 
@@ -794,6 +796,9 @@ def _widths(columns: Sequence[_SheetColumn], sample: Sequence[Sequence[_CellValu
         # the title wraps onto two lines: its longest word, or half of it, must fit
         title = max(max(map(len, words)), -(-len(col.title) // 2))
         content = max((_shown_width(col.kind, row[i]) for row in sample), default=0)
+        if col.kind in ("text", "code", "json"):
+            content = round(content * 1.1)  # wider letters than the default font's digits
+        high = _WIDTH_CAPS.get(col.name, high)
         widths.append(min(high, max(low, title + 1, len(col.wire) + 1, content + 2)))
     return widths
 
@@ -801,6 +806,7 @@ def _widths(columns: Sequence[_SheetColumn], sample: Sequence[Sequence[_CellValu
 #: The workbook's cell styles (indexes into ``cellXfs`` of ``_STYLES_XML``).
 _S_HEADER, _S_HEADER_NUMBER, _S_WIRE, _S_AMOUNT, _S_DATE, _S_PERIOD, _S_COUNT = range(1, 8)
 _S_TITLE, _S_KEY, _S_TOTAL, _S_TOTAL_AMOUNT, _S_TOTAL_COUNT, _S_NOTE, _S_LINK = range(8, 15)
+_S_CODE, _S_JSON = range(15, 17)
 
 _MAIN_NS: Final = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _REL_NS: Final = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
@@ -833,7 +839,7 @@ _STYLES_XML: Final = (
     '<border><left/><right/><top style="thin"><color auto="1"/></top><bottom/><diagonal/>'
     "</border></borders>"
     '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
-    '<cellXfs count="15">'
+    '<cellXfs count="17">'
     '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
     '<xf numFmtId="0" fontId="1" fillId="2" borderId="1" xfId="0" applyFont="1" applyFill="1"'
     ' applyBorder="1" applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf>'
@@ -858,6 +864,10 @@ _STYLES_XML: Final = (
     ' applyFont="1" applyBorder="1"/>'
     '<xf numFmtId="0" fontId="4" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
     '<xf numFmtId="0" fontId="5" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+    '<alignment horizontal="center"/></xf>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+    '<alignment horizontal="left" indent="1"/></xf>'
     "</cellXfs>"
     '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
     "</styleSheet>"
@@ -1046,6 +1056,7 @@ def _write_sheet(
     book.define(index, "_xlnm._FilterDatabase", filter_ref, hidden=True)
     book.define(index, "_xlnm.Print_Titles", f"$1:${_HEADER_ROWS}")
     kinds = [col.kind for col in columns]
+    text_styles = [_S_CODE if k == "code" else _S_JSON if k == "json" else 0 for k in kinds]
     sums = [Decimal(0)] * len(columns)
     # Zip64 only where a sheet might pass 2 GiB (some Excel versions refuse it otherwise)
     with book._zip.open(book.part(index), "w", force_zip64=count > _ZIP64_ROWS) as handle:
@@ -1094,7 +1105,7 @@ def _write_sheet(
                         )
                 else:
                     assert isinstance(value, str)
-                    cells.append(_text_cell(f"{letters[c]}{r}", value))
+                    cells.append(_text_cell(f"{letters[c]}{r}", value, text_styles[c]))
             chunk.append(f'<row r="{r}">{"".join(cells)}</row>')
             done += 1
             if done >= report:
