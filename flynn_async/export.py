@@ -9,12 +9,14 @@
     export.write_jsonl(result, "ims.jsonl")                    # one record a line
     export.write_csv(result, "ims.csv")                        # one file, a "section" column
     export.write_csv(result, "ims-csv", per_section=True)      # ims-csv/b2b.csv, ...
-    export.write_xlsx(result, "ims.xlsx")                      # needs flynn-async[xlsx]
+    export.write_xlsx(result, "ims.xlsx", info={"GSTIN": gstin})  # a Summary and a sheet each
     export.export(result, "ims.csv", "csv", formula_guard=False)  # by format name
 
 JSON and JSON Lines keep the API's wire names and exact amounts. CSV and Excel have one column
-per record attribute, under its readable name, in the fixed order of :func:`columns`; CSV keeps
-amounts exact, Excel rounds them to paise. Every file is written atomically (a temporary file
+per record attribute, in the fixed order of :func:`columns`; CSV keeps amounts exact, Excel
+rounds them to paise and is laid out for people (readable titles over the wire names, number and
+date formats, a filter, a frozen header, printing one page wide). Every writer takes
+``on_progress(written, total)``. Every file is written atomically (a temporary file
 in the same directory, then :func:`os.replace`): an interrupted export never leaves a half file
 under the final name. Streams are written directly. See ``docs/export.md`` for the columns and
 how to read each format back exactly.

@@ -835,6 +835,37 @@ def test_xlsx_to_a_stream_reads_back_rounded() -> None:
     assert sections_of(back) == rounded(result)
 
 
+class _Pipe(io.RawIOBase):
+    """A binary stream that cannot seek or tell (a pipe, a socket, an HTTP response)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b: Any) -> int:
+        self.data += b
+        return len(b)
+
+
+def test_xlsx_to_a_stream_that_cannot_seek() -> None:
+    pipe = _Pipe()
+    export.write_xlsx(sample(), pipe)  # type: ignore[arg-type]
+    assert not pipe.closed
+    back = read_xlsx(io.BytesIO(bytes(pipe.data)), sample().section_names())
+    assert sections_of(back) == rounded(sample())
+
+
+def test_xlsx_of_no_sections_is_the_summary_alone() -> None:
+    stream = io.BytesIO()
+    assert export.write_xlsx(ImsInvoices(), stream) == 0
+    workbook = openpyxl.load_workbook(io.BytesIO(stream.getvalue()))
+    assert workbook.sheetnames == ["Summary"]
+    rows = [[c.value for c in row] for row in workbook["Summary"].iter_rows()]
+    assert ["Total", None, 0, 0, 0, 0, 0, 0, 0] in rows
+
+
 def test_xlsx_sheet_names_stay_valid_and_distinct() -> None:
     keys = ["B2B", "a/b", "History", "y" * 40, "", "[x]", "impg", "IMPG", "summary"]
     result = structure_invoices({"b2b": [rec()], **{k: [{"k": i}] for i, k in enumerate(keys)}})
