@@ -652,8 +652,10 @@ _ZERO_PAISE: Final = Decimal("0.00")
 _PAISE_CONTEXT: Final = Context(prec=100)
 #: Column widths come from the column descriptions and at most this many records per sheet.
 _WIDTH_SAMPLE: Final = 1_000
-#: Excel's day 0 (dates are days since then; 1900-03-01 onwards, which IMS dates all are).
+#: Excel's day 0 (dates are days since then).
 _EXCEL_EPOCH: Final = date(1899, 12, 30).toordinal()
+#: Excel counts a 29 February 1900 that never was: its dates are right from 1 March 1900.
+_FIRST_SERIAL: Final = date(1900, 3, 1).toordinal() - _EXCEL_EPOCH
 _AMOUNT_FORMAT: Final = "#,##0.00"
 _DATE_FORMAT: Final = "dd-mm-yyyy"
 _PERIOD_FORMAT: Final = "mmm yyyy"
@@ -1095,7 +1097,10 @@ def _write_sheet(
                 elif kind == "date":
                     assert isinstance(value, date)
                     serial = value.toordinal() - _EXCEL_EPOCH
-                    cells.append(f'<c r="{letters[c]}{r}" s="{_S_DATE}"><v>{serial}</v></c>')
+                    if serial < _FIRST_SERIAL:  # before Excel's calendar is right: ISO text
+                        cells.append(_text_cell(f"{letters[c]}{r}", value.isoformat()))
+                    else:
+                        cells.append(f'<c r="{letters[c]}{r}" s="{_S_DATE}"><v>{serial}</v></c>')
                 elif kind == "period":
                     assert isinstance(value, str)
                     serial_or_none = _period_serial(value)

@@ -649,6 +649,7 @@ def test_xlsx_sheets_cells_and_formats(tmp_path: Path) -> None:
                 ),
                 rec(remarks="bell\x07here", hash="x" * 40_000, inum="a\r\nb\rc"),
                 rec(remarks=" _x0041_ <&> ", val=Decimal("1234567.891"), camt=Decimal("-0.001")),
+                rec(idt="28-02-1900"),
             ],
         }
     )
@@ -702,6 +703,8 @@ def test_xlsx_sheets_cells_and_formats(tmp_path: Path) -> None:
     assert marks[col["remarks"]].value == " _x005F_x0041_ <&> "
     assert marks[col["value"]].value == 1234567.89
     assert marks[col["cgst"]].value == 0  # -0.001 rounds to 0.00, never -0.00
+    early = sheet[8][col["date"]]
+    assert (early.value, early.data_type) == ("1900-02-28", "s")  # Excel's calendar is wrong
     empty = workbook["b2bcn"]
     assert [[c.value for c in r] for r in empty.iter_rows(min_row=2)] == [
         [_columns_for("b2bcn")[n][0] for n in export.columns("b2bcn")[:-1]] + ["extra"]
