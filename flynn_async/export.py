@@ -903,6 +903,8 @@ def _escape(text: str) -> str:
 
 
 _EXCEL_ESCAPE: Final = re.compile(r"(_x[0-9A-Fa-f]{4}_)")
+#: Text that :func:`_text_cell` must clean, escape or mark as keeping its spaces.
+_SPECIAL_TEXT: Final = re.compile('[\x00-\x1f&<>"\ud800-\udfff\ufffe\uffff]|_x|^\\s|\\s$')
 
 
 def _text_cell(ref: str, text: str, style: int = 0) -> str:
@@ -1061,6 +1063,8 @@ def _write_sheet(
     book.define(index, "_xlnm.Print_Titles", f"$1:${_HEADER_ROWS}")
     kinds = [col.kind for col in columns]
     text_styles = [_S_CODE if k == "code" else _S_JSON if k == "json" else 0 for k in kinds]
+    style_attrs = [f' s="{style}"' if style else "" for style in text_styles]
+    periods: dict[str, int | None] = {}  # return periods repeat: parse each once
     sums = [Decimal(0)] * len(columns)
     # Zip64 only where a sheet might pass 2 GiB (some Excel versions refuse it otherwise)
     with book._zip.open(book.part(index), "w", force_zip64=count > _ZIP64_ROWS) as handle:
@@ -1091,7 +1095,12 @@ def _write_sheet(
                 kind = kinds[c]
                 if kind == "amount":
                     assert isinstance(value, Decimal)
-                    rounded = _paise(value)
+                    if value.adjusted() < 90:  # _paise(value), inline: the hottest line
+                        rounded = value.quantize(_PAISE, ROUND_HALF_UP, _PAISE_CONTEXT)
+                        if not rounded:
+                            rounded = _ZERO_PAISE
+                    else:  # pragma: no cover - an amount of more than 90 digits
+                        rounded = _paise(value)
                     sums[c] += rounded
                     cells.append(f'<c r="{letters[c]}{r}" s="{_S_AMOUNT}"><v>{rounded}</v></c>')
                 elif kind == "date":
@@ -1103,7 +1112,10 @@ def _write_sheet(
                         cells.append(f'<c r="{letters[c]}{r}" s="{_S_DATE}"><v>{serial}</v></c>')
                 elif kind == "period":
                     assert isinstance(value, str)
-                    serial_or_none = _period_serial(value)
+                    if value in periods:
+                        serial_or_none = periods[value]
+                    else:
+                        serial_or_none = periods[value] = _period_serial(value)
                     if serial_or_none is None:  # an unknown section's text that is no period
                         cells.append(_text_cell(f"{letters[c]}{r}", value))
                     else:
@@ -1112,7 +1124,13 @@ def _write_sheet(
                         )
                 else:
                     assert isinstance(value, str)
-                    cells.append(_text_cell(f"{letters[c]}{r}", value, text_styles[c]))
+                    if len(value) > _CELL_TEXT_MAX // 2 or _SPECIAL_TEXT.search(value):
+                        cells.append(_text_cell(f"{letters[c]}{r}", value, text_styles[c]))
+                    else:  # nothing to clean or escape: _text_cell, inline
+                        cells.append(
+                            f'<c r="{letters[c]}{r}"{style_attrs[c]} t="inlineStr"><is><t>'
+                            f"{value}</t></is></c>"
+                        )
             chunk.append(f'<row r="{r}">{"".join(cells)}</row>')
             done += 1
             if done >= report:
