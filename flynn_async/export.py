@@ -360,6 +360,11 @@ class _Progress:
 
     def counted(self, rows: Iterator[_T]) -> Iterator[_T]:
         """``rows``, reporting as they are taken (one record a row)."""
+        if self._callback is None:
+            return rows
+        return self._counting(rows)
+
+    def _counting(self, rows: Iterator[_T]) -> Iterator[_T]:
         done, report = self.done, self.next_at
         for row in rows:
             yield row

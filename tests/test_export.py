@@ -860,6 +860,27 @@ def test_xlsx_to_a_stream_that_cannot_seek() -> None:
     assert sections_of(back) == rounded(sample())
 
 
+def test_xlsx_parts_are_well_formed_and_all_declared() -> None:
+    import zipfile
+    from xml.etree import ElementTree
+
+    result = structure_invoices({**SAMPLE, "x'y": [{"remarks": 'a<b&c>"d" _x0041_'}], "b2ba": []})
+    stream = io.BytesIO()
+    export.write_xlsx(result, stream, info={"<&>": "\"'"})
+    with zipfile.ZipFile(io.BytesIO(stream.getvalue())) as archive:
+        names = archive.namelist()
+        for name in names:
+            ElementTree.fromstring(archive.read(name))  # raises if not well-formed
+        types = ElementTree.fromstring(archive.read("[Content_Types].xml"))
+        declared = {e.get("PartName") for e in types if e.get("PartName")}
+        assert declared == {f"/{n}" for n in names if n.startswith("xl/") and "_rels" not in n}
+        workbook = archive.read("xl/workbook.xml").decode()
+        assert '<definedName name="_xlnm._FilterDatabase" localSheetId="1"' in workbook
+        assert "'b2b'!$A$2:$AA$4</definedName>" in workbook
+    # content types, two relationship parts, workbook, styles; Summary and six sections
+    assert len(names) == 5 + 7
+
+
 def test_xlsx_of_no_sections_is_the_summary_alone() -> None:
     stream = io.BytesIO()
     assert export.write_xlsx(ImsInvoices(), stream) == 0
