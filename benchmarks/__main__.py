@@ -33,7 +33,7 @@ BENCHMARKS: tuple[tuple[str, str, Bench, float], ...] = (
     ("4", "polling", bench_polling.run, 90),
     ("5", "memory", bench_memory.run, 180),
     ("6", "garbage collection", bench_gc.run, 120),
-    ("7", "the Excel export", bench_excel.run, 240),
+    ("7", "the Excel export", bench_excel.run, 420),
 )
 
 
