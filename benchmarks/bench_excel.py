@@ -106,7 +106,7 @@ async def run(quick: bool) -> list[Row]:
     """Time Excel against CSV side by side, then the memory of two fresh processes."""
     many = 20_000 if quick else MANY
     few = 2_000 if quick else FEW
-    runs = 1 if quick else RUNS
+    runs = 2 if quick else RUNS
     rows: list[Row] = []
     times, sizes = await _side_by_side(make_result(many), runs)
     best = {fmt: min(values) for fmt, values in times.items()}
