@@ -67,8 +67,9 @@ FORMATS: Final[tuple[str, ...]] = ("json", "jsonl", "csv", "xlsx")
 PathArg = os.PathLike[str] | str
 
 #: ``on_progress(written, total)``: records written so far, out of all records (see
-#: :func:`write_xlsx`). What it returns is ignored; what it raises stops the export, and the
-#: file is not written.
+#: :func:`write_xlsx`). What it returns is ignored; what it raises propagates: raised before the
+#: last call (``written == total``, made once the file is in place), it stops the export and
+#: nothing is left under the final name.
 ExportProgressCallback = Callable[[int, int], object]
 
 _T = TypeVar("_T")
@@ -961,10 +962,7 @@ def _sheet_end(autofilter: str | None, links: Sequence[tuple[str, str]]) -> str:
         parts.append(f'<autoFilter ref="{autofilter}"/>')
     if links:
         parts.append("<hyperlinks>")
-        parts += [
-            f'<hyperlink ref="{ref}" location="{_escape(target)}" display="{_escape(target)}"/>'
-            for ref, target in links
-        ]
+        parts += [f'<hyperlink ref="{ref}" location="{_escape(target)}"/>' for ref, target in links]
         parts.append("</hyperlinks>")
     parts.append(
         '<pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
@@ -1333,7 +1331,8 @@ def export(result: m.ImsInvoices, out: PathArg, format: str, **options: Any) -> 
     """Write ``result`` to ``out`` in ``format`` (one of :data:`FORMATS`); return the paths.
 
     ``options`` are the keyword options of that format's writer (``per_section`` and
-    ``formula_guard`` for CSV, ``indent`` for JSON, ...). An unknown format or option, or an
+    ``formula_guard`` for CSV, ``indent`` for JSON, ``info`` for Excel, ``on_progress`` for
+    every format, ...). An unknown format or option, or an
     ``out`` that is not a path, raises :class:`~flynn_async.InvalidInput` before anything is
     written.
     """
