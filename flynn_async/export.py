@@ -802,15 +802,23 @@ def _widths(columns: Sequence[_SheetColumn], sample: Sequence[Sequence[_CellValu
     widths = []
     for i, col in enumerate(columns):
         low, high = _WIDTH_LIMITS[col.kind]
-        words = col.title.split()
-        # the title wraps onto two lines: its longest word, or half of it, must fit
-        title = max(max(map(len, words)), -(-len(col.title) // 2))
         content = max((_shown_width(col.kind, row[i]) for row in sample), default=0)
         if col.kind in ("text", "code", "json"):
             content = round(content * 1.1)  # wider letters than the default font's digits
         high = _WIDTH_CAPS.get(col.name, high)
-        widths.append(min(high, max(low, title + 1, len(col.wire) + 1, content + 2)))
+        fitted = min(high, max(low, len(col.wire) + 1, content + 2))
+        widths.append(max(_title_width(col.title), fitted))
     return widths
+
+
+def _title_width(title: str) -> int:
+    """The width that shows ``title`` in bold on at most two lines, broken between words."""
+    words = title.split()
+    lines = min(
+        max(len(" ".join(words[:cut])), len(" ".join(words[cut:])))
+        for cut in range(1, len(words) + 1)
+    )
+    return -(-lines * 11 // 10) + 1  # bold letters are about a tenth wider
 
 
 #: The workbook's cell styles (indexes into ``cellXfs`` of ``_STYLES_XML``).

@@ -740,11 +740,29 @@ def test_xlsx_layout_for_people(tmp_path: Path) -> None:
     assert width["value"] >= len("1,234,567.50") + 1
     assert width["remarks"] == 40  # long text is capped
     assert width["igst"] >= 5  # the title fits
-    assert width["itc_reduction_required"] >= len("reduction") + 1  # longest word of the title
+    assert width["itc_reduction_required"] >= len("ITC reduction") + 1  # two lines of title
+    assert width["action"] >= len("action") + 1  # "IMS" over "action"
     assert width["date"] >= len("05-01-2023")
     empty = workbook["b2bcn"]
     assert empty.auto_filter.ref == "A2:AA2"
     assert workbook.sheetnames.index("b2bcn") == 2
+
+
+def test_xlsx_titles_fit_on_two_lines(tmp_path: Path) -> None:
+    path = tmp_path / "ims.xlsx"
+    export.write_xlsx(structure_invoices({"b2ba": [], "b2bcna": []}), path)
+    workbook = openpyxl.load_workbook(path)
+    for sheet in workbook.worksheets[1:]:
+        for cell in sheet[1]:
+            width = sheet.column_dimensions[cell.column_letter].width
+            words, lines = str(cell.value).split(), [""]
+            for word in words:  # greedy wrapping, as a spreadsheet does
+                joined = f"{lines[-1]} {word}".strip()
+                if len(joined) * 1.1 > width and lines[-1]:
+                    lines.append(word)
+                else:
+                    lines[-1] = joined
+            assert len(lines) <= 2, (sheet.title, cell.value, width)
 
 
 def test_xlsx_summary_sheet(tmp_path: Path) -> None:
