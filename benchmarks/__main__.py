@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from benchmarks import (
     bench_decode,
     bench_end_to_end,
+    bench_excel,
     bench_fanout,
     bench_gc,
     bench_memory,
@@ -32,6 +33,7 @@ BENCHMARKS: tuple[tuple[str, str, Bench, float], ...] = (
     ("4", "polling", bench_polling.run, 90),
     ("5", "memory", bench_memory.run, 180),
     ("6", "garbage collection", bench_gc.run, 120),
+    ("7", "the Excel export", bench_excel.run, 420),
 )
 
 
@@ -59,7 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
-        "--only", nargs="*", default=(), metavar="N", help="run only these targets (1-6)"
+        "--only", nargs="*", default=(), metavar="N", help="run only these targets (1-7)"
     )
     args = parser.parse_args(argv)
     started = time.perf_counter()

@@ -7,8 +7,9 @@ Anywhere else (a pipe, a log file, CI) it is plain timestamped lines, a few per 
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from types import TracebackType
@@ -135,6 +136,47 @@ class ProgressDisplay:
         else:
             text = f"done: {progress.pages_done} pages"
         print(f"{self._clock()} {name} {text}", file=self._stream, flush=True)
+
+    @contextlib.contextmanager
+    def writing(self, what: str) -> Iterator[Callable[[int, int], None]]:
+        """Show an export's progress while the block runs: give it the ``on_progress`` yielded.
+
+        On a terminal a bar "writing <what>" with records written out of the total; elsewhere
+        a line at the start, about every tenth and at the end.
+        """
+        if not self._enabled:
+            yield _ignore
+        elif self._terminal:
+            console = self.console or Console(file=self._stream, force_terminal=True)
+            bar = RichProgress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("records"),
+                TimeElapsedColumn(),
+                console=console,
+                transient=False,
+                redirect_stdout=False,
+                redirect_stderr=False,
+            )
+            with bar:
+                row = bar.add_task(f"writing {what}", total=None)
+                yield lambda done, total: bar.update(row, completed=done, total=total)
+        else:
+            step = [0]  # the tenth last reported
+
+            def line(done: int, total: int) -> None:
+                tenth = 10 * done // total if total else 10
+                if done in (0, total) or tenth > step[0]:
+                    step[0] = tenth
+                    text = f"writing {what}: {done}/{total} records"
+                    print(f"{self._clock()} {text}", file=self._stream, flush=True)
+
+            yield line
+
+
+def _ignore(done: int, total: int) -> None:
+    """An ``on_progress`` that shows nothing (``-q``)."""
 
 
 def _worth_a_line(progress: Progress, previous: Progress | None) -> bool:

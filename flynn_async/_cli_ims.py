@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import importlib.util
 import shlex
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -273,8 +272,6 @@ def choose_format(fmt: str | None, out: Path) -> str:
 
 def check_output(out: Path, fmt: str, per_section: bool) -> None:
     """Refuse, before any request, an output that could not be written afterwards."""
-    if fmt == "xlsx" and importlib.util.find_spec("openpyxl") is None:
-        raise InvalidInput("--format xlsx needs openpyxl: pip install 'flynn-async[xlsx]'")
     parent = out.absolute().parent
     if not parent.is_dir():
         raise InvalidInput(f"--out: the directory {parent} does not exist")
@@ -408,7 +405,10 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
                 with display:
                     result = await download.run()
         options: dict[str, Any] = {"per_section": per_section} if fmt == "csv" else {}
-        written = export.export(result, args.out, fmt, **options)
+        if fmt == "xlsx":  # the Summary sheet's details
+            options["info"] = _workbook_info(gstin, sections, status)
+        with display.writing(str(args.out)) as on_progress:
+            written = export.export(result, args.out, fmt, on_progress=on_progress, **options)
     except BaseException as exc:
         if isinstance(exc, GstSessionExpired):
             ui.note(f"{_PROG}: run `{_PROG} gst otp --gstin {gstin}` for a new GST session")
@@ -421,6 +421,18 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
     for path in written:
         ui.note(f"wrote {path}")
     return EXIT_OK
+
+
+def _workbook_info(
+    gstin: str, sections: Sequence[ImsSection], status: ImsStatus | None
+) -> dict[str, str]:
+    """What the Excel Summary sheet says about the download."""
+    return {
+        "GSTIN": gstin,
+        "Sections": ", ".join(s.value for s in sections),
+        "Status": "all" if status is None else f"{status.name.replace('_', ' ').lower()} only",
+        "Downloaded": datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %z"),
+    }
 
 
 def _report_tasks(

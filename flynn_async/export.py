@@ -9,12 +9,14 @@
     export.write_jsonl(result, "ims.jsonl")                    # one record a line
     export.write_csv(result, "ims.csv")                        # one file, a "section" column
     export.write_csv(result, "ims-csv", per_section=True)      # ims-csv/b2b.csv, ...
-    export.write_xlsx(result, "ims.xlsx")                      # needs flynn-async[xlsx]
+    export.write_xlsx(result, "ims.xlsx", info={"GSTIN": gstin})  # a Summary and a sheet each
     export.export(result, "ims.csv", "csv", formula_guard=False)  # by format name
 
 JSON and JSON Lines keep the API's wire names and exact amounts. CSV and Excel have one column
-per record attribute, under its readable name, in the fixed order of :func:`columns`; CSV keeps
-amounts exact, Excel rounds them to paise. Every file is written atomically (a temporary file
+per record attribute, in the fixed order of :func:`columns`; CSV keeps amounts exact, Excel
+rounds them to paise and is laid out for people (readable titles over the wire names, number and
+date formats, a filter, a frozen header, printing one page wide). Every writer takes
+``on_progress(written, total)``. Every file is written atomically (a temporary file
 in the same directory, then :func:`os.replace`): an interrupted export never leaves a half file
 under the final name. Streams are written directly. See ``docs/export.md`` for the columns and
 how to read each format back exactly.
@@ -27,14 +29,17 @@ import csv
 import hashlib
 import inspect
 import io
+import itertools
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+import sys
+import zipfile
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 from types import NoneType, UnionType
-from typing import IO, Any, BinaryIO, Final, Literal, Union, get_args, get_origin
+from typing import IO, Any, BinaryIO, Final, Literal, TypeVar, Union, get_args, get_origin
 
 import attrs
 import msgspec
@@ -46,6 +51,7 @@ from ._state import atomic_writer
 
 __all__ = [
     "FORMATS",
+    "ExportProgressCallback",
     "columns",
     "export",
     "write_csv",
@@ -59,6 +65,23 @@ FORMATS: Final[tuple[str, ...]] = ("json", "jsonl", "csv", "xlsx")
 
 #: A path to write to.
 PathArg = os.PathLike[str] | str
+
+#: ``on_progress(written, total)``: records written so far, out of all records (see
+#: :func:`write_xlsx`). What it returns is ignored; what it raises propagates: raised before the
+#: last call (``written == total``, made once the file is in place), it stops the export and
+#: nothing is left under the final name.
+ExportProgressCallback = Callable[[int, int], object]
+
+_T = TypeVar("_T")
+
+#: Progress is reported every this many records.
+_PROGRESS_STEP: Final = 1_000
+
+
+def _check_progress(on_progress: object) -> None:
+    if on_progress is not None and not callable(on_progress):
+        raise InvalidInput(f"on_progress must be callable or None, got {on_progress!r}")
+
 
 # ----------------------------------------------------------------------------------------------
 # Columns
@@ -312,6 +335,53 @@ def _extra_text(extra: Mapping[str, Any]) -> str:
     return dumps(extra).decode() if extra else ""
 
 
+def _count(sections: list[tuple[str, tuple[Any, ...]]]) -> int:
+    return sum(len(records) for _, records in sections)
+
+
+class _Progress:
+    """Reports records written: ``(0, total)`` first, then every 1,000 records, and
+    ``(total, total)`` once the output is complete."""
+
+    __slots__ = ("_callback", "done", "next_at", "total")
+
+    def __init__(self, callback: ExportProgressCallback | None, total: int) -> None:
+        self._callback = callback
+        self.total = total
+        self.done = 0
+        #: the count of records at which to call :meth:`report` next
+        self.next_at = _PROGRESS_STEP if callback is not None else sys.maxsize
+        if callback is not None:
+            callback(0, total)
+
+    def report(self, done: int) -> int:
+        """Report ``done`` records (unless that is all: :meth:`finish` says so); the next count."""
+        if self._callback is not None and done < self.total:
+            self._callback(done, self.total)
+        self.next_at = (done // _PROGRESS_STEP + 1) * _PROGRESS_STEP
+        return self.next_at
+
+    def counted(self, rows: Iterator[_T]) -> Iterator[_T]:
+        """``rows``, reporting as they are taken (one record a row)."""
+        if self._callback is None:
+            return rows
+        return self._counting(rows)
+
+    def _counting(self, rows: Iterator[_T]) -> Iterator[_T]:
+        done, report = self.done, self.next_at
+        for row in rows:
+            yield row
+            done += 1
+            if done >= report:
+                report = self.report(done)
+        self.done = done
+
+    def finish(self) -> None:
+        """Report that every record is written and the output complete."""
+        if self._callback is not None:
+            self._callback(self.total, self.total)
+
+
 # ----------------------------------------------------------------------------------------------
 # Files: atomic writes, safe names
 # ----------------------------------------------------------------------------------------------
@@ -367,7 +437,7 @@ def _safe_names(keys: list[str], limit: int, reserved: frozenset[str]) -> dict[s
         ):
             name = key
         else:
-            digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+            digest = hashlib.sha256(key.encode()).hexdigest()[:8]
             name = f"{_UNSAFE_CHARS.sub('_', key)[: limit - 9]}~{digest}"
         used.add(name.casefold())
         names[key] = name
@@ -380,7 +450,11 @@ def _safe_names(keys: list[str], limit: int, reserved: frozenset[str]) -> dict[s
 
 
 def write_json(
-    result: m.ImsInvoices, out: PathArg | BinaryIO, *, indent: int | None = None
+    result: m.ImsInvoices,
+    out: PathArg | BinaryIO,
+    *,
+    indent: int | None = None,
+    on_progress: ExportProgressCallback | None = None,
 ) -> None:
     """Write the merged result as one JSON document, exactly as the API shaped it.
 
@@ -388,21 +462,30 @@ def write_json(
     keys, wire field names, unknown sections and fields, and amounts as JSON numbers with the
     exact digits received (``12.10`` stays ``12.10``), encoded by msgspec, UTF-8, with a final
     newline. ``indent`` pretty-prints with that many spaces. ``out`` is a path (written
-    atomically) or a binary stream.
+    atomically) or a binary stream. ``on_progress(written, total)`` is called with
+    ``(0, total)`` first and ``(total, total)`` once the file is complete (the document is
+    encoded at once).
     """
     result = _check_result(result)
     _check_out(out, streams=True)
     if indent is not None and (type(indent) is not int or indent < 0):
         raise InvalidInput(f"indent must be a whole number >= 0 or None, got {indent!r}")
+    _check_progress(on_progress)
+    progress = _Progress(on_progress, _count(_sections(result)))
     body = dumps(_wire_data(result))
     if indent is not None:
         body = msgspec.json.format(body, indent=indent)
     with _binary_out(out) as f:
         f.write(body + b"\n")
+    progress.finish()
 
 
 def write_jsonl(
-    result: m.ImsInvoices, out: PathArg | BinaryIO, *, section_key: str = "section"
+    result: m.ImsInvoices,
+    out: PathArg | BinaryIO,
+    *,
+    section_key: str = "section",
+    on_progress: ExportProgressCallback | None = None,
 ) -> int:
     """Write one JSON object per record and line; return the number of records written.
 
@@ -412,7 +495,7 @@ def write_jsonl(
     name, :class:`~flynn_async.InvalidInput` is raised before anything is written (pass
     another ``section_key``). Only records are written: the result's non-list keys
     (``result.extra``) are in the JSON export alone. ``out`` is a path (written atomically) or
-    a binary stream.
+    a binary stream. ``on_progress(written, total)`` is called as :func:`write_xlsx` calls it.
     """
     result = _check_result(result)
     _check_out(out, streams=True)
@@ -420,6 +503,7 @@ def write_jsonl(
         raise InvalidInput(f"section_key must be non-empty text, got {section_key!r}")
     if section_key in _KNOWN_WIRE_NAMES:
         raise InvalidInput(f"section_key {section_key!r} is a record field's wire name")
+    _check_progress(on_progress)
     sections = _sections(result)
     for key, records in sections:
         for i, record in enumerate(records):
@@ -429,7 +513,9 @@ def write_jsonl(
                     f"record {i} of section {key!r} has its own {section_key!r} field: "
                     f"pass another section_key"
                 )
+    progress = _Progress(on_progress, _count(sections))
     count = 0
+    report = progress.next_at
     with _binary_out(out) as f:
         for key, records in sections:
             known = key in m.SECTION_RECORD_TYPES
@@ -438,6 +524,9 @@ def write_jsonl(
                 line.update(record.to_dict() if known else record)
                 f.write(dumps(line) + b"\n")
                 count += 1
+                if count >= report:
+                    report = progress.report(count)
+    progress.finish()
     return count
 
 
@@ -508,6 +597,7 @@ def write_csv(
     per_section: bool = False,
     formula_guard: bool = True,
     encoding: str = "utf-8",
+    on_progress: ExportProgressCallback | None = None,
 ) -> list[Path]:
     """Write CSV (the ``excel`` dialect of :mod:`csv`: commas, ``"`` quoting, CRLF rows).
 
@@ -526,6 +616,7 @@ def write_csv(
     formula; remove one leading ``'`` from text cells to read the data back. Amounts, dates and
     ``extra`` are never changed (``-12.10`` stays a number). ``encoding`` is the files' text
     encoding (``"utf-8-sig"`` adds the byte-order mark some Excel versions want).
+    ``on_progress(written, total)`` is called as :func:`write_xlsx` calls it.
     """
     result = _check_result(result)
     _check_out(out, streams=False)
@@ -533,12 +624,16 @@ def write_csv(
         "".encode(encoding)
     except LookupError:
         raise InvalidInput(f"unknown text encoding {encoding!r}") from None
+    _check_progress(on_progress)
     guard = bool(formula_guard)
     sections = _sections(result)
+    progress = _Progress(on_progress, _count(sections))
     target = Path(out)
     if not per_section:
         header = columns(None)
-        _write_csv_file(target, header, _csv_rows(sections, header, guard), encoding)
+        rows = progress.counted(_csv_rows(sections, header, guard))
+        _write_csv_file(target, header, rows, encoding)
+        progress.finish()
         return [target]
     target.mkdir(parents=True, exist_ok=True)
     names = _safe_names([key for key, _ in sections], 100, _WINDOWS_DEVICES)
@@ -546,8 +641,10 @@ def write_csv(
     for key, records in sections:
         header = columns(key)
         path = target / f"{names[key]}.csv"
-        _write_csv_file(path, header, _csv_rows([(key, records)], header, guard), encoding)
+        rows = progress.counted(_csv_rows([(key, records)], header, guard))
+        _write_csv_file(path, header, rows, encoding)
         written.append(path)
+    progress.finish()
     return written
 
 
@@ -556,151 +653,659 @@ def write_csv(
 # ----------------------------------------------------------------------------------------------
 
 _XLSX_MAX_ROWS: Final = 1_048_576
+#: Rows above the records on a section sheet: readable titles, then wire names.
+_HEADER_ROWS: Final = 2
 _PAISE: Final = Decimal("0.01")
-_WIDTHS: Final[Mapping[str, float]] = {
-    "amount": 14,
-    "date": 11,
-    "period": 9,
-    "code": 8,
-    "text": 18,
-    _SECTION: 9,
-    _EXTRA: 30,
+_ZERO_PAISE: Final = Decimal("0.00")
+_PAISE_CONTEXT: Final = Context(prec=100)
+#: Column widths come from the column descriptions and at most this many records per sheet.
+_WIDTH_SAMPLE: Final = 1_000
+#: Excel's day 0 (dates are days since then).
+_EXCEL_EPOCH: Final = date(1899, 12, 30).toordinal()
+#: Excel counts a 29 February 1900 that never was: its dates are right from 1 March 1900.
+_FIRST_SERIAL: Final = date(1900, 3, 1).toordinal() - _EXCEL_EPOCH
+_AMOUNT_FORMAT: Final = "#,##0.00"
+_DATE_FORMAT: Final = "dd-mm-yyyy"
+_PERIOD_FORMAT: Final = "mmm yyyy"
+_COUNT_FORMAT: Final = "#,##0"
+#: Control characters XML cannot hold (tab and line breaks can), and carriage returns.
+_BAD_TEXT: Final = re.compile("[\x00-\x08\x0b-\x1f\ud800-\udfff\ufffe\uffff]")
+_ILLEGAL_TEXT: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_CELL_TEXT_MAX: Final = 32_767  # UTF-16 code units
+
+_XlsxKind = Literal["text", "code", "period", "amount", "date", "json"]
+
+#: Readable column titles; ``{Doc}``/``{doc}`` is "Invoice"/"invoice" or "Note"/"note" by the
+#: record kind of the sheet (nothing for an unknown section).
+_TITLES: Final[Mapping[str, str]] = {
+    "supplier_gstin": "Supplier GSTIN",
+    "number": "{Doc} number",
+    "date": "{Doc} date",
+    "original_number": "Original {doc} number",
+    "original_date": "Original {doc} date",
+    "invoice_type": "Invoice type",
+    "place_of_supply": "Place of supply",
+    "return_period": "Return period",
+    "source_form": "Source form",
+    "value": "{Doc} value",
+    "taxable_value": "Taxable value",
+    "igst": "IGST",
+    "cgst": "CGST",
+    "sgst": "SGST",
+    "cess": "Cess",
+    "declared_igst": "Declared IGST",
+    "declared_cgst": "Declared CGST",
+    "declared_sgst": "Declared SGST",
+    "declared_cess": "Declared cess",
+    "action": "IMS action",
+    "previous_status": "Previous action",
+    "source_filing_status": "Source return filed",
+    "pending_action_allowed": "Pending allowed",
+    "pending_action_blocked": "Pending blocked",
+    "remarks_blocked": "Remarks blocked",
+    "itc_reduction_required": "ITC reduction required",
+    "remarks": "Remarks",
+    "hash": "Hash",
+    _EXTRA: "Other fields (JSON)",
 }
+#: (smallest, largest) column width in characters by kind of value.
+_WIDTH_LIMITS: Final[Mapping[_XlsxKind, tuple[float, float]]] = {
+    "amount": (10, 22),
+    "date": (11, 11),
+    "period": (9, 11),
+    "code": (6, 16),
+    "text": (8, 40),
+    "json": (12, 50),
+}
+#: Narrower bounds for some columns (a 64-digit hash is for programs, not to be read whole).
+_WIDTH_CAPS: Final[Mapping[str, float]] = {"hash": 18}
+#: Amount columns totalled on the Summary sheet, in order.
+_SUMMARY_AMOUNTS: Final = ("value", "taxable_value", "igst", "cgst", "sgst", "cess")
+
+
+@attrs.frozen
+class _SheetColumn:
+    """One column of a sheet: readable title, wire name (second header row), kind of value.
+
+    The sheet writer is generic over a list of these (IMS sections now; other returns later).
+    """
+
+    name: str
+    title: str
+    wire: str
+    kind: _XlsxKind
+
+
+def _title(name: str, doc: str) -> str:
+    template = _TITLES.get(name)
+    if template is None:  # a field added to the models after this table
+        return name.replace("_", " ").capitalize()
+    text = template.format(Doc=doc.capitalize(), doc=doc).strip()
+    return text[0].upper() + text[1:]
+
+
+def _sheet_columns(key: str) -> tuple[_SheetColumn, ...]:
+    """The columns of a section's sheet: ``columns(key)`` with titles and wire names."""
+    cls = m.SECTION_RECORD_TYPES.get(key)
+    cols = _CLASS_COLUMNS[cls] if cls is not None else _BASE
+    wires = {col.wire for col in cols}
+    doc = "note" if "nt_num" in wires else "invoice" if "inum" in wires else ""
+    out = [_SheetColumn(col.name, _title(col.name, doc), col.wire, col.kind) for col in cols]
+    out.append(_SheetColumn(_EXTRA, _title(_EXTRA, doc), _EXTRA, "json"))
+    return tuple(out)
 
 
 def _paise(value: Decimal) -> Decimal:
     """``value`` rounded half up to paise, with precision enough for any magnitude."""
-    context = Context(prec=max(28, value.adjusted() + 4))
-    return value.quantize(_PAISE, rounding=ROUND_HALF_UP, context=context)
+    if value.adjusted() < 90:
+        rounded = value.quantize(_PAISE, ROUND_HALF_UP, _PAISE_CONTEXT)
+    else:  # pragma: no cover - an amount of more than 90 digits
+        context = Context(prec=value.adjusted() + 4)
+        rounded = value.quantize(_PAISE, rounding=ROUND_HALF_UP, context=context)
+    return rounded if rounded else _ZERO_PAISE  # never -0.00
 
 
-def _load_openpyxl() -> Any:
+def _xlsx_text(value: str) -> str:
+    """Text as a cell can hold it: no control characters, no CR, at most 32,767 units."""
+    if _BAD_TEXT.search(value):
+        value = _ILLEGAL_TEXT.sub("\ufffd", value)
+        value = value.replace("\r\n", "\n").replace("\r", "\n")  # XML keeps no CR
+    if len(value) > _CELL_TEXT_MAX // 2:
+        units = value.encode("utf-16-le", "surrogatepass")
+        if len(units) > 2 * _CELL_TEXT_MAX:
+            cut = units[: 2 * (_CELL_TEXT_MAX - 1)].decode("utf-16-le", "ignore")
+            value = cut + "…"
+    return value
+
+
+def _period_serial(text: str) -> int | None:
+    """The Excel date of a return period's first day, or ``None`` if ``text`` is no MMYYYY."""
     try:
-        import openpyxl
-    except ImportError:
-        raise InvalidInput(
-            "the Excel export needs openpyxl: pip install 'flynn-async[xlsx]'"
-        ) from None
-    return openpyxl
+        period = m.ReturnPeriod.parse(text)
+        return date(period.year, period.month, 1).toordinal() - _EXCEL_EPOCH
+    except ValueError:
+        return None
 
 
-def write_xlsx(result: m.ImsInvoices, out: PathArg | BinaryIO) -> None:
-    """Write an Excel workbook (``.xlsx``): one sheet per present section, empty ones included.
+def _shown_width(kind: _XlsxKind, value: _CellValue) -> int:
+    if value is None:
+        return 0
+    if kind == "amount":
+        assert isinstance(value, Decimal)
+        return len(f"{_paise(value):,}")
+    if kind in ("date", "period"):
+        return 10
+    assert isinstance(value, str)
+    return max(map(len, value.split("\n")))
 
-    Needs the optional extra ``flynn-async[xlsx]`` (openpyxl); without it,
-    :class:`~flynn_async.InvalidInput` says ``pip install 'flynn-async[xlsx]'``. The workbook
-    is streamed in openpyxl's write-only mode, so memory does not grow with the rows.
 
-    A sheet is named after its section key (a key that is no valid sheet name gets a stand-in)
-    and has a bold, frozen header row with ``columns(section)``. Amounts are numbers rounded
-    half up to paise, shown as ``0.00``; dates are Excel dates shown as ``yyyy-mm-dd``;
-    everything else is text cells (never formulas, so no formula guard is needed), ``extra``
-    as JSON. Excel's limits apply: numbers hold 15 significant digits (exact to the paisa
-    below 10^13 rupees), a cell holds 32,767 characters (a longer text is cut, ending in
-    ``…``), control characters other than tab and line breaks become ``U+FFFD``, and a sheet
-    holds 1,048,575 records (more raise :class:`~flynn_async.InvalidInput` before anything is
-    written). Use CSV or JSON for an exact copy. ``out`` is a path (written atomically) or a
-    binary stream.
+def _widths(columns: Sequence[_SheetColumn], sample: Sequence[Sequence[_CellValue]]) -> list[float]:
+    """Fitted widths from the titles, wire names and a bounded sample of rows."""
+    widths = []
+    for i, col in enumerate(columns):
+        low, high = _WIDTH_LIMITS[col.kind]
+        content = max((_shown_width(col.kind, row[i]) for row in sample), default=0)
+        if col.kind in ("text", "code", "json"):
+            content = round(content * 1.1)  # wider letters than the default font's digits
+        high = _WIDTH_CAPS.get(col.name, high)
+        fitted = min(high, max(low, len(col.wire) + 1, content + 2))
+        widths.append(max(_title_width(col.title), fitted))
+    return widths
+
+
+def _title_width(title: str) -> int:
+    """The width that shows ``title`` in bold on at most two lines, broken between words."""
+    words = title.split()
+    lines = min(
+        max(len(" ".join(words[:cut])), len(" ".join(words[cut:])))
+        for cut in range(1, len(words) + 1)
+    )
+    return -(-lines * 11 // 10) + 1  # bold letters are about a tenth wider
+
+
+#: The workbook's cell styles (indexes into ``cellXfs`` of ``_STYLES_XML``).
+_S_HEADER, _S_HEADER_NUMBER, _S_WIRE, _S_AMOUNT, _S_DATE, _S_PERIOD, _S_COUNT = range(1, 8)
+_S_TITLE, _S_KEY, _S_TOTAL, _S_TOTAL_AMOUNT, _S_TOTAL_COUNT, _S_NOTE, _S_LINK = range(8, 15)
+_S_CODE, _S_JSON = range(15, 17)
+
+_MAIN_NS: Final = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+_REL_NS: Final = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_PKG_REL_NS: Final = "http://schemas.openxmlformats.org/package/2006/relationships"
+_XML_DECL: Final = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+_LINE: Final = 'style="thin"><color rgb="FF9BC2E6"/>'
+_STYLES_XML: Final = (
+    f'{_XML_DECL}<styleSheet xmlns="{_MAIN_NS}">'
+    f'<numFmts count="3"><numFmt numFmtId="164" formatCode="{_DATE_FORMAT}"/>'
+    f'<numFmt numFmtId="165" formatCode="{_PERIOD_FORMAT}"/>'
+    f'<numFmt numFmtId="166" formatCode="{_AMOUNT_FORMAT}"/></numFmts>'
+    '<fonts count="6">'
+    '<font><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="11"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><b/><sz val="14"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><i/><sz val="8"/><color rgb="FF595959"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><i/><sz val="11"/><color rgb="FF595959"/><name val="Calibri"/><family val="2"/></font>'
+    '<font><u/><sz val="11"/><color rgb="FF0563C1"/><name val="Calibri"/><family val="2"/></font>'
+    "</fonts>"
+    '<fills count="4"><fill><patternFill patternType="none"/></fill>'
+    '<fill><patternFill patternType="gray125"/></fill>'
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFDDEBF7"/><bgColor indexed="64"/>'
+    "</patternFill></fill>"
+    '<fill><patternFill patternType="solid"><fgColor rgb="FFF2F2F2"/><bgColor indexed="64"/>'
+    "</patternFill></fill></fills>"
+    '<borders count="4"><border><left/><right/><top/><bottom/><diagonal/></border>'
+    f"<border><left {_LINE}</left><right {_LINE}</right><top {_LINE}</top>"
+    f"<bottom {_LINE}</bottom><diagonal/></border>"
+    f"<border><left/><right/><top/><bottom {_LINE}</bottom><diagonal/></border>"
+    '<border><left/><right/><top style="thin"><color auto="1"/></top><bottom/><diagonal/>'
+    "</border></borders>"
+    '<cellStyleXfs count="1"><xf numFmtId="0" fontId="0" fillId="0" borderId="0"/></cellStyleXfs>'
+    '<cellXfs count="17">'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0"/>'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="1" xfId="0" applyFont="1" applyFill="1"'
+    ' applyBorder="1" applyAlignment="1"><alignment vertical="top" wrapText="1"/></xf>'
+    '<xf numFmtId="0" fontId="1" fillId="2" borderId="1" xfId="0" applyFont="1" applyFill="1"'
+    ' applyBorder="1" applyAlignment="1">'
+    '<alignment horizontal="right" vertical="top" wrapText="1"/></xf>'
+    '<xf numFmtId="0" fontId="3" fillId="3" borderId="2" xfId="0" applyFont="1" applyFill="1"'
+    ' applyBorder="1"/>'
+    '<xf numFmtId="166" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="164" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"'
+    ' applyAlignment="1"><alignment horizontal="left"/></xf>'
+    '<xf numFmtId="165" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"'
+    ' applyAlignment="1"><alignment horizontal="left"/></xf>'
+    '<xf numFmtId="3" fontId="0" fillId="0" borderId="0" xfId="0" applyNumberFormat="1"/>'
+    '<xf numFmtId="0" fontId="2" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="1" fillId="0" borderId="3" xfId="0" applyFont="1"'
+    ' applyBorder="1"/>'
+    '<xf numFmtId="166" fontId="1" fillId="0" borderId="3" xfId="0" applyNumberFormat="1"'
+    ' applyFont="1" applyBorder="1"/>'
+    '<xf numFmtId="3" fontId="1" fillId="0" borderId="3" xfId="0" applyNumberFormat="1"'
+    ' applyFont="1" applyBorder="1"/>'
+    '<xf numFmtId="0" fontId="4" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="5" fillId="0" borderId="0" xfId="0" applyFont="1"/>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+    '<alignment horizontal="center"/></xf>'
+    '<xf numFmtId="0" fontId="0" fillId="0" borderId="0" xfId="0" applyAlignment="1">'
+    '<alignment horizontal="left" indent="1"/></xf>'
+    "</cellXfs>"
+    '<cellStyles count="1"><cellStyle name="Normal" xfId="0" builtinId="0"/></cellStyles>'
+    "</styleSheet>"
+)
+#: Above this many records a sheet's XML might pass 2 GiB: its zip entry is Zip64.
+_ZIP64_ROWS: Final = 2**31 // 4_096
+#: Rows are joined and compressed this many at a time.
+_ROWS_PER_CHUNK: Final = 256
+
+
+def _letter(index: int) -> str:
+    """The column letters of a 0-based column index (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def _escape(text: str) -> str:
+    """Text for XML content and attributes; ``_xHHHH_`` kept literal (Excel decodes it)."""
+    if "&" in text or "<" in text or ">" in text or '"' in text:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+        text = text.replace('"', "&quot;")
+    if "_x" in text:
+        text = _EXCEL_ESCAPE.sub(r"_x005F\1", text)
+    return text
+
+
+_EXCEL_ESCAPE: Final = re.compile(r"(_x[0-9A-Fa-f]{4}_)")
+#: Text that :func:`_text_cell` must clean, escape or mark as keeping its spaces.
+_SPECIAL_TEXT: Final = re.compile('[\x00-\x1f&<>"\ud800-\udfff\ufffe\uffff]|_x|^\\s|\\s$')
+
+
+def _text_cell(ref: str, text: str, style: int = 0) -> str:
+    text = _escape(_xlsx_text(text))
+    space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+    s = f' s="{style}"' if style else ""
+    return f'<c r="{ref}"{s} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+
+
+def _cell(ref: str, value: str | int | Decimal | None, style: int = 0) -> str:
+    """One cell: text, a number (``int``/``Decimal``, written with its exact digits), or a
+    styled blank."""
+    if value is None:
+        return f'<c r="{ref}" s="{style}"/>' if style else ""
+    if isinstance(value, str):
+        return _text_cell(ref, value, style)
+    s = f' s="{style}"' if style else ""
+    return f'<c r="{ref}"{s}><v>{value}</v></c>'
+
+
+def _sheet_start(widths: Sequence[float], frozen_rows: int, last_ref: str, selected: bool) -> str:
+    view = ' tabSelected="1"' if selected else ""
+    if frozen_rows:
+        top = f"A{frozen_rows + 1}"
+        pane = (
+            f'<pane ySplit="{frozen_rows}" topLeftCell="{top}" activePane="bottomLeft"'
+            f' state="frozen"/><selection pane="bottomLeft" activeCell="{top}" sqref="{top}"/>'
+        )
+    else:
+        pane = ""
+    cols = "".join(
+        f'<col min="{i}" max="{i}" width="{w:g}" customWidth="1"/>'
+        for i, w in enumerate(widths, start=1)
+    )
+    return (
+        f'{_XML_DECL}<worksheet xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
+        '<sheetPr><pageSetUpPr fitToPage="1"/></sheetPr>'
+        f'<dimension ref="A1:{last_ref}"/>'
+        f'<sheetViews><sheetView workbookViewId="0"{view}>{pane}</sheetView></sheetViews>'
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        f"<cols>{cols}</cols><sheetData>"
+    )
+
+
+def _sheet_end(autofilter: str | None, links: Sequence[tuple[str, str]]) -> str:
+    """Close ``sheetData``; the filter, internal links, A4 landscape one page wide, a footer."""
+    parts = ["</sheetData>"]
+    if autofilter:
+        parts.append(f'<autoFilter ref="{autofilter}"/>')
+    if links:
+        parts.append("<hyperlinks>")
+        parts += [f'<hyperlink ref="{ref}" location="{_escape(target)}"/>' for ref, target in links]
+        parts.append("</hyperlinks>")
+    parts.append(
+        '<pageMargins left="0.4" right="0.4" top="0.6" bottom="0.6" header="0.3" footer="0.3"/>'
+        '<pageSetup paperSize="9" orientation="landscape" fitToWidth="1" fitToHeight="0"/>'
+        "<headerFooter><oddFooter>&amp;L&amp;A&amp;RPage &amp;P of &amp;N</oddFooter>"
+        "</headerFooter></worksheet>"
+    )
+    return "".join(parts)
+
+
+class _Book:
+    """A workbook streamed into a zip file: sheets are written one at a time, in any order."""
+
+    def __init__(self, archive: zipfile.ZipFile, names: Sequence[str]) -> None:
+        self._zip = archive
+        self._names = list(names)  # in tab order; the first one is selected
+        self._defined: list[str] = []
+
+    def part(self, index: int) -> str:
+        return f"xl/worksheets/sheet{index + 1}.xml"
+
+    def define(self, index: int, name: str, ref: str, *, hidden: bool = False) -> None:
+        """A sheet-local defined name (the filter range, the print titles)."""
+        flag = ' hidden="1"' if hidden else ""
+        quoted = _escape(self._names[index].replace("'", "''"))
+        self._defined.append(
+            f'<definedName name="{name}" localSheetId="{index}"{flag}>'
+            f"'{quoted}'!{ref}</definedName>"
+        )
+
+    def finish(self) -> None:
+        """Write the workbook, its relationships, styles and content types."""
+        count = len(self._names)
+        sheets = "".join(
+            f'<sheet name="{_escape(name)}" sheetId="{i + 1}" r:id="rId{i + 1}"/>'
+            for i, name in enumerate(self._names)
+        )
+        defined = f"<definedNames>{''.join(self._defined)}</definedNames>" if self._defined else ""
+        workbook = (
+            f'{_XML_DECL}<workbook xmlns="{_MAIN_NS}" xmlns:r="{_REL_NS}">'
+            '<bookViews><workbookView activeTab="0"/></bookViews>'
+            f"<sheets>{sheets}</sheets>{defined}</workbook>"
+        )
+        rels = "".join(
+            f'<Relationship Id="rId{i + 1}" Type="{_REL_NS}/worksheet"'
+            f' Target="worksheets/sheet{i + 1}.xml"/>'
+            for i in range(count)
+        )
+        rels += f'<Relationship Id="rId{count + 1}" Type="{_REL_NS}/styles" Target="styles.xml"/>'
+        sheet_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
+        overrides = "".join(
+            f'<Override PartName="/{self.part(i)}" ContentType="{sheet_type}"/>'
+            for i in range(count)
+        )
+        office = "application/vnd.openxmlformats-officedocument"
+        write = self._zip.writestr
+        write(
+            "[Content_Types].xml",
+            f'{_XML_DECL}<Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+            'content-types">'
+            f'<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+            'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+            f'<Override PartName="/xl/workbook.xml" ContentType="{office}.spreadsheetml.'
+            'sheet.main+xml"/>'
+            f'<Override PartName="/xl/styles.xml" ContentType="{office}.spreadsheetml.'
+            'styles+xml"/>'
+            f"{overrides}</Types>",
+        )
+        write(
+            "_rels/.rels",
+            f'{_XML_DECL}<Relationships xmlns="{_PKG_REL_NS}"><Relationship Id="rId1"'
+            f' Type="{_REL_NS}/officeDocument" Target="xl/workbook.xml"/></Relationships>',
+        )
+        write("xl/workbook.xml", workbook)
+        write(
+            "xl/_rels/workbook.xml.rels",
+            f'{_XML_DECL}<Relationships xmlns="{_PKG_REL_NS}">{rels}</Relationships>',
+        )
+        write("xl/styles.xml", _STYLES_XML)
+
+
+def _write_sheet(
+    book: _Book,
+    index: int,
+    columns: Sequence[_SheetColumn],
+    rows: Iterator[Sequence[_CellValue]],
+    count: int,
+    progress: _Progress,
+) -> dict[str, Decimal]:
+    """Stream a sheet of ``count`` rows described by a column list; the amount totals.
+
+    Before the rows: widths fitted to the titles and a sample of at most ``_WIDTH_SAMPLE``
+    rows; titles (row 1) and wire names (row 2), frozen and printed on every page; a filter on
+    row 2 over every row. Amount totals add the cells as written (rounded to paise).
     """
-    result = _check_result(result)
-    _check_out(out, streams=True)
-    openpyxl = _load_openpyxl()
-    sections = _sections(result)
-    for key, records in sections:
-        if len(records) >= _XLSX_MAX_ROWS:
-            raise InvalidInput(
-                f"section {key!r} has {len(records)} records; an Excel sheet holds "
-                f"{_XLSX_MAX_ROWS - 1} below its header: export it as CSV"
+    sample = list(itertools.islice(rows, _WIDTH_SAMPLE))
+    letters = [_letter(i) for i in range(len(columns))]
+    last_row = _HEADER_ROWS + count
+    filter_ref = f"$A${_HEADER_ROWS}:${letters[-1]}${last_row}"
+    book.define(index, "_xlnm._FilterDatabase", filter_ref, hidden=True)
+    book.define(index, "_xlnm.Print_Titles", f"$1:${_HEADER_ROWS}")
+    kinds = [col.kind for col in columns]
+    text_styles = [_S_CODE if k == "code" else _S_JSON if k == "json" else 0 for k in kinds]
+    style_attrs = [f' s="{style}"' if style else "" for style in text_styles]
+    periods: dict[str, int | None] = {}  # return periods repeat: parse each once
+    sums = [Decimal(0)] * len(columns)
+    # Zip64 only where a sheet might pass 2 GiB (some Excel versions refuse it otherwise)
+    with book._zip.open(book.part(index), "w", force_zip64=count > _ZIP64_ROWS) as handle:
+        head = _sheet_start(
+            _widths(columns, sample), _HEADER_ROWS, f"{letters[-1]}{last_row}", False
+        )
+        titles = "".join(
+            _text_cell(
+                f"{letters[i]}1", col.title, _S_HEADER_NUMBER if col.kind == "amount" else _S_HEADER
             )
-    workbook = openpyxl.Workbook(write_only=True)
-    names = _safe_names([key for key, _ in sections], 31, frozenset({"history"}))
-    try:
-        for key, records in sections:
-            sheet = workbook.create_sheet(names[key])
-            _fill_sheet(sheet, key, records)
-        if not sections:
-            workbook.create_sheet("Sheet")  # a workbook needs a sheet: an empty one
-        with _binary_out(out) as f:
-            workbook.save(f)
-    except BaseException:
-        _discard(workbook)
-        raise
+            for i, col in enumerate(columns)
+        )
+        wires = "".join(
+            _text_cell(f"{letters[i]}2", col.wire, _S_WIRE) for i, col in enumerate(columns)
+        )
+        head += f'<row r="1" ht="31" customHeight="1">{titles}</row><row r="2">{wires}</row>'
+        handle.write(head.encode())
+        chunk: list[str] = []
+        done = progress.done
+        report = progress.next_at
+        r = _HEADER_ROWS
+        for row in itertools.chain(sample, rows):
+            r += 1
+            cells = []
+            for c, value in enumerate(row):
+                if value is None:
+                    continue
+                kind = kinds[c]
+                if kind == "amount":
+                    assert isinstance(value, Decimal)
+                    if value.adjusted() < 90:  # _paise(value), inline: the hottest line
+                        rounded = value.quantize(_PAISE, ROUND_HALF_UP, _PAISE_CONTEXT)
+                        if not rounded:
+                            rounded = _ZERO_PAISE
+                    else:  # pragma: no cover - an amount of more than 90 digits
+                        rounded = _paise(value)
+                    sums[c] += rounded
+                    cells.append(f'<c r="{letters[c]}{r}" s="{_S_AMOUNT}"><v>{rounded}</v></c>')
+                elif kind == "date":
+                    assert isinstance(value, date)
+                    serial = value.toordinal() - _EXCEL_EPOCH
+                    if serial < _FIRST_SERIAL:  # before Excel's calendar is right: ISO text
+                        cells.append(_text_cell(f"{letters[c]}{r}", value.isoformat()))
+                    else:
+                        cells.append(f'<c r="{letters[c]}{r}" s="{_S_DATE}"><v>{serial}</v></c>')
+                elif kind == "period":
+                    assert isinstance(value, str)
+                    if value in periods:
+                        serial_or_none = periods[value]
+                    else:
+                        serial_or_none = periods[value] = _period_serial(value)
+                    if serial_or_none is None:  # an unknown section's text that is no period
+                        cells.append(_text_cell(f"{letters[c]}{r}", value))
+                    else:
+                        cells.append(
+                            f'<c r="{letters[c]}{r}" s="{_S_PERIOD}"><v>{serial_or_none}</v></c>'
+                        )
+                else:
+                    assert isinstance(value, str)
+                    if len(value) > _CELL_TEXT_MAX // 2 or _SPECIAL_TEXT.search(value):
+                        cells.append(_text_cell(f"{letters[c]}{r}", value, text_styles[c]))
+                    else:  # nothing to clean or escape: _text_cell, inline
+                        cells.append(
+                            f'<c r="{letters[c]}{r}"{style_attrs[c]} t="inlineStr"><is><t>'
+                            f"{value}</t></is></c>"
+                        )
+            chunk.append(f'<row r="{r}">{"".join(cells)}</row>')
+            done += 1
+            if done >= report:
+                report = progress.report(done)
+            if len(chunk) >= _ROWS_PER_CHUNK:
+                handle.write("".join(chunk).encode())
+                chunk.clear()
+        chunk.append(_sheet_end(filter_ref.replace("$", ""), ()))
+        handle.write("".join(chunk).encode())
+        progress.done = done
+    if r != last_row:  # pragma: no cover - the records changed under us
+        raise RuntimeError(f"wrote {r - _HEADER_ROWS} rows, expected {count}")
+    return {col.name: sums[c] for c, col in enumerate(columns) if col.kind == "amount"}
 
 
-def _discard(workbook: Any) -> None:
-    """Remove the temporary files of an unsaved write-only workbook, as far as possible.
-
-    openpyxl streams each sheet to a temporary file and removes it on save (or at exit);
-    after a failure they would stay until the process ends.
-    """
-    for sheet in workbook.worksheets:
-        with contextlib.suppress(Exception):
-            sheet.close()  # ends the sheet's row stream and closes its temporary file
-        writer = getattr(sheet, "_writer", None)
-        if writer is not None:
-            with contextlib.suppress(Exception):
-                writer.cleanup()  # removes the temporary file
-
-
-def _fill_sheet(sheet: Any, key: str, records: tuple[Any, ...]) -> None:
-    """Write one section's sheet (``sheet``: an openpyxl write-only worksheet).
-
-    Column widths and frozen panes are set before the first row, as write-only mode requires.
-    """
-    from openpyxl.cell import WriteOnlyCell as _make_cell
-    from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
-
-    make_cell: Any = _make_cell  # takes Decimal and date values too (openpyxl's stubs say not)
-
+def _section_rows(key: str, records: tuple[Any, ...]) -> Iterator[list[_CellValue]]:
+    """An IMS section's rows in the order of ``columns(key)``."""
     header = columns(key)
     data_columns = header[:-1]
     allowed = frozenset(data_columns)
-    cls = m.SECTION_RECORD_TYPES.get(key)
-    kinds = {col.name: col.kind for col in (_CLASS_COLUMNS[cls] if cls else _BASE)}
-    for i, name in enumerate(header, start=1):
-        width = _WIDTHS.get(name) or _WIDTHS[kinds[name]]
-        sheet.column_dimensions[get_column_letter(i)].width = width
-    sheet.freeze_panes = "A2"
-    bold = Font(bold=True)
-
-    def heading(name: str) -> Any:
-        cell = make_cell(sheet, value=name)
-        cell.font = bold
-        return cell
-
-    sheet.append([heading(name) for name in header])
-
-    def text(value: str) -> Any:
-        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-        value = value.replace("\r\n", "\n").replace("\r", "\n")  # XML keeps no CR
-        if len(value) > 32_767:
-            value = value[:32_766] + "…"
-        if value.startswith("=") or value in ERROR_CODES:  # openpyxl would make a formula
-            cell = make_cell(sheet, value=value)
-            cell.data_type = "s"
-            return cell
-        return value
-
-    def to_cell(value: _CellValue) -> Any:
-        if value is None:
-            return None
-        if isinstance(value, Decimal):
-            cell = make_cell(sheet, value=_paise(value))
-            cell.number_format = "0.00"
-            return cell
-        if isinstance(value, date):
-            cell = make_cell(sheet, value=value)
-            cell.number_format = "yyyy-mm-dd"
-            return cell
-        return text(value)
-
     for record in records:
         cells, extra = _cells(record, allowed)
-        row = [to_cell(cells.get(name)) for name in data_columns]
-        row.append(text(_extra_text(extra)) if extra else None)
-        sheet.append(row)
+        row = [cells.get(name) for name in data_columns]
+        row.append(_extra_text(extra) if extra else None)
+        yield row
+
+
+_SummaryCell = tuple[str | int | Decimal | None, int]
+
+
+def _write_summary(
+    book: _Book,
+    title: str,
+    info: Mapping[str, str],
+    sections: list[tuple[str, str, int, dict[str, Decimal]]],
+) -> None:
+    """The Summary sheet (the first): the download's details, records and totals per section."""
+    amounts_titles = [_title(name, "") for name in _SUMMARY_AMOUNTS]
+    rows: list[list[_SummaryCell]] = [[(title, _S_TITLE)], []]
+    rows += [[(key, _S_KEY), (value, 0)] for key, value in info.items()]
+    rows.append([])
+    head = ["Section", "Sheet", "Records", *amounts_titles]
+    rows.append([(text, _S_HEADER_NUMBER if c >= 2 else _S_HEADER) for c, text in enumerate(head)])
+    links: list[tuple[str, str]] = []
+    grand = [Decimal(0)] * len(_SUMMARY_AMOUNTS)
+    count = 0
+    for key, name, records, totals in sections:
+        label = key.upper() if key in m.SECTION_RECORD_TYPES else key
+        amounts = [totals.get(a) for a in _SUMMARY_AMOUNTS]
+        grand = [g + (a or 0) for g, a in zip(grand, amounts, strict=True)]
+        count += records
+        links.append((f"B{len(rows) + 1}", f"'{name}'!A1"))
+        rows.append(
+            [(label, 0), (name, _S_LINK), (records, _S_COUNT), *((a, _S_AMOUNT) for a in amounts)]
+        )
+    rows.append(
+        [
+            ("Total", _S_TOTAL),
+            (None, _S_TOTAL),
+            (count, _S_TOTAL_COUNT),
+            *((a, _S_TOTAL_AMOUNT) for a in grand),
+        ]
+    )
+    rows.append([])
+    rows.append(
+        [
+            (
+                "Totals add the amounts as each sheet shows them (rounded to the paisa); "
+                "the JSON and CSV exports keep the exact amounts.",
+                _S_NOTE,
+            )
+        ]
+    )
+    amount_width = max([len(f"{a:,}") + 3 for a in grand] + [14])
+    widths = [
+        max([16, *(len(k) + 2 for k in info)]),
+        max([16, *(len(n) + 2 for _, n, _, _ in sections)]),
+        10,
+        *[amount_width] * len(_SUMMARY_AMOUNTS),
+    ]
+    last = f"{_letter(len(widths) - 1)}{len(rows)}"
+    body = []
+    for r, row in enumerate(rows, start=1):
+        cells = "".join(_cell(f"{_letter(c)}{r}", v, s) for c, (v, s) in enumerate(row))
+        body.append(f'<row r="{r}">{cells}</row>' if cells else "")
+    xml = _sheet_start(widths, 0, last, True) + "".join(body) + _sheet_end(None, links)
+    book._zip.writestr(book.part(0), xml.encode())
+
+
+def _check_info(info: object) -> Mapping[str, str]:
+    if info is None:
+        return {}
+    if not isinstance(info, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in info.items()
+    ):
+        raise InvalidInput(f"info must be a mapping of text to text, got {info!r}")
+    return info
+
+
+def write_xlsx(
+    result: m.ImsInvoices,
+    out: PathArg | BinaryIO,
+    *,
+    info: Mapping[str, str] | None = None,
+    on_progress: ExportProgressCallback | None = None,
+) -> int:
+    """Write an Excel workbook (``.xlsx``) made to be read by people; return the records written.
+
+    The workbook is streamed straight into its zip file, a sheet at a time: memory does not
+    grow with the records, and no other library is needed.
+
+    Sheets: first **Summary** (the lines of ``info``, such as ``{"GSTIN": ...}``, then records
+    and amount totals per section, each section linked to its sheet), then one sheet per
+    present section, empty ones included, named after the section key (a key that is no valid
+    sheet name, or is ``summary`` or ``history``, gets a stand-in). A section sheet has two
+    header rows: readable titles (``Supplier GSTIN``, ``Invoice date``, ``Taxable value``) and
+    below them, small and grey, the wire names (``stin``, ``idt``, ``txval``; ``extra`` for the
+    last column). Both are frozen and repeated on every printed page; the filter buttons are on
+    the wire-name row; columns are fitted to the titles and the first 1,000 records; print
+    setup is A4 landscape, one page wide.
+
+    Cells: amounts are numbers rounded half up to paise, shown ``#,##0.00``; dates are dates
+    shown ``dd-mm-yyyy``; the return period is the date of its month's first day shown
+    ``mmm yyyy`` (so it sorts and filters by time); codes and text are text cells (never
+    formulas, so no formula guard is needed); ``extra`` is a JSON object. Excel's limits apply:
+    numbers hold 15 significant digits (exact to the paisa below 10^13 rupees), a cell holds
+    32,767 characters (a longer text is cut, ending in ``…``), control characters other than
+    tab and line breaks become ``U+FFFD``, and a sheet holds 1,048,574 records (more raise
+    :class:`~flynn_async.InvalidInput` before anything is written). Use CSV or JSON for an
+    exact copy.
+
+    ``on_progress(written, total)`` is called with ``(0, total)`` first, every 1,000 records,
+    and ``(total, total)`` once the file is complete. ``out`` is a path (written atomically)
+    or a binary stream.
+    """
+    result = _check_result(result)
+    _check_out(out, streams=True)
+    details = _check_info(info)
+    _check_progress(on_progress)
+    sections = _sections(result)
+    for key, records in sections:
+        if len(records) > _XLSX_MAX_ROWS - _HEADER_ROWS:
+            raise InvalidInput(
+                f"section {key!r} has {len(records)} records; an Excel sheet holds "
+                f"{_XLSX_MAX_ROWS - _HEADER_ROWS} below its two header rows: export it as CSV"
+            )
+    names = _safe_names([key for key, _ in sections], 31, frozenset({"history", "summary"}))
+    progress = _Progress(on_progress, _count(sections))
+    with (
+        _binary_out(out) as f,
+        zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+    ):
+        book = _Book(archive, ["Summary", *(names[key] for key, _ in sections)])
+        written: list[tuple[str, str, int, dict[str, Decimal]]] = []
+        for index, (key, records) in enumerate(sections, start=1):
+            rows = _section_rows(key, records)
+            totals = _write_sheet(book, index, _sheet_columns(key), rows, len(records), progress)
+            written.append((key, names[key], len(records), totals))
+        _write_summary(book, "IMS invoices", details, written)
+        book.finish()
+    progress.finish()
+    return progress.total
 
 
 # ----------------------------------------------------------------------------------------------
@@ -736,7 +1341,8 @@ def export(result: m.ImsInvoices, out: PathArg, format: str, **options: Any) -> 
     """Write ``result`` to ``out`` in ``format`` (one of :data:`FORMATS`); return the paths.
 
     ``options`` are the keyword options of that format's writer (``per_section`` and
-    ``formula_guard`` for CSV, ``indent`` for JSON, ...). An unknown format or option, or an
+    ``formula_guard`` for CSV, ``indent`` for JSON, ``info`` for Excel, ``on_progress`` for
+    every format, ...). An unknown format or option, or an
     ``out`` that is not a path, raises :class:`~flynn_async.InvalidInput` before anything is
     written.
     """

@@ -55,6 +55,7 @@ from flynn_async import (
     _cli,
     _cli_common,
     _cli_ims,
+    export,
 )
 from flynn_async._cli_common import (
     EXIT_ERROR,
@@ -272,12 +273,17 @@ def check_csv(path: Path, records: list[tuple[str, Any]]) -> None:
 
 
 def read_xlsx(path: Path) -> dict[str, list[dict[str, Any]]]:
+    """Section sheets by name (after the Summary), rows keyed by ``export.columns(section)``.
+
+    Row 1 holds the readable titles, row 2 the wire names (docs/export.md).
+    """
     workbook = openpyxl.load_workbook(path)
+    assert workbook.sheetnames[0] == "Summary"
     sheets = {}
-    for sheet in workbook.worksheets:
+    for sheet in workbook.worksheets[1:]:
         rows = list(sheet.iter_rows(values_only=True))
-        header = [str(h) for h in rows[0]]
-        sheets[sheet.title] = [dict(zip(header, row, strict=True)) for row in rows[1:]]
+        header = export.columns(sheet.title)
+        sheets[sheet.title] = [dict(zip(header, row, strict=True)) for row in rows[2:]]
     return sheets
 
 
@@ -353,6 +359,10 @@ def test_download_every_section_to_each_format(
     assert 8 == len(
         re.findall(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \w+ done: 3 pages$", done.stderr, re.M)
     )
+    # the export's progress: a first and a last line, records out of all of them
+    shown = re.escape(str(out))
+    assert re.search(rf"^\S+ \S+ writing {shown}: 0/240 records$", done.stderr, re.M)
+    assert re.search(rf"^\S+ \S+ writing {shown}: 240/240 records$", done.stderr, re.M)
     records = list(expected.records())
     if fmt == "json":
         assert expected.to_dict() == json.loads(out.read_text(), parse_float=Decimal)
@@ -369,6 +379,10 @@ def test_download_every_section_to_each_format(
     else:
         sheets = read_xlsx(out)
         assert [s.key for s in ImsSection] == list(sheets)
+        summary = openpyxl.load_workbook(out)["Summary"]
+        details = [[c.value for c in row][:2] for row in summary.iter_rows(max_row=6)]
+        assert ["GSTIN", server["FLYNN_GSTIN"]] in details
+        assert ["Status", "all"] in details
         for section in ImsSection:
             rows = sheets[section.key]
             assert len(expected.section(section)) == len(rows)
@@ -937,6 +951,40 @@ def test_terminal_bars() -> None:
     assert "B2BA" in text
     assert "4/4" in text
     assert "done" in text
+
+
+def test_plain_export_progress_lines() -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay(stream, terminal=False, clock=lambda: "T")
+    with display.writing("ims.xlsx") as on_progress:
+        for done in (0, 1000, 2000, 3000, 25_000, 50_000, 52_000, 100_000, 100_000):
+            on_progress(done, 100_000)
+    assert stream.getvalue().splitlines() == [
+        "T writing ims.xlsx: 0/100000 records",
+        "T writing ims.xlsx: 25000/100000 records",
+        "T writing ims.xlsx: 50000/100000 records",
+        "T writing ims.xlsx: 100000/100000 records",
+        "T writing ims.xlsx: 100000/100000 records",
+    ]
+
+
+def test_terminal_export_bar() -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay(stream, terminal=True)
+    with display.writing("ims.xlsx") as on_progress:
+        on_progress(0, 2500)
+        on_progress(2500, 2500)
+    text = stream.getvalue()
+    assert "writing ims.xlsx" in text
+    assert "2500/2500" in text
+
+
+def test_quiet_export_shows_nothing() -> None:
+    stream = io.StringIO()
+    with ProgressDisplay(stream, enabled=False).writing("x.csv") as on_progress:
+        on_progress(0, 10)
+        on_progress(10, 10)
+    assert "" == stream.getvalue()
 
 
 def test_quiet_shows_nothing() -> None:
