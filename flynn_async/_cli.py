@@ -46,6 +46,7 @@ from ._cli_common import (
     CommandFailed,
     Settings,
     Ui,
+    add_network_options,
     add_verbosity,
     epilog,
     exit_code,
@@ -57,7 +58,16 @@ from ._cli_display import ProgressDisplay, format_summary, log_handler
 from ._client import FlynnClient
 from ._decoding import dumps
 from ._einvoice_models import EInvoiceDetails, IrpCredentials
-from ._errors import FlynnError, InvalidInput
+from ._errors import (
+    ApiError,
+    AuthError,
+    FlynnError,
+    InvalidInput,
+    IrpPasswordRequired,
+    RequestTimeout,
+    TooManyTokens,
+    TransportError,
+)
 
 __all__ = [
     "EXIT_CODES",
@@ -71,6 +81,7 @@ __all__ = [
     "SETTINGS",
     "ProgressDisplay",
     "build_parser",
+    "describe",
     "format_einvoice",
     "format_summary",
     "main",
@@ -230,6 +241,7 @@ async def run_einvoice_get(
         base_url=base_url,
         login_url=login_url,
         einvoice_keys=_read_keys(settings.paths("irp.keys", "key")),
+        **settings.client_options(Ui(out, err, sys.stdin, env)),
     )
     return await _einvoice_get(client, irp, args, out, err)
 
@@ -381,6 +393,7 @@ def _add_einvoice(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     get.add_argument("--handle", help="login e-mail or mobile (default: $FLYNN_HANDLE)")
     get.add_argument("--gstin", help="the taxpayer's GSTIN (default: $FLYNN_IRP_GSTIN)")
     get.add_argument("--irp-username", help="IRP API username (default: $FLYNN_IRP_USERNAME)")
+    add_network_options(get)
     get.add_argument(
         "--key",
         type=Path,
@@ -447,9 +460,63 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------------------------
 
 
+_NETWORK_HINT: Final = (
+    "check the network, the URLs (FLYNN_BASE_URL, FLYNN_LOGIN_URL) and the proxy settings "
+    "(HTTPS_PROXY, NO_PROXY)"
+)
+
+
+def describe(error: BaseException, *, verbose: bool = False) -> str:
+    """What the command line says about an error: a sentence and what to do, on one line.
+
+    The API's code and the route, task and page the error carries are added with ``-v``
+    (``verbose``); an error of the client keeps its own text.
+    """
+    if not isinstance(error, FlynnError):
+        return " ".join(str(error).split()) or "(no details)"
+    text = error.message_text
+    if isinstance(error, TooManyTokens):
+        text = (
+            "the login service refused a new login: the user already holds the most live "
+            "login tokens it allows; wait for old ones to expire, then try again"
+        )
+    elif isinstance(error, AuthError) and error.code == _api.ERR_BAD_CREDENTIALS:
+        text = (
+            "The login was refused: check the handle and password (FLYNN_HANDLE or --handle, "
+            "FLYNN_PASSWORD, or the config file)."
+        )
+    elif isinstance(error, AuthError):
+        text = (
+            "the login service refused the request: check the handle, the password and the "
+            "organisation (FLYNN_ORG_ID)"
+        )
+    elif isinstance(error, IrpPasswordRequired):
+        text = (
+            "there is no live IRP session for this GSTIN and IRP username: give the IRP "
+            "password once (FLYNN_IRP_PASSWORD or irp.password in the config file); the "
+            "session it opens lasts 6 hours"
+        )
+    elif isinstance(error, RequestTimeout):
+        text = (
+            f"{text}: the server did not answer in time; {_NETWORK_HINT}, or allow more time "
+            "with --request-timeout (FLYNN_REQUEST_TIMEOUT)"
+        )
+    elif isinstance(error, TransportError):
+        text = f"{text}; {_NETWORK_HINT}"
+    if verbose:
+        details = []
+        if isinstance(error, ApiError) and text != error.message_text:
+            details.append(f"HTTP {error.http_status} {error.code}")
+        if error.where():
+            details.append(error.where())
+        if details:
+            text += f" [{'; '.join(details)}]"
+    return " ".join(text.split())
+
+
 def _report(ui: Ui, error: BaseException) -> None:
     shown = error.error if isinstance(error, CommandFailed) else error
-    text = " ".join(str(shown).split()) or "(no details)"
+    text = describe(shown, verbose=ui.verbosity >= 1)
     ui.note(f"{_PROG}: {type(shown).__name__}: {text}")
 
 

@@ -16,16 +16,18 @@ import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
+from urllib.parse import urlsplit
 
 import attrs
 from rich.console import Console
 
 from . import _api
-from ._client import FlynnClient
+from ._client import DEFAULT_REQUEST_TIMEOUT, FlynnClient
 from ._credentials import Credentials
 from ._errors import AuthError, FlynnError, GstSessionExpired, InvalidInput, TaskError
 from ._state import STATE_DIR_ENV, state_dir
 from ._store import FileSessionStore
+from ._transport import _is_loopback
 
 __all__ = [
     "EXIT_CODES",
@@ -43,6 +45,7 @@ __all__ = [
     "Settings",
     "Ui",
     "add_api_options",
+    "add_network_options",
     "add_verbosity",
     "epilog",
     "exit_code",
@@ -152,6 +155,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting("base_url", "FLYNN_BASE_URL", None, "API base URL instead of the environment's"),
     Setting("login_url", "FLYNN_LOGIN_URL", None, "login service URL (with base_url)"),
+    Setting(
+        "allow_http",
+        "FLYNN_ALLOW_HTTP",
+        "--allow-http",
+        "accept plain http:// URLs to any host (default: only loopback), e.g. a simulator "
+        "in another container; credentials then travel unencrypted",
+    ),
+    Setting(
+        "request_timeout",
+        "FLYNN_REQUEST_TIMEOUT",
+        "--request-timeout",
+        "seconds one request may take, each try (default 60)",
+    ),
     Setting("gst.gstin", "FLYNN_GSTIN", "--gstin", "the taxpayer's GSTIN (gst, ims)"),
     Setting("gst.username", "FLYNN_GST_USERNAME", "--username", "GST portal username (gst otp)"),
     Setting("irp.gstin", "FLYNN_IRP_GSTIN", "--gstin", "GSTIN for e-invoice lookups"),
@@ -317,6 +333,53 @@ class Settings:
             raise InvalidInput("set both FLYNN_BASE_URL and FLYNN_LOGIN_URL, or neither")
         return base_url, login_url
 
+    def flag(self, key: str, flag: str | None = None) -> bool:
+        """A yes/no setting: a flag given, or ``1``/``true``/``yes`` (``0``/``false``/``no``)."""
+        value = self.get(key, flag)
+        if value is None:
+            return False
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("", "0", "false", "no", "off"):
+            return False
+        raise InvalidInput(f"{_BY_KEY[key].env} must be 1 or 0 (true or false), got {value!r}")
+
+    def request_timeout(self) -> float:
+        """``--request-timeout``, else the setting, else the client's default (seconds)."""
+        value = self.get("request_timeout", "request_timeout")
+        if value is None:
+            return DEFAULT_REQUEST_TIMEOUT
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = float("nan")
+        if not 0 < seconds < float("inf"):
+            raise InvalidInput(
+                f"the request timeout must be a number of seconds above 0, got {value!r}"
+            )
+        return seconds
+
+    def client_options(self, ui: Ui) -> dict[str, Any]:
+        """The network options every command's client gets: proxies from the environment
+        (``HTTPS_PROXY``, ``NO_PROXY``), ``--allow-http`` (with a warning when it matters) and
+        ``--request-timeout``."""
+        allow_http = self.flag("allow_http", "allow_http")
+        if allow_http:
+            for url in self.urls():
+                parts = urlsplit(url or "")
+                if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+                    ui.warn(
+                        f"plain http:// to {parts.hostname} (--allow-http): the password "
+                        "and tokens travel unencrypted"
+                    )
+                    break
+        return {
+            "trust_env": True,
+            "allow_insecure_http": allow_http,
+            "request_timeout": self.request_timeout(),
+        }
+
     def state_dir(self) -> Path:
         """The state directory: the setting (config paths relative to the file), else XDG."""
         env = self._environ.get(STATE_DIR_ENV)
@@ -379,7 +442,7 @@ def make_client(
         base_url=base_url,
         login_url=login_url,
         session_store=session_store,
-        **options,
+        **(settings.client_options(ui) | options),
     )
 
 
@@ -395,10 +458,36 @@ def add_verbosity(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
+    return value
+
+
+def add_network_options(parser: argparse.ArgumentParser) -> None:
+    """``--request-timeout`` and ``--allow-http``."""
+    parser.add_argument(
+        "--request-timeout",
+        type=_timeout,
+        metavar="SECONDS",
+        help="seconds one request may take (default: $FLYNN_REQUEST_TIMEOUT, else 60)",
+    )
+    parser.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="accept plain http:// URLs to any host, e.g. a simulator in another container",
+    )
+
+
 def add_api_options(parser: argparse.ArgumentParser) -> None:
-    """``--config``, ``--handle`` and ``--sandbox``/``--production``."""
+    """``--config``, ``--handle``, ``--sandbox``/``--production`` and the network options."""
     parser.add_argument("--config", type=Path, help=f"TOML config file (default: ${_CONFIG_ENV})")
     parser.add_argument("--handle", help="login e-mail or mobile (default: $FLYNN_HANDLE)")
+    add_network_options(parser)
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--sandbox",

@@ -56,6 +56,7 @@ from flynn_async import (
     _cli_common,
     _cli_ims,
 )
+from flynn_async import _errors as _cli_errors
 from flynn_async._cli_common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -425,6 +426,16 @@ def test_a_wrong_password_is_exit_3(
     err = capsys.readouterr().err
     assert err.startswith("flynn-async: AuthError: ")
     assert 1 == len(err.strip().splitlines())
+    assert "not-the-password" not in err
+    # a sentence and what to do; the route and the server's code only with -v
+    assert "The login was refused: check the handle and password" in err
+    assert "FLYNN_PASSWORD" in err
+    assert "route" not in err
+    assert "err-invalid-credentials" not in err
+    assert EXIT_LOGIN_REFUSED == in_process(monkeypatch, env, "login", "-v")
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "The login was refused" in err
+    assert "[HTTP 401 err-invalid-credentials; route /authtokens]" in err
     assert "not-the-password" not in err
 
 
@@ -976,3 +987,32 @@ def test_sandbox_and_production_urls(
     captured = capsys.readouterr()
     assert server["FLYNN_BASE_URL"] in captured.out
     assert "FLYNN_BASE_URL/FLYNN_LOGIN_URL are set: --production is ignored" in captured.err
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (
+            _cli_errors.IrpPasswordRequired(
+                "HTTP 400 err-irp-empty-password", http_status=400, code="x", route="/r"
+            ),
+            "FLYNN_IRP_PASSWORD or irp.password",
+        ),
+        (
+            TooManyTokens("HTTP 403 err-too-many", http_status=403, code="y", route="/r"),
+            "wait for old ones to expire",
+        ),
+        (TransportError("connection refused", route="/r"), "HTTPS_PROXY, NO_PROXY"),
+        (TaskTimeout("still processing", route="/r", task_id="t-1"), "still processing"),
+    ],
+)
+def test_errors_are_a_sentence_with_what_to_do_and_the_route_with_v(
+    error: FlynnError, says: str
+) -> None:
+    text = _cli.describe(error)
+    assert says in text
+    assert "/r" not in text
+    assert "t-1" not in text
+    verbose = _cli.describe(error, verbose=True)
+    assert says in verbose
+    assert "route /r" in verbose
