@@ -44,9 +44,11 @@ from ._cli_common import (
     EXIT_USAGE,
     SETTINGS,
     CommandFailed,
+    HelpFormatter,
     Settings,
     Ui,
     add_network_options,
+    add_verbose,
     add_verbosity,
     epilog,
     exit_code,
@@ -88,10 +90,11 @@ __all__ = [
     "run",
     "run_demo",
     "run_einvoice_get",
+    "run_help",
 ]
 
 _PROG: Final = "flynn-async"
-_FORMATTER: Final = argparse.RawDescriptionHelpFormatter
+_FORMATTER: Final = HelpFormatter
 _LOGGER: Final = "flynn_async"
 
 
@@ -297,13 +300,16 @@ def _non_negative(text: str) -> float:
 _OVERVIEW: Final = """\
 Commands, in the order a first session uses them:
 
-  flynn-async login                      check the credentials
+  flynn-async login
+      check the credentials
   flynn-async gst otp --gstin G --username U
-                                         open the taxpayer's GST session (asks for the OTP)
+      open the taxpayer's GST session (asks for the OTP)
   flynn-async ims download --gstin G --out invoices.xlsx
-                                         download every IMS section and write a file
-  flynn-async gst status                 the stored GST sessions
-  flynn-async simulator serve --port 0   a local simulator to try it all against
+      download every IMS section and write a file
+  flynn-async gst status
+      the stored GST sessions
+  flynn-async simulator serve --port 0
+      a local simulator to try it all against
 """
 
 
@@ -420,12 +426,49 @@ def _add_einvoice(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         action="store_true",
         help="run against an in-process simulator (its sample documents and key)",
     )
-    add_verbosity(get)
+    add_verbose(get)
 
     async def handler(args: argparse.Namespace, ui: Ui) -> int:
         return await run_einvoice_get(args, ui.out, ui.err, ui.environ)
 
     get.set_defaults(handler=handler)
+
+
+_HELP_TOPICS: Final = ("settings", "exit-codes")
+
+
+async def run_help(args: argparse.Namespace, ui: Ui) -> int:
+    """``help [TOPIC]``: the settings or exit codes (explained here once), or a command."""
+    topic = args.topic or []
+    if topic == ["settings"]:
+        print(settings_text(), file=ui.out)
+    elif topic == ["exit-codes"]:
+        print(f"Exit codes:\n{exit_codes_text()}", file=ui.out)
+    else:
+        parser = build_parser()
+        try:
+            parser.parse_args([*topic, "--help"])
+        except SystemExit as exc:  # argparse printed the help, or why it could not
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    return EXIT_OK
+
+
+def _add_help(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    helper = commands.add_parser(
+        "help",
+        help="the settings, the exit codes, or a command's help",
+        description=(
+            "`flynn-async help settings` lists every setting (flag, environment variable, "
+            "config-file key); `flynn-async help exit-codes` the exit codes; `flynn-async "
+            "help COMMAND...` is `flynn-async COMMAND... --help`."
+        ),
+        epilog=epilog("flynn-async help settings", "flynn-async help ims download", settings=False),
+        formatter_class=_FORMATTER,
+    )
+    helper.add_argument(
+        "topic", nargs="*", metavar="TOPIC", help="settings, exit-codes, or a command"
+    )
+    helper.set_defaults(handler=run_help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -439,10 +482,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"{_OVERVIEW}\n"
             "Example:\n  flynn-async ims download --gstin 24AAAPI3182M002 --out invoices.json\n\n"
-            "Settings (flag, else environment, else config file; passwords and OTPs are never "
-            "flags):\n"
-            f"{settings_text()}\n\n"
-            f"Exit codes:\n{exit_codes_text()}"
+            "Settings (flags, environment, config file; passwords and OTPs never flags):\n"
+            "  flynn-async help settings\n"
+            "Exit codes:\n"
+            "  flynn-async help exit-codes"
         ),
         formatter_class=_FORMATTER,
     )
@@ -452,6 +495,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_einvoice(commands)
     _cli_sim.register(commands, _FORMATTER)
     _add_demo(commands)
+    _add_help(commands)
     return parser
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import stat
+import textwrap
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -38,14 +40,18 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TASK_FAILED",
     "EXIT_USAGE",
+    "HELP_WIDTH",
     "SETTINGS",
     "CommandFailed",
+    "HelpFormatter",
     "NoGstSession",
     "Setting",
     "Settings",
     "Ui",
     "add_api_options",
     "add_network_options",
+    "add_quiet",
+    "add_verbose",
     "add_verbosity",
     "epilog",
     "exit_code",
@@ -54,6 +60,7 @@ __all__ = [
     "make_client",
     "parse_list",
     "settings_text",
+    "wrap_command",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -118,7 +125,7 @@ def exit_code(error: BaseException) -> int:
 
 
 def exit_codes_text() -> str:
-    """The exit-code table as plain text (for ``--help``)."""
+    """The exit-code table as plain text (``help exit-codes``)."""
     return "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
 
 
@@ -192,16 +199,20 @@ _CONFIG_ENV: Final = "FLYNN_CONFIG"
 _SECRET_KEYS: Final = frozenset({"password", "irp.password"})
 
 
-def settings_text() -> str:
-    """The settings table as plain text (for ``--help`` epilogs)."""
-    rows = [("environment", "config key", "flag", "meaning")]
-    rows += [(s.env, s.key, s.flag or "", s.help) for s in SETTINGS]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+def settings_text(width: int = 78) -> str:
+    """The settings table as plain text, ``width`` columns at most (``help settings``)."""
     lines = [
-        "  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
-        for r in rows
+        "Settings: a flag wins over the environment, the environment over the config",
+        "file (TOML: --config or FLYNN_CONFIG). Passwords and OTPs are never flags.",
+        "",
     ]
-    return "\n".join(line.rstrip() for line in lines)
+    for s in SETTINGS:
+        names = [s.env] + ([s.flag] if s.flag else [])
+        if s.key != "-":
+            names.append(f"config: {s.key}")
+        lines.append("  " + "   ".join(names))
+        lines += textwrap.wrap(s.help, width, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
 
 
 def _load_config(path: Path) -> dict[str, Any]:
@@ -446,16 +457,27 @@ def make_client(
     )
 
 
-def add_verbosity(parser: argparse.ArgumentParser) -> None:
-    """``-v``/``-vv`` and ``-q``."""
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``-v``/``-vv``: the client's log on stderr (commands that talk to the API)."""
     parser.add_argument(
         "-v",
         "--verbose",
         action="count",
         default=0,
-        help="log what the client does to stderr (-v: INFO, -vv: DEBUG); never secrets",
+        help="log what the client does to stderr (-v: INFO, -vv: DEBUG), and show the route, "
+        "task and page of an error; never secrets",
     )
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """``-q``: no progress display (commands that show progress)."""
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
+
+
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    """``-v``/``-vv`` and ``-q`` (a command that logs and shows progress)."""
+    add_verbose(parser)
+    add_quiet(parser)
 
 
 def _timeout(text: str) -> float:
@@ -505,14 +527,71 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The width ``--help`` text is written for (and wrapped to).
+HELP_WIDTH: Final = 80
+
+
+def wrap_command(command: str, width: int = HELP_WIDTH - 2) -> list[str]:
+    """A shell command as lines of at most ``width`` columns, broken before an option (an
+    option stays with its value) and continued with ``\\``."""
+    words = command.split(" ")
+    groups: list[str] = []
+    for word in words:
+        option = groups[-1] if groups else ""
+        if option.startswith("-") and " " not in option and not word.startswith("-"):
+            groups[-1] += " " + word
+            continue
+        groups.append(word)
+    lines = [""]
+    for group in groups:
+        candidate = f"{lines[-1]} {group}" if lines[-1] else group
+        if len(candidate) + 2 > width and lines[-1].strip():
+            lines.append("    " + group)
+        else:
+            lines[-1] = candidate
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
 def epilog(*examples: str, settings: bool = True) -> str:
-    """A command's ``--help`` epilog: examples, then the settings table and the exit codes."""
+    """A command's ``--help`` epilog: its examples, then where the settings and exit codes are
+    explained (once, for every command: ``flynn-async help settings``/``exit-codes``)."""
     parts = ["Example" + ("s" if len(examples) > 1 else "") + ":"]
-    parts += [f"  {example}" for example in examples]
+    for example in examples:
+        parts += [f"  {line}" for line in wrap_command(example)]
+    parts.append("")
     if settings:
-        parts += ["", "Settings (flag, else environment, else config file):", settings_text()]
-    parts += ["", "Exit codes:", exit_codes_text()]
+        parts.append("Settings (flags, environment, config file): flynn-async help settings")
+    parts.append("Exit codes: flynn-async help exit-codes")
     return "\n".join(parts)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` at most 80 columns wide (less on a narrower terminal): descriptions are
+    wrapped paragraph by paragraph (paragraphs are separated by a blank line); paragraphs of
+    several lines (examples, tables) are kept as written."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        columns = shutil.get_terminal_size((HELP_WIDTH, 24)).columns
+        kwargs["width"] = max(40, min(HELP_WIDTH, columns) - 2)
+        super().__init__(prog, **kwargs)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            lines = paragraph.splitlines()
+            if len(lines) > 1:  # laid out by hand: examples, tables
+                paragraphs.append("\n".join(indent + line for line in lines))
+            else:
+                paragraphs.append(
+                    textwrap.fill(
+                        " ".join(paragraph.split()),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_on_hyphens=False,
+                    )
+                )
+        return "\n\n".join(paragraphs)
 
 
 def log_levels(verbosity: int) -> int | None:

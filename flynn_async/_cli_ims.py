@@ -29,6 +29,7 @@ from ._cli_common import (
     Settings,
     Ui,
     add_api_options,
+    add_verbose,
     add_verbosity,
     epilog,
     make_client,
@@ -260,7 +261,11 @@ def choose_format(fmt: str | None, out: Path) -> str:
 def check_output(out: Path, fmt: str, per_section: bool) -> None:
     """Refuse, before any request, an output that could not be written afterwards."""
     if fmt == "xlsx" and importlib.util.find_spec("openpyxl") is None:
-        raise InvalidInput("--format xlsx needs openpyxl: pip install 'flynn-async[xlsx]'")
+        raise InvalidInput(
+            "--format xlsx needs openpyxl: install flynn-async's xlsx extra (from a clone: "
+            "pip install '.[xlsx]'; from a built wheel: pip install 'WHEEL_FILE[xlsx]'), "
+            "or pip install openpyxl"
+        )
     parent = out.absolute().parent
     if not parent.is_dir():
         raise InvalidInput(f"--out: the directory {parent} does not exist")
@@ -454,7 +459,7 @@ def register(
         formatter_class=formatter,
     )
     add_api_options(login)
-    add_verbosity(login)
+    add_verbose(login)
     login.set_defaults(handler=run_login)
 
     gst = commands.add_parser(
@@ -497,7 +502,7 @@ def register(
         "--force", action="store_true", help="ask for a new OTP even if a session is stored"
     )
     add_api_options(otp)
-    add_verbosity(otp)
+    add_verbose(otp)
     otp.set_defaults(handler=run_gst_otp)
 
     status = gst_commands.add_parser(
@@ -512,7 +517,6 @@ def register(
     )
     status.add_argument("--gstin", help="only this GSTIN (default: $FLYNN_GSTIN, else all)")
     status.add_argument("--config", type=Path, help="TOML config file (default: $FLYNN_CONFIG)")
-    add_verbosity(status)
     status.set_defaults(handler=run_gst_status)
 
     logout = gst_commands.add_parser(
@@ -527,7 +531,7 @@ def register(
     )
     logout.add_argument("--gstin", help="the taxpayer's GSTIN (default: $FLYNN_GSTIN)")
     add_api_options(logout)
-    add_verbosity(logout)
+    add_verbose(logout)
     logout.set_defaults(handler=run_gst_logout)
 
     ims = commands.add_parser(

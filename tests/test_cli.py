@@ -346,8 +346,8 @@ def test_download_every_section_to_each_format(
     assert "Traceback" not in done.stderr
     # the summary: a row per section and the total
     assert 8 * 30 == len(expected)
-    last = done.stdout.strip().splitlines()[-1].split()
-    assert ["total", str(len(expected))] == last[:2]
+    (total, *_) = [line.split() for line in done.stdout.splitlines() if line.startswith("total")]
+    assert ["total", str(len(expected))] == total[:2]
     for section in ImsSection:
         assert re.search(rf"^{section.value}\s+30\s", done.stdout, re.M)
     # plain progress lines (stderr is a pipe): timestamped, one "done" per section
@@ -797,14 +797,17 @@ def test_every_help_explains_with_an_example(
     assert "Exit codes:" in text
 
 
-def test_the_api_commands_show_the_settings_table(
+def test_the_api_commands_point_to_the_one_settings_table(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for command in (["login"], ["gst", "otp"], ["ims", "download"], ["einvoice", "get"], []):
         assert EXIT_OK == in_process(monkeypatch, {}, *command, "--help")
-        text = capsys.readouterr().out
-        for setting in SETTINGS:
-            assert setting.env in text
+        assert "flynn-async help settings" in capsys.readouterr().out
+    assert EXIT_OK == in_process(monkeypatch, {}, "help", "settings")
+    text = capsys.readouterr().out
+    for setting in SETTINGS:
+        assert setting.env in text
+        assert setting.flag is None or setting.flag in text
 
 
 def test_the_docs_list_every_setting_and_exit_code() -> None:
@@ -966,6 +969,7 @@ async def test_the_summary(sim: FlynnSimulator, client: FlynnClient, session: An
     igst = totals["b2b"].igst.quantize(PAISE, ROUND_HALF_UP)
     assert re.search(rf"^B2B\s+{len(result.b2b)}\s+.*{re.escape(f'{igst:,}')}", text, re.M)
     assert text.splitlines()[-1].split()[:2] == ["total", str(len(result))]
+    assert "\n\n" not in text  # small amounts: one table
 
 
 def test_sandbox_and_production_urls(
