@@ -134,7 +134,8 @@ class ProgressDisplay:
                 return
             text = f"fetching pages: {progress.pages_done}/{total}"
         else:
-            text = f"done: {progress.pages_done} pages"
+            pages = progress.pages_done
+            text = f"done: {pages} page" + ("" if pages == 1 else "s")
         print(f"{self._clock()} {name} {text}", file=self._stream, flush=True)
 
 
