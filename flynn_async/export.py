@@ -9,7 +9,7 @@
     export.write_jsonl(result, "ims.jsonl")                    # one record a line
     export.write_csv(result, "ims.csv")                        # one file, a "section" column
     export.write_csv(result, "ims-csv", per_section=True)      # ims-csv/b2b.csv, ...
-    export.write_xlsx(result, "ims.xlsx")                      # needs flynn-async[xlsx]
+    export.write_xlsx(result, "ims.xlsx")                      # needs the xlsx extra
     export.export(result, "ims.csv", "csv", formula_guard=False)  # by format name
 
 JSON and JSON Lines keep the API's wire names and exact amounts. CSV and Excel have one column
@@ -577,7 +577,8 @@ def _load_openpyxl() -> Any:
         import openpyxl
     except ImportError:
         raise InvalidInput(
-            "the Excel export needs openpyxl: pip install 'flynn-async[xlsx]'"
+            "the Excel export needs openpyxl: install flynn-async's xlsx extra (from a clone: "
+            "pip install '.[xlsx]'), or pip install openpyxl"
         ) from None
     return openpyxl
 
@@ -585,8 +586,8 @@ def _load_openpyxl() -> Any:
 def write_xlsx(result: m.ImsInvoices, out: PathArg | BinaryIO) -> None:
     """Write an Excel workbook (``.xlsx``): one sheet per present section, empty ones included.
 
-    Needs the optional extra ``flynn-async[xlsx]`` (openpyxl); without it,
-    :class:`~flynn_async.InvalidInput` says ``pip install 'flynn-async[xlsx]'``. The workbook
+    Needs the optional extra ``xlsx`` (openpyxl); without it,
+    :class:`~flynn_async.InvalidInput` says how to install it. The workbook
     is streamed in openpyxl's write-only mode, so memory does not grow with the rows.
 
     A sheet is named after its section key (a key that is no valid sheet name gets a stand-in)

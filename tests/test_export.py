@@ -722,9 +722,9 @@ def test_xlsx_without_openpyxl_names_the_extra(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "openpyxl", None)  # `import openpyxl` fails
-    with pytest.raises(InvalidInput, match=re.escape("pip install 'flynn-async[xlsx]'")):
+    with pytest.raises(InvalidInput, match=re.escape("pip install '.[xlsx]'")):
         export.write_xlsx(sample(), tmp_path / "ims.xlsx")
-    with pytest.raises(InvalidInput, match=re.escape("flynn-async[xlsx]")):
+    with pytest.raises(InvalidInput, match=re.escape("pip install openpyxl")):
         export.export(sample(), tmp_path / "ims.xlsx", "xlsx")
     assert list(tmp_path.iterdir()) == []
 
@@ -1085,6 +1085,6 @@ def test_docs_cover_every_format() -> None:
     headings = " ".join(re.findall(r"^## (.+)$", text, re.M)).lower()
     for word in ("json", "json lines", "csv", "excel"):
         assert word in headings
-    assert "pip install 'flynn-async[xlsx]'" in text
+    assert "pip install '.[xlsx]'" in text
     assert "formula_guard" in text
     assert "dtype=str" in text
