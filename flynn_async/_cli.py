@@ -123,7 +123,7 @@ async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
             login_url=sim.login_url,
             max_concurrency=args.concurrency,
         ) as client:
-            print(f"logged in as {sim.credentials.handle} (organisation {client.org_id})", file=err)
+            print(f"logged in as {sim.credentials.handle} (org {client.org_id})", file=err)
             otp_request = await client.gst.request_otp(gstin=sim.gstin, username=sim.gst_username)
             session = await client.gst.verify_otp(otp_request, sim.otp)
             print(f"GST session open for {session.gstin}; downloading all sections", file=err)
