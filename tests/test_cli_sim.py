@@ -305,3 +305,26 @@ def test_serve_in_the_foreground_writes_the_ready_file(tmp_path: Path) -> None:
         assert 0 == proc.wait(timeout=30)
         assert proc.stdout is not None
         proc.stdout.close()
+
+
+async def test_a_missing_irp_password_names_the_clis_setting(sim: FlynnSimulator) -> None:
+    environ = {
+        "FLYNN_BASE_URL": sim.base_url,
+        "FLYNN_LOGIN_URL": sim.login_url,
+        "FLYNN_HANDLE": sim.credentials.handle,
+        "FLYNN_PASSWORD": sim.credentials.password.reveal(),
+        "FLYNN_IRP_GSTIN": sim.gstin,
+        "FLYNN_IRP_USERNAME": _cli_sim.SIM_IRP_USERNAME,
+    }
+    lookup = ["einvoice", "get", "--irp", "ni1", "--type", "CRN", "--number", "CRN/2024/0042"]
+    lookup += ["--date", "15/05/2024"]
+    out, err = io.StringIO(), io.StringIO()
+    assert EXIT_ERROR == await _cli.run(lookup, Ui(out, err, io.StringIO(), environ))
+    text = err.getvalue()
+    assert "IrpPasswordRequired" in text
+    assert "FLYNN_IRP_PASSWORD or irp.password" in text
+    assert "IrpCredentials" not in text  # the library's advice, not the command line's
+    # with the password the ready line gives, the lookup works
+    environ["FLYNN_IRP_PASSWORD"] = _cli_sim.SIM_IRP_PASSWORD
+    assert EXIT_OK == await _cli.run(lookup, Ui(out, err, io.StringIO(), environ))
+    assert "CRN/2024/0042" in out.getvalue()
