@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
+from rich.console import Console
 
-from flynn_async import FlynnClient, GstSession, ImsInvoices, _cli
+from flynn_async import FlynnClient, GstSession, ImsInvoices, Progress, _cli
 from flynn_async._cli_common import SETTINGS, Ui
-from flynn_async._cli_display import format_summary
+from flynn_async._cli_display import ProgressDisplay, format_summary
 from flynn_async.testing import FlynnSimulator
 
 WIDTH = 80
@@ -116,3 +117,21 @@ async def test_the_summary_of_a_large_download_fits_80_columns(
     totals_rows = [line for line in lines if line.startswith("total")]
     assert 2 == len(totals_rows)
     assert str(len(result)) == totals_rows[0].split()[1]
+
+
+@pytest.mark.parametrize(("count", "word"), [(1, "check"), (2, "checks")])
+def test_the_bars_count_checks_in_good_english(count: int, word: str) -> None:
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=WIDTH)
+    with ProgressDisplay(stream, terminal=True, console=console) as display:
+        display(Progress("t-1", "submitted", section="b2b"))
+        display(Progress("t-1", "waiting", polls=count, section="b2b"))
+    assert f"waiting for the server ({count} {word})" in stream.getvalue()
+
+
+@pytest.mark.parametrize(("pages", "text"), [(1, "done: 1 page"), (3, "done: 3 pages")])
+def test_the_plain_lines_count_pages_in_good_english(pages: int, text: str) -> None:
+    stream = io.StringIO()
+    display = ProgressDisplay(stream, terminal=False, clock=lambda: "T")
+    display(Progress("t-1", "done", pages, pages, 0, "b2b"))
+    assert f"T B2B {text}" == stream.getvalue().strip()
