@@ -197,6 +197,7 @@ SETTINGS: Final[tuple[Setting, ...]] = (
 _BY_KEY: Final = {s.key: s for s in SETTINGS}
 _CONFIG_ENV: Final = "FLYNN_CONFIG"
 _SECRET_KEYS: Final = frozenset({"password", "irp.password"})
+_NOT_TEXT: Final = frozenset({"allow_http", "request_timeout"})  # TOML booleans and numbers
 
 
 def settings_text(width: int = 78) -> str:
@@ -280,6 +281,8 @@ class Settings:
         value = self._config.get(key)
         if value is None:
             return None
+        if key in _NOT_TEXT and isinstance(value, bool | int | float):
+            return str(value).lower()  # allow_http = true, request_timeout = 30
         if not isinstance(value, str):
             raise InvalidInput(f"config file: {key} must be a string")
         return value

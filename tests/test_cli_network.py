@@ -314,3 +314,20 @@ async def test_a_bad_request_timeout_setting_is_a_usage_error() -> None:
     ui.environ = {**ui.environ, "FLYNN_PASSWORD": "pw"}
     assert EXIT_USAGE == await _cli.run(["login"], ui)
     assert "request timeout" in err.getvalue()
+
+
+def test_the_network_settings_from_a_config_file(tmp_path: Any) -> None:
+    import argparse
+
+    from flynn_async._cli_common import Settings
+
+    config = tmp_path / "flynn.toml"
+    config.write_text("allow_http = true\nrequest_timeout = 7.5\n")
+    args = argparse.Namespace(config=str(config), allow_http=False, request_timeout=None)
+    settings = Settings(args, {})
+    assert settings.flag("allow_http", "allow_http") is True
+    assert 7.5 == settings.request_timeout()
+    flags = argparse.Namespace(config=str(config), allow_http=True, request_timeout=2.0)
+    assert 2.0 == Settings(flags, {}).request_timeout()  # a flag wins
+    assert 30.0 == Settings(args, {"FLYNN_REQUEST_TIMEOUT": "30"}).request_timeout()
+    assert Settings(args, {"FLYNN_ALLOW_HTTP": "0"}).flag("allow_http", "allow_http") is False
