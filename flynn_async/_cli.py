@@ -48,8 +48,11 @@ from ._cli_common import (
     EXIT_USAGE,
     SETTINGS,
     CommandFailed,
+    HelpFormatter,
     Settings,
     Ui,
+    add_network_options,
+    add_verbose,
     add_verbosity,
     epilog,
     exit_code,
@@ -61,7 +64,16 @@ from ._cli_display import ProgressDisplay, format_summary, log_handler
 from ._client import FlynnClient
 from ._decoding import dumps
 from ._einvoice_models import EInvoiceDetails, IrpCredentials
-from ._errors import FlynnError, InvalidInput
+from ._errors import (
+    ApiError,
+    AuthError,
+    FlynnError,
+    InvalidInput,
+    IrpPasswordRequired,
+    RequestTimeout,
+    TooManyTokens,
+    TransportError,
+)
 
 __all__ = [
     "EXIT_CODES",
@@ -75,16 +87,18 @@ __all__ = [
     "SETTINGS",
     "ProgressDisplay",
     "build_parser",
+    "describe",
     "format_einvoice",
     "format_summary",
     "main",
     "run",
     "run_demo",
     "run_einvoice_get",
+    "run_help",
 ]
 
 _PROG: Final = "flynn-async"
-_FORMATTER: Final = argparse.RawDescriptionHelpFormatter
+_FORMATTER: Final = HelpFormatter
 _LOGGER: Final = "flynn_async"
 
 
@@ -113,7 +127,7 @@ async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
             login_url=sim.login_url,
             max_concurrency=args.concurrency,
         ) as client:
-            print(f"logged in as {sim.credentials.handle} (organisation {client.org_id})", file=err)
+            print(f"logged in as {sim.credentials.handle} (org {client.org_id})", file=err)
             otp_request = await client.gst.request_otp(gstin=sim.gstin, username=sim.gst_username)
             session = await client.gst.verify_otp(otp_request, sim.otp)
             print(f"GST session open for {session.gstin}; downloading all sections", file=err)
@@ -234,6 +248,7 @@ async def run_einvoice_get(
         base_url=base_url,
         login_url=login_url,
         einvoice_keys=_read_keys(settings.paths("irp.keys", "key")),
+        **settings.client_options(Ui(out, err, sys.stdin, env)),
     )
     return await _einvoice_get(client, irp, args, out, err)
 
@@ -289,13 +304,16 @@ def _non_negative(text: str) -> float:
 _OVERVIEW: Final = """\
 Commands, in the order a first session uses them:
 
-  flynn-async login                      check the credentials
+  flynn-async login
+      check the credentials
   flynn-async gst otp --gstin G --username U
-                                         open the taxpayer's GST session (asks for the OTP)
+      open the taxpayer's GST session (asks for the OTP)
   flynn-async ims download --gstin G --out invoices.xlsx
-                                         download every IMS section and write a file
-  flynn-async gst status                 the stored GST sessions
-  flynn-async simulator serve --port 0   a local simulator to try it all against
+      download every IMS section and write a file
+  flynn-async gst status
+      the stored GST sessions
+  flynn-async simulator serve --port 0
+      a local simulator to try it all against
 """
 
 
@@ -385,6 +403,7 @@ def _add_einvoice(commands: argparse._SubParsersAction[argparse.ArgumentParser])
     get.add_argument("--handle", help="login e-mail or mobile (default: $FLYNN_HANDLE)")
     get.add_argument("--gstin", help="the taxpayer's GSTIN (default: $FLYNN_IRP_GSTIN)")
     get.add_argument("--irp-username", help="IRP API username (default: $FLYNN_IRP_USERNAME)")
+    add_network_options(get)
     get.add_argument(
         "--key",
         type=Path,
@@ -411,12 +430,49 @@ def _add_einvoice(commands: argparse._SubParsersAction[argparse.ArgumentParser])
         action="store_true",
         help="run against an in-process simulator (its sample documents and key)",
     )
-    add_verbosity(get)
+    add_verbose(get)
 
     async def handler(args: argparse.Namespace, ui: Ui) -> int:
         return await run_einvoice_get(args, ui.out, ui.err, ui.environ)
 
     get.set_defaults(handler=handler)
+
+
+_HELP_TOPICS: Final = ("settings", "exit-codes")
+
+
+async def run_help(args: argparse.Namespace, ui: Ui) -> int:
+    """``help [TOPIC]``: the settings or exit codes (explained here once), or a command."""
+    topic = args.topic or []
+    if topic == ["settings"]:
+        print(settings_text(), file=ui.out)
+    elif topic == ["exit-codes"]:
+        print(f"Exit codes:\n{exit_codes_text()}", file=ui.out)
+    else:
+        parser = build_parser()
+        try:
+            parser.parse_args([*topic, "--help"])
+        except SystemExit as exc:  # argparse printed the help, or why it could not
+            return exc.code if isinstance(exc.code, int) else EXIT_USAGE
+    return EXIT_OK
+
+
+def _add_help(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    helper = commands.add_parser(
+        "help",
+        help="the settings, the exit codes, or a command's help",
+        description=(
+            "`flynn-async help settings` lists every setting (flag, environment variable, "
+            "config-file key); `flynn-async help exit-codes` the exit codes; `flynn-async "
+            "help COMMAND...` is `flynn-async COMMAND... --help`."
+        ),
+        epilog=epilog("flynn-async help settings", "flynn-async help ims download", settings=False),
+        formatter_class=_FORMATTER,
+    )
+    helper.add_argument(
+        "topic", nargs="*", metavar="TOPIC", help="settings, exit-codes, or a command"
+    )
+    helper.set_defaults(handler=run_help)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -430,10 +486,10 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=(
             f"{_OVERVIEW}\n"
             "Example:\n  flynn-async ims download --gstin 24AAAPI3182M002 --out invoices.json\n\n"
-            "Settings (flag, else environment, else config file; passwords and OTPs are never "
-            "flags):\n"
-            f"{settings_text()}\n\n"
-            f"Exit codes:\n{exit_codes_text()}"
+            "Settings (flags, environment, config file; passwords and OTPs never flags):\n"
+            "  flynn-async help settings\n"
+            "Exit codes:\n"
+            "  flynn-async help exit-codes"
         ),
         formatter_class=_FORMATTER,
     )
@@ -443,6 +499,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_einvoice(commands)
     _cli_sim.register(commands, _FORMATTER)
     _add_demo(commands)
+    _add_help(commands)
     return parser
 
 
@@ -451,9 +508,63 @@ def build_parser() -> argparse.ArgumentParser:
 # ----------------------------------------------------------------------------------------------
 
 
+_NETWORK_HINT: Final = (
+    "check the network, the URLs (FLYNN_BASE_URL, FLYNN_LOGIN_URL) and the proxy settings "
+    "(HTTPS_PROXY, NO_PROXY)"
+)
+
+
+def describe(error: BaseException, *, verbose: bool = False) -> str:
+    """What the command line says about an error: a sentence and what to do, on one line.
+
+    The API's code and the route, task and page the error carries are added with ``-v``
+    (``verbose``); an error of the client keeps its own text.
+    """
+    if not isinstance(error, FlynnError):
+        return " ".join(str(error).split()) or "(no details)"
+    text = error.message_text
+    if isinstance(error, TooManyTokens):
+        text = (
+            "the login service refused a new login: the user already holds the most live "
+            "login tokens it allows; wait for old ones to expire, then try again"
+        )
+    elif isinstance(error, AuthError) and error.code == _api.ERR_BAD_CREDENTIALS:
+        text = (
+            "The login was refused: check the handle and password (FLYNN_HANDLE or --handle, "
+            "FLYNN_PASSWORD, or the config file)."
+        )
+    elif isinstance(error, AuthError):
+        text = (
+            "the login service refused the request: check the handle, the password and the "
+            "organisation (FLYNN_ORG_ID)"
+        )
+    elif isinstance(error, IrpPasswordRequired):
+        text = (
+            "there is no live IRP session for this GSTIN and IRP username: give the IRP "
+            "password once (FLYNN_IRP_PASSWORD or irp.password in the config file); the "
+            "session it opens lasts 6 hours"
+        )
+    elif isinstance(error, RequestTimeout):
+        text = (
+            f"{text}: the server did not answer in time; {_NETWORK_HINT}, or allow more time "
+            "with --request-timeout (FLYNN_REQUEST_TIMEOUT)"
+        )
+    elif isinstance(error, TransportError):
+        text = f"{text}; {_NETWORK_HINT}"
+    if verbose:
+        details = []
+        if isinstance(error, ApiError) and text != error.message_text:
+            details.append(f"HTTP {error.http_status} {error.code}")
+        if error.where():
+            details.append(error.where())
+        if details:
+            text += f" [{'; '.join(details)}]"
+    return " ".join(text.split())
+
+
 def _report(ui: Ui, error: BaseException) -> None:
     shown = error.error if isinstance(error, CommandFailed) else error
-    text = " ".join(str(shown).split()) or "(no details)"
+    text = describe(shown, verbose=ui.verbosity >= 1)
     ui.note(f"{_PROG}: {type(shown).__name__}: {text}")
 
 

@@ -11,22 +11,26 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import stat
+import textwrap
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
+from urllib.parse import urlsplit
 
 import attrs
 from rich.console import Console
 
 from . import _api
-from ._client import FlynnClient
+from ._client import DEFAULT_REQUEST_TIMEOUT, FlynnClient
 from ._credentials import Credentials
 from ._errors import AuthError, FlynnError, GstSessionExpired, InvalidInput, TaskError
 from ._state import STATE_DIR_ENV, state_dir
 from ._store import FileSessionStore
 from ._token_store import FileTokenStore
+from ._transport import _is_loopback
 
 __all__ = [
     "EXIT_CODES",
@@ -37,13 +41,18 @@ __all__ = [
     "EXIT_OK",
     "EXIT_TASK_FAILED",
     "EXIT_USAGE",
+    "HELP_WIDTH",
     "SETTINGS",
     "CommandFailed",
+    "HelpFormatter",
     "NoGstSession",
     "Setting",
     "Settings",
     "Ui",
     "add_api_options",
+    "add_network_options",
+    "add_quiet",
+    "add_verbose",
     "add_verbosity",
     "epilog",
     "exit_code",
@@ -52,6 +61,7 @@ __all__ = [
     "make_client",
     "parse_list",
     "settings_text",
+    "wrap_command",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -119,7 +129,7 @@ def exit_code(error: BaseException) -> int:
 
 
 def exit_codes_text() -> str:
-    """The exit-code table as plain text (for ``--help``)."""
+    """The exit-code table as plain text (``help exit-codes``)."""
     return "\n".join(f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES)
 
 
@@ -156,6 +166,19 @@ SETTINGS: Final[tuple[Setting, ...]] = (
     ),
     Setting("base_url", "FLYNN_BASE_URL", None, "API base URL instead of the environment's"),
     Setting("login_url", "FLYNN_LOGIN_URL", None, "login service URL (with base_url)"),
+    Setting(
+        "allow_http",
+        "FLYNN_ALLOW_HTTP",
+        "--allow-http",
+        "accept plain http:// URLs to any host (default: only loopback), e.g. a simulator "
+        "in another container; credentials then travel unencrypted",
+    ),
+    Setting(
+        "request_timeout",
+        "FLYNN_REQUEST_TIMEOUT",
+        "--request-timeout",
+        "seconds one request may take, each try (default 60)",
+    ),
     Setting("gst.gstin", "FLYNN_GSTIN", "--gstin", "the taxpayer's GSTIN (gst, ims)"),
     Setting("gst.username", "FLYNN_GST_USERNAME", "--username", "GST portal username (gst otp)"),
     Setting("irp.gstin", "FLYNN_IRP_GSTIN", "--gstin", "GSTIN for e-invoice lookups"),
@@ -178,18 +201,23 @@ SETTINGS: Final[tuple[Setting, ...]] = (
 _BY_KEY: Final = {s.key: s for s in SETTINGS}
 _CONFIG_ENV: Final = "FLYNN_CONFIG"
 _SECRET_KEYS: Final = frozenset({"password", "irp.password"})
+_NOT_TEXT: Final = frozenset({"allow_http", "request_timeout"})  # TOML booleans and numbers
 
 
-def settings_text() -> str:
-    """The settings table as plain text (for ``--help`` epilogs)."""
-    rows = [("environment", "config key", "flag", "meaning")]
-    rows += [(s.env, s.key, s.flag or "", s.help) for s in SETTINGS]
-    widths = [max(len(r[i]) for r in rows) for i in range(3)]
+def settings_text(width: int = 78) -> str:
+    """The settings table as plain text, ``width`` columns at most (``help settings``)."""
     lines = [
-        "  " + "  ".join(c.ljust(w) for c, w in zip(r[:3], widths, strict=True)) + "  " + r[3]
-        for r in rows
+        "Settings: a flag wins over the environment, the environment over the config",
+        "file (TOML: --config or FLYNN_CONFIG). Passwords and OTPs are never flags.",
+        "",
     ]
-    return "\n".join(line.rstrip() for line in lines)
+    for s in SETTINGS:
+        names = [s.env] + ([s.flag] if s.flag else [])
+        if s.key != "-":
+            names.append(f"config: {s.key}")
+        lines.append("  " + "   ".join(names))
+        lines += textwrap.wrap(s.help, width, initial_indent="      ", subsequent_indent="      ")
+    return "\n".join(lines)
 
 
 def _load_config(path: Path) -> dict[str, Any]:
@@ -257,6 +285,8 @@ class Settings:
         value = self._config.get(key)
         if value is None:
             return None
+        if key in _NOT_TEXT and isinstance(value, bool | int | float):
+            return str(value).lower()  # allow_http = true, request_timeout = 30
         if not isinstance(value, str):
             raise InvalidInput(f"config file: {key} must be a string")
         return value
@@ -320,6 +350,53 @@ class Settings:
         if (base_url is None) != (login_url is None):
             raise InvalidInput("set both FLYNN_BASE_URL and FLYNN_LOGIN_URL, or neither")
         return base_url, login_url
+
+    def flag(self, key: str, flag: str | None = None) -> bool:
+        """A yes/no setting: a flag given, or ``1``/``true``/``yes`` (``0``/``false``/``no``)."""
+        value = self.get(key, flag)
+        if value is None:
+            return False
+        text = value.strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("", "0", "false", "no", "off"):
+            return False
+        raise InvalidInput(f"{_BY_KEY[key].env} must be 1 or 0 (true or false), got {value!r}")
+
+    def request_timeout(self) -> float:
+        """``--request-timeout``, else the setting, else the client's default (seconds)."""
+        value = self.get("request_timeout", "request_timeout")
+        if value is None:
+            return DEFAULT_REQUEST_TIMEOUT
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = float("nan")
+        if not 0 < seconds < float("inf"):
+            raise InvalidInput(
+                f"the request timeout must be a number of seconds above 0, got {value!r}"
+            )
+        return seconds
+
+    def client_options(self, ui: Ui) -> dict[str, Any]:
+        """The network options every command's client gets: proxies from the environment
+        (``HTTPS_PROXY``, ``NO_PROXY``), ``--allow-http`` (with a warning when it matters) and
+        ``--request-timeout``."""
+        allow_http = self.flag("allow_http", "allow_http")
+        if allow_http:
+            for url in self.urls():
+                parts = urlsplit(url or "")
+                if parts.scheme == "http" and not _is_loopback(parts.hostname or ""):
+                    ui.warn(
+                        f"plain http:// to {parts.hostname} (--allow-http): the password "
+                        "and tokens travel unencrypted"
+                    )
+                    break
+        return {
+            "trust_env": True,
+            "allow_insecure_http": allow_http,
+            "request_timeout": self.request_timeout(),
+        }
 
     def state_dir(self) -> Path:
         """The state directory: the setting (config paths relative to the file), else XDG."""
@@ -392,26 +469,63 @@ def make_client(
         base_url=base_url,
         login_url=login_url,
         session_store=session_store,
-        **options,
+        **(settings.client_options(ui) | options),
     )
 
 
-def add_verbosity(parser: argparse.ArgumentParser) -> None:
-    """``-v``/``-vv`` and ``-q``."""
+def add_verbose(parser: argparse.ArgumentParser) -> None:
+    """``-v``/``-vv``: the client's log on stderr (commands that talk to the API)."""
     parser.add_argument(
         "-v",
         "--verbose",
         action="count",
         default=0,
-        help="log what the client does to stderr (-v: INFO, -vv: DEBUG); never secrets",
+        help="log what the client does to stderr (-v: INFO, -vv: DEBUG), and show the route, "
+        "task and page of an error; never secrets",
     )
+
+
+def add_quiet(parser: argparse.ArgumentParser) -> None:
+    """``-q``: no progress display (commands that show progress)."""
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress display")
 
 
+def add_verbosity(parser: argparse.ArgumentParser) -> None:
+    """``-v``/``-vv`` and ``-q`` (a command that logs and shows progress)."""
+    add_verbose(parser)
+    add_quiet(parser)
+
+
+def _timeout(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
+    return value
+
+
+def add_network_options(parser: argparse.ArgumentParser) -> None:
+    """``--request-timeout`` and ``--allow-http``."""
+    parser.add_argument(
+        "--request-timeout",
+        type=_timeout,
+        metavar="SECONDS",
+        help="seconds one request may take (default: $FLYNN_REQUEST_TIMEOUT, else 60)",
+    )
+    parser.add_argument(
+        "--allow-http",
+        action="store_true",
+        help="accept plain http:// URLs to any host, e.g. a simulator in another container",
+    )
+
+
 def add_api_options(parser: argparse.ArgumentParser) -> None:
-    """``--config``, ``--handle`` and ``--sandbox``/``--production``."""
+    """``--config``, ``--handle``, ``--sandbox``/``--production`` and the network options."""
     parser.add_argument("--config", type=Path, help=f"TOML config file (default: ${_CONFIG_ENV})")
     parser.add_argument("--handle", help="login e-mail or mobile (default: $FLYNN_HANDLE)")
+    add_network_options(parser)
     where = parser.add_mutually_exclusive_group()
     where.add_argument(
         "--sandbox",
@@ -429,14 +543,71 @@ def add_api_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+#: The width ``--help`` text is written for (and wrapped to).
+HELP_WIDTH: Final = 80
+
+
+def wrap_command(command: str, width: int = HELP_WIDTH - 2) -> list[str]:
+    """A shell command as lines of at most ``width`` columns, broken before an option (an
+    option stays with its value) and continued with ``\\``."""
+    words = command.split(" ")
+    groups: list[str] = []
+    for word in words:
+        option = groups[-1] if groups else ""
+        if option.startswith("-") and " " not in option and not word.startswith("-"):
+            groups[-1] += " " + word
+            continue
+        groups.append(word)
+    lines = [""]
+    for group in groups:
+        candidate = f"{lines[-1]} {group}" if lines[-1] else group
+        if len(candidate) + 2 > width and lines[-1].strip():
+            lines.append("    " + group)
+        else:
+            lines[-1] = candidate
+    return [line + " \\" for line in lines[:-1]] + lines[-1:]
+
+
 def epilog(*examples: str, settings: bool = True) -> str:
-    """A command's ``--help`` epilog: examples, then the settings table and the exit codes."""
+    """A command's ``--help`` epilog: its examples, then where the settings and exit codes are
+    explained (once, for every command: ``flynn-async help settings``/``exit-codes``)."""
     parts = ["Example" + ("s" if len(examples) > 1 else "") + ":"]
-    parts += [f"  {example}" for example in examples]
+    for example in examples:
+        parts += [f"  {line}" for line in wrap_command(example)]
+    parts.append("")
     if settings:
-        parts += ["", "Settings (flag, else environment, else config file):", settings_text()]
-    parts += ["", "Exit codes:", exit_codes_text()]
+        parts.append("Settings (flags, environment, config file): flynn-async help settings")
+    parts.append("Exit codes: flynn-async help exit-codes")
     return "\n".join(parts)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """``--help`` at most 80 columns wide (less on a narrower terminal): descriptions are
+    wrapped paragraph by paragraph (paragraphs are separated by a blank line); paragraphs of
+    several lines (examples, tables) are kept as written."""
+
+    def __init__(self, prog: str, **kwargs: Any) -> None:
+        columns = shutil.get_terminal_size((HELP_WIDTH, 24)).columns
+        kwargs["width"] = max(40, min(HELP_WIDTH, columns) - 2)
+        super().__init__(prog, **kwargs)
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        paragraphs = []
+        for paragraph in text.split("\n\n"):
+            lines = paragraph.splitlines()
+            if len(lines) > 1:  # laid out by hand: examples, tables
+                paragraphs.append("\n".join(indent + line for line in lines))
+            else:
+                paragraphs.append(
+                    textwrap.fill(
+                        " ".join(paragraph.split()),
+                        width,
+                        initial_indent=indent,
+                        subsequent_indent=indent,
+                        break_on_hyphens=False,
+                    )
+                )
+        return "\n\n".join(paragraphs)
 
 
 def log_levels(verbosity: int) -> int | None:

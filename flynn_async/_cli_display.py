@@ -28,7 +28,7 @@ from rich.progress import Progress as RichProgress
 
 from ._models import ImsInvoices, Progress
 
-__all__ = ["ProgressDisplay", "format_summary", "log_handler"]
+__all__ = ["SUMMARY_WIDTH", "ProgressDisplay", "format_summary", "log_handler"]
 
 #: Plain mode reports fetching at these fractions of the pages (and when done).
 _PLAIN_STEPS: Final = 10
@@ -111,7 +111,8 @@ class ProgressDisplay:
         if row is None:
             row = self._rows[name] = self._bars.add_task(name, total=None, state="submitted")
         if progress.phase == "waiting":
-            self._bars.update(row, state=f"waiting for the server ({progress.polls} checks)")
+            checks = "1 check" if progress.polls == 1 else f"{progress.polls} checks"
+            self._bars.update(row, state=f"waiting for the server ({checks})")
         elif progress.phase == "fetching":
             self._bars.update(
                 row,
@@ -134,7 +135,8 @@ class ProgressDisplay:
                 return
             text = f"fetching pages: {progress.pages_done}/{total}"
         else:
-            text = f"done: {progress.pages_done} pages"
+            pages = progress.pages_done
+            text = f"done: {pages} page" + ("" if pages == 1 else "s")
         print(f"{self._clock()} {name} {text}", file=self._stream, flush=True)
 
     @contextlib.contextmanager
@@ -202,8 +204,16 @@ def _paise(amount: Decimal) -> str:
     return f"{amount.quantize(Decimal('0.01'), ROUND_HALF_UP):,}"
 
 
-def format_summary(result: ImsInvoices) -> str:
-    """A per-section table of record counts and tax totals (exact sums, shown to the paisa)."""
+#: The summary table's width limit: a terminal's 80 columns.
+SUMMARY_WIDTH: Final = 80
+
+
+def format_summary(result: ImsInvoices, width: int = SUMMARY_WIDTH) -> str:
+    """A per-section table of record counts and tax totals (exact sums, shown to the paisa).
+
+    When the table is wider than ``width`` columns it is printed in parts, each with the
+    section column first, so that no line is wider and no number is broken across lines.
+    """
     headers = ("section", "records", "taxable value", "IGST", "CGST", "SGST", "cess")
     rows: list[tuple[str, ...]] = []
     sums = [Decimal(0)] * 5
@@ -218,12 +228,43 @@ def format_summary(result: ImsInvoices) -> str:
         rows.append((name, str(len(records)), "", "", "", "", ""))
     rows.append(("total", str(count), *(_paise(a) for a in sums)))
     widths = [max(len(r[i]) for r in (headers, *rows)) for i in range(len(headers))]
+    parts = _split_columns(widths, width)
+    return "\n\n".join(_table(headers, rows, widths, columns) for columns in parts)
 
+
+def _split_columns(widths: Sequence[int], width: int) -> list[list[int]]:
+    """The columns of each part (every part starts with column 0), as few parts as fit in
+    ``width``; two parts are balanced."""
+
+    def span(columns: Sequence[int]) -> int:
+        return sum(widths[i] for i in columns) + 2 * (len(columns) - 1)
+
+    rest = list(range(1, len(widths)))
+    if span([0, *rest]) <= width:
+        return [[0, *rest]]
+    halves = [[[0, *rest[:i]], [0, *rest[i:]]] for i in range(1, len(rest))]
+    fitting = [pair for pair in halves if max(span(part) for part in pair) <= width]
+    if fitting:
+        return min(fitting, key=lambda pair: max(span(part) for part in pair))
+    parts: list[list[int]] = [[0]]
+    for column in rest:  # greedy: as many columns as fit in each part
+        if len(parts[-1]) > 1 and span([*parts[-1], column]) > width:
+            parts.append([0])
+        parts[-1].append(column)
+    return parts
+
+
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    widths: Sequence[int],
+    columns: Sequence[int],
+) -> str:
     def line(cells: Sequence[str]) -> str:
         first = cells[0].ljust(widths[0])
-        rest = (c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True))
+        rest = (cells[i].rjust(widths[i]) for i in columns[1:])
         return "  ".join((first, *rest))
 
-    rule = "  ".join("-" * w for w in widths)
+    rule = "  ".join("-" * widths[i] for i in columns)
     body = [line(r) for r in rows]
     return "\n".join([line(headers), rule, *body[:-1], rule, body[-1]])

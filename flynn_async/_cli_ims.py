@@ -28,6 +28,7 @@ from ._cli_common import (
     Settings,
     Ui,
     add_api_options,
+    add_verbose,
     add_verbosity,
     epilog,
     make_client,
@@ -487,7 +488,7 @@ def register(
         formatter_class=formatter,
     )
     add_api_options(login)
-    add_verbosity(login)
+    add_verbose(login)
     login.set_defaults(handler=run_login)
 
     logout = commands.add_parser(
@@ -502,7 +503,7 @@ def register(
         formatter_class=formatter,
     )
     add_api_options(logout)
-    add_verbosity(logout)
+    add_verbose(logout)
     logout.set_defaults(handler=run_logout)
 
     gst = commands.add_parser(
@@ -545,7 +546,7 @@ def register(
         "--force", action="store_true", help="ask for a new OTP even if a session is stored"
     )
     add_api_options(otp)
-    add_verbosity(otp)
+    add_verbose(otp)
     otp.set_defaults(handler=run_gst_otp)
 
     status = gst_commands.add_parser(
@@ -560,7 +561,6 @@ def register(
     )
     status.add_argument("--gstin", help="only this GSTIN (default: $FLYNN_GSTIN, else all)")
     status.add_argument("--config", type=Path, help="TOML config file (default: $FLYNN_CONFIG)")
-    add_verbosity(status)
     status.set_defaults(handler=run_gst_status)
 
     logout = gst_commands.add_parser(
@@ -575,7 +575,7 @@ def register(
     )
     logout.add_argument("--gstin", help="the taxpayer's GSTIN (default: $FLYNN_GSTIN)")
     add_api_options(logout)
-    add_verbosity(logout)
+    add_verbose(logout)
     logout.set_defaults(handler=run_gst_logout)
 
     ims = commands.add_parser(

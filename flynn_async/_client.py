@@ -56,7 +56,15 @@ class FlynnClient:
         environment: ``"sandbox"`` (the default: production calls are billed and must be asked
             for) or ``"production"``.
         base_url, login_url: explicit API and login-service bases instead of ``environment``
-            (both or neither); ``http://`` is accepted only for loopback hosts.
+            (both or neither); ``http://`` is accepted only for loopback hosts, unless
+            ``allow_insecure_http`` is true.
+        allow_insecure_http: accept plain ``http://`` ``base_url``/``login_url`` for any host
+            (a simulator in another container); a warning is logged, as credentials then
+            travel unencrypted. Off by default.
+        trust_env: as aiohttp's ``ClientSession(trust_env=...)``: honour ``HTTPS_PROXY``,
+            ``HTTP_PROXY``, ``NO_PROXY`` (and ``~/.netrc``) for the session the client
+            creates. Off by default; the command line turns it on. With ``session=``, set it
+            on that session instead.
         session: an ``aiohttp.ClientSession`` to use; the client never closes a session it was
             given. Its connector's limit should be at least ``max_concurrency``.
         poll: how task status is polled (:class:`PollPolicy`).
@@ -115,6 +123,8 @@ class FlynnClient:
         max_token_refusals: int = DEFAULT_MAX_TOKEN_REFUSALS,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
+        allow_insecure_http: bool = False,
+        trust_env: bool = False,
     ) -> None:
         if not isinstance(credentials, Credentials):
             raise InvalidInput("credentials must be a flynn_async.Credentials")
@@ -127,10 +137,16 @@ class FlynnClient:
                     f"got {environment!r}"
                 )
             base_url, login_url = _api.ENVIRONMENTS[environment]
-        self.base_url = check_base_url(base_url, "base_url")
-        self.login_url = check_base_url(login_url, "login_url")
+        if not isinstance(allow_insecure_http, bool) or not isinstance(trust_env, bool):
+            raise InvalidInput("allow_insecure_http and trust_env must be True or False")
+        insecure = allow_insecure_http
+        self.base_url = check_base_url(base_url, "base_url", allow_insecure_http=insecure)
+        self.login_url = check_base_url(login_url, "login_url", allow_insecure_http=insecure)
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise InvalidInput("session must be an aiohttp.ClientSession")
+        if session is not None and trust_env:
+            raise InvalidInput("trust_env applies to the client's own session: set it on yours")
+        self.trust_env = trust_env
         if poll is not None and not isinstance(poll, PollPolicy):
             raise InvalidInput("poll must be a PollPolicy")
         if retry is not None and not isinstance(retry, RetryPolicy):
@@ -212,7 +228,7 @@ class FlynnClient:
                 )
         else:
             connector = aiohttp.TCPConnector(limit=max(100, self.max_concurrency + 16))
-            session = aiohttp.ClientSession(connector=connector)
+            session = aiohttp.ClientSession(connector=connector, trust_env=self.trust_env)
             self._session = session
         transport = Transport(
             session,

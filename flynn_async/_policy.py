@@ -88,7 +88,10 @@ class PollPolicy:
 
     def delays(self, rng: RandomSource) -> Iterator[float]:
         """The endless sequence of waits between status calls, before deadline clipping."""
-        base = backoff.expo(base=self.multiplier, factor=self.initial_delay)
+        # capped by the generator itself: an uncapped power overflows after ~3,000 waits
+        base = backoff.expo(
+            base=self.multiplier, factor=self.initial_delay, max_value=self.max_delay
+        )
         next(base)  # the generator's priming value
         for raw in base:
             spread = 1.0 + self.jitter * (2.0 * rng.random() - 1.0) if self.jitter else 1.0
@@ -142,7 +145,9 @@ class RetryPolicy:
 
     def delays(self, rng: RandomSource) -> Iterator[float]:
         """The waits before the second, third, ... try (full jitter applied)."""
-        base = backoff.expo(base=self.multiplier, factor=self.initial_delay)
+        base = backoff.expo(
+            base=self.multiplier, factor=self.initial_delay, max_value=self.max_delay
+        )
         next(base)
         for raw in base:
             yield min(raw, self.max_delay) * rng.random()

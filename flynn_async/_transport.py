@@ -80,8 +80,12 @@ class _Inflater:
         return rest
 
 
-def check_base_url(url: object, name: str) -> str:
-    """An ``https://`` URL, or ``http://`` to a loopback host (the simulator); no query."""
+def check_base_url(url: object, name: str, *, allow_insecure_http: bool = False) -> str:
+    """An ``https://`` URL, or ``http://`` to a loopback host (the simulator); no query.
+
+    ``allow_insecure_http`` accepts ``http://`` to any host (a simulator in another container),
+    with a warning logged: credentials and tokens then travel unencrypted.
+    """
     if not isinstance(url, str):
         raise InvalidInput(f"{name} must be a str, not {type(url).__name__}")
     parts = urlsplit(url)
@@ -90,8 +94,15 @@ def check_base_url(url: object, name: str) -> str:
     if parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidInput(f"{name} must not carry a query, fragment or user info")
     if parts.scheme == "http" and not _is_loopback(parts.hostname):
-        raise InvalidInput(
-            f"{name} must use https:// (plain http:// is accepted only for loopback hosts)"
+        if not allow_insecure_http:
+            raise InvalidInput(
+                f"{name} must use https:// (plain http:// is accepted for loopback hosts, "
+                f"or for any host with allow_insecure_http=True: CLI --allow-http)"
+            )
+        log.warning(
+            "%s uses plain http:// to %s: credentials and tokens travel unencrypted",
+            name,
+            parts.hostname,
         )
     return url.rstrip("/")
 

@@ -20,6 +20,9 @@ import pytest
 from flynn_async import Credentials, FlynnClient, GstSession
 from flynn_async.testing import FlynnSimulator
 
+# the plugin is opt-in (no entry point): this project's own tests enable it like any user's
+pytest_plugins = ["flynn_async.testing.pytest_plugin"]
+
 #: Small data unless a test asks for more: 6 records per section, 2 pages of up to 4.
 SMALL_SIM: dict[str, Any] = {"records_per_section": 6, "page_size": 4}
 

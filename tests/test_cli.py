@@ -57,6 +57,7 @@ from flynn_async import (
     _cli_ims,
     export,
 )
+from flynn_async import _errors as _cli_errors
 from flynn_async._cli_common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -351,8 +352,8 @@ def test_download_every_section_to_each_format(
     assert "Traceback" not in done.stderr
     # the summary: a row per section and the total
     assert 8 * 30 == len(expected)
-    last = done.stdout.strip().splitlines()[-1].split()
-    assert ["total", str(len(expected))] == last[:2]
+    (total, *_) = [line.split() for line in done.stdout.splitlines() if line.startswith("total")]
+    assert ["total", str(len(expected))] == total[:2]
     for section in ImsSection:
         assert re.search(rf"^{section.value}\s+30\s", done.stdout, re.M)
     # plain progress lines (stderr is a pipe): timestamped, one "done" per section
@@ -439,6 +440,16 @@ def test_a_wrong_password_is_exit_3(
     err = capsys.readouterr().err
     assert err.startswith("flynn-async: AuthError: ")
     assert 1 == len(err.strip().splitlines())
+    assert "not-the-password" not in err
+    # a sentence and what to do; the route and the server's code only with -v
+    assert "The login was refused: check the handle and password" in err
+    assert "FLYNN_PASSWORD" in err
+    assert "route" not in err
+    assert "err-invalid-credentials" not in err
+    assert EXIT_LOGIN_REFUSED == in_process(monkeypatch, env, "login", "-v")
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "The login was refused" in err
+    assert "[HTTP 401 err-invalid-credentials; route /authtokens]" in err
     assert "not-the-password" not in err
 
 
@@ -800,14 +811,17 @@ def test_every_help_explains_with_an_example(
     assert "Exit codes:" in text
 
 
-def test_the_api_commands_show_the_settings_table(
+def test_the_api_commands_point_to_the_one_settings_table(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     for command in (["login"], ["gst", "otp"], ["ims", "download"], ["einvoice", "get"], []):
         assert EXIT_OK == in_process(monkeypatch, {}, *command, "--help")
-        text = capsys.readouterr().out
-        for setting in SETTINGS:
-            assert setting.env in text
+        assert "flynn-async help settings" in capsys.readouterr().out
+    assert EXIT_OK == in_process(monkeypatch, {}, "help", "settings")
+    text = capsys.readouterr().out
+    for setting in SETTINGS:
+        assert setting.env in text
+        assert setting.flag is None or setting.flag in text
 
 
 def test_the_docs_list_every_setting_and_exit_code() -> None:
@@ -1003,6 +1017,7 @@ async def test_the_summary(sim: FlynnSimulator, client: FlynnClient, session: An
     igst = totals["b2b"].igst.quantize(PAISE, ROUND_HALF_UP)
     assert re.search(rf"^B2B\s+{len(result.b2b)}\s+.*{re.escape(f'{igst:,}')}", text, re.M)
     assert text.splitlines()[-1].split()[:2] == ["total", str(len(result))]
+    assert "\n\n" not in text  # small amounts: one table
 
 
 def test_sandbox_and_production_urls(
@@ -1143,3 +1158,32 @@ def test_sigterm_ends_the_process_after_the_grace_even_if_cleanup_hangs(tmp_path
     assert 143 == proc.returncode
     assert "cleaning up" in out  # it was cancelled like Ctrl-C first
     assert "terminated (cleanup took too long)" in err
+
+
+@pytest.mark.parametrize(
+    ("error", "says"),
+    [
+        (
+            _cli_errors.IrpPasswordRequired(
+                "HTTP 400 err-irp-empty-password", http_status=400, code="x", route="/r"
+            ),
+            "FLYNN_IRP_PASSWORD or irp.password",
+        ),
+        (
+            TooManyTokens("HTTP 403 err-too-many", http_status=403, code="y", route="/r"),
+            "wait for old ones to expire",
+        ),
+        (TransportError("connection refused", route="/r"), "HTTPS_PROXY, NO_PROXY"),
+        (TaskTimeout("still processing", route="/r", task_id="t-1"), "still processing"),
+    ],
+)
+def test_errors_are_a_sentence_with_what_to_do_and_the_route_with_v(
+    error: FlynnError, says: str
+) -> None:
+    text = _cli.describe(error)
+    assert says in text
+    assert "/r" not in text
+    assert "t-1" not in text
+    verbose = _cli.describe(error, verbose=True)
+    assert says in verbose
+    assert "route /r" in verbose

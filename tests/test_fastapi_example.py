@@ -11,6 +11,7 @@ import importlib.util
 import json
 import logging
 import random
+import re
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from decimal import Decimal
@@ -145,7 +146,7 @@ async def test_verifying_without_an_otp_request_is_409(
         "/gst/session", json={"gstin": flynn_simulator.gstin, "otp": flynn_simulator.otp}
     )
     assert 409 == answer.status_code
-    assert "no OTP was requested" in answer.json()["detail"]
+    assert "no OTP was requested" in answer.json()["message"]
     assert 0 == flynn_simulator.calls["otp_verify"]
 
 
@@ -270,7 +271,7 @@ async def test_a_download_needs_a_session(
 ) -> None:
     answer = await http.post("/downloads", json={"gstin": flynn_simulator.gstin})
     assert 409 == answer.status_code
-    assert "verify an OTP first" in answer.json()["detail"]
+    assert "verify an OTP first" in answer.json()["message"]
     assert 0 == flynn_simulator.calls["ims_submit"]
 
 
@@ -321,7 +322,7 @@ async def test_the_result_of_a_running_download_is_409_and_shutdown_cancels_it(
             await sleeping.wait()
         answer = await http.get(started.json()["url"] + "/result")
         assert 409 == answer.status_code
-        assert "running" in answer.json()["detail"]
+        assert "running" in answer.json()["message"]
         assert 1 == sim.live_tokens
 
     assert "cancelled" == download.state
@@ -440,3 +441,95 @@ def test_every_client_error_has_a_status_of_its_own(kind: type[Exception]) -> No
     assert 500 != status
     if issubclass(kind, InvalidInput):
         assert 422 == status
+
+
+# -------------------------------------------------------------------------------------------
+# One error shape; the simulator demo's port and Ctrl-C
+# -------------------------------------------------------------------------------------------
+
+
+async def test_every_error_has_one_json_shape(
+    http: httpx.AsyncClient, flynn_simulator: FlynnSimulator
+) -> None:
+    sim = flynn_simulator
+    answers = {
+        "route not found": await http.get("/no/such/route"),
+        "method not allowed": await http.delete("/gst/otp"),
+        "download not found": await http.get("/downloads/nope"),
+        "conflict": await http.post("/gst/session", json={"gstin": sim.gstin, "otp": "575757"}),
+        "invalid request": await http.post("/gst/otp", json={"gstin": 5}),
+        "flynn-async error": await http.post(
+            "/gst/otp", json={"gstin": "not-a-gstin", "username": "someone"}
+        ),
+    }
+    expected = {"route not found": 404, "method not allowed": 405, "download not found": 404}
+    expected |= {"conflict": 409, "invalid request": 422, "flynn-async error": 422}
+    for name, answer in answers.items():
+        assert expected[name] == answer.status_code, name
+        body = answer.json()
+        assert {"error", "message", "task_id", "details"} == set(body), name
+        assert body["error"]
+        assert body["message"]
+    assert "NotFound" == answers["download not found"].json()["error"]
+    assert "Conflict" == answers["conflict"].json()["error"]
+    invalid = answers["invalid request"].json()
+    assert "InvalidRequest" == invalid["error"]
+    assert ["body", "gstin"] in [d["loc"] for d in invalid["details"]]
+    assert "InvalidInput" == answers["flynn-async error"].json()["error"]
+
+
+def read_until(fd: int, marker: str, seconds: float = 60) -> str:
+    """What the process wrote on ``fd`` up to the first line holding ``marker``."""
+    import os
+    import select
+
+    seen = b""
+    while marker.encode() not in seen:
+        readable, _, _ = select.select([fd], [], [], seconds)
+        chunk = os.read(fd, 65536) if readable else b""
+        assert chunk, f"no {marker!r}; got {seen.decode(errors='replace')!r}"
+        seen += chunk
+    return seen.decode()
+
+
+@pytest.mark.skipif(importlib.util.find_spec("uvicorn") is None, reason="needs uvicorn")
+def test_the_simulator_demo_takes_a_port_and_stops_on_ctrl_c_without_a_traceback(
+    tmp_path: Path,
+) -> None:
+    import os
+    import signal
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FLYNN_")}
+    env["PORT"] = "0"  # a free port, from the environment
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLE), "--simulator"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.stdout is not None
+    assert proc.stderr is not None
+    try:
+        logged = read_until(proc.stderr.fileno(), "(Press CTRL+C to quit)")
+        (url,) = re.findall(r"Uvicorn running on (http://\S+)", logged)
+        assert not url.endswith(":0")
+        with pytest.raises(urllib.error.HTTPError) as answer:
+            urllib.request.urlopen(f"{url}/downloads/nope", timeout=30)
+        assert 404 == answer.value.code
+        assert "NotFound" == json.loads(answer.value.read())["error"]
+        answer.value.close()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert 0 == proc.returncode, err
+    text = logged + err.decode()
+    assert "Traceback" not in text
+    assert "KeyboardInterrupt" not in text
+    assert "stopped" in out.decode()

@@ -13,7 +13,13 @@ Run it (``--factory``: the settings are read from the environment when the app i
 
     FLYNN_HANDLE=me@example.com FLYNN_PASSWORD=... uvicorn --factory fastapi_app:create_app
 
-Or against the built-in simulator: ``python fastapi_app.py --simulator`` (needs uvicorn).
+Or against the built-in simulator: ``python fastapi_app.py --simulator [--port 8000]`` (needs
+uvicorn; the port also comes from ``PORT``; ``--port 0`` picks a free one). Ctrl-C stops it
+cleanly.
+
+Every error is answered in ONE JSON shape, :class:`ErrorBody`: ``{"error", "message",
+"task_id", "details"}``, whether it comes from flynn-async, from the app (404, 409) or from
+request validation (422).
 
 OTPs, passwords and session ids never appear in logs, in answers or in error texts.
 """
@@ -35,6 +41,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, SecretStr
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from flynn_async import (
     ApiError,
@@ -194,12 +201,15 @@ class SectionProgress(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """An error as the service reports it: the flynn-async error type, its text (which never
-    holds a secret) and the task id when a task was involved (a resume token)."""
+    """Every error the service answers, in one shape: the error's type (a flynn-async error
+    type, ``InvalidRequest`` or the HTTP status's name such as ``NotFound``), its text (which
+    never holds a secret), the task id when a task was involved (a resume token) and, for an
+    invalid request, where it is invalid."""
 
     error: str
     message: str
     task_id: str | None = None
+    details: list[dict[str, Any]] | None = None
 
 
 class DownloadReport(BaseModel):
@@ -256,10 +266,22 @@ async def _flynn_error(request: Request, error: Exception) -> Response:
 async def _invalid_request(request: Request, error: Exception) -> Response:
     """422 without echoing the input: a request body may hold an OTP."""
     assert isinstance(error, RequestValidationError)
-    detail = [
-        {"loc": e.get("loc"), "msg": e.get("msg"), "type": e.get("type")} for e in error.errors()
+    details = [
+        {"loc": list(e.get("loc", ())), "msg": e.get("msg"), "type": e.get("type")}
+        for e in error.errors()
     ]
-    return JSONResponse({"detail": detail}, status_code=HTTPStatus.UNPROCESSABLE_ENTITY)
+    body = ErrorBody(
+        error="InvalidRequest", message="the request is not valid; see details", details=details
+    )
+    return JSONResponse(body.model_dump(), status_code=HTTPStatus.UNPROCESSABLE_ENTITY)
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    """An HTTP error of the app or of routing (404, 405, 409, 503) as an :class:`ErrorBody`."""
+    assert isinstance(error, StarletteHTTPException)
+    status = HTTPStatus(error.status_code)
+    body = ErrorBody(error=status.phrase.title().replace(" ", ""), message=str(error.detail))
+    return JSONResponse(body.model_dump(), status_code=status, headers=error.headers)
 
 
 # -------------------------------------------------------------------------------------------
@@ -480,6 +502,7 @@ def create_app(
     app = FastAPI(title="IMS downloads", lifespan=lifespan)
     app.add_exception_handler(FlynnError, _flynn_error)
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
 
     @app.post("/gst/otp", status_code=HTTPStatus.ACCEPTED)
     async def request_otp(body: OtpStart, service: Service, client: Client) -> OtpSent:
@@ -552,8 +575,8 @@ def _find(downloads: Downloads, download_id: str) -> Download:
     return download
 
 
-def _serve_with_simulator() -> None:  # pragma: no cover - a manual demo
-    """Serve the app against the built-in simulator on http://127.0.0.1:8000."""
+def _serve_with_simulator(host: str, port: int) -> None:  # pragma: no cover - a manual demo
+    """Serve the app against the built-in simulator on http://HOST:PORT until Ctrl-C."""
     import uvicorn
 
     from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
@@ -567,16 +590,31 @@ def _serve_with_simulator() -> None:  # pragma: no cover - a manual demo
                 login_url=sim.login_url,
             )
             print(f"simulated taxpayer {sim.gstin}, username {sim.gst_username}, OTP {sim.otp}")
-            server = uvicorn.Server(uvicorn.Config(create_app(settings), log_level="info"))
-            await server.serve()
+            config = uvicorn.Config(create_app(settings), host=host, port=port, log_level="info")
+            await uvicorn.Server(config).serve()  # it logs the URL it serves (port 0: the one
+            # it picked); Ctrl-C stops it
 
-    asyncio.run(main())
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: uvicorn shut down; no traceback
+        asyncio.run(main())
+    print("stopped", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:  # pragma: no cover - a manual demo
+    """``python fastapi_app.py --simulator [--host H] [--port P]``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--simulator", action="store_true", help="serve against the simulator")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("PORT", "8000")),
+        help="port to bind; 0 picks a free one (default: $PORT, else 8000)",
+    )
+    args = parser.parse_args(argv)
+    if not args.simulator:
+        parser.error("use uvicorn --factory fastapi_app:create_app, or --simulator")
+    _serve_with_simulator(args.host, args.port)
 
 
 if __name__ == "__main__":  # pragma: no cover
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--simulator", action="store_true", help="serve against the simulator")
-    if parser.parse_args().simulator:
-        _serve_with_simulator()
-    else:
-        parser.error("use uvicorn --factory fastapi_app:create_app, or --simulator")
+    main()

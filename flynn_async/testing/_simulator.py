@@ -63,6 +63,8 @@ _ORGS: Final = (
 _GST_USERNAME: Final = "demo-user"
 _GSTIN: Final = "24AAAPI3182M002"
 _LOGIN_PREFIX: Final = "/theodore/apis/v1"
+#: The simulator's own route (not the API's) answering its e-invoice signing certificate.
+SIM_CERTIFICATE_ROUTE: Final = "/_simulator/einvoice-certificate.pem"
 _HANDLE_TYPES: Final = ("email", "mobile")
 _GSTIN_CHARS: Final = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _JWT_HEADER: Final = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
@@ -680,9 +682,17 @@ class FlynnSimulator:
                     _api.TASK_PAGE_ROUTE.format(flynn=tasks, task_id="{task_id}", page="{page}"),
                     self._task_page,
                 ),
+                # not the API: the simulator's own, for `flynn-async simulator key`
+                web.get(SIM_CERTIFICATE_ROUTE, self._certificate),
             ]
         )
         return app
+
+    async def _certificate(self, request: web.Request) -> web.Response:
+        """The e-invoice portal's signing certificate (PEM), to verify signatures with."""
+        return web.Response(
+            text=self.einvoice.certificate_pem, content_type="application/x-pem-file"
+        )
 
     def _envelope(self, route: str) -> Envelope:
         mode = self.config.envelope

@@ -1,9 +1,11 @@
 """The pytest plugin of flynn-async: the simulator and ready clients as fixtures.
 
-Installed with the package (the ``pytest11`` entry point ``flynn_async``), so every pytest run
-in a project that installs flynn-async has these fixtures; nothing runs until a test asks
-for one. Importing this module builds no application, opens no socket and creates no event
-loop.
+Opt-in: a project enables it with ``-p flynn_async.testing.pytest_plugin`` (on the command
+line or in ``addopts``) or ``pytest_plugins = ["flynn_async.testing.pytest_plugin"]`` in its
+top-level ``conftest.py``; projects that do not are never touched by it. Its needs are the
+``testing`` extra (pytest and pytest-asyncio). Nothing runs until a test asks for a fixture:
+importing this module builds no application, opens no socket and creates no event loop. It
+uses public pytest and pytest-asyncio APIs only.
 
 Fixtures (all function-scoped):
 
@@ -30,7 +32,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import random
 import threading
 import time
@@ -100,13 +101,13 @@ def _async_fixture(func: _F) -> _F:
 def _unmarked(func: Callable[..., Any]) -> Callable[..., Any]:
     """A copy of an async-generator fixture function without pytest-asyncio's mark."""
 
-    @functools.wraps(func)
     async def fixture(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
         async for value in func(*args, **kwargs):
             yield value
 
-    for attribute in ("_force_asyncio_fixture", "_loop_scope"):
-        fixture.__dict__.pop(attribute, None)  # copied by functools.wraps
+    # the names only: functools.wraps would copy pytest-asyncio's marks too
+    for attribute in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(fixture, attribute, getattr(func, attribute))
     return fixture
 
 

@@ -1,5 +1,6 @@
-"""The pytest plugin: registered by its entry point, cheap to import, and its fixtures work
-in a user's project under pytest-asyncio (strict and auto mode), anyio, or no async plugin.
+"""The pytest plugin: opt-in (no entry point), cheap to import, and its fixtures work in a
+user's project that enables it, under pytest-asyncio (strict and auto mode), anyio, or no
+async plugin; a project that does not enable it never imports flynn-async.
 
 Users' test files are run with ``pytester`` in-process (warnings are errors, markers strict;
 hypothesis's plugin is left out: it would import all of hypothesis into every run).
@@ -12,6 +13,7 @@ import importlib.metadata
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -28,12 +30,14 @@ asyncio_mode = {mode}
 asyncio_default_fixture_loop_scope = function
 filterwarnings = error
 addopts = --strict-markers -p no:cacheprovider -p no:hypothesispytest
+    -p flynn_async.testing.pytest_plugin
 xfail_strict = true
 """
 PLAIN_INI = """
 [pytest]
 filterwarnings = error
 addopts = --strict-markers -p no:cacheprovider -p no:hypothesispytest
+    -p flynn_async.testing.pytest_plugin
 """
 
 # A user's tests: every fixture, the marker, faults and simulated time. ``{mark}`` is put
@@ -135,13 +139,35 @@ def run_user_tests(
 # -------------------------------------------------------------------------------------------
 
 
-def test_the_entry_point_registers_the_plugin(pytestconfig: pytest.Config) -> None:
-    (entry_point,) = (
-        ep for ep in importlib.metadata.entry_points(group="pytest11") if ep.name == "flynn_async"
+def test_the_plugin_is_opt_in_and_enabled_here(pytestconfig: pytest.Config) -> None:
+    entry_points = importlib.metadata.entry_points(group="pytest11")
+    assert not [ep for ep in entry_points if ep.value.startswith("flynn_async")]
+    # this project enables it like a user would (tests/conftest.py: pytest_plugins)
+    assert pytestconfig.pluginmanager.get_plugin("flynn_async.testing.pytest_plugin") is (
+        pytest_plugin
     )
-    assert "flynn_async.testing.pytest_plugin" == entry_point.value
-    assert entry_point.load() is pytest_plugin
-    assert pytestconfig.pluginmanager.get_plugin("flynn_async") is pytest_plugin
+
+
+def test_the_plugin_uses_no_private_pytest_asyncio_attributes() -> None:
+    source = Path(pytest_plugin.__file__).read_text(encoding="utf-8")
+    for private in ("_force_asyncio_fixture", '"_loop_scope"', "._loop_scope", "pytest_asyncio._"):
+        assert private not in source
+
+
+def test_a_project_without_the_plugin_never_imports_flynn_async(
+    pytester: pytest.Pytester,
+) -> None:
+    source = """
+    import sys
+
+    def test_nothing_of_flynn_async_is_loaded(request):
+        assert not [name for name in sys.modules if name.startswith("flynn_async")]
+        assert request.config.pluginmanager.get_plugin("flynn_async.testing.pytest_plugin") is None
+    """
+    pytester.makeini(INI.format(mode="auto").replace("-p flynn_async.testing.pytest_plugin", ""))
+    pytester.makepyfile(test_user=textwrap.dedent(source))
+    result = pytester.runpytest_subprocess()  # a fresh interpreter: sys.modules is its own
+    result.assert_outcomes(passed=1)
 
 
 def test_the_marker_is_registered(pytestconfig: pytest.Config) -> None:
