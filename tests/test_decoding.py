@@ -1168,3 +1168,17 @@ async def test_pages_that_disagree_about_a_data_key_are_a_response_error(
             await client.ims.task("task-1").result()  # was a bare ValueError
     assert isinstance(info.value, ValueError)  # what ImsInvoices.merge documents
     assert "index 1" in str(info.value)
+
+
+def test_frozen_map_freezes_any_container_it_is_given() -> None:
+    class Items(list[Any]):
+        pass
+
+    given = {"proxy": MappingProxyType({"a": [1]}), "items": Items([{"b": []}]), "n": 1}
+    frozen = FrozenMap(given)
+    assert {"proxy": {"a": (1,)}, "items": ({"b": ()},), "n": 1} == frozen
+    assert type(frozen["proxy"]) is FrozenMap
+    assert type(frozen["items"]) is tuple
+    assert type(frozen["items"][0]["b"]) is tuple
+    same = FrozenMap({"x": frozen})
+    assert same["x"] is frozen  # already frozen: kept as it is
