@@ -853,6 +853,14 @@ def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
     return out
 
 
+class _PartsDisagree(ResponseError, ValueError):
+    """Pages (or results) to merge disagree about a non-list key of their ``data``.
+
+    A ``ResponseError`` (the server's pages contradict each other) that is also the
+    ``ValueError`` :meth:`~flynn_async.ImsInvoices.merge` documents.
+    """
+
+
 def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
     """Concatenate results section by section, in the order given."""
     parts = list(parts)
@@ -862,7 +870,7 @@ def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
     other: dict[str, list[Any]] = {}
     extra: dict[str, Any] = {}
     present: set[str] = set()
-    for part in parts:
+    for index, part in enumerate(parts):
         for key in m.KNOWN_SECTIONS:
             records = getattr(part, key)
             if records:
@@ -871,7 +879,10 @@ def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
             other.setdefault(key, []).extend(records)
         for key, value in part.extra.items():
             if key in extra and extra[key] != value:
-                raise ValueError(f"pages disagree about {key!r}: {extra[key]!r} != {value!r}")
+                raise _PartsDisagree(
+                    f"pages disagree about {key!r}: {extra[key]!r:.60} before, {value!r:.60} "
+                    f"in the page at index {index} (from 0)"
+                )
             extra[key] = value
         present |= part.present
     return m.ImsInvoices(

@@ -67,15 +67,17 @@ class FrozenMap(Mapping[str, Any]):
     _data: MappingProxyType[str, Any]
 
     def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        items = {k: freeze(v) for k, v in data.items()} if data else {}
+        items = dict(data) if data else {}
+        if not _FROZEN_TYPES.issuperset(map(type, items.values())):  # (in C) all frozen already?
+            items = {k: freeze(v) for k, v in items.items()}
         object.__setattr__(self, "_data", MappingProxyType(items))
 
     @classmethod
     def _of_dict(cls, data: dict[str, Any]) -> FrozenMap:
         """Private: wrap ``data`` (a fresh dict nobody else holds) after freezing its values."""
         self = object.__new__(cls)
-        for key, value in data.items():
-            if type(value) in _CONTAINERS:
+        if not _FROZEN_TYPES.issuperset(map(type, data.values())):
+            for key, value in data.items():
                 data[key] = freeze(value)
         object.__setattr__(self, "_data", MappingProxyType(data))
         return self
@@ -105,7 +107,8 @@ class FrozenMap(Mapping[str, Any]):
         return (FrozenMap, (dict(self._data),))
 
 
-_CONTAINERS: Final = frozenset({list, dict, tuple})
+#: Values kept as they are: immutable, and holding nothing that could change.
+_FROZEN_TYPES: Final = frozenset({str, int, float, bool, Decimal, type(None), FrozenMap})
 
 
 def freeze(value: Any) -> Any:

@@ -1013,8 +1013,9 @@ async def scripted_bodies() -> AsyncIterator[tuple[dict[str, bytes], str]]:
     }
 
     def answer(name: str) -> Any:
-        async def handle(_: web.Request) -> web.Response:
-            return web.Response(body=bodies[name], content_type="application/json")
+        async def handle(request: web.Request) -> web.Response:
+            body = bodies.get(name + request.match_info.get("n", ""), bodies[name])  # "page1"
+            return web.Response(body=body, content_type="application/json")
 
         return handle
 
@@ -1153,3 +1154,31 @@ def test_escaped_colons_and_nested_objects_take_the_exact_check(body: bytes, rep
             loads(body)
     else:
         assert json.loads(body) == loads(body)
+
+
+async def test_pages_that_disagree_about_a_data_key_are_a_response_error(
+    scripted_bodies: tuple[dict[str, bytes], str], clock: Any
+) -> None:
+    bodies, base = scripted_bodies
+    bodies["result"] = b'{"status": "1", "data": {"pages": 2}}'
+    bodies["page0"] = b'{"status": "1", "data": {"b2b": [], "fp": "012024"}}'
+    bodies["page1"] = b'{"status": "1", "data": {"b2b": [], "fp": "022024"}}'
+    async with _scripted_client(base, clock) as client:
+        with pytest.raises(ResponseError, match="pages disagree about 'fp'") as info:
+            await client.ims.task("task-1").result()  # was a bare ValueError
+    assert isinstance(info.value, ValueError)  # what ImsInvoices.merge documents
+    assert "index 1" in str(info.value)
+
+
+def test_frozen_map_freezes_any_container_it_is_given() -> None:
+    class Items(list[Any]):
+        pass
+
+    given = {"proxy": MappingProxyType({"a": [1]}), "items": Items([{"b": []}]), "n": 1}
+    frozen = FrozenMap(given)
+    assert {"proxy": {"a": (1,)}, "items": ({"b": ()},), "n": 1} == frozen
+    assert type(frozen["proxy"]) is FrozenMap
+    assert type(frozen["items"]) is tuple
+    assert type(frozen["items"][0]["b"]) is tuple
+    same = FrozenMap({"x": frozen})
+    assert same["x"] is frozen  # already frozen: kept as it is
