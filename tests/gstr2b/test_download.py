@@ -11,11 +11,11 @@ import pytest
 from flynn_async import (
     FlynnClient,
     GstError,
-    GstSession,
     Gstr2b,
     Gstr2bNotGenerated,
     Gstr2bQueued,
     Gstr2bTooEarly,
+    GstSession,
     InvalidInput,
     PollPolicy,
     ReturnPeriod,
