@@ -667,10 +667,10 @@ class Gstr2b:
 
     ``documents`` (``docdata``) holds the documents whose ITC the statement counts (accepted
     in IMS, or no action), ``rejected`` (``docRejdata``) the ones rejected in IMS; pending ones
-    are in neither. ``files`` is how many files the portal sent it in (not part of the
-    document: ``to_dict()`` has no file count, and two results compare equal whatever their
-    file counts). A period without documents gives a ``Gstr2b`` with only ``gstin`` and
-    ``period`` set (``empty`` is true).
+    are in neither. ``files`` is how many files the portal sent it in (0 for a period without
+    documents; not part of the document: ``to_dict()`` has no file count, and two results
+    compare equal whatever their file counts). A period without documents gives a ``Gstr2b``
+    with only ``gstin`` and ``period`` set (``empty`` is true).
     """
 
     gstin: str | None = None

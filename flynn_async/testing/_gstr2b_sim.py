@@ -218,8 +218,9 @@ class Gstr2bPortal:
             {_api.ERR_ARG_ERROR_LOCATION: list(fields)},
         )
 
-    def get(self, gstin: str, query: Mapping[str, str]) -> dict[str, Any]:
-        """The get route's answer ``data`` for a checked request of ``gstin``."""
+    def get(self, gstin: str, query: Mapping[str, str], *, peek: bool = False) -> dict[str, Any]:
+        """The get route's answer ``data`` for a checked request of ``gstin``; ``peek``: a
+        faulted request, answered without using up a queued answer."""
         self.calls["get"] += 1
         period = query.get(_api.GSTR2B_QUERY_PERIOD)
         if query.get(_api.GSTR2B_QUERY_RETURN_TYPE) != _api.GSTR2B_RETURN_TYPE:
@@ -231,7 +232,8 @@ class Gstr2bPortal:
         if self.error_code is not None:
             raise self._portal_error(self.error_code)
         if self.queued > 0:
-            self.queued -= 1
+            if not peek:
+                self.queued -= 1
             return {
                 _api.GSTR2B_QUEUED_ID_KEY: self._new_id(),
                 _api.GSTR2B_QUEUED_MINUTES_KEY: self.queue_minutes,

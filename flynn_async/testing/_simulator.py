@@ -1161,7 +1161,8 @@ class FlynnSimulator:
         return gstin
 
     async def _gstr2b_get(self, request: web.Request) -> dict[str, Any]:
-        return self.gstr2b.get(self._gst_caller(request), request.query)
+        gstin = self._gst_caller(request)
+        return self.gstr2b.get(gstin, request.query, peek=self._peeking(request))
 
     async def _gstr2b_regenerate(self, request: web.Request) -> dict[str, Any]:
         gstin = self._gst_caller(request)
