@@ -13,6 +13,7 @@ date or amount is due) is kept in its ``extra`` and comes back out of ``to_dict(
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from types import MappingProxyType
@@ -41,7 +42,6 @@ __all__ = [
 ]
 
 Kind = Literal["text", "money", "date", "int", "number"]
-_DATE_FORMAT: Final = "%d-%m-%Y"
 
 
 class Where(NamedTuple):
@@ -67,13 +67,25 @@ def _money(value: Any, path: str, where: Where) -> Decimal:
     raise _fail(f"amount must be a JSON number, got {value!r:.60}", path, where)
 
 
+@functools.lru_cache(maxsize=8192)
+def _parse_date(text: str) -> _dt.date | None:
+    """``DD-MM-YYYY`` as a date (``None`` if it is not one); dates repeat: cached."""
+    if len(text) != 10 or text[2] != "-" or text[5] != "-":
+        return None
+    day, month, year = text[:2], text[3:5], text[6:]
+    if not (day.isdigit() and month.isdigit() and year.isdigit() and text.isascii()):
+        return None
+    try:
+        return _dt.date(int(year), int(month), int(day))
+    except ValueError:
+        return None
+
+
 def _date(value: Any, path: str, where: Where) -> _dt.date:
-    if isinstance(value, str) and len(value) == 10:
-        try:
-            return _dt.datetime.strptime(value, _DATE_FORMAT).date()
-        except ValueError:
-            pass
-    raise _fail(f"date must be DD-MM-YYYY, got {value!r:.60}", path, where)
+    found = _parse_date(value) if type(value) is str else None
+    if found is None:
+        raise _fail(f"date must be DD-MM-YYYY, got {value!r:.60}", path, where)
+    return found
 
 
 def _int(value: Any, path: str, where: Where) -> int:
@@ -92,8 +104,13 @@ def _convert(kind: Kind, value: Any, path: str, where: Where) -> Any:
     return value
 
 
+@functools.lru_cache(maxsize=8192)
+def _date_text(value: _dt.date) -> str:
+    return f"{value.day:02d}-{value.month:02d}-{value.year:04d}"
+
+
 def _encode(kind: Kind, value: Any) -> Any:
-    return value.strftime(_DATE_FORMAT) if kind == "date" else value
+    return _date_text(value) if kind == "date" else value
 
 
 class _Record(msgspec.Struct, frozen=True, gc=False, kw_only=True):
@@ -707,7 +724,7 @@ class Gstr2b:
         if self.version is not None:
             out["version"] = self.version
         if self.generated is not None:
-            out["gendt"] = self.generated.strftime(_DATE_FORMAT)
+            out["gendt"] = _date_text(self.generated)
         if self.itc_summary is not None:
             out["itcsumm"] = self.itc_summary.to_dict()
         if self.supplier_summary is not None:
