@@ -73,8 +73,9 @@ class Gstr2bRegeneration:
 
     @property
     def unchanged(self) -> bool:
-        """True when nothing changed since the last generation: the 2B is already current."""
-        return self.status == "unchanged"
+        """True when nothing changed since the last generation: the 2B is already current
+        (the regenerate call answered ``IMS2005``, or the status carries it as ``err_cd``)."""
+        return self.status == "unchanged" or self.error_code == _api.GSTR2B_CODE_UNCHANGED
 
     @property
     def in_progress(self) -> bool:
@@ -84,7 +85,7 @@ class Gstr2bRegeneration:
     @property
     def succeeded(self) -> bool:
         """True when the 2B is regenerated (``P``) or already current (``unchanged``)."""
-        return self.status in (_api.GSTR2B_STATUS_PROCESSED, "unchanged")
+        return self.status == _api.GSTR2B_STATUS_PROCESSED or self.unchanged
 
 
 def _period(value: object) -> ReturnPeriod:

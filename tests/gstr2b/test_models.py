@@ -252,3 +252,52 @@ def test_any_split_merges_to_exactly_the_one_file_result(
     assert merged.files == files
     assert merged == single
     assert text_of(merged.to_dict()) == text_of(single.to_dict())
+
+
+def test_unchanged_also_when_the_status_carries_ims2005() -> None:
+    from flynn_async import Gstr2bRegeneration
+
+    ended = Gstr2bRegeneration(reference_id="R1", status="ER", error_code="IMS2005")
+    assert ended.unchanged
+    assert ended.succeeded
+    failed = Gstr2bRegeneration(reference_id="R2", status="ER", error_code="IMS2B007")
+    assert not failed.unchanged
+    assert not failed.succeeded
+    assert Gstr2bRegeneration(reference_id="R3", status="IP").in_progress
+
+
+_amounts = st.decimals(
+    min_value=Decimal("-1e12"), max_value=Decimal("1e12"), allow_nan=False, places=2
+) | st.integers(min_value=-(10**12), max_value=10**12)
+_dates = st.dates(min_value=datetime.date(2017, 7, 1), max_value=datetime.date(2099, 12, 31))
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    amounts=st.lists(_amounts, min_size=6, max_size=6),
+    day=_dates,
+    extra=st.dictionaries(
+        st.text("abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8).filter(
+            lambda k: k not in Gstr2bInvoice._BY_WIRE
+        ),
+        st.one_of(st.text(max_size=5), _amounts, st.none()),
+        max_size=3,
+    ),
+)
+def test_an_invoice_round_trips_with_every_digit(
+    amounts: list[Decimal | int], day: datetime.date, extra: dict[str, Any]
+) -> None:
+    wire: dict[str, Any] = {
+        "inum": "INV/1",
+        "dt": day.strftime("%d-%m-%Y"),
+        "typ": "R",
+        **dict(zip(("val", "txval", "igst", "cgst", "sgst", "cess"), amounts, strict=True)),
+        **extra,
+    }
+    body = _encoder.encode(wire)
+    decoded = _decoder.decode(body)
+    invoice = Gstr2bInvoice.decode(decoded, "inv[0]")
+    assert invoice.date == day
+    assert invoice.to_dict() == decoded
+    assert text_of(invoice.to_dict()) == text_of(decoded)  # the same text: every digit kept
+    assert len(_encoder.encode(invoice.to_dict())) == len(body)
