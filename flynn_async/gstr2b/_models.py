@@ -16,7 +16,6 @@ import datetime as _dt
 import functools
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal, NamedTuple
 
 import attrs
@@ -477,7 +476,8 @@ FLAT_SECTIONS: Final = frozenset({"impg", "impga"})
 
 
 def _proxy(values: dict[str, Any]) -> Mapping[str, Any]:
-    return MappingProxyType(values)
+    """A read-only mapping of records that pickles (records stay as they are inside)."""
+    return FrozenMap(values) if values else EMPTY
 
 
 class ItcGroup(msgspec.Struct, frozen=True, gc=False, kw_only=True):

@@ -202,6 +202,9 @@ def test_records_are_frozen_and_pickle() -> None:
     with pytest.raises(AttributeError):
         invoice.number = "X"  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(invoice)) == invoice
+    assert pickle.loads(pickle.dumps(result)) == result  # a result crosses processes
+    with pytest.raises(TypeError):
+        result.documents.sections["b2b"] = ()  # type: ignore[index, union-attr]
     assert json.loads(_encoder.encode(result.to_dict()))["gstin"] == "24AAAPI3182M002"
 
 
