@@ -65,6 +65,11 @@ from ._errors import (
     EInvoiceNotFound,
     FlynnError,
     GstError,
+    Gstr2bNotGenerated,
+    Gstr2bOutcomeUnknown,
+    Gstr2bQueued,
+    Gstr2bRegenerationInProgress,
+    Gstr2bTooEarly,
     GstSessionExpired,
     InvalidInput,
     IrpError,
@@ -110,6 +115,7 @@ from ._store import FileSessionStore, SessionStore
 from ._tasks import PageCodec, Task
 from ._token_store import FileTokenStore, StoredToken, TokenStore
 from ._transport import Stats
+from .gstr2b import Gstr2b, Gstr2bApi, Gstr2bRegeneration
 
 try:
     __version__ = version("flynn-async")
@@ -153,6 +159,14 @@ __all__ = [
     "GstSession",
     "GstSessionExpired",
     "GstSessionMissing",
+    "Gstr2b",
+    "Gstr2bApi",
+    "Gstr2bNotGenerated",
+    "Gstr2bOutcomeUnknown",
+    "Gstr2bQueued",
+    "Gstr2bRegeneration",
+    "Gstr2bRegenerationInProgress",
+    "Gstr2bTooEarly",
     "ImsAmendedInvoice",
     "ImsAmendedNote",
     "ImsApi",

@@ -264,6 +264,58 @@ TASK_STATUS_COMPLETED: Final = "completed"
 TASK_STATUS_FAILED: Final = "failed"
 
 # --------------------------------------------------------------------------------------------
+# GSTR-2B (section 13). The routes, query names and codes are **unconfirmed** through Flynn.
+# --------------------------------------------------------------------------------------------
+
+#: The GST API version of the 2B routes: a client setting (``gstr2b_api_version``).
+DEFAULT_GSTR2B_API_VERSION: Final = "v4.0"
+GSTR2B_FLYNN_VERSION: Final = "v1.0"
+GSTR2B_ROUTE: Final = "/basic/gstn/{flynn}/taxpayerapi/{v2b}/returns"
+GSTR2B_REGENERATE_ROUTE: Final = "/basic/gstn/{flynn}/taxpayerapi/{v2b}/returns/gstr2b/GEN2B"
+GSTR2B_STATUS_ROUTE: Final = "/basic/gstn/{flynn}/taxpayerapi/{v2b}/returns/gstr2b/GENSTS2B"
+GSTR2B_QUERY_RETURN_TYPE: Final = "gstn_ret_type"
+GSTR2B_RETURN_TYPE: Final = "gstr2b"
+GSTR2B_QUERY_PERIOD: Final = "rtnprd"
+GSTR2B_QUERY_FILE: Final = "file_num"
+GSTR2B_QUERY_GSTIN: Final = "gstin"
+GSTR2B_QUERY_REFERENCE: Final = "int_tran_id"
+#: The regenerate body's keys and the answer's reference id key.
+GSTR2B_BODY_GSTIN: Final = "rtin"
+GSTR2B_BODY_PERIOD: Final = "itcprd"
+GSTR2B_REFERENCE_KEY: Final = "reference_id"
+#: The get answer: ``{"chksum", "data": <2B document>}``; the document's file count.
+GSTR2B_DOCUMENT_KEY: Final = "data"
+GSTR2B_CHECKSUM_KEY: Final = "chksum"
+GSTR2B_FILE_COUNT_KEY: Final = "fc"
+#: The document lists appended file after file in a multi-file 2B.
+GSTR2B_DOCUMENT_LISTS: Final = ("docdata", "docRejdata")
+#: A queued answer: a request id and minutes to wait before asking again.
+GSTR2B_QUEUED_ID_KEY: Final = "requestid"
+GSTR2B_QUEUED_MINUTES_KEY: Final = "retryTimeInMinutes"
+#: Regeneration status (``status_cd``), as the IMS request status of section 11.
+GSTR2B_STATUS_KEY: Final = "status_cd"
+GSTR2B_STATUS_IN_PROGRESS: Final = "IP"
+GSTR2B_STATUS_PROCESSED: Final = "P"
+GSTR2B_STATUS_PROCESSED_WITH_ERRORS: Final = "PE"
+GSTR2B_STATUS_FAILED: Final = "ER"
+#: Portal codes of the 2B routes.
+GSTR2B_CODES_NOT_GENERATED: Final = frozenset({"RET2B1023", "GTR2B-002"})
+GSTR2B_CODE_NO_DOCUMENTS: Final = "RET2B1016"
+GSTR2B_CODE_TOO_EARLY: Final = "RET2B1018"
+GSTR2B_CODE_WRONG_PERIOD: Final = "IMS2B007"
+GSTR2B_CODE_DRAFT_NOT_READY: Final = "IMS2B009"
+GSTR2B_CODE_UNCHANGED: Final = "IMS2005"
+GSTR2B_CODE_MEANINGS: Final[dict[str, str]] = {
+    "RET2B1023": "GSTR-2B is not generated yet for the period: regenerate it, or wait",
+    "GTR2B-002": "GSTR-2B is not generated yet for the period: regenerate it, or wait",
+    "RET2B1016": "no documents in the period",
+    "RET2B1018": "asked before the period's cut-off: try later",
+    "IMS2B007": "wrong ITC period, or GSTR-3B for it is already filed",
+    "IMS2B009": "the draft GSTR-2B of the period is not available yet",
+    "IMS2005": "nothing changed since the last generation",
+}
+
+# --------------------------------------------------------------------------------------------
 # Which calls may be repeated (sections 4 and 7): the one table the client consults.
 # --------------------------------------------------------------------------------------------
 
@@ -272,5 +324,12 @@ TASK_STATUS_FAILED: Final = "failed"
 #: login and token refresh) is sent once: the IMS route takes no idempotency key, so repeating
 #: it would start (and bill) a second task.
 RETRYABLE_ROUTES: Final = frozenset(
-    {TASK_STATUS_ROUTE, TASK_RESULT_ROUTE, TASK_PAGE_ROUTE, EINVOICE_ROUTE}
+    {
+        TASK_STATUS_ROUTE,
+        TASK_RESULT_ROUTE,
+        TASK_PAGE_ROUTE,
+        EINVOICE_ROUTE,
+        GSTR2B_ROUTE,
+        GSTR2B_STATUS_ROUTE,
+    }
 )

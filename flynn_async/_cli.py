@@ -35,7 +35,7 @@ from typing import Any, Final, TextIO
 
 from rich.console import Console
 
-from . import __version__, _api, _cli_ims, _cli_sim
+from . import __version__, _api, _cli_gstr2b, _cli_ims, _cli_sim
 from ._cli_common import (
     EXIT_CODES,
     EXIT_ERROR,
@@ -496,6 +496,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"{_PROG} {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _cli_ims.register(commands, _FORMATTER)
+    _cli_gstr2b.register(commands, _FORMATTER)
     _add_einvoice(commands)
     _cli_sim.register(commands, _FORMATTER)
     _add_demo(commands)

@@ -23,6 +23,7 @@ from ._ims import ImsApi
 from ._policy import PollPolicy, RandomSource, RetryPolicy
 from ._store import SessionStore
 from ._tasks import TaskContext
+from ._taxpayer_locks import TaxpayerLocks
 from ._token_store import TokenStore
 from ._transport import (
     DEFAULT_MAX_BODY_BYTES,
@@ -31,6 +32,7 @@ from ._transport import (
     Transport,
     check_base_url,
 )
+from .gstr2b import Gstr2bApi
 
 log: Final = logging.getLogger("flynn_async.client")
 
@@ -74,6 +76,8 @@ class FlynnClient:
         request_timeout: seconds one request may take (each try); the poll deadline is separate.
         page_base: the API's first page number (unconfirmed: 0 by default).
         gstn_api_version, einvoice_api_version: the government API versions in routes.
+        gstr2b_api_version: the GST API version of the GSTR-2B routes (default ``v4.0``,
+            unconfirmed).
         einvoice_keys: the e-invoice portal's public key or certificate (PEM, text or bytes),
             a mapping from ``kid`` to such keys, or a list of certificates. When given, every
             fetched e-invoice's signatures are verified before it is returned; without keys,
@@ -113,6 +117,7 @@ class FlynnClient:
         page_base: int = _api.PAGE_BASE,
         gstn_api_version: str = _api.DEFAULT_GSTN_API_VERSION,
         einvoice_api_version: str = _api.DEFAULT_EINVOICE_API_VERSION,
+        gstr2b_api_version: str = _api.DEFAULT_GSTR2B_API_VERSION,
         einvoice_keys: EInvoiceKeys | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
@@ -160,6 +165,9 @@ class FlynnClient:
         self.request_timeout = _validate.positive_number(request_timeout, "request_timeout")
         self.page_base = _validate.positive_int(page_base, "page_base", minimum=0, maximum=1)
         self.gstn_api_version = _validate.text(gstn_api_version, "gstn_api_version", max_len=16)
+        self.gstr2b_api_version = _validate.text(
+            gstr2b_api_version, "gstr2b_api_version", max_len=16
+        )
         self.einvoice_api_version = _validate.text(
             einvoice_api_version, "einvoice_api_version", max_len=16
         )
@@ -192,6 +200,9 @@ class FlynnClient:
         self._tokens: TokenManager | None = None
         self._gst: GstApi | None = None
         self._ims: ImsApi | None = None
+        self._gstr2b: Gstr2bApi | None = None
+        #: One lock per taxpayer GSTIN for the calls that change its state on the portal.
+        self.taxpayer_locks = TaxpayerLocks()
         self._einvoice: EInvoiceApi | None = None
         self._closed = False
 
@@ -276,6 +287,7 @@ class FlynnClient:
             wall_clock=self._wall_clock,
         )
         self._ims = ImsApi(ctx, self._gst)
+        self._gstr2b = Gstr2bApi(ctx, self._gst, self.gstr2b_api_version, self.taxpayer_locks)
         self._einvoice = EInvoiceApi(api, self.einvoice_api_version, self._einvoice_keys)
 
     async def aclose(self) -> None:
@@ -350,6 +362,11 @@ class FlynnClient:
     def ims(self) -> ImsApi:
         """IMS download calls."""
         return self._require(self._ims)
+
+    @property
+    def gstr2b(self) -> Gstr2bApi:
+        """GSTR-2B calls: download, regenerate, regeneration status."""
+        return self._require(self._gstr2b)
 
     @property
     def einvoice(self) -> EInvoiceApi:

@@ -9,7 +9,9 @@
     │   │   └── TooManyTokens           more than 10 live login tokens for the user
     │   ├── NotFound                    unknown task id, page out of range
     │   ├── GstError                    the GST portal refused (AUTH4033, ...)
-    │   │   └── GstSessionExpired       the GST session is gone: a new OTP is needed
+    │   │   ├── GstSessionExpired       the GST session is gone: a new OTP is needed
+    │   │   ├── Gstr2bNotGenerated      GSTR-2B not generated yet: regenerate it, or wait
+    │   │   └── Gstr2bTooEarly          GSTR-2B asked before the period's cut-off
     │   └── IrpError                    the e-invoice portal (IRP) refused; codes in .details
     │       ├── EInvoiceNotFound        no e-invoice for those document details (2154, 2148)
     │       └── IrpPasswordRequired     no live IRP session: give the IRP password once
@@ -17,11 +19,14 @@
     │   ├── SectionMismatch             two tasks disagree about one section's records
     │   └── EInvoiceMismatch            a fetched e-invoice is not the one asked for
     ├── SignatureError                  a signed e-invoice or QR code failed verification
+    ├── Gstr2bRegenerationInProgress    this client already regenerates 2B for the taxpayer
     ├── TransportError                  no usable answer: connection failed, timed out
-    │   └── RequestTimeout (TimeoutError)
+    │   ├── RequestTimeout (TimeoutError)
+    │   └── Gstr2bOutcomeUnknown        a regeneration's answer was lost: do not resend blindly
     └── TaskError                       a long-running task did not give its result
         ├── TaskFailed                  the server says the task ended without success
         ├── TaskTimeout (TimeoutError)  the wait's deadline passed; the task may still finish
+        │   └── Gstr2bQueued            GSTR-2B still queued at the deadline (request_id)
         └── PagesMissing                some result pages could not be fetched
 
 Every error raised while talking to the API names the ``route`` it called and, once a task
@@ -42,6 +47,11 @@ __all__ = [
     "FlynnError",
     "GstError",
     "GstSessionExpired",
+    "Gstr2bNotGenerated",
+    "Gstr2bOutcomeUnknown",
+    "Gstr2bQueued",
+    "Gstr2bRegenerationInProgress",
+    "Gstr2bTooEarly",
     "InvalidInput",
     "IrpError",
     "IrpErrorDetail",
@@ -160,6 +170,24 @@ class GstSessionExpired(GstError):
     """The taxpayer's GST session is no longer valid: request and verify a new OTP."""
 
 
+class Gstr2bNotGenerated(GstError):
+    """GSTR-2B is not generated yet for the period (``RET2B1023``, ``GTR2B-002``).
+
+    Regenerate it (``client.gstr2b.regenerate``), or wait for the portal's own generation.
+    """
+
+
+class Gstr2bTooEarly(GstError):
+    """GSTR-2B was asked for before the period's cut-off (``RET2B1018``): try later."""
+
+
+class Gstr2bRegenerationInProgress(FlynnError):
+    """This client is already regenerating GSTR-2B for the taxpayer; refused before sending.
+
+    Wait for the running :meth:`~flynn_async.Gstr2bApi.regenerate` to end.
+    """
+
+
 class IrpErrorDetail(NamedTuple):
     """One error of the e-invoice portal: its ``code`` (``"2154"``) and ``message``."""
 
@@ -243,6 +271,21 @@ class RequestTimeout(TransportError, TimeoutError):
     """A single request took longer than the per-request timeout (after any retries)."""
 
 
+class Gstr2bOutcomeUnknown(TransportError):
+    """A GSTR-2B regeneration was sent but its outcome could not be read.
+
+    The request may have reached the portal (it is billed and changes state): it is not sent
+    again. ``reference_id`` is the regeneration's id when the portal's answer got through
+    (re-attach with :meth:`~flynn_async.Gstr2bApi.regeneration_status`), ``None`` when the
+    answer to the regenerate call itself was lost: then download 2B, or ask the portal,
+    before regenerating again. The underlying error is chained as ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, reference_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.reference_id = reference_id
+
+
 class TaskError(FlynnError):
     """A long-running task did not deliver; ``task_id`` can be used to resume it."""
 
@@ -260,6 +303,17 @@ class TaskTimeout(TaskError, TimeoutError):
 
     The server task is not cancelled: resume it later with its ``task_id``.
     """
+
+
+class Gstr2bQueued(TaskTimeout):
+    """The portal still queued the GSTR-2B request when the poll deadline passed.
+
+    ``request_id`` is the portal's request id; ask again later.
+    """
+
+    def __init__(self, message: str, *, request_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.request_id = request_id
 
 
 class PagesMissing(TaskError):

@@ -48,12 +48,16 @@ from . import _models as m
 from ._decoding import dumps
 from ._errors import InvalidInput
 from ._state import atomic_writer
+from .gstr2b import Gstr2b
 
 __all__ = [
     "FORMATS",
+    "GSTR2B_TABLES",
     "ExportProgressCallback",
     "columns",
     "export",
+    "export_gstr2b",
+    "gstr2b_rows",
     "write_csv",
     "write_json",
     "write_jsonl",
@@ -1363,3 +1367,289 @@ def export(result: m.ImsInvoices, out: PathArg, format: str, **options: Any) -> 
             f"it takes: {', '.join(accepted) or 'none'}"
         )
     return write(result, out, **options)
+
+
+# ----------------------------------------------------------------------------------------------
+# GSTR-2B (issue 17): one row per document, the summaries in their own file or sheet
+# ----------------------------------------------------------------------------------------------
+
+#: The columns of a 2B document row: (name, wire name, kind), the supplier's first.
+_G2B_COLUMNS: Final[tuple[tuple[str, str, _XlsxKind], ...]] = (
+    ("rejected", "docRejdata", "code"),
+    ("section", "section", "code"),
+    ("supplier_gstin", "ctin", "code"),
+    ("trade_name", "trdnm", "text"),
+    ("supplier_period", "supprd", "period"),
+    ("filing_date", "supfildt", "date"),
+    ("number", "inum", "text"),
+    ("date", "dt", "date"),
+    ("type", "typ", "code"),
+    ("note_type", "typ", "code"),
+    ("supply_type", "suptyp", "code"),
+    ("document_type", "doctyp", "code"),
+    ("original_number", "oinum", "text"),
+    ("original_date", "oidt", "date"),
+    ("original_note_type", "onttyp", "code"),
+    ("original_document_type", "odoctyp", "code"),
+    ("original_invoice_number", "oinvnum", "text"),
+    ("original_invoice_date", "oinvdt", "date"),
+    ("port_code", "portcode", "code"),
+    ("reference_date", "refdt", "date"),
+    ("received_date", "recdt", "date"),
+    ("amended", "isamd", "code"),
+    ("value", "val", "amount"),
+    ("taxable_value", "txval", "amount"),
+    ("igst", "igst", "amount"),
+    ("cgst", "cgst", "amount"),
+    ("sgst", "sgst", "amount"),
+    ("cess", "cess", "amount"),
+    ("place_of_supply", "pos", "code"),
+    ("reverse_charge", "rev", "code"),
+    ("itc_available", "itcavl", "code"),
+    ("itc_eligible", "itcelg", "code"),
+    ("reason", "rsn", "code"),
+    ("differential_percentage", "diffprcnt", "amount"),
+    ("source_type", "srctyp", "code"),
+    ("irn", "irn", "text"),
+    ("irn_date", "irngendate", "date"),
+    ("ims_status", "imsStatus", "code"),
+    (_EXTRA, _EXTRA, "json"),
+)
+#: The ITC summary's rows: bucket, group, section (``total`` for the group's totals).
+_G2B_ITC_COLUMNS: Final[tuple[tuple[str, str, _XlsxKind], ...]] = (
+    ("bucket", "bucket", "code"),
+    ("group", "group", "code"),
+    ("section", "section", "code"),
+    ("taxable_value", "txval", "amount"),
+    ("igst", "igst", "amount"),
+    ("cgst", "cgst", "amount"),
+    ("sgst", "sgst", "amount"),
+    ("cess", "cess", "amount"),
+)
+#: The supplier summary's rows (``cpsumm``).
+_G2B_SUPPLIER_COLUMNS: Final[tuple[tuple[str, str, _XlsxKind], ...]] = (
+    ("section", "section", "code"),
+    ("supplier_gstin", "ctin", "code"),
+    ("trade_name", "trdnm", "text"),
+    ("supplier_period", "supprd", "period"),
+    ("filing_date", "supfildt", "date"),
+    ("document_count", "ttldocs", "code"),
+    ("note_type", "nttyp", "code"),
+    ("document_type", "doctyp", "code"),
+    ("port_code", "portcode", "code"),
+    ("taxable_value", "txval", "amount"),
+    ("igst", "igst", "amount"),
+    ("cgst", "cgst", "amount"),
+    ("sgst", "sgst", "amount"),
+    ("cess", "cess", "amount"),
+)
+_G2B_TITLES: Final[Mapping[str, str]] = {
+    "rejected": "Rejected in IMS",
+    "supplier_gstin": "Supplier GSTIN",
+    "trade_name": "Supplier trade name",
+    "supplier_period": "Supplier return period",
+    "filing_date": "Supplier filing date",
+    "number": "Document number",
+    "date": "Document date",
+    "type": "Invoice type",
+    "note_type": "Note type",
+    "supply_type": "Supply type",
+    "document_type": "ISD document type",
+    "original_invoice_number": "Original invoice number",
+    "original_invoice_date": "Original invoice date",
+    "igst": "IGST",
+    "cgst": "CGST",
+    "sgst": "SGST",
+    "itc_available": "ITC available",
+    "itc_eligible": "ITC eligible",
+    "differential_percentage": "Differential percentage",
+    "irn": "IRN",
+    "irn_date": "IRN date",
+    "ims_status": "IMS status",
+    "document_count": "Documents",
+    _EXTRA: "Other fields (JSON)",
+}
+
+#: The 2B tables an export writes: documents, then the two summaries.
+GSTR2B_TABLES: Final[tuple[str, ...]] = ("documents", "itc-summary", "supplier-summary")
+
+
+def _g2b_value(kind: _XlsxKind, value: Any) -> _CellValue:
+    if value is None:
+        return None
+    if kind == "amount":
+        return value if isinstance(value, Decimal) else Decimal(value)
+    if kind == "date":
+        return value if isinstance(value, date) else None
+    return value if isinstance(value, str) else str(value)
+
+
+def _g2b_document_rows(result: Any) -> Iterator[list[_CellValue]]:
+    """One row per 2B document, accepted then rejected, the supplier's fields repeated."""
+    for rejected, docs in (("N", result.documents), ("Y", result.rejected)):
+        if docs is None:
+            continue
+        for section, supplier, document in docs.documents():
+            row: list[_CellValue] = []
+            for name, _, kind in _G2B_COLUMNS:
+                if name == "rejected":
+                    row.append(rejected)
+                elif name == "section":
+                    row.append(section)
+                elif name == _EXTRA:
+                    extra = dict(document.to_dict())
+                    for _, wire, _ in document._FIELDS:
+                        extra.pop(wire, None)
+                    row.append(_extra_text(extra) if extra else None)
+                else:
+                    value = getattr(document, name, None)
+                    if value is None and supplier is not None:
+                        value = getattr(supplier, name, None)
+                    row.append(_g2b_value(kind, value))
+            yield row
+
+
+def _g2b_itc_rows(result: Any) -> Iterator[list[_CellValue]]:
+    summary = result.itc_summary
+    if summary is None:
+        return
+    for bucket_name, bucket in summary.buckets.items():
+        for group_name, group in bucket.groups.items():
+            parts = [("total", group.totals), *group.sections.items()]
+            for section, amounts in parts:
+                yield [
+                    bucket_name,
+                    group_name,
+                    section,
+                    *(getattr(amounts, n) for n in ("taxable_value", *_G2B_TAXES)),
+                ]
+
+
+_G2B_TAXES: Final = ("igst", "cgst", "sgst", "cess")
+
+
+def _g2b_supplier_rows(result: Any) -> Iterator[list[_CellValue]]:
+    for section, rows in (result.supplier_summary or {}).items():
+        for row in rows:
+            yield [section] + [
+                _g2b_value(kind, getattr(row, name)) for name, _, kind in _G2B_SUPPLIER_COLUMNS[1:]
+            ]
+
+
+_G2B_TABLE_SPECS: Final = {
+    "documents": (_G2B_COLUMNS, _g2b_document_rows),
+    "itc-summary": (_G2B_ITC_COLUMNS, _g2b_itc_rows),
+    "supplier-summary": (_G2B_SUPPLIER_COLUMNS, _g2b_supplier_rows),
+}
+
+
+def gstr2b_rows(result: Gstr2b, table: str = "documents") -> Iterator[dict[str, _CellValue]]:
+    """The rows of a :class:`~flynn_async.Gstr2b` table as ``{column: value}`` dicts.
+
+    ``table`` is one of :data:`GSTR2B_TABLES`: ``documents`` (one row per document, accepted
+    ones then the ones rejected in IMS, with the supplier's fields repeated and a ``rejected``
+    column ``Y``/``N``), ``itc-summary`` (bucket, group, section and the tax amounts; the
+    group's own totals under section ``total``) or ``supplier-summary`` (``cpsumm``). Amounts
+    are exact :class:`~decimal.Decimal` values, dates :class:`~datetime.date` values.
+    """
+    _check_gstr2b(result)
+    if table not in _G2B_TABLE_SPECS:
+        raise InvalidInput(f"table must be one of {', '.join(GSTR2B_TABLES)}, got {table!r}")
+    columns, make = _G2B_TABLE_SPECS[table]
+    names = [name for name, _, _ in columns]
+    for row in make(result):
+        yield dict(zip(names, row, strict=True))
+
+
+def _check_gstr2b(result: object) -> None:
+    if not isinstance(result, Gstr2b):
+        raise InvalidInput(f"result must be a Gstr2b, got {type(result).__name__}")
+
+
+def _g2b_paths(out: Path) -> dict[str, Path]:
+    return {
+        table: out if table == "documents" else out.with_name(f"{out.stem}.{table}{out.suffix}")
+        for table in GSTR2B_TABLES
+    }
+
+
+def _g2b_json_value(value: _CellValue) -> Any:
+    return value.isoformat() if isinstance(value, date) else value
+
+
+def export_gstr2b(
+    result: Gstr2b,
+    out: PathArg,
+    format: str,
+    *,
+    info: Mapping[str, str] | None = None,
+    formula_guard: bool = True,
+) -> list[Path]:
+    """Write a :class:`~flynn_async.Gstr2b` to ``out`` in ``format``; return the paths written.
+
+    - ``json``: the 2B document as the server sent it (``to_dict()``), one file;
+    - ``jsonl`` and ``csv``: the documents (one row per document, see :func:`gstr2b_rows`) in
+      ``out``, the summaries in ``<stem>.itc-summary<ext>`` and
+      ``<stem>.supplier-summary<ext>`` beside it; amounts with their exact digits, dates ISO
+      (``YYYY-MM-DD``); CSV cells starting like a formula get a ``'`` unless
+      ``formula_guard`` is false;
+    - ``xlsx``: one workbook with the sheets ``Documents``, ``ITC summary`` and ``Supplier
+      summary``, in the style of the IMS workbook (titles over wire names, amounts rounded to
+      paise, dates as dates, filters, frozen headers); ``info`` lines go nowhere else, so
+      they are ignored here.
+
+    Every file is written atomically.
+    """
+    _check_gstr2b(result)
+    _check_out(out, streams=False)
+    _check_info(info)
+    name = format.strip().lower() if isinstance(format, str) else None
+    if name not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+    path = Path(out)
+    if name == "json":
+        with atomic_writer(path, mode=None) as f:
+            f.write(dumps(result.to_dict()))
+        return [path]
+    if name == "xlsx":
+        _g2b_xlsx(result, path)
+        return [path]
+    paths = _g2b_paths(path)
+    for table, target in paths.items():
+        columns, make = _G2B_TABLE_SPECS[table]
+        header = tuple(col for col, _, _ in columns)
+        if name == "csv":
+            rows = ([_csv_text(v, formula_guard) for v in row] for row in make(result))
+            _write_csv_file(target, header, rows, "utf-8")
+        else:
+            with atomic_writer(target, mode=None) as f:
+                for row in make(result):
+                    record = {k: _g2b_json_value(v) for k, v in zip(header, row, strict=True)}
+                    f.write(dumps(record) + b"\n")
+    return list(paths.values())
+
+
+def _g2b_sheet_columns(columns: Sequence[tuple[str, str, _XlsxKind]]) -> list[_SheetColumn]:
+    return [
+        _SheetColumn(name, _G2B_TITLES.get(name, name.replace("_", " ").capitalize()), wire, kind)
+        for name, wire, kind in columns
+    ]
+
+
+def _g2b_xlsx(result: Any, path: Path) -> None:
+    tables = [(table, *_G2B_TABLE_SPECS[table]) for table in GSTR2B_TABLES]
+    sheet_names = ["Documents", "ITC summary", "Supplier summary"]
+    data = {table: list(make(result)) for table, _, make in tables}
+    for table, rows in data.items():
+        if len(rows) > _XLSX_MAX_ROWS - _HEADER_ROWS:
+            raise InvalidInput(f"the 2B {table} has {len(rows)} rows, more than a sheet holds")
+    progress = _Progress(None, sum(len(rows) for rows in data.values()))
+    with (
+        atomic_writer(path, mode=None) as f,
+        zipfile.ZipFile(f, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+    ):
+        book = _Book(archive, sheet_names)
+        for index, (table, columns, _) in enumerate(tables):
+            rows = data[table]
+            _write_sheet(book, index, _g2b_sheet_columns(columns), iter(rows), len(rows), progress)
+        book.finish()

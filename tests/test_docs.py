@@ -18,6 +18,7 @@ import pytest
 
 import flynn_async
 import flynn_async.einvoice
+import flynn_async.gstr2b
 import flynn_async.testing
 import flynn_async.testing.pytest_plugin
 
@@ -42,6 +43,7 @@ def public_modules() -> list[ModuleType]:
     modules: list[ModuleType] = [
         flynn_async,
         flynn_async.einvoice,
+        flynn_async.gstr2b,
         flynn_async.testing,
         flynn_async.testing.pytest_plugin,
     ]

@@ -109,7 +109,17 @@ BATCH = {
     "JobState",
     "ManifestError",
 }
-EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH | TOKENS
+GSTR2B = {
+    "Gstr2b",
+    "Gstr2bApi",
+    "Gstr2bNotGenerated",
+    "Gstr2bOutcomeUnknown",
+    "Gstr2bQueued",
+    "Gstr2bRegeneration",
+    "Gstr2bRegenerationInProgress",
+    "Gstr2bTooEarly",
+}
+EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH | TOKENS | GSTR2B
 
 
 def test_all_is_exactly_the_expected_names() -> None:

@@ -51,6 +51,7 @@ from flynn_async import (
     FlynnClient,
     FlynnError,
     GstError,
+    Gstr2bRegenerationInProgress,
     GstSession,
     GstSessionExpired,
     ImsInvoices,
@@ -233,6 +234,7 @@ _STATUS_BY_ERROR: Final[Sequence[tuple[type[FlynnError], HTTPStatus]]] = (
     (GstSessionExpired, HTTPStatus.UNAUTHORIZED),  # verify a new OTP
     (GstError, HTTPStatus.BAD_REQUEST),  # e.g. the OTP was refused
     (NotFound, HTTPStatus.NOT_FOUND),
+    (Gstr2bRegenerationInProgress, HTTPStatus.CONFLICT),  # one already runs
     (TooManyTokens, HTTPStatus.SERVICE_UNAVAILABLE),
     (AuthError, HTTPStatus.BAD_GATEWAY),  # the service's own Flynn login
     (TaskTimeout, HTTPStatus.GATEWAY_TIMEOUT),

@@ -34,7 +34,7 @@ from aiohttp import web
 
 from flynn_async import _api
 from flynn_async._credentials import Credentials
-from flynn_async.testing import _data, _einvoice_sim, _faults
+from flynn_async.testing import _data, _einvoice_sim, _faults, _gstr2b_sim
 
 __all__ = [
     "SIM_OTP",
@@ -85,6 +85,9 @@ _MIXED: Final[dict[str, Envelope]] = {
     "einvoice": "new",
     "task_result": "new",
     "task_page": "new",
+    "gstr2b_get": "new",
+    "gstr2b_regenerate": "new",
+    "gstr2b_status": "new",
 }
 _GST_ACTIONS: Final = {
     _api.GST_ACTION_OTP_REQUEST: "otp_request",
@@ -101,7 +104,9 @@ _GST_MESSAGES: Final = {
 _LOGIN_ROUTES: Final = frozenset({"login", "token_refresh", "token_logout"})
 #: Routes a client may repeat safely (they read): a faulted request on them is answered
 #: without changing any state, not even moving a task on (see ``_peeking``).
-_READ_ONLY_ROUTES: Final = frozenset({"task_status", "task_result", "task_page", "einvoice"})
+_READ_ONLY_ROUTES: Final = frozenset(
+    {"task_status", "task_result", "task_page", "einvoice", "gstr2b_get", "gstr2b_status"}
+)
 
 _encoder: Final = msgspec.json.Encoder(decimal_format="number")
 
@@ -478,6 +483,14 @@ class FlynnSimulator:
         self.einvoice = _einvoice_sim.EInvoicePortal(clock)
         """The simulated e-invoice portal: signing key (``public_key_pem``,
         ``certificate_pem``, ``kid``), IRP sessions, the ``requests`` it received."""
+        self.gstr2b = _gstr2b_sim.Gstr2bPortal(
+            records=self._ims_records_of,
+            fail=_Fail,
+            error_shape=lambda: self.config.gst_error_shape,
+            new_id=self._new_id,
+        )
+        """The simulated portal's GSTR-2B: settings (``files``, ``error_code``, ``queued``
+        ...), IMS actions (``act``), generated documents and regenerations."""
 
     # ---------------------------------------------------------------------------------------
     # Lifecycle
@@ -626,6 +639,12 @@ class FlynnSimulator:
             self._plans[plan_key] = plan
         return plan
 
+    def _ims_records_of(self, gstin: str) -> list[tuple[str, list[dict[str, Any]]]]:
+        """Every IMS section's records of ``gstin`` (the source of its GSTR-2B)."""
+        return [
+            (s.lower(), self._section_records(gstin, s.lower(), None)) for s in _api.IMS_SECTIONS
+        ]
+
     def _new_id(self) -> str:
         return str(uuid.UUID(int=self._ids.getrandbits(128), version=4))
 
@@ -681,6 +700,20 @@ class FlynnSimulator:
                 web.get(
                     _api.TASK_PAGE_ROUTE.format(flynn=tasks, task_id="{task_id}", page="{page}"),
                     self._task_page,
+                ),
+                web.get(
+                    _api.GSTR2B_ROUTE.format(flynn=_api.GSTR2B_FLYNN_VERSION, v2b="{v2b}"),
+                    self._route("gstr2b_get", self._gstr2b_get),
+                ),
+                web.put(
+                    _api.GSTR2B_REGENERATE_ROUTE.format(
+                        flynn=_api.GSTR2B_FLYNN_VERSION, v2b="{v2b}"
+                    ),
+                    self._route("gstr2b_regenerate", self._gstr2b_regenerate),
+                ),
+                web.get(
+                    _api.GSTR2B_STATUS_ROUTE.format(flynn=_api.GSTR2B_FLYNN_VERSION, v2b="{v2b}"),
+                    self._route("gstr2b_status", self._gstr2b_status),
                 ),
                 # not the API: the simulator's own, for `flynn-async simulator key`
                 web.get(SIM_CERTIFICATE_ROUTE, self._certificate),
@@ -1115,6 +1148,29 @@ class FlynnSimulator:
         self._tasks[task.id] = task
         self._advance(task, status_call=False)
         return {_api.TASK_ID_KEY: task.id}
+
+    def _gst_caller(self, request: web.Request) -> str:
+        """Check the API and GSTN headers and the live GST session; the taxpayer's GSTIN."""
+        self._api_headers(request)
+        gstin, username = self._gstn_headers(request)
+        session_header = _api.GSTN_HEADERS["session_id"]
+        session_id = request.headers.get(session_header, "")
+        if not session_id:
+            raise _bad_request(session_header)
+        self._live_session(session_id, gstin, username)
+        return gstin
+
+    async def _gstr2b_get(self, request: web.Request) -> dict[str, Any]:
+        gstin = self._gst_caller(request)
+        return self.gstr2b.get(gstin, request.query, peek=self._peeking(request))
+
+    async def _gstr2b_regenerate(self, request: web.Request) -> dict[str, Any]:
+        gstin = self._gst_caller(request)
+        return self.gstr2b.regenerate(gstin, await self._json_object(request))
+
+    async def _gstr2b_status(self, request: web.Request) -> dict[str, Any]:
+        gstin = self._gst_caller(request)
+        return self.gstr2b.status(gstin, request.query, peek=self._peeking(request))
 
     def _advance(self, task: SimTask, *, status_call: bool) -> None:
         """Move ``task`` on: count a status call, and reach the terminal status when due."""

@@ -1,0 +1,53 @@
+"""A multi-file GSTR-2B put together (``flynn-api.md`` section 13).
+
+A large 2B answers with ``fc`` (the file count K) in its document and no ``docdata``, or only
+the first file's. The client then gets files 1 to K and appends each section's lists of
+``docdata`` and ``docRejdata`` in file order; the first answer's own lists are file 1 again,
+so they are not added twice. The header and the summaries are taken from the first answer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flynn_async import _api
+from flynn_async._errors import ResponseError
+
+from ._models import Gstr2b, Gstr2bDocuments, Where, decode_documents, decode_header
+
+__all__ = ["file_count", "merge_files"]
+
+
+def file_count(document: Any, route: str | None = None) -> int | None:
+    """The document's file count ``fc``, ``None`` for a one-file 2B."""
+    if not isinstance(document, dict):
+        return None
+    value = document.get(_api.GSTR2B_FILE_COUNT_KEY)
+    if value is None:
+        return None
+    if type(value) is not int or not 1 <= value <= 10_000:
+        raise ResponseError(
+            f"GSTR-2B file count must be 1 to 10000, got {value!r:.40}", route=route
+        )
+    return value
+
+
+def merge_files(first: Any, files: list[Any], route: str | None = None) -> Gstr2b:
+    """One :class:`Gstr2b` from the first answer's document and files 1 to K, in order."""
+    fields = decode_header(first, Where(route))
+    parts: dict[str, list[Gstr2bDocuments]] = {key: [] for key in _api.GSTR2B_DOCUMENT_LISTS}
+    for number, document in enumerate(files, start=1):
+        where = Where(route, number)
+        if not isinstance(document, dict):
+            raise ResponseError(f"GSTR-2B file {number} is not an object", route=route, page=number)
+        for key in _api.GSTR2B_DOCUMENT_LISTS:
+            decoded = decode_documents(document, key, where)
+            if decoded is not None:
+                parts[key].append(decoded)
+    merged = {key: Gstr2bDocuments.merge(found) if found else None for key, found in parts.items()}
+    return Gstr2b(
+        **fields,
+        documents=merged["docdata"],
+        rejected=merged["docRejdata"],
+        files=len(files),
+    )
