@@ -74,6 +74,8 @@ class FlynnClient:
         request_timeout: seconds one request may take (each try); the poll deadline is separate.
         page_base: the API's first page number (unconfirmed: 0 by default).
         gstn_api_version, einvoice_api_version: the government API versions in routes.
+        ims_api_version: the GST API version of the IMS returns routes (counts, save, request
+            status); unconfirmed, ``v0.3`` by default.
         einvoice_keys: the e-invoice portal's public key or certificate (PEM, text or bytes),
             a mapping from ``kid`` to such keys, or a list of certificates. When given, every
             fetched e-invoice's signatures are verified before it is returned; without keys,
@@ -112,6 +114,7 @@ class FlynnClient:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         page_base: int = _api.PAGE_BASE,
         gstn_api_version: str = _api.DEFAULT_GSTN_API_VERSION,
+        ims_api_version: str = _api.DEFAULT_IMS_API_VERSION,
         einvoice_api_version: str = _api.DEFAULT_EINVOICE_API_VERSION,
         einvoice_keys: EInvoiceKeys | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
@@ -160,6 +163,7 @@ class FlynnClient:
         self.request_timeout = _validate.positive_number(request_timeout, "request_timeout")
         self.page_base = _validate.positive_int(page_base, "page_base", minimum=0, maximum=1)
         self.gstn_api_version = _validate.text(gstn_api_version, "gstn_api_version", max_len=16)
+        self.ims_api_version = _validate.text(ims_api_version, "ims_api_version", max_len=16)
         self.einvoice_api_version = _validate.text(
             einvoice_api_version, "einvoice_api_version", max_len=16
         )
@@ -275,7 +279,7 @@ class FlynnClient:
             sleep=self._sleep,
             wall_clock=self._wall_clock,
         )
-        self._ims = ImsApi(ctx, self._gst)
+        self._ims = ImsApi(ctx, self._gst, self.ims_api_version)
         self._einvoice = EInvoiceApi(api, self.einvoice_api_version, self._einvoice_keys)
 
     async def aclose(self) -> None:

@@ -109,7 +109,8 @@ BATCH = {
     "JobState",
     "ManifestError",
 }
-EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH | TOKENS
+ACTIONS = {"ImsOutcomeUnknown", "InvalidDecisions"}  # the rest lives in flynn_async.ims
+EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH | TOKENS | ACTIONS
 
 
 def test_all_is_exactly_the_expected_names() -> None:
