@@ -54,6 +54,7 @@ from flynn_async import (
     GstSession,
     GstSessionExpired,
     ImsInvoices,
+    ImsOutcomeUnknown,
     ImsSection,
     ImsStatus,
     InvalidInput,
@@ -242,6 +243,7 @@ _STATUS_BY_ERROR: Final[Sequence[tuple[type[FlynnError], HTTPStatus]]] = (
     (ResponseError, HTTPStatus.BAD_GATEWAY),
     (SignatureError, HTTPStatus.BAD_GATEWAY),
     (ApiError, HTTPStatus.BAD_GATEWAY),
+    (ImsOutcomeUnknown, HTTPStatus.GATEWAY_TIMEOUT),  # sent, no answer: count before resending
 )
 
 
