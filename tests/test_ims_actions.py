@@ -12,6 +12,8 @@ from typing import Any
 
 import attrs
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from flynn_async import FlynnClient, GstSession, ImsInvoices, InvalidInput, TaskTimeout
 from flynn_async._ims_rules import flag_set, is_specified
@@ -386,3 +388,69 @@ def test_itc_reduction_wire() -> None:
         "declSgst": Decimal(0),
         "declCess": Decimal("0.5"),
     }
+
+
+async def test_an_expired_token_is_the_one_refusal_repeated(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    invoices = await client.ims.download_all(session, sections="B2B")
+    decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"]
+    sim.expire_tokens()  # refused with 403 err-expired-token before anything is done
+    result = await client.ims.save(session, decisions)
+    assert result.ok
+    assert sim.calls["ims_save"] == 2  # the refused try and the one after renewal
+    assert len(sim.ims_state.bodies) == 1  # applied once
+    assert sim.calls["token_refresh"] == 1
+
+
+async def test_a_reset_is_followed_up_by_its_task_id(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    invoices = await client.ims.download_all(session, sections="B2BA")
+    resets = [invoices.decide(r, "N") for r in invoices.b2ba if r.action != "N"]
+    ids: list[tuple[str, str]] = []
+    result = await client.ims.reset(
+        session, resets, on_submitted=lambda kind, ref: ids.append((kind, ref))
+    )
+    assert result.ok
+    assert ids == [("reset", result.reference_ids[0])]
+    again = await client.ims.reset_status(session, ids[0][1])
+    assert again.status == "P"
+    assert again.processed == len(resets)
+    with pytest.raises(InvalidInput):
+        await client.ims.reset_status(session, "")
+
+
+@given(
+    sizes=st.lists(st.integers(0, 400), min_size=1, max_size=40),
+    limit=st.integers(1500, 6000),
+)
+def test_split_bodies_holds_every_decision_once_under_the_limit(
+    sizes: list[int], limit: int
+) -> None:
+    from flynn_async._decoding import dumps
+    from flynn_async._ims_actions import split_bodies
+
+    sections = ("b2b", "b2bcn", "ecoma")
+    decisions = [
+        ImsDecision(
+            "24AAAPI3182M002",
+            sections[i % 3],
+            {
+                "stin": "24AAAAA0000A1Z5",
+                "inum": f"N{i}",
+                "idt": "01-01-2025",
+                "action": "N",
+                "hash": "h" * size,
+                "val": Decimal("1.10"),
+            },
+            "R",
+        )
+        for i, size in enumerate(sizes)
+    ]
+    parts = split_bodies(decisions, gstin="24AAAPI3182M002", kind="save", limit=limit)
+    assert [d for p in parts for d in p.decisions] == decisions
+    for part in parts:
+        assert len(dumps(part.body)) <= limit
+        sent = [r for records in part.body["invdata"].values() for r in records]
+        assert len(sent) == len(part.decisions)
