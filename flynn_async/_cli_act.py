@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import zipfile
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -96,8 +97,39 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
-def write_decisions(result: ImsInvoices, out: Path, gstin: str) -> list[Path]:
-    """Write the decisions CSV and keep the download beside it (``OUT.download.json``)."""
+def _decision_rows(result: ImsInvoices, gstin: str, stored: str) -> list[list[str]]:
+    rows = []
+    for section, record in result.records():
+        wire = record.to_dict() if hasattr(record, "to_dict") else dict(record)
+        section_, stin, number, day, period = _identity(section, wire)
+        newer = wire.get("ispendactblocked")
+        blocked = newer if newer is not None else wire.get("ispendactnallwd")
+        rows.append(
+            [
+                gstin,
+                stored,
+                section_,
+                stin,
+                number,
+                day,
+                period,
+                _text(wire.get("action")),
+                _text(wire.get("val")),
+                _text(wire.get("iamt", wire.get("igst"))),
+                _text(wire.get("camt")),
+                _text(wire.get("samt")),
+                _text(wire.get("cess")),
+                "Y" if _ims_rules.flag_set(blocked) else "",
+                "Y" if _ims_rules.is_specified(section, wire) else "",
+                _text(wire.get("remarks")),
+                *("" for _ in DECISION_COLUMNS),
+            ]
+        )
+    return rows
+
+
+def write_decisions(result: ImsInvoices, out: Path, gstin: str, fmt: str = "csv") -> list[Path]:
+    """Write the decisions file (CSV or Excel) and keep the download beside it."""
     stored = out.with_name(out.name + ".download.json")
     payload = {
         "gstin": gstin,
@@ -105,36 +137,78 @@ def write_decisions(result: ImsInvoices, out: Path, gstin: str) -> list[Path]:
         "data": result.to_dict(),
     }
     stored.write_bytes(dumps(payload))
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow((*RECORD_COLUMNS, *DECISION_COLUMNS))
-        for section, record in result.records():
-            wire = record.to_dict() if hasattr(record, "to_dict") else dict(record)
-            section_, stin, number, day, period = _identity(section, wire)
-            newer = wire.get("ispendactblocked")
-            blocked = newer if newer is not None else wire.get("ispendactnallwd")
-            writer.writerow(
-                (
-                    gstin,
-                    stored.name,
-                    section_,
-                    stin,
-                    number,
-                    day,
-                    period,
-                    _text(wire.get("action")),
-                    _text(wire.get("val")),
-                    _text(wire.get("iamt", wire.get("igst"))),
-                    _text(wire.get("camt")),
-                    _text(wire.get("samt")),
-                    _text(wire.get("cess")),
-                    "Y" if _ims_rules.flag_set(blocked) else "",
-                    "Y" if _ims_rules.is_specified(section, wire) else "",
-                    _text(wire.get("remarks")),
-                    *("" for _ in DECISION_COLUMNS),
-                )
-            )
+    rows = _decision_rows(result, gstin, stored.name)
+    names = (*RECORD_COLUMNS, *DECISION_COLUMNS)
+    if fmt == "xlsx":
+        _write_xlsx(out, names, rows)
+    else:
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(names)
+            writer.writerows(rows)
     return [out, stored]
+
+
+def _write_xlsx(out: Path, names: Sequence[str], rows: list[list[str]]) -> None:
+    """One "Decisions" sheet through the Excel writer's sheet helper; every cell is text
+    (identity cells must come back exactly as written)."""
+    from . import export
+
+    columns = [export._SheetColumn(n, n.replace("_", " ").capitalize(), n, "code") for n in names]
+    cells = ([value or None for value in row] for row in rows)
+    with (
+        out.open("wb") as handle,
+        zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive,
+    ):
+        book = export._Book(archive, ["Decisions"])
+        export._write_sheet(book, 0, columns, cells, len(rows), export._Progress(None, len(rows)))
+        book.finish()
+
+
+_NS: Final = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+def _column_index(ref: str) -> int:
+    letters = "".join(ch for ch in ref if ch.isalpha())
+    index = 0
+    for ch in letters:
+        index = index * 26 + ord(ch.upper()) - 64
+    return index - 1
+
+
+def _read_xlsx(path: Path) -> list[dict[str, str]]:
+    """The first sheet of a decisions workbook as rows (row 2 holds the column names)."""
+    from xml.etree import ElementTree
+
+    with zipfile.ZipFile(path) as archive:
+        names = set(archive.namelist())
+        shared: list[str] = []
+        if "xl/sharedStrings.xml" in names:
+            root = ElementTree.fromstring(archive.read("xl/sharedStrings.xml"))
+            for item in root.iter(f"{_NS}si"):
+                shared.append("".join(t.text or "" for t in item.iter(f"{_NS}t")))
+        sheet = "xl/worksheets/sheet1.xml"
+        if sheet not in names:
+            raise InvalidInput(f"{path} has no first sheet")
+        root = ElementTree.fromstring(archive.read(sheet))
+    table: list[dict[int, str]] = []
+    for row in root.iter(f"{_NS}row"):
+        values: dict[int, str] = {}
+        for cell in row.iter(f"{_NS}c"):
+            kind = cell.get("t")
+            if kind == "inlineStr":
+                text = "".join(t.text or "" for t in cell.iter(f"{_NS}t"))
+            else:
+                v = cell.find(f"{_NS}v")
+                raw = "" if v is None or v.text is None else v.text
+                text = shared[int(raw)] if kind == "s" and raw else raw
+            values[_column_index(cell.get("r", ""))] = text
+        table.append(values)
+    if len(table) < 2:
+        raise InvalidInput(f"{path} is not a decisions workbook")
+    header = table[1]
+    keys = [header.get(i, "") for i in range(max(header) + 1 if header else 0)]
+    return [{k: r.get(i, "") for i, k in enumerate(keys) if k} for r in table[2:]]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,11 +268,22 @@ def _load_download(folder: Path, name: str, gstin: str) -> ImsInvoices:
 
 
 def _read_rows(path: Path) -> list[_Row]:
-    if path.suffix.lower() != ".csv":
-        raise InvalidInput(f"{path}: ims act reads the .csv written by ims download --decisions")
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".xlsx"):
+        raise InvalidInput(f"{path}: ims act reads the .csv or .xlsx of ims download --decisions")
+    if not path.is_file():
+        raise InvalidInput(f"{path}: no such file")
+    missing = set(RECORD_COLUMNS[:7]) | {"decision"}
+    if suffix == ".xlsx":
+        try:
+            table = _read_xlsx(path)
+        except (zipfile.BadZipFile, ValueError, KeyError) as exc:
+            raise InvalidInput(f"{path} is not a decisions workbook: {exc}") from None
+        if not table or missing - set(table[0]):
+            raise InvalidInput(f"{path} is not a decisions file (written by --decisions)")
+        return [_Row(i, dict(r)) for i, r in enumerate(table, 3)]
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
-        missing = set(RECORD_COLUMNS[:7]) | {"decision"}
         if reader.fieldnames is None or missing - set(reader.fieldnames):
             raise InvalidInput(f"{path} is not a decisions file (written by --decisions)")
         return [_Row(i, {k: (v or "") for k, v in r.items()}) for i, r in enumerate(reader, 2)]
@@ -332,17 +417,22 @@ def _record_outcomes(rows: Iterable[_Row], result: ImsActionResult) -> None:
 
 
 def _write_results(path: Path, rows: list[_Row]) -> Path:
-    out = path.with_name(path.stem + ".results.csv")
+    xlsx = path.suffix.lower() == ".xlsx"
+    out = path.with_name(path.stem + (".results.xlsx" if xlsx else ".results.csv"))
+    head = [*(rows[0].cells if rows else ()), "outcome", "code", "message", "advice"]
+    head.append("reference_id")
+    table = []
+    for row in rows:
+        outcome = row.outcome or ("invalid" if row.problem else "")
+        message = row.message or (row.problem or "")
+        table.append([*row.cells.values(), outcome, row.code, message, row.advice, row.reference])
+    if xlsx:
+        _write_xlsx(out, head, table)
+        return out
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        head = list(rows[0].cells) if rows else []
-        writer.writerow([*head, "outcome", "code", "message", "advice", "reference_id"])
-        for row in rows:
-            outcome = row.outcome or ("invalid" if row.problem else "")
-            message = row.message or (row.problem or "")
-            writer.writerow(
-                [*row.cells.values(), outcome, row.code, message, row.advice, row.reference]
-            )
+        writer.writerow(head)
+        writer.writerows(table)
     return out
 
 

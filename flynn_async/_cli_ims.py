@@ -394,8 +394,8 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
         raise InvalidInput("--csv-layout applies to --format csv only")
     per_section = args.csv_layout == "per-section"
     check_output(args.out, fmt, per_section)
-    if args.decisions and (fmt != "csv" or per_section):
-        raise InvalidInput("--decisions writes one CSV file (--format csv, single layout)")
+    if args.decisions and (fmt not in ("csv", "xlsx") or per_section):
+        raise InvalidInput("--decisions writes one CSV or Excel file (single layout)")
     poll = PollPolicy(initial_delay=args.poll_interval, deadline=args.timeout)
     store = settings.session_store()
     if await store.load(gstin) is None:
@@ -425,7 +425,7 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
         if fmt == "xlsx":  # the Summary sheet's details
             options["info"] = _workbook_info(gstin, sections, status)
         if args.decisions:  # a file to fill in for `ims act`, the download kept beside it
-            written = _cli_act.write_decisions(result, args.out, gstin)
+            written = _cli_act.write_decisions(result, args.out, gstin, fmt)
         else:
             with display.writing(str(args.out)) as on_progress:
                 written = export.export(result, args.out, fmt, on_progress=on_progress, **options)

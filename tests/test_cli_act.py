@@ -215,3 +215,52 @@ async def test_library_skip_empty(sim: FlynnSimulator, client: FlynnClient, sess
     assert "B2B" not in tasks
     assert sim.calls["ims_counts"] == 1
     assert not any(flag_set(r.pending_blocked) for r in ())
+
+
+async def test_the_round_trip_through_excel(sim: FlynnSimulator, tmp_path: Path) -> None:
+    import openpyxl
+
+    await stored_session(sim, tmp_path)
+    out = tmp_path / "invoices.xlsx"
+    ui = sim_ui(sim, tmp_path)
+    code = await _cli.run(["ims", "download", "--decisions", "--out", str(out), *FAST], ui)
+    assert code == EXIT_OK, ui.err.getvalue()
+    # a person fills it in Excel (openpyxl saves shared strings, as Excel does)
+    book = openpyxl.load_workbook(out)
+    sheet = book.active
+    assert sheet is not None
+    names = [cell.value for cell in sheet[2]]
+    at = {name: i for i, name in enumerate(names)}
+    chosen: dict[tuple[str, str, str], str] = {}
+    for row in sheet.iter_rows(min_row=3):
+        if len(chosen) == 6:
+            break
+        if row[at["current_action"]].value != "N" or row[at["specified"]].value:
+            continue
+        action = "R" if len(chosen) % 2 else "A"
+        row[at["decision"]].value = action
+        row[at["value"]].value = 1.0  # what a spreadsheet does to amounts: never read back
+        key = (
+            row[at["section"]].value,
+            row[at["supplier_gstin"]].value,
+            row[at["number"]].value,
+        )
+        chosen[key] = action  # type: ignore[index]
+    book.save(out)
+    sim.reset_counters()
+
+    act = sim_ui(sim, tmp_path)
+    code = await _cli.run(["ims", "act", str(out), "--yes", *FAST], act)
+
+    assert code == EXIT_OK, act.err.getvalue()
+    assert sim.calls["ims_save"] == 1
+    results = openpyxl.load_workbook(tmp_path / "invoices.results.xlsx").active
+    assert results is not None
+    heads = [cell.value for cell in results[2]]
+    outcome = heads.index("outcome")
+    saved = [r for r in results.iter_rows(min_row=3, values_only=True) if r[outcome] == "saved"]
+    assert len(saved) == len(chosen)
+    fresh = await download_decisions(sim, tmp_path, tmp_path / "again.csv")
+    now = {(r["section"], r["supplier_gstin"], r["number"]): r["current_action"] for r in fresh}
+    for key, action in chosen.items():
+        assert now[key] == action
