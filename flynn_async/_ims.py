@@ -119,6 +119,23 @@ class ImsApi:
             "reset", session, decisions, on_submitted=on_submitted, max_body_bytes=max_body_bytes
         )
 
+    async def download_imports(
+        self,
+        session: GstSession,
+        *,
+        sections: Iterable[str] | str = _api.IMS_IMPORT_SECTIONS,
+        status: ImsStatus | str | None = None,
+    ) -> ImsInvoices:
+        """Download import sections (``IMPG``, ``IMPGA``, ``IMPGSEZ``, ``IMPGSEZA``) by name.
+
+        Never part of a default download: whether the route takes them is unconfirmed. Their
+        records come as typed :class:`~flynn_async.ims.ImsImport` values in
+        ``other_sections`` and can be decided on (Accept or Pending only).
+        """
+        from ._ims_imports import download_imports
+
+        return await download_imports(self._ctx, self._gst, session, sections, status)
+
     async def request_status(self, session: GstSession, reference_id: str) -> ImsRequestStatus:
         """Follow a save up by its reference id (from any process), polling to its end.
 

@@ -26,6 +26,7 @@ from ._ims_actions import (
     ItcReduction,
 )
 from ._ims_counts import ImsCounts, SectionCounts
+from ._ims_imports import ImsImport
 from ._ims_rules import RULES, DecisionProblem, Rule
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ImsActionResult",
     "ImsCounts",
     "ImsDecision",
+    "ImsImport",
     "ImsOutcomeUnknown",
     "ImsRecordError",
     "ImsRequestStatus",

@@ -15,7 +15,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flynn_async import FlynnClient, GstSession, ImsInvoices, InvalidInput, TaskTimeout
+from flynn_async import (
+    FlynnClient,
+    GstSession,
+    ImsInvoices,
+    InvalidDecisions,
+    InvalidInput,
+    TaskTimeout,
+)
 from flynn_async._ims_rules import flag_set, is_specified
 from flynn_async.ims import (
     ImsActionResult,
@@ -454,3 +461,37 @@ def test_split_bodies_holds_every_decision_once_under_the_limit(
         assert len(dumps(part.body)) <= limit
         sent = [r for records in part.body["invdata"].values() for r in records]
         assert len(sent) == len(part.decisions)
+
+
+async def test_imports_by_name_typed_and_decided_on(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    from flynn_async.ims import ImsImport
+
+    default = await client.ims.download_all(session)
+    assert not any(t.section.startswith("IMPG") for t in sim.tasks.values())
+    assert "impg" not in default.section_names()
+    imports = await client.ims.download_imports(session, sections=["impg", "IMPGSEZ"])
+    assert imports.section_names() == ["impg", "impgsez"]
+    records = imports.section("impg")
+    assert records
+    assert all(isinstance(r, ImsImport) for r in records)
+    first = records[0]
+    assert first.igst == Decimal(str(sim.expected_records(sim.gstin, "impg")[0]["igst"]))
+    assert first.to_dict() == sim.expected_records(sim.gstin, "impg")[0]
+    with pytest.raises(InvalidInput):
+        await client.ims.download_imports(session, sections="B2B")
+    # Accept or Pending only (rule 3): a reject is refused before any request
+    rejects = [imports.decide(r, "R") for r in records]
+    before = sum(sim.calls.values())
+    with pytest.raises(InvalidDecisions) as caught:
+        await client.ims.save(session, rejects)
+    assert {p.rule.number for p in caught.value.problems} == {3}
+    assert sum(sim.calls.values()) == before
+    accepts = [imports.decide(r, "A") for r in records if r.action != "A"]
+    result = await client.ims.save(session, accepts)
+    assert result.ok
+    again = await client.ims.download_imports(session, sections="IMPG")
+    assert all(r.action == "A" for r in again.section("impg"))
+    counts = await client.ims.counts(session, goods_types="IMP_GDS")
+    assert counts.section("impg").accepted == len(records)

@@ -10,6 +10,7 @@ and a save makes that record stale (``IMSSAV0010``).
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Final
@@ -40,6 +41,38 @@ _MESSAGES: Final = {
     _api.IMS_CODE_PENDING_NOT_ALLOWED: "Pending action is not allowed for this record",
     _api.IMS_CODE_REJECT_NOT_ALLOWED: "Reject action is not allowed for this record",
 }
+
+
+def is_import(section: object) -> bool:
+    """Does the download route (in the simulator) take ``section`` as an import section?"""
+    return isinstance(section, str) and section.lower() in _IMPORTS and section.isupper()
+
+
+def import_records(seed: int, gstin: str, section: str, count: int) -> list[dict[str, Any]]:
+    """``count`` bills of entry of an import section, from the October 2025 period on."""
+    rng = random.Random(f"flynn-sim/1|{seed}|{gstin}|{section}|imports")
+    records = []
+    for n in range(count):
+        year, month = rng.choice(((2025, 10), (2025, 11), (2025, 12), (2026, 1)))
+        day = rng.randint(1, 28)
+        txval = Decimal(rng.randint(10_000, 5_000_000)) / 100
+        igst = (txval * Decimal("0.18")).quantize(Decimal("0.01"))
+        record: dict[str, Any] = {
+            "portcd": rng.choice(("INMAA1", "INNSA1", "INBOM4", "INDEL4")),
+            "boenum": f"{rng.randrange(1_000_000, 9_999_999)}{n % 10}",
+            "boedt": f"{day:02d}-{month:02d}-{year}",
+            "rtnprd": f"{month:02d}{year}",
+            "txval": txval,
+            "igst": igst,
+            "cess": Decimal("0.00"),
+            "action": rng.choice(("N", "N", "A", "P")),
+            "ispendactblocked": "Y" if rng.random() < 0.2 else "N",
+            "hash": f"{rng.getrandbits(256):064x}",
+        }
+        if section.endswith(("sez", "seza")):
+            record["sgstin"] = "24AAAAA0000A1Z5"
+        records.append(record)
+    return records
 
 
 def _set(value: Any) -> bool:
@@ -151,7 +184,8 @@ class ImsState:
         out: dict[str, Any] = {}
         total = 0
         for key in _api.IMS_COUNT_GROUPS[group]:
-            if key not in _DOMESTIC and key not in self._sim.config.unknown_sections:
+            known = key in _DOMESTIC or key in _IMPORTS
+            if not known and key not in self._sim.config.unknown_sections:
                 continue
             tally = dict.fromkeys(_api.IMS_COUNT_FIELDS.values(), 0)
             for record in self._sim._section_records(gstin, key, None):

@@ -596,6 +596,8 @@ class FlynnSimulator:
         records = self._records.get(cache_key)
         if records is None:
             make = _data.ims_records if key.upper() in _api.IMS_SECTIONS else _data.unknown_records
+            if key in _api.IMS_IMPORT_SECTIONS:
+                make = _ims_state.import_records
             records = make(cfg.seed, gstin, key, cfg.records_per_section)
             if cfg.flag_style != "text":
                 _data.flags_as(records, cfg.flag_style)
@@ -1103,7 +1105,7 @@ class FlynnSimulator:
         section = request.query.get("section")
         status = request.query.get("status")
         bad = []
-        if section not in _api.IMS_SECTIONS:
+        if section not in _api.IMS_SECTIONS and not _ims_state.is_import(section):
             bad.append("section")
         if status is not None and status not in _api.IMS_STATUSES:
             bad.append("status")
