@@ -398,6 +398,7 @@ class ImsApi:
         checkpoint_dir: str | os.PathLike[str] | bool | None = None,
         refresh_margin: float | None = 1800.0,
         on_submitted: SubmittedCallback | None = None,
+        skip_empty: bool = False,
     ) -> _batch.BatchResult:
         """Download for many taxpayers: one ``download_all`` per job, ``max_jobs`` at once.
 
@@ -417,7 +418,9 @@ class ImsApi:
         ``on_submitted(section, task_id)`` is called as each billed task is created. With a
         manifest, pages are checkpointed under ``<manifest>.pages/`` unless ``checkpoint_dir``
         names another directory (``False``: no checkpoints), so a rerun after a kill fetches
-        only the missing pages. See ``docs/batch.md``.
+        only the missing pages. With ``skip_empty=True`` each job asks for the counts first
+        and starts no task for a section counted empty (see :meth:`download_all`). See
+        ``docs/batch.md``.
         """
         return await _batch.run_batch(
             self,
@@ -433,6 +436,7 @@ class ImsApi:
             checkpoint_dir=checkpoint_dir,
             refresh_margin=refresh_margin,
             on_submitted=on_submitted,
+            skip_empty=skip_empty,
         )
 
 

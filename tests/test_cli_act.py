@@ -264,3 +264,24 @@ async def test_the_round_trip_through_excel(sim: FlynnSimulator, tmp_path: Path)
     now = {(r["section"], r["supplier_gstin"], r["number"]): r["current_action"] for r in fresh}
     for key, action in chosen.items():
         assert now[key] == action
+
+
+async def test_download_many_skip_empty(
+    sim: FlynnSimulator, client: FlynnClient, session: Any
+) -> None:
+    pending = {
+        key: sum(r["action"] == "P" for r in sim.expected_records(sim.gstin, key))
+        for key in ("b2b", "b2ba", "b2bcn", "ecom", "ecoma")
+    }
+    empty = {k for k, n in pending.items() if n == 0}
+    assert empty  # six records a section: some have no pending one
+    sim.reset_counters()
+    batch = await client.ims.download_many(
+        [session], sections=[k.upper() for k in pending], status="P", skip_empty=True
+    )
+    [job] = batch.completed
+    assert sim.calls["ims_counts"] == 1
+    assert sim.calls["ims_submit"] == len(pending) - len(empty)
+    assert job.invoices is not None
+    for key, count in pending.items():
+        assert len(job.invoices.section(key)) == count
