@@ -495,3 +495,27 @@ async def test_imports_by_name_typed_and_decided_on(
     assert all(r.action == "A" for r in again.section("impg"))
     counts = await client.ims.counts(session, goods_types="IMP_GDS")
     assert counts.section("impg").accepted == len(records)
+
+
+async def test_a_cancellation_while_sending_runs_the_send_to_its_answer(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    invoices = await client.ims.download_all(session, sections="B2B")
+    decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"]
+    seen: list[str] = []
+    saving: asyncio.Task[Any] | None = None
+
+    def submitted(kind: str, ref: str) -> None:
+        seen.append(ref)
+        assert saving is not None
+        saving.cancel()  # the caller gives up while the send is still being seen through
+
+    saving = asyncio.create_task(client.ims.save(session, decisions, on_submitted=submitted))
+    with pytest.raises(asyncio.CancelledError) as caught:
+        await saving
+    assert len(seen) == 1
+    assert caught.value.reference_ids == tuple(seen)  # type: ignore[attr-defined]
+    assert seen[0] in "\n".join(caught.value.__notes__)
+    assert sim.calls["ims_save"] == 1
+    assert sim.calls["ims_request_status"] == 0
+    assert len(sim.ims_state.bodies) == 1
