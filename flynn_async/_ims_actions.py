@@ -428,6 +428,8 @@ def parse_request_status(
             f"request status for {reference_id} has no {_api.IMS_STATUS_CODE!r}", route=route
         )
     by_key = {d.match_key: d for d in decisions}
+    # a report without a supplier (imports carry a port code, not a GSTIN): match the rest
+    by_rest = {(k[0], k[2], k[3]): d for k, d in by_key.items()}
     errors: list[ImsRecordError] = []
     report = data.get(_api.IMS_STATUS_ERROR_REPORT) or {}
     if not isinstance(report, Mapping):
@@ -458,6 +460,8 @@ def parse_request_status(
                 number = str(item.get(_api.IMS_REPORT_NUMBER) or "")
                 period = str(item.get(_api.IMS_REPORT_PERIOD) or "")
                 decision = by_key.get((section, supplier, number, period))
+                if decision is None and not supplier:
+                    decision = by_rest.get((section, number, period))
                 advice = ADVICE.get(code, "see the portal's message")
                 if code == _api.IMS_CODE_DECLARATION_MISSING and decision is not None:
                     advice += f": {decision.describe()}"

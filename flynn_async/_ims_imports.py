@@ -170,6 +170,7 @@ async def download_imports(
     """Download import sections by name (a task each) into ``other_sections`` as
     :class:`ImsImport` records; the result knows its recipient."""
     from ._ims import _CODEC
+    from ._ims_actions import _headers
 
     chosen = parse_import_sections(sections)
     wanted = None if status is None else ImsStatus.parse(status)
@@ -189,7 +190,7 @@ async def download_imports(
             "GET",
             template,
             template.format(flynn=_api.IMS_FLYNN_VERSION),
-            headers=current.headers(),
+            headers=_headers(current),
             params=params,
         )
         task_id = data.get(_api.TASK_ID_KEY) if isinstance(data, dict) else None

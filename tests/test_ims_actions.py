@@ -519,3 +519,20 @@ async def test_a_cancellation_while_sending_runs_the_send_to_its_answer(
     assert sim.calls["ims_save"] == 1
     assert sim.calls["ims_request_status"] == 0
     assert len(sim.ims_state.bodies) == 1
+
+
+async def test_a_stale_import_is_matched_to_its_decision(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    imports = await client.ims.download_imports(session, sections="IMPGA")
+    records = [r for r in imports.section("impga") if r.action != "A"]
+    assert len(records) >= 2
+    decisions = [imports.decide(r, "A") for r in records]
+    index = {r["hash"]: i for i, r in enumerate(sim.expected_records(sim.gstin, "impga"))}
+    sim.ims_state.amend(sim.gstin, "impga", index[records[0].hash])
+    result = await client.ims.save(session, decisions)
+    [error] = result.errors
+    assert error.decision == decisions[0]
+    assert error.code == "IMSSAV0010"
+    assert error.number == records[0].bill_number
+    assert list(result.succeeded) == decisions[1:]

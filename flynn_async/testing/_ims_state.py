@@ -61,7 +61,7 @@ def import_records(seed: int, gstin: str, section: str, count: int) -> list[dict
             "portcd": rng.choice(("INMAA1", "INNSA1", "INBOM4", "INDEL4")),
             "boenum": f"{rng.randrange(1_000_000, 9_999_999)}{n % 10}",
             "boedt": f"{day:02d}-{month:02d}-{year}",
-            "rtnprd": f"{month:02d}{year}",
+            "itcprd": f"{month:02d}{year}",
             "txval": txval,
             "igst": igst,
             "cess": Decimal("0.00"),
@@ -174,9 +174,13 @@ class ImsState:
         value (its action stays). A save made from an earlier download is then stale."""
         key = section.lower()
         record = self._sim._section_records(gstin, key, None)[index]
-        value = Decimal(str(record["val"])) + 1
         digest = f"{int(record['hash'], 16) ^ 1:064x}"
-        self._change(gstin, key, identity(key, record), val=value, hash=digest)
+        if "val" in record:
+            value = Decimal(str(record["val"])) + 1
+            self._change(gstin, key, identity(key, record), val=value, hash=digest)
+        else:  # a bill of entry: its taxable value
+            value = Decimal(str(record["txval"])) + 1
+            self._change(gstin, key, identity(key, record), txval=value, hash=digest)
         return self._sim._section_records(gstin, key, None)[index]
 
     def counts(self, gstin: str, group: str) -> dict[str, Any]:
