@@ -145,8 +145,24 @@ def write_decisions(result: ImsInvoices, out: Path, gstin: str, fmt: str = "csv"
         with out.open("w", newline="", encoding="utf-8") as handle:
             writer = csv.writer(handle)
             writer.writerow(names)
-            writer.writerows(rows)
+            writer.writerows([_guarded(v) for v in row] for row in rows)
     return [out, stored]
+
+
+def _guarded(value: str) -> str:
+    """The export's formula guard: a cell a spreadsheet would run gets one leading ``'``."""
+    from . import export
+
+    return export._csv_text(value, True)
+
+
+def _unguarded(value: str) -> str:
+    """A cell read back: exactly one guard ``'`` is removed (``ims act`` matches the text)."""
+    from . import export
+
+    if value.startswith("'") and value[1:].startswith(export._FORMULA_START):
+        return value[1:]
+    return value
 
 
 def _write_xlsx(out: Path, names: Sequence[str], rows: list[list[str]]) -> None:
@@ -286,7 +302,9 @@ def _read_rows(path: Path) -> list[_Row]:
         reader = csv.DictReader(handle)
         if reader.fieldnames is None or missing - set(reader.fieldnames):
             raise InvalidInput(f"{path} is not a decisions file (written by --decisions)")
-        return [_Row(i, {k: (v or "") for k, v in r.items()}) for i, r in enumerate(reader, 2)]
+        return [
+            _Row(i, {k: _unguarded(v or "") for k, v in r.items()}) for i, r in enumerate(reader, 2)
+        ]
 
 
 def _decide(rows: list[_Row]) -> tuple[str, list[_Row]]:

@@ -97,6 +97,12 @@ class ImsImport(Mapping[str, Any]):
         return None if value is None else str(value)
 
     @property
+    def itc_period(self) -> str | None:
+        """``itcprd`` (``MMYYYY``): the period whose ITC the bill of entry goes to."""
+        value = self._data.get("itcprd")
+        return None if value is None else str(value)
+
+    @property
     def taxable_value(self) -> Decimal | None:
         """``txval``."""
         return _money(self._data.get("txval"))

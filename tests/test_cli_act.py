@@ -285,3 +285,12 @@ async def test_download_many_skip_empty(
     assert job.invoices is not None
     for key, count in pending.items():
         assert len(job.invoices.section(key)) == count
+
+
+def test_decision_cells_are_guarded_and_read_back_exactly(tmp_path: Path) -> None:
+    from flynn_async._cli_act import _guarded, _unguarded
+
+    for text in ("=cmd|' /C calc'!A0", "+91", "-5", "@SUM(1)", "'quoted", "INV/1", ""):
+        guarded = _guarded(text)
+        assert not guarded.startswith(("=", "+", "-", "@"))
+        assert _unguarded(guarded) == text
