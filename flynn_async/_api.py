@@ -139,6 +139,137 @@ IMS_STATUSES: Final = ("A", "R", "P", "N")
 TASK_ID_KEY: Final = "task-id"
 
 # --------------------------------------------------------------------------------------------
+# IMS counts, actions and rules (sections 10 to 12)
+# --------------------------------------------------------------------------------------------
+
+#: The GST API version of the IMS returns routes (counts, save, request status): its own
+#: setting (``ims_api_version``). **Unconfirmed**: the docs' example.
+DEFAULT_IMS_API_VERSION: Final = "v0.3"
+IMS_RETURNS_FLYNN_VERSION: Final = "v1.0"
+IMS_COUNTS_ROUTE: Final = "/basic/gstn/{flynn}/taxpayerapi/{version}/returns/ims/GETCNT"
+#: Save (PUT). **Unconfirmed** route (no enriched save task is documented).
+IMS_SAVE_ROUTE: Final = "/basic/gstn/{flynn}/taxpayerapi/{version}/returns/ims/SAVE"
+IMS_REQUEST_STATUS_ROUTE: Final = "/basic/gstn/{flynn}/taxpayerapi/{version}/returns/ims/REQSTS"
+#: Reset (PUT), answered with a task id.
+IMS_RESET_ROUTE: Final = "/enriched/gstn/{flynn}/ims-invoice-status-reset"
+IMS_QUERY_GSTIN: Final = "gstin"
+IMS_QUERY_GOODS_TYPE: Final = "goods_typ"
+IMS_QUERY_REFERENCE: Final = "int_tran_id"
+#: ``goods_typ`` values. Only ``ALL_OTH`` is documented; the others are **unconfirmed**.
+IMS_GOODS_TYPES: Final = ("ALL_OTH", "INV_SUPP_ISD", "IMP_GDS")
+IMS_DEFAULT_GOODS_TYPE: Final = "ALL_OTH"
+#: Count groups and their sections (section 10).
+IMS_COUNT_GROUPS: Final[dict[str, tuple[str, ...]]] = {
+    "all_oth": ("b2b", "b2ba", "b2bdn", "b2bdna", "b2bcn", "b2bcna", "ecom", "ecoma"),
+    "inv_supp_isd": ("isd", "isda", "isdcn", "isdcna"),
+    "imp_gds": ("impg", "impga", "impgsez", "impgseza"),
+}
+IMS_COUNT_TOTAL: Final = "ttl_cnt"
+#: Count fields by the action they count.
+IMS_COUNT_FIELDS: Final[dict[str, str]] = {
+    "N": "noaction",
+    "A": "accept",
+    "R": "reject",
+    "P": "pending",
+}
+#: Import sections (bills of entry). Whether the download route takes them is
+#: **unconfirmed**: they are downloaded only when asked for by name.
+IMS_IMPORT_SECTIONS: Final = ("impg", "impga", "impgsez", "impgseza")
+#: Body keys of save and reset; the long section keys are **unconfirmed**.
+IMS_BODY_RECIPIENT: Final = "rtin"
+IMS_BODY_REQUEST_TYPE: Final = "reqtyp"
+IMS_BODY_DATA: Final = "invdata"
+IMS_REQUEST_SAVE: Final = "SAVE"
+IMS_REQUEST_RESET: Final = "RESET"
+#: Actions of a save; a reset sends none (back to no action, ``N``).
+IMS_SAVE_ACTIONS: Final = ("A", "R", "P")
+IMS_RESET_ACTION: Final = "N"
+#: The fields copied from the downloaded record into a save or reset body (section 11).
+IMS_BODY_RECORD_FIELDS: Final = (
+    "stin",
+    "inum",
+    "idt",
+    "nt_num",
+    "nt_dt",
+    "oinum",
+    "oidt",
+    "ont_num",
+    "ont_dt",
+    "inv_typ",
+    "srcform",
+    "rtnprd",
+    "pos",
+    "val",
+    "txval",
+    "iamt",
+    "camt",
+    "samt",
+    "cess",
+    "hash",
+)
+#: The fields copied for an import record. **Unconfirmed** (the field names of section 6).
+IMS_BODY_IMPORT_FIELDS: Final = (
+    "rgstinrefId",
+    "portcd",
+    "boenum",
+    "boedt",
+    "irefdt",
+    "itcprd",
+    "srtinprd",
+    "txval",
+    "igst",
+    "cess",
+    "hash",
+)
+#: The amount fields that go as non-negative JSON numbers.
+IMS_BODY_AMOUNTS: Final = frozenset({"val", "txval", "iamt", "camt", "samt", "cess", "igst"})
+#: The largest save or reset body (4 x 1024 x 1024 bytes; **unconfirmed** for save).
+IMS_MAX_BODY_BYTES: Final = 4 * 1024 * 1024
+#: The save answer's key for the reference id. **Unconfirmed**.
+IMS_REFERENCE_KEY: Final = "reference_id"
+#: Request status (``REQSTS``) keys and values.
+IMS_STATUS_CODE: Final = "status_cd"
+IMS_STATUS_IN_PROGRESS: Final = "IP"
+IMS_STATUS_PROCESSED: Final = "P"
+IMS_STATUS_PROCESSED_WITH_ERRORS: Final = "PE"
+IMS_STATUS_ERROR: Final = "ER"
+IMS_STATUS_TRANSACTION: Final = "transTypCd"
+IMS_STATUS_SAVE_TRANSACTION: Final = "SAV"
+IMS_STATUS_PROCESSED_COUNT: Final = "proc_cnt"
+IMS_STATUS_ERROR_COUNT: Final = "err_cnt"
+IMS_STATUS_ERROR_CODE: Final = "err_cd"
+IMS_STATUS_ERROR_MESSAGE: Final = "err_msg"
+IMS_STATUS_ERROR_REPORT: Final = "error_report"
+IMS_REPORT_SUPPLIER: Final = "stin"
+IMS_REPORT_CODE: Final = "error_cd"
+IMS_REPORT_MESSAGE: Final = "error_msg"
+IMS_REPORT_RECORDS: Final = "inv"
+IMS_REPORT_PERIOD: Final = "rtnprd"
+#: The inner number key: ``inum`` even for notes.
+IMS_REPORT_NUMBER: Final = "inum"
+#: Short section keys of ``error_report`` and their long names.
+IMS_REPORT_SHORT_SECTIONS: Final[dict[str, str]] = {
+    "dn": "b2bdn",
+    "cn": "b2bcn",
+    "dna": "b2bdna",
+    "cna": "b2bcna",
+}
+#: Portal codes of section 11 (``IMSSAV0020`` and ``IMSSAV0030`` are **unconfirmed**).
+IMS_CODE_STALE: Final = "IMSSAV0010"
+IMS_CODE_DECLARATION_MISSING: Final = "IMSSAV0054"
+IMS_CODE_IN_PROGRESS: Final = "IMSSAV0015"
+IMS_CODE_SCHEMA: Final = "IMSSAV005"
+IMS_CODE_PENDING_NOT_ALLOWED: Final = "IMSSAV0020"
+IMS_CODE_REJECT_NOT_ALLOWED: Final = "IMSSAV0030"
+IMS_CODE_MISSING_PARAMETERS: Final = "GEN5001"
+#: Rule 4: the sections of "specified records" and the first period it applies to (year,
+#: month). Both **unconfirmed** (see flynn-api.md section 12, open points).
+IMS_SPECIFIED_SECTIONS: Final = frozenset({"b2bcn", "b2bcna"})
+IMS_SPECIFIED_FROM: Final = (2025, 10)
+#: Rule 6: the longest remark.
+IMS_REMARKS_MAX: Final = 250
+
+# --------------------------------------------------------------------------------------------
 # Long-running tasks (section 7)
 # --------------------------------------------------------------------------------------------
 
@@ -331,5 +462,7 @@ RETRYABLE_ROUTES: Final = frozenset(
         EINVOICE_ROUTE,
         GSTR2B_ROUTE,
         GSTR2B_STATUS_ROUTE,
+        IMS_COUNTS_ROUTE,  # read-only IMS returns routes
+        IMS_REQUEST_STATUS_ROUTE,
     }
 )

@@ -715,7 +715,9 @@ class _Batch:
         checkpoint_dir: str | os.PathLike[str] | None,
         refresh_margin: float | None,
         on_submitted: SubmittedCallback | None = None,
+        skip_empty: bool = False,
     ) -> None:
+        self.skip_empty = skip_empty
         self.ims = ims
         self.gst = gst
         self.jobs = jobs
@@ -904,14 +906,20 @@ class _Batch:
 
         try:
             try:
+                skipped = await self.empty_sections(job, known, session) if self.skip_empty else ()
+                for section in skipped:
+                    results[section] = ImsInvoices(present=frozenset({section.key}))
                 async with asyncio.TaskGroup() as group:
                     for section in job.sections:
-                        group.create_task(one(section))
+                        if section not in skipped:
+                            group.create_task(one(section))
             except BaseExceptionGroup as group_error:
                 first = first_error(group_error)
                 note_task_ids(first, submitted)
                 raise first from first.__cause__
-            invoices = combine_sections(results, {s: tasks[s].id for s in job.sections})
+            invoices = combine_sections(
+                results, {s: tasks[s].id if s in tasks else "(counted empty)" for s in job.sections}
+            )
             return await self.deliver(job, invoices, tasks)
         except ManifestError:
             raise  # the batch cannot keep its record: stop it
@@ -922,6 +930,22 @@ class _Batch:
             raise
         finally:
             del self.running[job.key]
+
+    async def empty_sections(
+        self,
+        job: _Job,
+        known: Mapping[ImsSection, str],
+        session: Callable[[], Awaitable[GstSession]],
+    ) -> tuple[ImsSection, ...]:
+        """``skip_empty``: the job's sections counted empty (one read-only call), no task yet."""
+        if all(s in known for s in job.sections):
+            return ()
+        counts = await self.ims.counts(await session())
+        return tuple(
+            s
+            for s in job.sections
+            if s not in known and not counts.section(s).with_status(job.status)
+        )
 
     async def deliver(
         self, job: _Job, invoices: ImsInvoices, tasks: Mapping[ImsSection, Task[ImsInvoices]]
@@ -1041,8 +1065,11 @@ async def run_batch(
     checkpoint_dir: str | os.PathLike[str] | bool | None,
     refresh_margin: float | None,
     on_submitted: SubmittedCallback | None = None,
+    skip_empty: bool = False,
 ) -> BatchResult:
     """Check everything, take the manifest, run the jobs (see ``ImsApi.download_many``)."""
+    if not isinstance(skip_empty, bool):
+        raise InvalidInput("skip_empty must be True or False")
     chosen = _parse_sections(sections)
     wanted = _optional_status(status)
     max_jobs = _validate.positive_int(max_jobs, "max_jobs", maximum=1024)
@@ -1104,6 +1131,7 @@ async def run_batch(
             checkpoint_dir=pages_dir,
             refresh_margin=refresh_margin,
             on_submitted=on_submitted,
+            skip_empty=skip_empty,
         )
         result = await batch.run()
     finally:

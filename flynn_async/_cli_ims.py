@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from . import _models, _validate
+from . import _cli_act, _models, _validate
 from ._cli_common import (
     EXIT_LOGIN_REFUSED,
     EXIT_NO_SESSION,
@@ -296,7 +296,9 @@ class _Download:
         resumes: dict[ImsSection, str],
         display: ProgressDisplay,
         checkpoint_dir: Path | None,
+        skip_empty: bool = False,
     ) -> None:
+        self._skip_empty = skip_empty
         self._client = client
         self._session = session
         self._sections = list(sections)
@@ -342,10 +344,21 @@ class _Download:
     async def run(self) -> ImsInvoices:
         """Every section's result, merged (each section from its own task)."""
         results: dict[ImsSection, ImsInvoices] = {}
+        skipped: set[ImsSection] = set()
+        if self._skip_empty:  # one read-only call: no task (billed) for an empty section
+            counts = await self._client.ims.counts(self._session)
+            for section in self._sections:
+                if section not in self._resumes and not counts.section(section).with_status(
+                    self._status
+                ):
+                    skipped.add(section)
+                    results[section] = ImsInvoices(present=frozenset({section.key}))
+                    self.ids[section] = "(none: counted empty)"
         try:
             async with asyncio.TaskGroup() as group:
                 for section in self._sections:
-                    group.create_task(self._one(section, results))
+                    if section not in skipped:
+                        group.create_task(self._one(section, results))
         except BaseExceptionGroup as errors:
             raise first_error(errors) from None
         ordered = {s: results[s] for s in self._sections}
@@ -381,6 +394,8 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
         raise InvalidInput("--csv-layout applies to --format csv only")
     per_section = args.csv_layout == "per-section"
     check_output(args.out, fmt, per_section)
+    if args.decisions and (fmt not in ("csv", "xlsx") or per_section):
+        raise InvalidInput("--decisions writes one CSV or Excel file (single layout)")
     poll = PollPolicy(initial_delay=args.poll_interval, deadline=args.timeout)
     store = settings.session_store()
     if await store.load(gstin) is None:
@@ -401,6 +416,7 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
                 resumes=resumes,
                 display=display,
                 checkpoint_dir=args.checkpoint_dir,
+                skip_empty=args.skip_empty,
             )
             async with client.gst.keep_alive(session):
                 with display:
@@ -408,8 +424,11 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
         options: dict[str, Any] = {"per_section": per_section} if fmt == "csv" else {}
         if fmt == "xlsx":  # the Summary sheet's details
             options["info"] = _workbook_info(gstin, sections, status)
-        with display.writing(str(args.out)) as on_progress:
-            written = export.export(result, args.out, fmt, on_progress=on_progress, **options)
+        if args.decisions:  # a file to fill in for `ims act`, the download kept beside it
+            written = _cli_act.write_decisions(result, args.out, gstin, fmt)
+        else:
+            with display.writing(str(args.out)) as on_progress:
+                written = export.export(result, args.out, fmt, on_progress=on_progress, **options)
     except BaseException as exc:
         if isinstance(exc, GstSessionExpired):
             ui.note(f"{_PROG}: run `{_PROG} gst otp --gstin {gstin}` for a new GST session")
@@ -671,6 +690,8 @@ def register(
         metavar="N",
         help="result pages fetched at once (default 8)",
     )
+    _cli_act.add_download_options(download)
     add_api_options(download)
     add_verbosity(download)
     download.set_defaults(handler=run_ims_download)
+    _cli_act.register(ims_commands, formatter)

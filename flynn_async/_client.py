@@ -78,6 +78,8 @@ class FlynnClient:
         gstn_api_version, einvoice_api_version: the government API versions in routes.
         gstr2b_api_version: the GST API version of the GSTR-2B routes (default ``v4.0``,
             unconfirmed).
+        ims_api_version: the GST API version of the IMS returns routes (counts, save, request
+            status); unconfirmed, ``v0.3`` by default.
         einvoice_keys: the e-invoice portal's public key or certificate (PEM, text or bytes),
             a mapping from ``kid`` to such keys, or a list of certificates. When given, every
             fetched e-invoice's signatures are verified before it is returned; without keys,
@@ -116,6 +118,7 @@ class FlynnClient:
         request_timeout: float = DEFAULT_REQUEST_TIMEOUT,
         page_base: int = _api.PAGE_BASE,
         gstn_api_version: str = _api.DEFAULT_GSTN_API_VERSION,
+        ims_api_version: str = _api.DEFAULT_IMS_API_VERSION,
         einvoice_api_version: str = _api.DEFAULT_EINVOICE_API_VERSION,
         gstr2b_api_version: str = _api.DEFAULT_GSTR2B_API_VERSION,
         einvoice_keys: EInvoiceKeys | None = None,
@@ -168,6 +171,7 @@ class FlynnClient:
         self.gstr2b_api_version = _validate.text(
             gstr2b_api_version, "gstr2b_api_version", max_len=16
         )
+        self.ims_api_version = _validate.text(ims_api_version, "ims_api_version", max_len=16)
         self.einvoice_api_version = _validate.text(
             einvoice_api_version, "einvoice_api_version", max_len=16
         )
@@ -286,7 +290,7 @@ class FlynnClient:
             sleep=self._sleep,
             wall_clock=self._wall_clock,
         )
-        self._ims = ImsApi(ctx, self._gst)
+        self._ims = ImsApi(ctx, self._gst, self.ims_api_version, self.taxpayer_locks)
         self._gstr2b = Gstr2bApi(ctx, self._gst, self.gstr2b_api_version, self.taxpayer_locks)
         self._einvoice = EInvoiceApi(api, self.einvoice_api_version, self._einvoice_keys)
 

@@ -4,6 +4,7 @@
 
     FlynnError
     ├── InvalidInput (ValueError)       bad arguments, raised before any request
+    │   └── InvalidDecisions            IMS decisions that break the rules (.problems)
     ├── ApiError                        the API answered an error envelope
     │   ├── AuthError                   login token, organisation, credentials
     │   │   └── TooManyTokens           more than 10 live login tokens for the user
@@ -18,6 +19,7 @@
     ├── ResponseError                   an answer that breaks the API's promises
     │   ├── SectionMismatch             two tasks disagree about one section's records
     │   └── EInvoiceMismatch            a fetched e-invoice is not the one asked for
+    ├── ImsOutcomeUnknown               an IMS save or reset sent without an answer
     ├── SignatureError                  a signed e-invoice or QR code failed verification
     ├── Gstr2bRegenerationInProgress    this client already regenerates 2B for the taxpayer
     ├── TransportError                  no usable answer: connection failed, timed out
@@ -52,6 +54,8 @@ __all__ = [
     "Gstr2bQueued",
     "Gstr2bRegenerationInProgress",
     "Gstr2bTooEarly",
+    "ImsOutcomeUnknown",
+    "InvalidDecisions",
     "InvalidInput",
     "IrpError",
     "IrpErrorDetail",
@@ -115,6 +119,43 @@ class FlynnError(Exception):
 
 class InvalidInput(FlynnError, ValueError):
     """An argument is not acceptable; raised before any request is made."""
+
+
+class InvalidDecisions(InvalidInput):
+    """IMS decisions that break the rules; nothing was sent.
+
+    ``problems`` lists every offending decision with its rule and a message (see
+    ``docs/actions.md``).
+    """
+
+    def __init__(self, message: str, *, problems: Sequence[Any], **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.problems = tuple(problems)
+
+
+class ImsOutcomeUnknown(FlynnError):
+    """An IMS save or reset was sent but no usable answer came: its outcome is unknown.
+
+    It is not resent. ``gstin`` and ``kind`` (``"save"``/``"reset"``) say what was sent,
+    ``decisions`` the records it carried, ``reference_ids`` the ids of earlier parts of the
+    same call. Count or download again to see what the portal holds before a new request.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        gstin: str,
+        kind: str,
+        decisions: Sequence[Any] = (),
+        reference_ids: Sequence[str] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(message, **kwargs)
+        self.gstin = gstin
+        self.kind = kind
+        self.decisions = tuple(decisions)
+        self.reference_ids = tuple(reference_ids)
 
 
 class ApiError(FlynnError):

@@ -24,8 +24,12 @@ from ._errors import (
     note_task_ids,
 )
 from ._gst import GstApi, GstSession
+from ._ims_actions import ActionSubmittedCallback, ImsActionResult, ImsActions, ImsDecision
+from ._ims_actions import ImsRequestStatus as ImsRequestStatus
+from ._ims_counts import ImsCounts
 from ._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
 from ._tasks import ProgressCallback, Task, TaskContext, run_to_end
+from ._taxpayer_locks import TaxpayerLocks
 
 log: Final = logging.getLogger("flynn_async.ims")
 
@@ -57,9 +61,96 @@ _CODEC: Final = ImsCodec()
 class ImsApi:
     """IMS calls; reach it as ``client.ims``."""
 
-    def __init__(self, ctx: TaskContext, gst: GstApi) -> None:
+    def __init__(
+        self,
+        ctx: TaskContext,
+        gst: GstApi,
+        ims_api_version: str = _api.DEFAULT_IMS_API_VERSION,
+        locks: TaxpayerLocks | None = None,
+    ) -> None:
         self._ctx = ctx
         self._gst = gst
+        self._actions = ImsActions(ctx, gst, ims_api_version, locks)
+
+    # -- counts and actions (see _ims_actions and docs/actions.md) ----------------------------
+
+    async def counts(
+        self, session: GstSession, *, goods_types: Iterable[str] | str = ("ALL_OTH",)
+    ) -> ImsCounts:
+        """How many records each section holds, by action (one read-only call per goods type).
+
+        A snapshot: a supplier may add records before a download runs. Only ``ALL_OTH`` is a
+        documented goods type (``INV_SUPP_ISD`` and ``IMP_GDS`` are unconfirmed).
+        """
+        return await self._actions.counts(session, goods_types_=goods_types)
+
+    async def save(
+        self,
+        session: GstSession,
+        decisions: Iterable[ImsDecision],
+        *,
+        on_submitted: ActionSubmittedCallback | None = None,
+        max_body_bytes: int = _api.IMS_MAX_BODY_BYTES,
+    ) -> ImsActionResult:
+        """Save accept/reject/pending decisions; wait for each request's status.
+
+        Every decision is checked against the IMS rules first: any problem raises
+        :class:`~flynn_async.InvalidDecisions` (listing them all) and nothing is sent.
+        Decisions that already match their record are not sent (``result.unchanged``).
+        Bodies over ``max_body_bytes`` (4 MB) are split and sent one after another, one
+        save or reset per taxpayer at a time. Billed and state-changing: never repeated
+        blindly, run to its answer when cancelled; each reference id goes to
+        ``on_submitted("save", reference_id)`` and the log as soon as it exists, and onto any
+        later error (``reference_ids`` and notes). A lost answer raises
+        :class:`~flynn_async.ImsOutcomeUnknown`.
+        """
+        return await self._actions.act(
+            "save", session, decisions, on_submitted=on_submitted, max_body_bytes=max_body_bytes
+        )
+
+    async def reset(
+        self,
+        session: GstSession,
+        decisions: Iterable[ImsDecision],
+        *,
+        on_submitted: ActionSubmittedCallback | None = None,
+        max_body_bytes: int = _api.IMS_MAX_BODY_BYTES,
+    ) -> ImsActionResult:
+        """Reset records back to no action (decisions with action ``N``), as :meth:`save`.
+
+        The reset route answers a task id: it goes to ``on_submitted("reset", task_id)``.
+        """
+        return await self._actions.act(
+            "reset", session, decisions, on_submitted=on_submitted, max_body_bytes=max_body_bytes
+        )
+
+    async def download_imports(
+        self,
+        session: GstSession,
+        *,
+        sections: Iterable[str] | str = _api.IMS_IMPORT_SECTIONS,
+        status: ImsStatus | str | None = None,
+    ) -> ImsInvoices:
+        """Download import sections (``IMPG``, ``IMPGA``, ``IMPGSEZ``, ``IMPGSEZA``) by name.
+
+        Never part of a default download: whether the route takes them is unconfirmed. Their
+        records come as typed :class:`~flynn_async.ims.ImsImport` values in
+        ``other_sections`` and can be decided on (Accept or Pending only).
+        """
+        from ._ims_imports import download_imports
+
+        return await download_imports(self._ctx, self._gst, session, sections, status)
+
+    async def request_status(self, session: GstSession, reference_id: str) -> ImsRequestStatus:
+        """Follow a save up by its reference id (from any process), polling to its end.
+
+        At the poll policy's deadline a :class:`~flynn_async.TaskTimeout` carries the id.
+        """
+        return await self._actions.request_status(session, reference_id)
+
+    async def reset_status(self, session: GstSession, task_id: str) -> ImsRequestStatus:
+        """Follow a reset up by its task id (from any process), polling to its end."""
+        return await self._actions.reset_status(session, task_id)
 
     async def submit(
         self,
@@ -213,10 +304,11 @@ class ImsApi:
             on_submitted=on_submitted,
         )
         try:
-            return await task.result()
+            result = await task.result()
         except BaseException as exc:
             note_task_ids(exc, {ImsSection.parse(section).value: task.id})
             raise
+        return result.for_recipient(session.gstin)
 
     async def download_all(
         self,
@@ -227,8 +319,14 @@ class ImsApi:
         on_progress: ProgressCallback | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         on_submitted: SubmittedCallback | None = None,
+        skip_empty: bool = False,
     ) -> ImsInvoices:
         """Download several sections at once (one task each) and merge them.
+
+        With ``skip_empty=True`` the counts are asked first (one read-only call) and no task
+        is started for a section whose count (for ``status``, if given) is zero: such a
+        section is present and empty in the result. Counts are a snapshot: a record a
+        supplier adds between the counts and the download is missed by a skipped section.
 
         Each section is taken from its own task. If a task's pages also carry another
         requested section, those records must equal the ones from that section's own task, or
@@ -245,9 +343,18 @@ class ImsApi:
             raise InvalidInput("session must be a GstSession (from verify_otp)")
         _validate.gstin(session.gstin, name="session.gstin")
         _check_callback(on_submitted)
+        if not isinstance(skip_empty, bool):
+            raise InvalidInput("skip_empty must be True or False")
         tasks: dict[ImsSection, Task[ImsInvoices]] = {}
         results: dict[ImsSection, ImsInvoices] = {}
         submitted: dict[str, str] = {}
+        skipped: list[ImsSection] = []
+        if skip_empty:
+            counts = await self.counts(session)
+            skipped = [s for s in chosen if counts.section(s).with_status(wanted) == 0]
+            for section in skipped:
+                log.info("IMS %s: no records counted for %s, no task", section.value, session.gstin)
+                results[section] = ImsInvoices(present=frozenset({section.key}))
 
         def record(section: ImsSection, task_id: str) -> None:
             submitted[section.value] = task_id
@@ -269,7 +376,8 @@ class ImsApi:
         try:
             async with asyncio.TaskGroup() as group:
                 for section in chosen:
-                    group.create_task(one(section))
+                    if section not in skipped:
+                        group.create_task(one(section))
         except BaseExceptionGroup as group_error:
             first = first_error(group_error)
             note_task_ids(first, submitted)
@@ -277,7 +385,9 @@ class ImsApi:
         except BaseException as exc:  # cancelled: hand the billed task ids over all the same
             note_task_ids(exc, submitted)
             raise
-        return combine_sections({s: results[s] for s in chosen}, {s: tasks[s].id for s in chosen})
+        ids = {s: tasks[s].id if s in tasks else "(none: counted empty)" for s in chosen}
+        merged = combine_sections({s: results[s] for s in chosen}, ids)
+        return merged.for_recipient(session.gstin)
 
     async def download_many(
         self,
@@ -293,6 +403,7 @@ class ImsApi:
         checkpoint_dir: str | os.PathLike[str] | bool | None = None,
         refresh_margin: float | None = 1800.0,
         on_submitted: SubmittedCallback | None = None,
+        skip_empty: bool = False,
     ) -> _batch.BatchResult:
         """Download for many taxpayers: one ``download_all`` per job, ``max_jobs`` at once.
 
@@ -312,7 +423,9 @@ class ImsApi:
         ``on_submitted(section, task_id)`` is called as each billed task is created. With a
         manifest, pages are checkpointed under ``<manifest>.pages/`` unless ``checkpoint_dir``
         names another directory (``False``: no checkpoints), so a rerun after a kill fetches
-        only the missing pages. See ``docs/batch.md``.
+        only the missing pages. With ``skip_empty=True`` each job asks for the counts first
+        and starts no task for a section counted empty (see :meth:`download_all`). See
+        ``docs/batch.md``.
         """
         return await _batch.run_batch(
             self,
@@ -328,6 +441,7 @@ class ImsApi:
             checkpoint_dir=checkpoint_dir,
             refresh_margin=refresh_margin,
             on_submitted=on_submitted,
+            skip_empty=skip_empty,
         )
 
 

@@ -514,6 +514,34 @@ class ImsInvoices:
     other_sections: Mapping[str, tuple[Mapping[str, Any], ...]] = EMPTY
     extra: Mapping[str, Any] = EMPTY
     present: frozenset[str] = frozenset()
+    #: The taxpayer the records are addressed to (set by ``download``/``download_all``);
+    #: needed to :meth:`decide` on them. Not part of equality.
+    recipient_gstin: str | None = attrs.field(default=None, init=False, eq=False)
+    _places: Any = attrs.field(default=None, init=False, eq=False, repr=False)
+
+    def for_recipient(self, gstin: str) -> ImsInvoices:
+        """A copy that knows its recipient GSTIN (what :meth:`decide` needs)."""
+        copy = attrs.evolve(self)
+        object.__setattr__(copy, "recipient_gstin", gstin)
+        return copy
+
+    def decide(
+        self,
+        record: Any,
+        action: ImsStatus | str,
+        *,
+        remarks: str | None = None,
+        itc_reduction: Any = None,
+    ) -> Any:
+        """An :class:`~flynn_async.ims.ImsDecision` on one of these records.
+
+        ``action`` is ``A``, ``R`` or ``P`` (for ``client.ims.save``) or ``N`` (for
+        ``client.ims.reset``); ``itc_reduction`` an :class:`~flynn_async.ims.ItcReduction`.
+        Never raises for a rule: the rules are checked, all at once, by save and reset.
+        """
+        from ._ims_actions import decide
+
+        return decide(self, record, action, remarks=remarks, itc_reduction=itc_reduction)
 
     def section(self, name: str | ImsSection) -> tuple[Any, ...]:
         """The records of a section by name (``"b2b"``, ``ImsSection.B2B``, or an unknown one).

@@ -47,7 +47,7 @@ def public_modules() -> list[ModuleType]:
         flynn_async.testing,
         flynn_async.testing.pytest_plugin,
     ]
-    for optional in ("flynn_async.export",):
+    for optional in ("flynn_async.export", "flynn_async.ims"):
         with contextlib.suppress(ModuleNotFoundError):
             modules.append(importlib.import_module(optional))
     return modules

@@ -54,6 +54,8 @@ EXTRA: dict[str, dict[str, Any]] = {
     "PagesMissing": {"missing": [3, 4]},
     "GstSessionMissing": {"gstin": "24AAAPI3182M002"},
     "ManifestError": {"path": Path("/tmp/m.json")},
+    "InvalidDecisions": {"problems": ["rule 2: pending is not allowed"]},
+    "ImsOutcomeUnknown": {"gstin": "24AAAPI3182M002", "kind": "save", "reference_ids": ["r-1"]},
 }
 
 

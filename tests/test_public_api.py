@@ -119,7 +119,8 @@ GSTR2B = {
     "Gstr2bRegenerationInProgress",
     "Gstr2bTooEarly",
 }
-EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH | TOKENS | GSTR2B
+ACTIONS = {"ImsOutcomeUnknown", "InvalidDecisions"}  # the rest lives in flynn_async.ims
+EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH | TOKENS | GSTR2B | ACTIONS
 
 
 def test_all_is_exactly_the_expected_names() -> None:

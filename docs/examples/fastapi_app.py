@@ -55,6 +55,7 @@ from flynn_async import (
     GstSession,
     GstSessionExpired,
     ImsInvoices,
+    ImsOutcomeUnknown,
     ImsSection,
     ImsStatus,
     InvalidInput,
@@ -244,6 +245,7 @@ _STATUS_BY_ERROR: Final[Sequence[tuple[type[FlynnError], HTTPStatus]]] = (
     (ResponseError, HTTPStatus.BAD_GATEWAY),
     (SignatureError, HTTPStatus.BAD_GATEWAY),
     (ApiError, HTTPStatus.BAD_GATEWAY),
+    (ImsOutcomeUnknown, HTTPStatus.GATEWAY_TIMEOUT),  # sent, no answer: count before resending
 )
 
 

@@ -34,7 +34,7 @@ from aiohttp import web
 
 from flynn_async import _api
 from flynn_async._credentials import Credentials
-from flynn_async.testing import _data, _einvoice_sim, _faults, _gstr2b_sim
+from flynn_async.testing import _data, _einvoice_sim, _faults, _gstr2b_sim, _ims_state
 
 __all__ = [
     "SIM_OTP",
@@ -88,6 +88,10 @@ _MIXED: Final[dict[str, Envelope]] = {
     "gstr2b_get": "new",
     "gstr2b_regenerate": "new",
     "gstr2b_status": "new",
+    "ims_counts": "new",
+    "ims_save": "new",
+    "ims_request_status": "new",
+    "ims_reset": "new",
 }
 _GST_ACTIONS: Final = {
     _api.GST_ACTION_OTP_REQUEST: "otp_request",
@@ -429,7 +433,8 @@ class FlynnSimulator:
 
     Inspection: :attr:`calls` counts handled requests by route name (``login``,
     ``token_refresh``, ``token_logout``, ``otp_request``, ``otp_verify``, ``gst_refresh``,
-    ``gst_logout``, ``ims_submit``, ``einvoice``, ``task_status``, ``task_result``,
+    ``gst_logout``, ``ims_submit``, ``ims_counts``, ``ims_save``, ``ims_request_status``,
+    ``ims_reset``, ``einvoice``, ``task_status``, ``task_result``,
     ``task_page``, and ``unknown`` for routes the API does not have; faulted requests
     included); :attr:`faults` counts injected faults by kind (``error``, ``rate_limit``,
     ``reset``, ``slow``, ``truncate``, ``malformed``, ``token_expiry``, ``task_failed``,
@@ -480,6 +485,8 @@ class FlynnSimulator:
         self._missed_pages: set[tuple[str, int]] = set()  # pages that answered 404 once
         self._peeks: set[int] = set()  # id() of faulted read-only requests being answered
         self._closing: asyncio.Event | None = None  # set on close: slow answers stop waiting
+        self.ims_state = _ims_state.ImsState(self)
+        """Each taxpayer's IMS actions: saves, resets, request status (``_ims_state``)."""
         self.einvoice = _einvoice_sim.EInvoicePortal(clock)
         """The simulated e-invoice portal: signing key (``public_key_pem``,
         ``certificate_pem``, ``kid``), IRP sessions, the ``requests`` it received."""
@@ -602,10 +609,13 @@ class FlynnSimulator:
         records = self._records.get(cache_key)
         if records is None:
             make = _data.ims_records if key.upper() in _api.IMS_SECTIONS else _data.unknown_records
+            if key in _api.IMS_IMPORT_SECTIONS:
+                make = _ims_state.import_records
             records = make(cfg.seed, gstin, key, cfg.records_per_section)
             if cfg.flag_style != "text":
                 _data.flags_as(records, cfg.flag_style)
             self._records[cache_key] = records
+        records = self.ims_state.apply(gstin, key, records)
         if status is None:
             return records
         return [r for r in records if r["action"] == status]
@@ -623,6 +633,7 @@ class FlynnSimulator:
             gstin,
             section,
             status,
+            self.ims_state.version,
         )
         plan = self._plans.get(plan_key)
         if plan is None:
@@ -662,7 +673,10 @@ class FlynnSimulator:
     # ---------------------------------------------------------------------------------------
 
     def _make_app(self) -> web.Application:
-        app = web.Application(middlewares=[self._unknown_routes])
+        # IMS save and reset bodies may be 4 MB; a larger one is the route's own 400 answer
+        app = web.Application(
+            middlewares=[self._unknown_routes], client_max_size=2 * _api.IMS_MAX_BODY_BYTES
+        )
         gst_route = _api.GST_AUTH_ROUTE.format(
             flynn=_api.GST_AUTH_FLYNN_VERSION, gstn="{gstn}", action="{action}"
         )
@@ -715,6 +729,7 @@ class FlynnSimulator:
                     _api.GSTR2B_STATUS_ROUTE.format(flynn=_api.GSTR2B_FLYNN_VERSION, v2b="{v2b}"),
                     self._route("gstr2b_status", self._gstr2b_status),
                 ),
+                *_ims_state.routes(self),
                 # not the API: the simulator's own, for `flynn-async simulator key`
                 web.get(SIM_CERTIFICATE_ROUTE, self._certificate),
             ]
@@ -1123,7 +1138,7 @@ class FlynnSimulator:
         section = request.query.get("section")
         status = request.query.get("status")
         bad = []
-        if section not in _api.IMS_SECTIONS:
+        if section not in _api.IMS_SECTIONS and not _ims_state.is_import(section):
             bad.append("section")
         if status is not None and status not in _api.IMS_STATUSES:
             bad.append("status")
@@ -1245,7 +1260,28 @@ class FlynnSimulator:
         return {"id": task.id, "status": task.state, "jobs": jobs}
 
     async def _task_result(self, request: web.Request) -> dict[str, Any]:
-        return {"pages": self._completed_task(request).pages}
+        task = self._completed_task(request)
+        reset = self.ims_state.requests.get(task.id)
+        if reset is not None and reset.task is task:  # a reset's result: its request status
+            return reset.payload
+        return {"pages": task.pages}
+
+    def _reset_task(self, received: _ims_state.ImsSimRequest, session: _GstSession) -> SimTask:
+        """The task that answers an IMS reset (its result is the request status)."""
+        task = SimTask(
+            id=received.id,
+            gstin=received.gstin,
+            section=_api.IMS_REQUEST_RESET,
+            status=None,
+            pages=0,
+            org_id=received.org_id,
+            created_at=self._clock(),
+            plan=_Plan([]),
+            session=session,
+        )
+        self._tasks[task.id] = task
+        self._advance(task, status_call=False)
+        return task
 
     async def _task_page(self, request: web.Request) -> web.StreamResponse:
         self.pages_in_flight += 1

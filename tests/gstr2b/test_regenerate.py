@@ -209,12 +209,6 @@ async def test_secrets_stay_out_of_regeneration_errors_and_logs(
         tb = tb.tb_next
 
 
-@pytest.mark.xfail(
-    reason="aiohttp itself resends an idempotent-method request (PUT, GET) once when a reused "
-    "keep-alive connection is dropped (ClientSession._retry_connection, private): the "
-    "transport must stop that for calls that are not safe to repeat (IMS submit too)",
-    strict=True,
-)
 @pytest.mark.sim(fault_routes={"gstr2b_regenerate"}, reset_rate=1.0)
 async def test_a_reset_connection_on_regenerate_is_outcome_unknown_and_not_resent(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession

@@ -604,7 +604,7 @@ async def test_submit_checks_query_and_session(
         ({}, ["section"]),
         ({"section": "B2B", "status": "X"}, ["status"]),
         ({"section": "B2B", "status": ""}, ["status"]),
-        ({"section": "IMPG", "status": "a"}, ["section", "status"]),
+        ({"section": "ISD", "status": "a"}, ["section", "status"]),
     ):
         status, body = await call(http, "GET", ims_url(sim), headers=headers, params=params)
         assert status == 400
