@@ -30,9 +30,10 @@ from typing import Any
 import msgspec
 
 from benchmarks._common import Row, say, standalone
-from flynn_async import FlynnClient, _decoding, decode_ims_page
-from flynn_async._decoding import structure_invoices
-from flynn_async._envelope import unwrap
+from flynn_async import FlynnClient, decode_ims_page
+from flynn_async._http._envelope import unwrap
+from flynn_async.ims import _decoding
+from flynn_async.ims._decoding import structure_invoices
 from flynn_async.testing import FlynnSimulator
 
 RECORDS = 500

@@ -35,7 +35,7 @@ from benchmarks._common import (
     worker_reply,
 )
 from flynn_async import ImsInvoices, export
-from flynn_async._decoding import structure_invoices
+from flynn_async.ims._decoding import structure_invoices
 from flynn_async.testing import _data
 
 GSTIN = "24AAAPI3182M002"

@@ -12,8 +12,43 @@ money into typed records, and test it all against the built-in simulator
 
 from importlib.metadata import PackageNotFoundError, version
 
-from ._batch import (
+from ._client import FlynnClient
+from ._core._errors import (
+    ApiError,
+    AuthError,
+    EInvoiceMismatch,
+    EInvoiceNotFound,
+    FlynnError,
+    GstError,
+    GstSessionExpired,
+    InvalidInput,
+    IrpError,
+    IrpErrorDetail,
+    IrpPasswordRequired,
+    NotFound,
+    PagesMissing,
+    RequestTimeout,
+    ResponseError,
+    SectionMismatch,
+    SignatureError,
+    TaskError,
+    TaskFailed,
+    TaskTimeout,
+    TooManyTokens,
+    TransportError,
+)
+from ._core._policy import PollPolicy, RetryPolicy
+from ._core._secrets import Secret
+from ._core._values import FrozenMap, YesNo
+from ._http._credentials import Credentials
+from ._http._token_store import FileTokenStore, StoredToken, TokenStore
+from ._http._transport import Stats
+from ._tasks._checkpoint import Checkpoint
+from ._tasks._task import PageCodec, Task
+from ._tasks._types import Progress, TaskState, TaskStatus
+from .batch import (
     BatchError,
+    BatchImsApi,
     BatchProgress,
     BatchResult,
     DownloadJob,
@@ -22,12 +57,8 @@ from ._batch import (
     JobState,
     ManifestError,
 )
-from ._checkpoint import Checkpoint
-from ._client import FlynnClient
-from ._credentials import Credentials
-from ._decoding import decode_ims_page
-from ._einvoice import EInvoiceApi
-from ._einvoice_models import (
+from .einvoice._lookup import EInvoiceApi
+from .einvoice._models import (
     AdditionalDocument,
     BatchDetails,
     BuyerDetails,
@@ -58,35 +89,14 @@ from ._einvoice_models import (
     VehicleType,
     compute_irn,
 )
-from ._errors import (
-    ApiError,
-    AuthError,
-    EInvoiceMismatch,
-    EInvoiceNotFound,
-    FlynnError,
-    GstError,
-    GstSessionExpired,
-    InvalidInput,
-    IrpError,
-    IrpErrorDetail,
-    IrpPasswordRequired,
-    NotFound,
-    PagesMissing,
-    RequestTimeout,
-    ResponseError,
-    SectionMismatch,
-    SignatureError,
-    TaskError,
-    TaskFailed,
-    TaskTimeout,
-    TooManyTokens,
-    TransportError,
-)
-from ._gst import GstApi, GstSession, KeepAlive, OtpRequest
-from ._ims import ImsApi
-from ._models import (
+from .gst._gst import GstApi, KeepAlive
+from .gst._period import ReturnPeriod
+from .gst._session import GstSession, OtpRequest
+from .gst._store import FileSessionStore, SessionStore
+from .ims._decoding import decode_ims_page
+from .ims._download import ImsApi
+from .ims._models import (
     FilingStatus,
-    FrozenMap,
     ImsAmendedInvoice,
     ImsAmendedNote,
     ImsInvoice,
@@ -96,20 +106,9 @@ from ._models import (
     ImsSection,
     ImsStatus,
     InvoiceType,
-    Progress,
-    ReturnPeriod,
     SectionTotals,
     SourceForm,
-    TaskState,
-    TaskStatus,
-    YesNo,
 )
-from ._policy import PollPolicy, RetryPolicy
-from ._secrets import Secret
-from ._store import FileSessionStore, SessionStore
-from ._tasks import PageCodec, Task
-from ._token_store import FileTokenStore, StoredToken, TokenStore
-from ._transport import Stats
 
 try:
     __version__ = version("flynn-async")
@@ -122,6 +121,7 @@ __all__ = [
     "AuthError",
     "BatchDetails",
     "BatchError",
+    "BatchImsApi",
     "BatchProgress",
     "BatchResult",
     "BuyerDetails",

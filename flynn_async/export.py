@@ -44,10 +44,12 @@ from typing import IO, Any, BinaryIO, Final, Literal, TypeVar, Union, get_args, 
 import attrs
 import msgspec
 
-from . import _models as m
-from ._decoding import dumps
-from ._errors import InvalidInput
-from ._state import atomic_writer
+from ._core._errors import InvalidInput
+from ._core._files import atomic_writer
+from ._core._json import dumps
+from ._core._values import _OpenEnum
+from .gst._period import ReturnPeriod
+from .ims import _models as m
 
 __all__ = [
     "FORMATS",
@@ -147,11 +149,11 @@ def _kind(f: attrs.Attribute[Any]) -> _Kind:
     args = set(get_args(tp)) - {NoneType} if get_origin(tp) in (Union, UnionType) else {tp}
     if args == {Decimal}:
         return "amount"
-    if args == {m.ReturnPeriod}:
+    if args == {ReturnPeriod}:
         return "period"
     if args == {str}:
         return "text"
-    if str in args and any(isinstance(a, type) and issubclass(a, m._OpenEnum) for a in args):
+    if str in args and any(isinstance(a, type) and issubclass(a, _OpenEnum) for a in args):
         return "code"  # an open enum: a member or an unknown code, written as its wire code
     raise TypeError(f"no export column kind for {f.name}: {tp!r}")  # pragma: no cover
 
@@ -783,7 +785,7 @@ def _xlsx_text(value: str) -> str:
 def _period_serial(text: str) -> int | None:
     """The Excel date of a return period's first day, or ``None`` if ``text`` is no MMYYYY."""
     try:
-        period = m.ReturnPeriod.parse(text)
+        period = ReturnPeriod.parse(text)
         return date(period.year, period.month, 1).toordinal() - _EXCEL_EPOCH
     except ValueError:
         return None

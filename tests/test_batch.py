@@ -42,9 +42,9 @@ from flynn_async import (
     Secret,
     TaskFailed,
 )
-from flynn_async._batch import default_key, result_name
-from flynn_async._validate import gstin as check_gstin
-from flynn_async._validate import gstin_check_digit
+from flynn_async._core._validate import gstin as check_gstin
+from flynn_async._core._validate import gstin_check_digit
+from flynn_async.batch import default_key, result_name
 from flynn_async.testing import FlynnSimulator
 from flynn_async.testing._simulator import USER_HANDLE, USER_PASSWORD
 

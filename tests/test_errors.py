@@ -27,7 +27,7 @@ from flynn_async import (
     Secret,
     TaskFailed,
 )
-from flynn_async._errors import note_task_ids
+from flynn_async._core._errors import note_task_ids
 
 MARKER = "SECRET-MARKER-5f2a"
 

@@ -34,8 +34,8 @@ from flynn_async import (
     TaskFailed,
     TaskTimeout,
     TooManyTokens,
-    _errors,
 )
+from flynn_async._core import _errors
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
 from flynn_async.testing.pytest_plugin import FlynnTestClock
 

@@ -29,9 +29,9 @@ from flynn_async import (
     TaskState,
     TaskStatus,
     YesNo,
-    _api,
 )
-from flynn_async._models import KNOWN_SECTIONS, SECTION_RECORD_TYPES
+from flynn_async._http import _api
+from flynn_async.ims._models import KNOWN_SECTIONS, SECTION_RECORD_TYPES
 
 STIN = "24MAYAS0100J1JD"
 DAY = datetime.date(2023, 1, 23)

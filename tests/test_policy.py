@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flynn_async import InvalidInput, PollPolicy, RetryPolicy
-from flynn_async._policy import DEFAULT_RETRY_STATUSES, parse_retry_after
+from flynn_async._core._policy import DEFAULT_RETRY_STATUSES, parse_retry_after
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 

@@ -102,6 +102,7 @@ TOKENS = {"FileTokenStore", "StoredToken", "TokenStore"}
 BATCH = {
     "BatchError",
     "BatchProgress",
+    "BatchImsApi",
     "BatchResult",
     "DownloadJob",
     "GstSessionMissing",

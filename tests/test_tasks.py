@@ -27,9 +27,9 @@ from flynn_async import (
     TaskFailed,
     TaskState,
     TaskTimeout,
-    _api,
 )
-from flynn_async._tasks import parse_page_count, parse_status
+from flynn_async._http import _api
+from flynn_async._tasks._task import parse_page_count, parse_status
 from flynn_async.testing import FlynnSimulator
 
 STEADY = PollPolicy(initial_delay=1, multiplier=2, max_delay=5, jitter=0, deadline=1000)

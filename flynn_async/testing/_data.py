@@ -17,7 +17,8 @@ from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Final
 
-from flynn_async import _api, _validate
+from flynn_async._core import _validate
+from flynn_async._http import _api
 
 __all__ = ["Money", "copy_records", "ims_records", "paginate", "suppliers", "unknown_records"]
 

@@ -5,7 +5,7 @@ that answers the login service, the GST (OTP) session routes, the IMS download r
 long-running task routes the way the real service does, and checks what the real service
 checks (headers, tokens and their expiry, organisation, GST session, query values, page
 range), so that a sloppy client fails against it. Every route, header name, status value and
-error code comes from :mod:`flynn_async._api`, the module the client uses too. Seeded faults
+error code comes from :mod:`flynn_async._http._api`, the module the client uses too. Seeded faults
 (gateway errors, 429, resets, slow, cut and non-JSON answers, token expiry, failing tasks,
 pages that 404 once) are switched on in :class:`SimulatorConfig`; ``_faults`` decides them.
 
@@ -32,8 +32,8 @@ import attrs
 import msgspec
 from aiohttp import web
 
-from flynn_async import _api
-from flynn_async._credentials import Credentials
+from flynn_async._http import _api
+from flynn_async._http._credentials import Credentials
 from flynn_async.testing import _data, _einvoice_sim, _faults
 
 __all__ = [

@@ -9,23 +9,22 @@ record's ``extra`` mapping and written back by ``to_dict()``.
 
 from __future__ import annotations
 
-import enum
-import functools
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final
 
 import attrs
 
-from . import _api
-from ._errors import InvalidInput
+from flynn_async._core._errors import InvalidInput
+from flynn_async._core._values import EMPTY, FrozenMap, YesNo, _OpenEnum
+from flynn_async._http import _api
+from flynn_async.gst._period import ReturnPeriod
 
 __all__ = [
     "FilingStatus",
-    "FrozenMap",
     "ImsAmendedInvoice",
     "ImsAmendedNote",
     "ImsInvoice",
@@ -35,13 +34,8 @@ __all__ = [
     "ImsSection",
     "ImsStatus",
     "InvoiceType",
-    "Progress",
-    "ReturnPeriod",
     "SectionTotals",
     "SourceForm",
-    "TaskState",
-    "TaskStatus",
-    "YesNo",
 ]
 
 #: attrs metadata key holding a field's name on the wire.
@@ -51,110 +45,6 @@ DATE_FORMAT: Final = "flynn_date_format"
 #: attrs metadata key marking text with few distinct values (one shared ``str`` per value).
 SHARED: Final = "flynn_shared"
 IMS_DATE_FORMAT: Final = "%d-%m-%Y"
-
-
-class FrozenMap(Mapping[str, Any]):
-    """A deeply read-only mapping that pickles: what the server sent that the models don't know.
-
-    Its values are frozen as it is made: JSON arrays become tuples and JSON objects become
-    ``FrozenMap`` values in turn, so nothing inside can be changed (and nothing inside can
-    ever refer back to the record that holds it). ``to_dict()`` gives lists and dicts back.
-    Compares equal to any mapping with the same items; not hashable.
-    """
-
-    __slots__ = ("_data",)
-
-    _data: MappingProxyType[str, Any]
-
-    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
-        items = dict(data) if data else {}
-        if not _FROZEN_TYPES.issuperset(map(type, items.values())):  # (in C) all frozen already?
-            items = {k: freeze(v) for k, v in items.items()}
-        object.__setattr__(self, "_data", MappingProxyType(items))
-
-    @classmethod
-    def _of_dict(cls, data: dict[str, Any]) -> FrozenMap:
-        """Private: wrap ``data`` (a fresh dict nobody else holds) after freezing its values."""
-        self = object.__new__(cls)
-        if not _FROZEN_TYPES.issuperset(map(type, data.values())):
-            for key, value in data.items():
-                data[key] = freeze(value)
-        object.__setattr__(self, "_data", MappingProxyType(data))
-        return self
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"FrozenMap is read-only (cannot set {name!r})")
-
-    def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"FrozenMap is read-only (cannot delete {name!r})")
-
-    def __getitem__(self, key: str) -> Any:
-        return self._data[key]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._data)
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def __contains__(self, key: object) -> bool:
-        return key in self._data
-
-    def __repr__(self) -> str:
-        return f"FrozenMap({dict(self._data)!r})"
-
-    def __reduce__(self) -> tuple[type[FrozenMap], tuple[dict[str, Any]]]:
-        return (FrozenMap, (dict(self._data),))
-
-
-#: Values kept as they are: immutable, and holding nothing that could change.
-_FROZEN_TYPES: Final = frozenset({str, int, float, bool, Decimal, type(None), FrozenMap})
-
-
-def freeze(value: Any) -> Any:
-    """``value`` made deeply immutable: lists (and tuples) as tuples, mappings as ``FrozenMap``.
-
-    Other values (text, numbers, ``Decimal``, ``None``, booleans) are returned as they are.
-    """
-    kind = type(value)
-    if kind is list or kind is tuple:
-        return tuple(freeze(item) for item in value)
-    if kind is FrozenMap:
-        return value
-    if kind is dict or isinstance(value, Mapping):
-        return FrozenMap(value)
-    if isinstance(value, list | tuple):
-        return tuple(freeze(item) for item in value)
-    return value
-
-
-def thaw(value: Any) -> Any:
-    """The JSON shape of a frozen value: tuples as lists, mappings as dicts (deeply)."""
-    if isinstance(value, tuple):
-        return [thaw(item) for item in value]
-    if isinstance(value, Mapping):
-        return {k: thaw(v) for k, v in value.items()}
-    return value
-
-
-EMPTY: Final[Mapping[str, Any]] = FrozenMap()
-
-
-class _OpenEnum(enum.StrEnum):
-    """A code list that may grow: unknown codes are kept as plain text by the decoder."""
-
-    @classmethod
-    def parse(cls, value: object) -> Self:
-        """The member for ``value`` (its code or its name, any case); ``InvalidInput`` if none."""
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, str):
-            wanted = value.strip().upper()
-            for member in cls:
-                if member.value.upper() == wanted or member.name == wanted:
-                    return member
-        codes = ", ".join(m.value for m in cls)
-        raise InvalidInput(f"{cls.__name__} must be one of {codes}; got {value!r}")
 
 
 class ImsSection(_OpenEnum):
@@ -209,13 +99,6 @@ class FilingStatus(_OpenEnum):
     NOT_FILED = "Not Filed"
 
 
-class YesNo(_OpenEnum):
-    """A ``Y``/``N`` flag (also read from JSON ``true``/``false`` and any letter case)."""
-
-    YES = "Y"
-    NO = "N"
-
-
 def parse_sections(value: object) -> list[ImsSection]:
     """One or several IMS sections (codes or members, any case) in the order given, each once.
 
@@ -237,34 +120,6 @@ def parse_sections(value: object) -> list[ImsSection]:
 
 assert tuple(s.value for s in ImsSection) == _api.IMS_SECTIONS
 assert tuple(s.value for s in ImsStatus) == _api.IMS_STATUSES
-
-
-@attrs.frozen(order=True)
-class ReturnPeriod:
-    """A GST return period (``rtnprd``, ``MMYYYY`` on the wire), ordered by time."""
-
-    year: int
-    month: int = attrs.field()
-
-    @month.validator
-    def _check_month(self, _: attrs.Attribute[int], value: int) -> None:
-        if not 1 <= value <= 12:
-            raise ValueError(f"month must be 1 to 12, got {value}")
-
-    @classmethod
-    def parse(cls, text: str) -> ReturnPeriod:
-        """Parse ``MMYYYY`` (such as ``012023``)."""
-        return _parse_return_period(text)
-
-    def __str__(self) -> str:
-        return f"{self.month:02d}{self.year:04d}"
-
-
-@functools.lru_cache(maxsize=4096)
-def _parse_return_period(text: str) -> ReturnPeriod:
-    if len(text) != 6 or not text.isascii() or not text.isdigit():
-        raise ValueError(f"return period must be MMYYYY, got {text!r}")
-    return ReturnPeriod(year=int(text[2:]), month=int(text[:2]))
 
 
 def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
@@ -573,44 +428,3 @@ class ImsInvoices:
         from ._decoding import merge_invoices
 
         return merge_invoices(list(parts))
-
-
-class TaskState(enum.Enum):
-    """Where a long-running task stands."""
-
-    PENDING = "pending"
-    COMPLETED = "completed"
-    FAILED = "failed"
-
-
-@attrs.frozen
-class TaskStatus:
-    """One answer of the status route: the raw ``status`` text and what it means."""
-
-    task_id: str
-    status: str
-    state: TaskState
-    raw: Mapping[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
-
-    @property
-    def done(self) -> bool:
-        """True once the task will not change any more (completed or failed)."""
-        return self.state is not TaskState.PENDING
-
-
-Phase = Literal["submitted", "waiting", "fetching", "done"]
-
-
-@attrs.frozen
-class Progress:
-    """A progress report: ``phase`` and, while fetching, pages done out of the total.
-
-    ``section`` names the IMS section when the task belongs to a section download.
-    """
-
-    task_id: str
-    phase: Phase
-    pages_done: int = 0
-    pages_total: int | None = None
-    polls: int = 0
-    section: str | None = None

@@ -21,9 +21,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
-from . import _validate
-from ._errors import ResponseError
-from ._state import ensure_private_dir, write_atomic
+from flynn_async._core import _validate
+from flynn_async._core._errors import ResponseError
+from flynn_async._core._files import ensure_private_dir, write_atomic
 
 log: Final = logging.getLogger("flynn_async.checkpoint")
 

@@ -35,15 +35,13 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Self, TypeVar
+from typing import Any, Final, Self, TypeVar
 
 import attrs
 import msgspec
 
-from . import _api, _validate
-from ._checkpoint import Checkpoint
-from ._decoding import combine_sections, dumps, loads, structure_invoices
-from ._errors import (
+from ._core import _validate
+from ._core._errors import (
     FlynnError,
     GstSessionExpired,
     InvalidInput,
@@ -53,17 +51,23 @@ from ._errors import (
     first_error,
     note_task_ids,
 )
-from ._gst import GstApi, GstSession
-from ._models import FrozenMap, ImsInvoices, ImsSection, ImsStatus, Progress, parse_sections
-from ._state import ensure_private_dir, write_atomic
-
-if TYPE_CHECKING:
-    from ._ims import ImsApi, SubmittedCallback
-    from ._tasks import Task
+from ._core._files import ensure_private_dir, write_atomic
+from ._core._json import dumps, loads
+from ._core._values import FrozenMap
+from ._http import _api
+from ._tasks._checkpoint import Checkpoint
+from ._tasks._task import Task
+from ._tasks._types import Progress
+from .gst._gst import GstApi
+from .gst._session import GstSession
+from .ims._decoding import combine_sections, structure_invoices
+from .ims._download import ALL_SECTIONS, ImsApi, SubmittedCallback
+from .ims._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
 
 __all__ = [
     "DEFAULT_MAX_JOBS",
     "BatchError",
+    "BatchImsApi",
     "BatchProgress",
     "BatchProgressCallback",
     "BatchResult",
@@ -1116,3 +1120,62 @@ async def run_batch(
         len(result.skipped),
     )
     return result
+
+
+class BatchImsApi(ImsApi):
+    """The IMS API of a client (``client.ims``): :class:`ImsApi` and downloads for many taxpayers.
+
+    The batch runner sits on top of the IMS API, which knows nothing of it; the client wires the
+    two together by handing out this class.
+    """
+
+    async def download_many(
+        self,
+        jobs: Iterable[DownloadJob | GstSession | str],
+        *,
+        sections: Iterable[ImsSection | str] | ImsSection | str = ALL_SECTIONS,
+        status: ImsStatus | str | None = None,
+        manifest: str | os.PathLike[str] | None = None,
+        max_jobs: int = DEFAULT_MAX_JOBS,
+        keep_results: bool = True,
+        on_result: ResultCallback | None = None,
+        on_progress: BatchProgressCallback | None = None,
+        checkpoint_dir: str | os.PathLike[str] | bool | None = None,
+        refresh_margin: float | None = 1800.0,
+        on_submitted: SubmittedCallback | None = None,
+    ) -> BatchResult:
+        """Download for many taxpayers: one ``download_all`` per job, ``max_jobs`` at once.
+
+        ``jobs`` are :class:`~flynn_async.DownloadJob` values, or GST sessions, or GSTINs
+        (sessions restored from the client's session store); ``sections`` and ``status`` are
+        the defaults of jobs that set none. Every job is checked before any request
+        (``InvalidInput`` naming the job). Page requests of all jobs share the client's
+        ``max_concurrency``. A job that fails is recorded in the
+        :class:`~flynn_async.BatchResult` with its error and does not stop the others; call
+        ``raise_for_failures()`` to raise them. With ``manifest`` (a directory, or a ``.json``
+        file), each job is recorded on disk with its result saved beside it, and a rerun skips
+        the completed jobs. ``keep_results=False`` keeps results only on disk (and for
+        ``on_result``, a sync or async callback given each completed
+        :class:`~flynn_async.JobResult`); ``on_progress`` receives
+        :class:`~flynn_async.BatchProgress` reports. Each job's session is refreshed before its
+        submits if it lapses within ``refresh_margin`` seconds (``None``: never).
+        ``on_submitted(section, task_id)`` is called as each billed task is created. With a
+        manifest, pages are checkpointed under ``<manifest>.pages/`` unless ``checkpoint_dir``
+        names another directory (``False``: no checkpoints), so a rerun after a kill fetches
+        only the missing pages. See ``docs/batch.md``.
+        """
+        return await run_batch(
+            self,
+            self._gst,
+            jobs,
+            sections=sections,
+            status=status,
+            manifest=manifest,
+            max_jobs=max_jobs,
+            keep_results=keep_results,
+            on_result=on_result,
+            on_progress=on_progress,
+            checkpoint_dir=checkpoint_dir,
+            refresh_margin=refresh_margin,
+            on_submitted=on_submitted,
+        )

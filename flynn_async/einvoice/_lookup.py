@@ -11,9 +11,12 @@ import logging
 from datetime import date
 from typing import Any, Final
 
-from . import _api, _validate
-from ._auth import Api
-from ._einvoice_models import (
+from flynn_async._core import _validate
+from flynn_async._core._errors import EInvoiceMismatch, InvalidInput, ResponseError, SignatureError
+from flynn_async._http import _api
+from flynn_async._http._auth import Api
+
+from ._models import (
     DocumentType,
     EInvoiceDetails,
     IrpCredentials,
@@ -25,7 +28,6 @@ from ._einvoice_models import (
     decode_details,
     irn_of,
 )
-from ._errors import EInvoiceMismatch, InvalidInput, ResponseError, SignatureError
 
 log: Final = logging.getLogger("flynn_async.einvoice")
 

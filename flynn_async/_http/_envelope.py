@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from . import _api
-from ._errors import (
+from flynn_async._core._errors import (
     ApiError,
     AuthError,
     EInvoiceNotFound,
@@ -25,6 +24,8 @@ from ._errors import (
     ResponseError,
     TooManyTokens,
 )
+
+from . import _api
 
 _ADVICE: Final[dict[str, str]] = {
     _api.ERR_TOKEN_LIMIT: (

@@ -24,12 +24,19 @@ import attrs
 import msgspec
 from yarl import URL
 
+from flynn_async._core._errors import (
+    FlynnError,
+    InvalidInput,
+    RequestTimeout,
+    ResponseError,
+    TransportError,
+)
+from flynn_async._core._json import decode_problem, dumps, loads
+from flynn_async._core._policy import RandomSource, RetryPolicy
+from flynn_async._core._secrets import Secret
+
 from . import _api
-from ._decoding import decode_problem, dumps, loads
 from ._envelope import api_error, is_api_error_body, unwrap
-from ._errors import FlynnError, InvalidInput, RequestTimeout, ResponseError, TransportError
-from ._policy import RandomSource, RetryPolicy
-from ._secrets import Secret
 
 log: Final = logging.getLogger("flynn_async.http")
 

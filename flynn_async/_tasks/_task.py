@@ -32,20 +32,21 @@ from typing import Any, Final, Generic, Protocol, TypeVar
 import attrs
 import msgspec
 
-from . import _api
-from ._auth import Api
-from ._checkpoint import Checkpoint
-from ._decoding import loads
-from ._envelope import unwrap
-from ._errors import (
+from flynn_async._core._errors import (
     InvalidInput,
     PagesMissing,
     ResponseError,
     TaskFailed,
     TaskTimeout,
 )
-from ._models import Phase, Progress, TaskState, TaskStatus
-from ._policy import PollPolicy, RandomSource
+from flynn_async._core._json import loads
+from flynn_async._core._policy import PollPolicy, RandomSource
+from flynn_async._http import _api
+from flynn_async._http._auth import Api
+from flynn_async._http._envelope import unwrap
+
+from ._checkpoint import Checkpoint
+from ._types import Phase, Progress, TaskState, TaskStatus
 
 log: Final = logging.getLogger("flynn_async.tasks")
 

@@ -26,7 +26,8 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichProgress
 
-from ._models import ImsInvoices, Progress
+from flynn_async._tasks._types import Progress
+from flynn_async.ims._models import ImsInvoices
 
 __all__ = ["SUMMARY_WIDTH", "ProgressDisplay", "format_summary", "log_handler"]
 

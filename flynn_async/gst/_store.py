@@ -19,11 +19,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
 
-from . import _validate
-from ._errors import InvalidInput
-from ._gst import GstSession
-from ._secrets import Secret
-from ._state import ensure_private_dir, state_dir, write_atomic
+from flynn_async._core import _validate
+from flynn_async._core._errors import InvalidInput
+from flynn_async._core._files import ensure_private_dir, state_dir, write_atomic
+from flynn_async._core._secrets import Secret
+
+from ._session import GstSession
 
 #: Version of the session file format.
 _FORMAT: Final = 1

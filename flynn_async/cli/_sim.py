@@ -30,16 +30,11 @@ from typing import Final
 
 import aiohttp
 
-from ._cli_common import (
-    EXIT_ERROR,
-    EXIT_OK,
-    EXIT_USAGE,
-    CommandFailed,
-    Settings,
-    Ui,
-    epilog,
-)
-from ._errors import InvalidInput, TransportError
+from flynn_async._core._errors import InvalidInput, TransportError
+from flynn_async.testing import FlynnSimulator
+from flynn_async.testing._simulator import SIM_CERTIFICATE_ROUTE
+
+from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CommandFailed, Settings, Ui, epilog
 
 __all__ = [
     "SIM_IRP_PASSWORD",
@@ -90,8 +85,6 @@ async def run_simulator_serve(args: argparse.Namespace, ui: Ui) -> int:
     """Serve the simulator until SIGINT/SIGTERM; print the ready line once it listens."""
     if args.background:
         return await _serve_in_background(args, ui)
-    from .testing import FlynnSimulator
-
     sim = FlynnSimulator(
         seed=args.seed,
         records_per_section=args.records,
@@ -294,8 +287,6 @@ async def run_simulator_stop(args: argparse.Namespace, ui: Ui) -> int:
 
 async def run_simulator_key(args: argparse.Namespace, ui: Ui) -> int:
     """``simulator key``: the served simulator's e-invoice signing certificate, PEM."""
-    from .testing._simulator import SIM_CERTIFICATE_ROUTE
-
     base_url = args.url or Settings(args, ui.environ).get("base_url")
     if not base_url:
         raise InvalidInput("which simulator? give --url, or FLYNN_BASE_URL from its ready line")

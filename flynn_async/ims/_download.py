@@ -13,19 +13,22 @@ import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Final
 
-from . import _api, _batch, _validate
-from ._checkpoint import Checkpoint
-from ._decoding import combine_sections, merge_invoices, structure_invoices
-from ._errors import (
+from flynn_async._core import _validate
+from flynn_async._core._errors import (
     GstSessionExpired,
     InvalidInput,
     ResponseError,
     first_error,
     note_task_ids,
 )
-from ._gst import GstApi, GstSession
+from flynn_async._http import _api
+from flynn_async._tasks._checkpoint import Checkpoint
+from flynn_async._tasks._task import ProgressCallback, Task, TaskContext, run_to_end
+from flynn_async.gst._gst import GstApi
+from flynn_async.gst._session import GstSession
+
+from ._decoding import combine_sections, merge_invoices, structure_invoices
 from ._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
-from ._tasks import ProgressCallback, Task, TaskContext, run_to_end
 
 log: Final = logging.getLogger("flynn_async.ims")
 
@@ -278,57 +281,6 @@ class ImsApi:
             note_task_ids(exc, submitted)
             raise
         return combine_sections({s: results[s] for s in chosen}, {s: tasks[s].id for s in chosen})
-
-    async def download_many(
-        self,
-        jobs: Iterable[_batch.DownloadJob | GstSession | str],
-        *,
-        sections: Iterable[ImsSection | str] | ImsSection | str = ALL_SECTIONS,
-        status: ImsStatus | str | None = None,
-        manifest: str | os.PathLike[str] | None = None,
-        max_jobs: int = _batch.DEFAULT_MAX_JOBS,
-        keep_results: bool = True,
-        on_result: _batch.ResultCallback | None = None,
-        on_progress: _batch.BatchProgressCallback | None = None,
-        checkpoint_dir: str | os.PathLike[str] | bool | None = None,
-        refresh_margin: float | None = 1800.0,
-        on_submitted: SubmittedCallback | None = None,
-    ) -> _batch.BatchResult:
-        """Download for many taxpayers: one ``download_all`` per job, ``max_jobs`` at once.
-
-        ``jobs`` are :class:`~flynn_async.DownloadJob` values, or GST sessions, or GSTINs
-        (sessions restored from the client's session store); ``sections`` and ``status`` are
-        the defaults of jobs that set none. Every job is checked before any request
-        (``InvalidInput`` naming the job). Page requests of all jobs share the client's
-        ``max_concurrency``. A job that fails is recorded in the
-        :class:`~flynn_async.BatchResult` with its error and does not stop the others; call
-        ``raise_for_failures()`` to raise them. With ``manifest`` (a directory, or a ``.json``
-        file), each job is recorded on disk with its result saved beside it, and a rerun skips
-        the completed jobs. ``keep_results=False`` keeps results only on disk (and for
-        ``on_result``, a sync or async callback given each completed
-        :class:`~flynn_async.JobResult`); ``on_progress`` receives
-        :class:`~flynn_async.BatchProgress` reports. Each job's session is refreshed before its
-        submits if it lapses within ``refresh_margin`` seconds (``None``: never).
-        ``on_submitted(section, task_id)`` is called as each billed task is created. With a
-        manifest, pages are checkpointed under ``<manifest>.pages/`` unless ``checkpoint_dir``
-        names another directory (``False``: no checkpoints), so a rerun after a kill fetches
-        only the missing pages. See ``docs/batch.md``.
-        """
-        return await _batch.run_batch(
-            self,
-            self._gst,
-            jobs,
-            sections=sections,
-            status=status,
-            manifest=manifest,
-            max_jobs=max_jobs,
-            keep_results=keep_results,
-            on_result=on_result,
-            on_progress=on_progress,
-            checkpoint_dir=checkpoint_dir,
-            refresh_margin=refresh_margin,
-            on_submitted=on_submitted,
-        )
 
 
 def _check_callback(callback: object) -> None:

@@ -6,9 +6,11 @@ from typing import Literal
 
 import attrs
 
-from . import _api, _validate
-from ._errors import InvalidInput
-from ._secrets import Secret
+from flynn_async._core import _validate
+from flynn_async._core._errors import InvalidInput
+from flynn_async._core._secrets import Secret
+
+from . import _api
 
 HandleType = Literal["email", "mobile"]
 

@@ -13,58 +13,23 @@ import logging
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from datetime import UTC, datetime
+from typing import Any, Final
 
 import attrs
 
-from . import _api, _validate
-from ._auth import Api
-from ._errors import GstError, GstSessionExpired, InvalidInput, ResponseError
-from ._secrets import Secret
-from ._tasks import run_to_end
-
-if TYPE_CHECKING:
-    from ._store import SessionStore
+from flynn_async._core import _validate
+from flynn_async._core._errors import GstError, GstSessionExpired, InvalidInput, ResponseError
+from flynn_async._core._secrets import Secret
+from flynn_async._http import _api
+from flynn_async._http._auth import Api
+from flynn_async._tasks._task import run_to_end
+from flynn_async.gst._session import GstSession, OtpRequest
+from flynn_async.gst._store import SessionStore
 
 log: Final = logging.getLogger("flynn_async.gst")
 
 _OTP: Final = re.compile(r"[0-9]{6}")
-
-
-@attrs.frozen
-class OtpRequest:
-    """An OTP sent to the taxpayer's registered mobile; pass it to :meth:`GstApi.verify_otp`."""
-
-    gstin: str
-    username: str
-    request_id: Secret = attrs.field(repr=False)
-    requested_at: datetime
-
-
-@attrs.frozen
-class GstSession:
-    """A taxpayer's live GST session (the session id is a secret and never shown)."""
-
-    gstin: str
-    username: str
-    session_id: Secret = attrs.field(repr=False)
-    created_at: datetime
-
-    @property
-    def expires_at(self) -> datetime:
-        """When the portal will drop the session unless it is refreshed (about 6 hours)."""
-        return self.created_at + timedelta(seconds=_api.GST_SESSION_SECONDS)
-
-    def headers(self) -> dict[str, str]:
-        """The GSTN headers carrying this session (names from the one table)."""
-        h = _api.GSTN_HEADERS
-        return {
-            h["gstin"]: self.gstin,
-            h["username"]: self.username,
-            h["session_id"]: self.session_id.reveal(),
-            h["gsp_code"]: _api.GSP_CODE,
-        }
 
 
 @attrs.define

@@ -28,10 +28,11 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 
+from flynn_async._core._errors import AuthError, InvalidInput, ResponseError
+from flynn_async._core._secrets import Secret
+
 from . import _api
 from ._credentials import Credentials
-from ._errors import AuthError, InvalidInput, ResponseError
-from ._secrets import Secret
 from ._token_store import StoredToken, TokenStore, token_key
 from ._transport import Call, Transport
 
@@ -481,7 +482,7 @@ class Api:
         """Call ``path`` (under the API base); returns the envelope's ``data``.
 
         Whether a failed try is repeated is decided by ``route`` alone, from the one table
-        :data:`flynn_async._api.RETRYABLE_ROUTES`. Every try reads the token current at the
+        :data:`flynn_async._http._api.RETRYABLE_ROUTES`. Every try reads the token current at the
         moment it is sent (after waiting for a page slot).
 
         A refused token (``err-expired-token``: refreshed; ``err-invalid-token``: a new login)

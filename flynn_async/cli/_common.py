@@ -23,14 +23,20 @@ from urllib.parse import urlsplit
 import attrs
 from rich.console import Console
 
-from . import _api
-from ._client import DEFAULT_REQUEST_TIMEOUT, FlynnClient
-from ._credentials import Credentials
-from ._errors import AuthError, FlynnError, GstSessionExpired, InvalidInput, TaskError
-from ._state import STATE_DIR_ENV, state_dir
-from ._store import FileSessionStore
-from ._token_store import FileTokenStore
-from ._transport import _is_loopback
+from flynn_async._client import DEFAULT_REQUEST_TIMEOUT, FlynnClient
+from flynn_async._core._errors import (
+    AuthError,
+    FlynnError,
+    GstSessionExpired,
+    InvalidInput,
+    TaskError,
+)
+from flynn_async._core._files import STATE_DIR_ENV, state_dir
+from flynn_async._http import _api
+from flynn_async._http._credentials import Credentials
+from flynn_async._http._token_store import FileTokenStore
+from flynn_async._http._transport import _is_loopback
+from flynn_async.gst._store import FileSessionStore
 
 __all__ = [
     "EXIT_CODES",

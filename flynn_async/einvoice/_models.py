@@ -32,11 +32,12 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from . import _api, _validate
-from ._decoding import _describe, loads
-from ._errors import InvalidInput, SignatureError
-from ._models import EMPTY, FrozenMap, YesNo, _OpenEnum, thaw
-from ._secrets import Secret
+from flynn_async._core import _validate
+from flynn_async._core._errors import InvalidInput, SignatureError
+from flynn_async._core._json import describe, loads
+from flynn_async._core._secrets import Secret
+from flynn_async._core._values import EMPTY, FrozenMap, YesNo, _OpenEnum, thaw
+from flynn_async._http import _api
 
 __all__ = [
     "IST",
@@ -157,13 +158,13 @@ Unparse = Callable[[Any], Any]
 def _text(value: Any, path: str) -> str:
     if type(value) is str:
         return value
-    raise _Invalid(f"expected a string, got {_describe(value)} @ {path}")
+    raise _Invalid(f"expected a string, got {describe(value)} @ {path}")
 
 
 def _int(value: Any, path: str) -> int:
     if type(value) is int:
         return value
-    raise _Invalid(f"expected a whole number, got {_describe(value)} @ {path}")
+    raise _Invalid(f"expected a whole number, got {describe(value)} @ {path}")
 
 
 def _money(value: Any, path: str) -> Decimal:
@@ -173,7 +174,7 @@ def _money(value: Any, path: str) -> Decimal:
         return value
     if type(value) is int:
         return Decimal(value)
-    raise _Invalid(f"expected a number, got {_describe(value)} @ {path}")
+    raise _Invalid(f"expected a number, got {describe(value)} @ {path}")
 
 
 def _unmoney(value: Decimal) -> Decimal | int:
@@ -184,7 +185,7 @@ def _unmoney(value: Decimal) -> Decimal | int:
 
 def _date(value: Any, path: str) -> date:
     if type(value) is not str or len(value) != 10:
-        raise _Invalid(f"expected a date as DD/MM/YYYY, got {_describe(value)} @ {path}")
+        raise _Invalid(f"expected a date as DD/MM/YYYY, got {describe(value)} @ {path}")
     try:
         return datetime.strptime(value, _api.EINVOICE_DATE_FORMAT).date()
     except ValueError:
@@ -198,7 +199,7 @@ def _undate(value: date) -> str:
 def parse_time(value: Any, path: str) -> datetime:
     """A ``YYYY-MM-DD HH:MM:SS`` portal time as an aware ``datetime`` in India time."""
     if type(value) is not str or len(value) != 19:
-        raise _Invalid(f"expected a time as YYYY-MM-DD HH:MM:SS, got {_describe(value)} @ {path}")
+        raise _Invalid(f"expected a time as YYYY-MM-DD HH:MM:SS, got {describe(value)} @ {path}")
     try:
         parsed = datetime.strptime(value, _api.EINVOICE_DATETIME_FORMAT)
     except ValueError:
@@ -217,7 +218,7 @@ def _open_enum(enum_cls: type[_OpenEnum]) -> Parse:
 
     def parse(value: Any, path: str) -> Any:
         if type(value) is not str:
-            raise _Invalid(f"expected a {enum_cls.__name__} code, got {_describe(value)} @ {path}")
+            raise _Invalid(f"expected a {enum_cls.__name__} code, got {describe(value)} @ {path}")
         return members.get(value, value)
 
     return parse
@@ -255,7 +256,7 @@ def _codec(tp: Any) -> tuple[Parse, Unparse]:
 
         def parse_list(value: Any, path: str) -> tuple[Any, ...]:
             if type(value) is not list:
-                raise _Invalid(f"expected a list, got {_describe(value)} @ {path}")
+                raise _Invalid(f"expected a list, got {describe(value)} @ {path}")
             return tuple(item_parse(v, f"{path}[{i}]") for i, v in enumerate(value))
 
         def unparse_list(value: tuple[Any, ...]) -> list[Any]:
@@ -309,7 +310,7 @@ _P = TypeVar("_P", bound="_Part")
 
 def _structure(cls: type[_P], data: Any, path: str) -> _P:
     if type(data) is not dict:
-        raise _Invalid(f"expected a JSON object, got {_describe(data)} @ {path}")
+        raise _Invalid(f"expected a JSON object, got {describe(data)} @ {path}")
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     for f in _fields(cls):
@@ -1032,7 +1033,7 @@ def _flexible_int(value: Any, path: str) -> int:
         return value
     if type(value) is str and value.isascii() and value.isdigit():
         return int(value)
-    raise _Invalid(f"expected a number or a string of digits, got {_describe(value)} @ {path}")
+    raise _Invalid(f"expected a number or a string of digits, got {describe(value)} @ {path}")
 
 
 def _optional(data: Mapping[str, Any], key: str, parse: Parse) -> Any:
@@ -1129,7 +1130,7 @@ def decode_details(data: Any, *, keys: KeyRing | None = None) -> EInvoiceDetails
     (``SignatureError``); a shape that does not fit raises ``ValueError``.
     """
     if not isinstance(data, Mapping):
-        raise _Invalid(f"expected a JSON object, got {_describe(data)} @ $")
+        raise _Invalid(f"expected a JSON object, got {describe(data)} @ $")
     signed_invoice = _signed(data, "SignedInvoice")
     signed_qr_code = _signed(data, "SignedQRCode")
     if keys is not None:
@@ -1145,7 +1146,7 @@ def decode_details(data: Any, *, keys: KeyRing | None = None) -> EInvoiceDetails
         raise _Invalid(f"signed QR code: {exc}") from None
     irn = data.get("Irn")
     if type(irn) is not str:
-        raise _Invalid(f"expected the IRN as a string, got {_describe(irn)} @ $.Irn")
+        raise _Invalid(f"expected the IRN as a string, got {describe(irn)} @ $.Irn")
     ack_number = _optional(data, "AckNo", _flexible_int)
     if ack_number is None:
         ack_number = invoice.ack_number

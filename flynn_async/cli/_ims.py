@@ -18,8 +18,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from . import _models, _validate
-from ._cli_common import (
+from flynn_async import export
+from flynn_async._client import FlynnClient
+from flynn_async._core import _validate
+from flynn_async._core._errors import GstError, GstSessionExpired, InvalidInput, first_error
+from flynn_async._core._policy import PollPolicy
+from flynn_async._core._secrets import Secret
+from flynn_async._tasks._task import Task
+from flynn_async.gst._session import GstSession
+from flynn_async.gst._store import FileSessionStore
+from flynn_async.ims import _models
+from flynn_async.ims._decoding import combine_sections
+from flynn_async.ims._models import ImsInvoices, ImsSection, ImsStatus
+
+from ._common import (
     EXIT_LOGIN_REFUSED,
     EXIT_NO_SESSION,
     EXIT_OK,
@@ -34,16 +46,7 @@ from ._cli_common import (
     make_client,
     parse_list,
 )
-from ._cli_display import ProgressDisplay, format_summary
-from ._client import FlynnClient
-from ._decoding import combine_sections
-from ._errors import GstError, GstSessionExpired, InvalidInput, first_error
-from ._gst import GstSession
-from ._models import ImsInvoices, ImsSection, ImsStatus
-from ._policy import PollPolicy
-from ._secrets import Secret
-from ._store import FileSessionStore
-from ._tasks import Task
+from ._display import ProgressDisplay, format_summary
 
 __all__ = [
     "FORMAT_SUFFIXES",
@@ -369,8 +372,6 @@ def _resume_hint(args: argparse.Namespace, gstin: str, task_ids: dict[ImsSection
 
 async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
     """``ims download``: download sections with the stored GST session and write a file."""
-    from . import export  # the writers; imported here so that other commands never need it
-
     settings = Settings(args, ui.environ, warn=ui.warn)
     gstin = _gstin(settings)
     sections = parse_sections(args.section)

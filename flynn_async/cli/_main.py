@@ -11,7 +11,7 @@ Commands (``flynn-async COMMAND --help`` explains each, with an example):
 - ``demo``: the whole job end to end against an in-process simulator.
 
 Settings come from flags, the environment or a TOML config file (one table:
-:data:`flynn_async._cli_common.SETTINGS`); passwords and OTPs never from the command line.
+:data:`flynn_async.cli._common.SETTINGS`); passwords and OTPs never from the command line.
 Exit codes are module constants (``EXIT_*``); errors print one line,
 ``flynn-async: <ErrorType>: message``, without secrets and without a traceback.
 """
@@ -35,8 +35,26 @@ from typing import Any, Final, TextIO
 
 from rich.console import Console
 
-from . import __version__, _api, _cli_ims, _cli_sim
-from ._cli_common import (
+from flynn_async import __version__
+from flynn_async._client import FlynnClient
+from flynn_async._core._errors import (
+    ApiError,
+    AuthError,
+    FlynnError,
+    InvalidInput,
+    IrpPasswordRequired,
+    RequestTimeout,
+    TooManyTokens,
+    TransportError,
+)
+from flynn_async._core._json import dumps
+from flynn_async._http import _api
+from flynn_async.einvoice._models import EInvoiceDetails, IrpCredentials
+from flynn_async.testing import FlynnSimulator
+
+from . import _ims as _cli_ims
+from . import _sim as _cli_sim
+from ._common import (
     EXIT_CODES,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
@@ -60,20 +78,7 @@ from ._cli_common import (
     log_levels,
     settings_text,
 )
-from ._cli_display import ProgressDisplay, format_summary, log_handler
-from ._client import FlynnClient
-from ._decoding import dumps
-from ._einvoice_models import EInvoiceDetails, IrpCredentials
-from ._errors import (
-    ApiError,
-    AuthError,
-    FlynnError,
-    InvalidInput,
-    IrpPasswordRequired,
-    RequestTimeout,
-    TooManyTokens,
-    TransportError,
-)
+from ._display import ProgressDisplay, format_summary, log_handler
 
 __all__ = [
     "EXIT_CODES",
@@ -109,8 +114,6 @@ _LOGGER: Final = "flynn_async"
 
 async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     """The demo: simulator in-process, login, OTP, download of every section, summary."""
-    from .testing import FlynnSimulator
-
     err = ui.err
     started = time.perf_counter()
     async with FlynnSimulator(
@@ -220,8 +223,6 @@ async def run_einvoice_get(
     """``einvoice get``: one lookup, printed; the decoded invoice written with ``--out``."""
     env = os.environ if environ is None else environ
     if args.simulator:
-        from .testing import FlynnSimulator
-
         async with FlynnSimulator() as sim:
             print(f"simulator listening on {sim.base_url}", file=err)
             keys = _read_keys(args.key or []) or sim.einvoice.certificate_pem

@@ -22,9 +22,9 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 import attrs
 
-from ._errors import InvalidInput
-from ._secrets import Secret
-from ._state import ensure_private_dir, state_dir, write_atomic
+from flynn_async._core._errors import InvalidInput
+from flynn_async._core._files import ensure_private_dir, state_dir, write_atomic
+from flynn_async._core._secrets import Secret
 
 __all__ = ["FileTokenStore", "StoredToken", "TokenStore"]
 

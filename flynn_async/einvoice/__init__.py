@@ -18,8 +18,17 @@ Signatures are verified only when keys are given (``einvoice_keys=`` on the clie
 :func:`compute_irn` gives the IRN of a document from its details.
 """
 
-from ._einvoice import EInvoiceApi
-from ._einvoice_models import (
+from flynn_async._core._errors import (
+    EInvoiceMismatch,
+    EInvoiceNotFound,
+    IrpError,
+    IrpErrorDetail,
+    IrpPasswordRequired,
+    SignatureError,
+)
+
+from ._lookup import EInvoiceApi
+from ._models import (
     IST,
     AdditionalDocument,
     BatchDetails,
@@ -53,14 +62,6 @@ from ._einvoice_models import (
     VehicleType,
     compute_irn,
     financial_year,
-)
-from ._errors import (
-    EInvoiceMismatch,
-    EInvoiceNotFound,
-    IrpError,
-    IrpErrorDetail,
-    IrpPasswordRequired,
-    SignatureError,
 )
 
 __all__ = [

@@ -1,7 +1,6 @@
-"""Bytes to typed values and back: JSON with exact decimals, IMS records, merging.
+"""IMS pages to typed records and back, and merging.
 
-JSON is read with msgspec, every JSON number with a fraction or exponent becoming a
-:class:`~decimal.Decimal` of exactly the digits sent (never a float). Records are built by a
+JSON comes from :mod:`flynn_async._core._json` (exact decimals). Records are built by a
 specialised function generated once per record class (the fast path); when it meets data that
 breaks the schema, the library's private cattrs converter structures the same record with
 detailed validation to name the path to every bad field. The converter also turns records back
@@ -10,9 +9,7 @@ into server-shaped dictionaries (``to_dict``).
 
 from __future__ import annotations
 
-import gc
-import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from decimal import Decimal
 from types import NoneType, UnionType
@@ -23,140 +20,15 @@ import cattrs
 import msgspec
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from flynn_async._core._errors import ResponseError, SectionMismatch
+from flynn_async._core._json import describe, loads
+from flynn_async._core._values import EMPTY, FrozenMap, YesNo, _OpenEnum, thaw
+from flynn_async._http._envelope import unwrap
+from flynn_async.gst._period import ReturnPeriod, _parse_return_period
+
 from . import _models as m
-from ._errors import ResponseError, SectionMismatch
 
-__all__ = ["decode_ims_page", "dumps", "loads"]
-
-_decoder: Final = msgspec.json.Decoder(float_hook=Decimal)
-_encoder: Final = msgspec.json.Encoder(decimal_format="number")
-
-
-def loads(body: bytes | str) -> Any:
-    """Parse JSON; numbers with a fraction or exponent become exact ``Decimal`` values.
-
-    Raises ``msgspec.DecodeError`` on malformed JSON, on JSON nested too deeply to decode, and
-    on an object that repeats a key (JSON leaves its meaning open: it is never guessed).
-    """
-    # counted first: the decoder then reads a body the count has just brought into the cache
-    colons = body.count(":" if type(body) is str else b":")  # type: ignore[arg-type]
-    try:
-        document = _decoder.decode(body)
-    except RecursionError:
-        raise msgspec.DecodeError("JSON nested too deeply") from None
-    if type(document) is dict or type(document) is list:
-        _check_unique_keys(body, document, colons)
-    return document
-
-
-#: The deepest nesting of arrays and objects taken (the API's deepest documents, GSTR-2B, nest
-#: about ten levels). Deeper JSON is refused, so that no code walking a document (freezing an
-#: ``extra``, an error's text) can run out of stack.
-MAX_DEPTH: Final = 100
-
-
-def decode_problem(body: bytes | str) -> str:
-    """Why ``body`` is refused, as ``"; <reason>"`` for an error text (empty if it is not)."""
-    try:
-        loads(body)
-    except msgspec.DecodeError as exc:
-        return f"; {exc}"
-    return ""
-
-
-_ONLY_DICTS: Final = frozenset({dict})
-#: CPython keeps a dict that holds only atomic values (text, numbers, ``Decimal``, ``None``)
-#: out of the cyclic collector's lists, and tracks it as soon as a container is put in it: so
-#: ``gc.is_tracked`` tells, in C, which records may hold objects or arrays. Where that is not
-#: so (another interpreter), every dict is tracked, and every value is looked at.
-_may_nest: Final = gc.is_tracked
-
-
-def _decoded_keys(document: Any) -> int:
-    """The keys of the decoded objects in ``document`` (never more than there are).
-
-    A list of objects (a page's records) is counted in C, and only the objects that may hold
-    containers are looked into. Iterative, so no nesting depth can exhaust the stack; nesting
-    deeper than :data:`MAX_DEPTH` raises ``msgspec.DecodeError``.
-    """
-    count = 0
-    stack = [(document, 1)]
-    pop, push = stack.pop, stack.extend
-    while stack:
-        item, depth = pop()
-        if depth > MAX_DEPTH:
-            raise msgspec.DecodeError(f"JSON nested too deeply (more than {MAX_DEPTH} levels)")
-        inner = depth + 1
-        if type(item) is dict:
-            count += len(item)
-            if _may_nest(item):
-                push([(v, inner) for v in item.values() if type(v) is dict or type(v) is list])
-        elif set(map(type, item)) == _ONLY_DICTS:
-            count += sum(map(len, item))
-            for record in filter(_may_nest, item):
-                values = record.values()
-                push([(v, inner + 1) for v in values if type(v) is dict or type(v) is list])
-        else:
-            push([(v, inner) for v in item if type(v) is dict or type(v) is list])
-    return count
-
-
-def _check_unique_keys(body: bytes | str, document: Any, colons: int) -> None:
-    """Raise ``msgspec.DecodeError`` when an object of ``body`` repeats a key.
-
-    Every key of the text is followed by exactly one ``:`` outside any string, so the body's
-    ``colons`` are its keys plus the colons inside its strings; a repeated key is dropped from the
-    decoded objects (the last one wins), with its value. Three steps, each taken only when the
-    one before cannot decide:
-
-    1. the decoded objects' keys equal the body's colons: no key can repeat (the usual case,
-       about a tenth of the decoding's time);
-    2. the document written back as JSON (in C) has as many colons as the body: its keys plus
-       the colons inside its text, so no key was dropped. Only when no string escapes a colon
-       (``\\u003a``), which would be a colon in the text that is not one in the body;
-    3. the standard library's parser reports each object's keys in order.
-    """
-    if _decoded_keys(document) == colons:
-        return
-    escaped = ("\\u003a", "\\u003A") if type(body) is str else (b"\\u003a", b"\\u003A")
-    plain = not any(e in body for e in escaped)  # type: ignore[operator]
-    if plain and _encoder.encode(document).count(b":") == colons:
-        return
-    try:
-        json.loads(body, object_pairs_hook=_unique_pairs, parse_int=str, parse_float=str)
-    except RecursionError:
-        raise msgspec.DecodeError("JSON nested too deeply") from None
-    except msgspec.DecodeError:
-        raise
-    except ValueError as exc:  # JSON msgspec took but the reference parser does not
-        raise msgspec.DecodeError(f"JSON that cannot be checked for repeated keys: {exc}") from None
-
-
-def _unique_pairs(pairs: list[tuple[str, Any]]) -> None:
-    seen: set[str] = set()
-    for key, _ in pairs:
-        if key in seen:
-            raise msgspec.DecodeError(
-                f"a JSON object repeats the key {key[:60]!r}: its meaning is ambiguous"
-            )
-        seen.add(key)
-
-
-def _enc_hook(obj: Any) -> Any:
-    if isinstance(obj, date | datetime):
-        return obj.isoformat()
-    if isinstance(obj, Mapping):
-        return dict(obj)
-    raise TypeError(f"cannot encode {type(obj).__name__} as JSON")
-
-
-_result_encoder: Final = msgspec.json.Encoder(decimal_format="number", enc_hook=_enc_hook)
-
-
-def dumps(obj: Any) -> bytes:
-    """JSON bytes with ``Decimal`` amounts written as numbers with their exact digits."""
-    return _result_encoder.encode(obj)
-
+__all__ = ["decode_ims_page"]
 
 # ----------------------------------------------------------------------------------------------
 # Scalar checks shared by the fast path and the cattrs hooks. Nothing is coerced: a string
@@ -198,13 +70,13 @@ def _money(value: Any, _: Any = None) -> Decimal:
         return value
     if type(value) is int:
         return _INT_MONEY[value]  # type: ignore[no-any-return]
-    raise TypeError(f"expected a JSON number, got {_describe(value)}")
+    raise TypeError(f"expected a JSON number, got {describe(value)}")
 
 
 def _text(value: Any, _: Any = None) -> str:
     if type(value) is str:
         return value
-    raise TypeError(f"expected a string, got {_describe(value)}")
+    raise TypeError(f"expected a string, got {describe(value)}")
 
 
 #: Text that repeats (the supplier's GSTIN, the place of supply): one ``str`` per value, so a
@@ -214,7 +86,7 @@ _SHARED_TEXT: Final = _Memo(_text, 4096)
 
 def _ims_date_text(value: Any) -> date:
     if type(value) is not str:
-        raise TypeError(f"expected a date string, got {_describe(value)}")
+        raise TypeError(f"expected a date string, got {describe(value)}")
     if len(value) == 10:
         try:
             return datetime.strptime(value, m.IMS_DATE_FORMAT).date()
@@ -232,7 +104,7 @@ def _text_memo_reader(memo: _Memo, what: str) -> Callable[[Any, Any], Any]:
 
     def read(value: Any, _: Any = None) -> Any:
         if type(value) is not str:  # checked first: an unhashable value can't be a memo key
-            raise TypeError(f"expected {what}, got {_describe(value)}")
+            raise TypeError(f"expected {what}, got {describe(value)}")
         return memo[value]
 
     return read
@@ -242,29 +114,22 @@ _shared_text: Final = _text_memo_reader(_SHARED_TEXT, "a string")
 _ims_date: Final = _text_memo_reader(_IMS_DATES, "a date string")
 
 
-def _period(value: Any, _: Any = None) -> m.ReturnPeriod:
+def _period(value: Any, _: Any = None) -> ReturnPeriod:
     if type(value) is not str:
-        raise TypeError(f"expected a return period string, got {_describe(value)}")
-    return m._parse_return_period(value)
+        raise TypeError(f"expected a return period string, got {describe(value)}")
+    return _parse_return_period(value)
 
 
 #: ``MMYYYY`` text to return periods (the maker checks the type, so any key is safe to try).
 _PERIODS: Final = _Memo(_period, 1024)
 
 
-def _describe(value: Any) -> str:
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{type(value).__name__} {text}"
-
-
-def _open_enum_parser(enum_cls: type[m._OpenEnum]) -> Callable[[Any, Any], str]:
+def _open_enum_parser(enum_cls: type[_OpenEnum]) -> Callable[[Any, Any], str]:
     members: dict[str, str] = {member.value: member for member in enum_cls}
 
     def parse(value: Any, _: Any = None) -> str:
         if type(value) is not str:
-            raise TypeError(f"expected a {enum_cls.__name__} code, got {_describe(value)}")
+            raise TypeError(f"expected a {enum_cls.__name__} code, got {describe(value)}")
         return members.get(value, value)
 
     parse.members = members  # type: ignore[attr-defined]
@@ -272,41 +137,41 @@ def _open_enum_parser(enum_cls: type[m._OpenEnum]) -> Callable[[Any, Any], str]:
 
 
 #: A flag's canonical text: read by a plain subscript, and nothing kept beside it.
-_CANONICAL_FLAGS: Final[dict[str, m.YesNo]] = {"Y": m.YesNo.YES, "N": m.YesNo.NO}
+_CANONICAL_FLAGS: Final[dict[str, YesNo]] = {"Y": YesNo.YES, "N": YesNo.NO}
 #: A flag's other text, by its upper case (the portal's web API sends JSON ``true``/``false``).
-_FLAG_TEXT: Final[dict[str, m.YesNo]] = {
-    "Y": m.YesNo.YES,
-    "N": m.YesNo.NO,
-    "TRUE": m.YesNo.YES,
-    "FALSE": m.YesNo.NO,
+_FLAG_TEXT: Final[dict[str, YesNo]] = {
+    "Y": YesNo.YES,
+    "N": YesNo.NO,
+    "TRUE": YesNo.YES,
+    "FALSE": YesNo.NO,
 }
 
 
-def _flag(value: Any, _: Any = None) -> m.YesNo | str:
+def _flag(value: Any, _: Any = None) -> YesNo | str:
     """A Y/N flag from ``"Y"``/``"N"``, ``true``/``false`` or their text in any case.
 
     Other text is kept as it is (an open code list); any other JSON value is an error.
     """
     if value is True:
-        return m.YesNo.YES
+        return YesNo.YES
     if value is False:
-        return m.YesNo.NO
+        return YesNo.NO
     if type(value) is not str:
-        raise TypeError(f"expected a Y/N flag (text or a boolean), got {_describe(value)}")
+        raise TypeError(f"expected a Y/N flag (text or a boolean), got {describe(value)}")
     member = _CANONICAL_FLAGS.get(value)
     if member is not None:
         return member
     return _FLAG_TEXT.get(value.upper(), value)
 
 
-def _open_enum_of(tp: Any) -> type[m._OpenEnum] | None:
+def _open_enum_of(tp: Any) -> type[_OpenEnum] | None:
     """``SomeEnum`` for ``SomeEnum | str`` (an open enum), else ``None``."""
     if get_origin(tp) not in (Union, UnionType):
         return None
     args = [a for a in get_args(tp) if a is not NoneType]
     if len(args) == 2 and str in args:
         other = args[0] if args[1] is str else args[1]
-        if isinstance(other, type) and issubclass(other, m._OpenEnum):
+        if isinstance(other, type) and issubclass(other, _OpenEnum):
             return other
     return None
 
@@ -334,7 +199,7 @@ def _field_codec(
         fmt = f.metadata[m.DATE_FORMAT]
         return "date", _ims_date, lambda d: d.strftime(fmt)
     enum_cls = _open_enum_of(tp)
-    if enum_cls is m.YesNo:
+    if enum_cls is YesNo:
         return "flag", _flag, str
     if enum_cls is not None:
         return "enum", _open_enum_parser(enum_cls), str
@@ -345,7 +210,7 @@ def _field_codec(
         if f.metadata.get(m.SHARED):
             return "shared", _shared_text, None
         return "text", _text, None
-    if args == {m.ReturnPeriod}:
+    if args == {ReturnPeriod}:
         return "period", _period, str
     raise TypeError(f"no codec for {f.name}: {tp!r}")  # pragma: no cover - a models bug
 
@@ -446,9 +311,9 @@ class _RecordCodec:
             "_shared": _SHARED_TEXT,
             "_money": _money,
             "_text": _text,
-            "_proxy": m.FrozenMap._of_dict,
+            "_proxy": FrozenMap._of_dict,
             "_flag": _flag,
-            "_EMPTY": m.EMPTY,
+            "_EMPTY": EMPTY,
             "_known": frozenset(self.by_wire),
             "_miss": self._miss,
             "_canon": _CANONICAL_FLAGS,
@@ -665,9 +530,9 @@ def _make_converter() -> cattrs.Converter:
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
     conv.register_structure_hook(Decimal, _money)
     conv.register_structure_hook(str, _text)
-    conv.register_structure_hook(m.ReturnPeriod, _period)
+    conv.register_structure_hook(ReturnPeriod, _period)
     conv.register_unstructure_hook(Decimal, lambda d: d)
-    conv.register_unstructure_hook(m.ReturnPeriod, str)
+    conv.register_unstructure_hook(ReturnPeriod, str)
     conv.register_structure_hook_func(lambda t: _open_enum_of(t) is not None, _structure_open_enum)
     for cls in set(m.SECTION_RECORD_TYPES.values()):
         attrs.resolve_types(cls)
@@ -699,7 +564,7 @@ def _structure_open_enum(value: Any, tp: Any) -> Any:
     assert enum_cls is not None
     if value is None and NoneType in get_args(tp):
         return None
-    if enum_cls is m.YesNo:
+    if enum_cls is YesNo:
         return _flag(value)
     return _open_enum_parser(enum_cls)(value, tp)
 
@@ -713,9 +578,9 @@ def _date_formatter(fmt: str) -> Callable[[date], str]:
 
 def _plain(value: Any) -> Any:
     """Open-enum members back to their text; everything else as it is."""
-    if isinstance(value, m._OpenEnum):
+    if isinstance(value, _OpenEnum):
         return value.value
-    if isinstance(value, m.ReturnPeriod):
+    if isinstance(value, ReturnPeriod):
         return str(value)
     return value
 
@@ -732,7 +597,7 @@ def _format(exc: BaseException, tp: type | None) -> str:
 def _explain(record: Any, cls: type[m.ImsRecord], path: str, fast_error: Exception) -> list[str]:
     """Messages naming every bad field of ``record``, by cattrs' detailed validation."""
     if type(record) is not dict:
-        return [f"expected a JSON object, got {_describe(record)} @ {path}"]
+        return [f"expected a JSON object, got {describe(record)} @ {path}"]
     try:
         _converter.structure(record, cls)
     except Exception as exc:  # the detailed report of the same failure
@@ -772,7 +637,7 @@ def structure_invoices(
 
 def _structure_invoices(data: Any, where: dict[str, Any]) -> m.ImsInvoices:
     if type(data) is not dict:
-        raise ResponseError(f"page data must be a JSON object, got {_describe(data)}", **where)
+        raise ResponseError(f"page data must be a JSON object, got {describe(data)}", **where)
     known: dict[str, tuple[Any, ...]] = {}
     other: dict[str, tuple[Any, ...]] = {}
     extra: dict[str, Any] = {}
@@ -781,7 +646,7 @@ def _structure_invoices(data: Any, where: dict[str, Any]) -> m.ImsInvoices:
         if type(value) is not list:
             if cls is not None:
                 raise ResponseError(
-                    f"section {key!r} must be a list, got {_describe(value)}", **where
+                    f"section {key!r} must be a list, got {describe(value)}", **where
                 )
             extra[key] = value
             continue
@@ -789,10 +654,10 @@ def _structure_invoices(data: Any, where: dict[str, Any]) -> m.ImsInvoices:
             for i, item in enumerate(value):
                 if type(item) is not dict:
                     raise ResponseError(
-                        f"record must be a JSON object, got {_describe(item)} @ $.{key}[{i}]",
+                        f"record must be a JSON object, got {describe(item)} @ $.{key}[{i}]",
                         **where,
                     )
-            other[key] = tuple(m.FrozenMap(item) for item in value)
+            other[key] = tuple(FrozenMap(item) for item in value)
             continue
         fast = _FAST[cls]
         try:
@@ -811,8 +676,8 @@ def _structure_invoices(data: Any, where: dict[str, Any]) -> m.ImsInvoices:
             raise  # pragma: no cover - the loop above re-finds the failure
     return m.ImsInvoices(
         **known,
-        other_sections=m.FrozenMap(other) if other else m.EMPTY,
-        extra=m.FrozenMap(extra) if extra else m.EMPTY,
+        other_sections=FrozenMap(other) if other else EMPTY,
+        extra=FrozenMap(extra) if extra else EMPTY,
         present=frozenset(key for key, value in data.items() if type(value) is list),
     )
 
@@ -823,8 +688,6 @@ def decode_ims_page(body: bytes) -> m.ImsInvoices:
     Raises :class:`~flynn_async.ResponseError` when the body is not JSON or not a page, and an
     :class:`~flynn_async.ApiError` when it is an error envelope.
     """
-    from ._envelope import unwrap
-
     try:
         document = loads(body)
     except msgspec.DecodeError as exc:
@@ -836,7 +699,7 @@ def unstructure_record(record: m.ImsRecord) -> dict[str, Any]:
     """A record as the server shaped it (wire names; ``Decimal`` amounts; extras last)."""
     out: dict[str, Any] = _converter.unstructure(record, type(record))
     if record.extra:
-        out.update(m.thaw(record.extra))
+        out.update(thaw(record.extra))
     return out
 
 
@@ -848,8 +711,8 @@ def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
         if name in m.SECTION_RECORD_TYPES:
             out[name] = [unstructure_record(r) for r in records]
         else:
-            out[name] = [m.thaw(r) for r in records]
-    out.update(m.thaw(result.extra))
+            out[name] = [thaw(r) for r in records]
+    out.update(thaw(result.extra))
     return out
 
 
@@ -887,8 +750,8 @@ def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
         present |= part.present
     return m.ImsInvoices(
         **{k: tuple(v) for k, v in known.items()},
-        other_sections=m.FrozenMap({k: tuple(v) for k, v in other.items()}) if other else m.EMPTY,
-        extra=m.FrozenMap(extra) if extra else m.EMPTY,
+        other_sections=FrozenMap({k: tuple(v) for k, v in other.items()}) if other else EMPTY,
+        extra=FrozenMap(extra) if extra else EMPTY,
         present=frozenset(present),
     )
 
@@ -931,7 +794,7 @@ def combine_sections(
             extra[key] = value
     return m.ImsInvoices(
         **known,
-        other_sections=m.FrozenMap(other),
-        extra=m.FrozenMap(extra),
+        other_sections=FrozenMap(other),
+        extra=FrozenMap(extra),
         present=frozenset(present),
     )
