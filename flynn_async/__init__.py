@@ -16,15 +16,18 @@ from ._client import FlynnClient
 from ._core._errors import (
     ApiError,
     AuthError,
+    BatchError,
     EInvoiceMismatch,
     EInvoiceNotFound,
     FlynnError,
     GstError,
     GstSessionExpired,
+    GstSessionMissing,
     InvalidInput,
     IrpError,
     IrpErrorDetail,
     IrpPasswordRequired,
+    ManifestError,
     NotFound,
     PagesMissing,
     RequestTimeout,
@@ -47,15 +50,12 @@ from ._tasks._checkpoint import Checkpoint
 from ._tasks._task import PageCodec, Task
 from ._tasks._types import Progress, TaskState, TaskStatus
 from .batch import (
-    BatchError,
     BatchImsApi,
     BatchProgress,
     BatchResult,
     DownloadJob,
-    GstSessionMissing,
     JobResult,
     JobState,
-    ManifestError,
 )
 from .einvoice._lookup import EInvoiceApi
 from .einvoice._models import (

@@ -35,16 +35,19 @@ import re
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Final, Self, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 import msgspec
 
 from ._core import _validate
 from ._core._errors import (
+    BatchError,
     FlynnError,
     GstSessionExpired,
+    GstSessionMissing,
     InvalidInput,
+    ManifestError,
     NotFound,
     SectionMismatch,
     TaskFailed,
@@ -93,57 +96,6 @@ _KEY_MAX: Final = 200
 _ALL: Final = "ALL"
 _UNSAFE: Final = re.compile(r"[^0-9A-Za-z._-]+")
 _SHA256: Final = re.compile(r"[0-9a-f]{64}")
-
-
-# ----------------------------------------------------------------------------------------------
-# Errors
-# ----------------------------------------------------------------------------------------------
-
-
-class GstSessionMissing(FlynnError):
-    """A job names a GSTIN whose session the session store does not hold (none, or lapsed).
-
-    An OTP is needed for that taxpayer (``request_otp`` and ``verify_otp``); ``gstin`` names it.
-    """
-
-    def __init__(self, message: str, *, gstin: str) -> None:
-        super().__init__(message)
-        self.gstin = gstin
-
-
-class ManifestError(FlynnError):
-    """A batch manifest cannot be used: damaged, from another job list, in use, unwritable.
-
-    ``path`` names the file. A damaged manifest is never reset: fix or remove it yourself.
-    """
-
-    def __init__(self, message: str, *, path: Path) -> None:
-        super().__init__(message)
-        self.path = path
-
-
-class BatchError(FlynnError, ExceptionGroup[Exception]):
-    """Some jobs of a batch failed (from :meth:`BatchResult.raise_for_failures`).
-
-    ``failures`` holds the failed :class:`JobResult` values; the message lists each taxpayer
-    with its error. It is also an ``ExceptionGroup`` of the jobs' errors, so
-    ``except* GstSessionExpired:`` picks out the taxpayers who need a new OTP.
-    """
-
-    def __new__(cls, message: str, failures: Sequence[JobResult]) -> Self:
-        errors = [f.error for f in failures if f.error is not None]
-        return super().__new__(cls, message, errors)
-
-    def __init__(self, message: str, failures: Sequence[JobResult]) -> None:
-        FlynnError.__init__(self, message)
-        self.failures = tuple(failures)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Pickled without the jobs' GST sessions (their ids are secrets): each job keeps its
-        # GSTIN, and the errors, notes and task ids come back as they were.
-        failures = tuple(_without_session(f) for f in self.failures)
-        state = {k: v for k, v in self.__dict__.items() if k != "failures"}
-        return (type(self), (self.message, failures), state)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -264,6 +216,12 @@ class JobResult:
         """True unless the job failed."""
         return self.state is not JobState.FAILED
 
+    def _without_session(self) -> JobResult:
+        """This result with its job naming the GSTIN instead of carrying the GST session."""
+        if not isinstance(self.job.taxpayer, GstSession):
+            return self
+        return attrs.evolve(self, job=attrs.evolve(self.job, taxpayer=self.gstin))
+
     def load(self) -> ImsInvoices:
         """The job's merged result: ``invoices`` if kept, else read back from ``path``.
 
@@ -299,13 +257,6 @@ class JobResult:
                 f"{self.path}",
                 path=self.path,
             ) from None
-
-
-def _without_session(result: JobResult) -> JobResult:
-    """``result`` with its job naming the GSTIN instead of carrying the GST session."""
-    if not isinstance(result.job.taxpayer, GstSession):
-        return result
-    return attrs.evolve(result, job=attrs.evolve(result.job, taxpayer=result.gstin))
 
 
 @attrs.frozen

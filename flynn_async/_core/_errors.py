@@ -4,6 +4,7 @@
 
     FlynnError
     ├── InvalidInput (ValueError)       bad arguments, raised before any request
+    │   └── DataInvalid                 (internal) data given to a model's from_dict does not fit
     ├── ApiError                        the API answered an error envelope
     │   ├── AuthError                   login token, organisation, credentials
     │   │   └── TooManyTokens           more than 10 live login tokens for the user
@@ -15,15 +16,20 @@
     │       └── IrpPasswordRequired     no live IRP session: give the IRP password once
     ├── ResponseError                   an answer that breaks the API's promises
     │   ├── SectionMismatch             two tasks disagree about one section's records
-    │   └── EInvoiceMismatch            a fetched e-invoice is not the one asked for
+    │   ├── EInvoiceMismatch            a fetched e-invoice is not the one asked for
+    │   └── PartsDisagree (ValueError)  (internal) pages to merge disagree about a key
     ├── SignatureError                  a signed e-invoice or QR code failed verification
     ├── TransportError                  no usable answer: connection failed, timed out
     │   └── RequestTimeout (TimeoutError)
-    └── TaskError                       a long-running task did not give its result
-        ├── TaskFailed                  the server says the task ended without success
-        ├── TaskTimeout (TimeoutError)  the wait's deadline passed; the task may still finish
-        └── PagesMissing                some result pages could not be fetched
+    ├── TaskError                       a long-running task did not give its result
+    │   ├── TaskFailed                  the server says the task ended without success
+    │   ├── TaskTimeout (TimeoutError)  the wait's deadline passed; the task may still finish
+    │   └── PagesMissing                some result pages could not be fetched
+    ├── GstSessionMissing               a batch job's GSTIN has no stored GST session
+    ├── ManifestError                   a batch manifest cannot be used
+    └── BatchError (ExceptionGroup)     some jobs of a batch failed; the jobs' errors inside
 
+``IrpErrorDetail`` (one code and message of an :class:`IrpError`) is a value, not an error.
 Every error raised while talking to the API names the ``route`` it called and, once a task
 exists, the ``task_id`` (a resume token: results live for 7 days) and the ``page``. No error
 text ever contains a password, token, OTP or session id.
@@ -32,20 +38,24 @@ text ever contains a password, token, OTP or session id.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, NamedTuple
+from pathlib import Path
+from typing import Any, NamedTuple, Protocol, Self
 
 __all__ = [
     "ApiError",
     "AuthError",
+    "BatchError",
     "EInvoiceMismatch",
     "EInvoiceNotFound",
     "FlynnError",
     "GstError",
     "GstSessionExpired",
+    "GstSessionMissing",
     "InvalidInput",
     "IrpError",
     "IrpErrorDetail",
     "IrpPasswordRequired",
+    "ManifestError",
     "NotFound",
     "PagesMissing",
     "RequestTimeout",
@@ -105,6 +115,15 @@ class FlynnError(Exception):
 
 class InvalidInput(FlynnError, ValueError):
     """An argument is not acceptable; raised before any request is made."""
+
+
+class DataInvalid(InvalidInput):
+    """Data given to a model (``from_dict``, a signed document) does not fit it.
+
+    Internal: raised and documented as the ``ValueError`` of those methods; the message ends
+    with the path to the field (``@ $.path``). An answer from the API that does not fit is
+    reported as a :class:`ResponseError` instead.
+    """
 
 
 class ApiError(FlynnError):
@@ -222,6 +241,14 @@ class EInvoiceMismatch(ResponseError):
         self.differences = tuple(differences)
 
 
+class PartsDisagree(ResponseError, ValueError):
+    """Internal: pages (or results) to merge disagree about a non-list key of their ``data``.
+
+    A ``ResponseError`` (the server's pages contradict each other) that is also the
+    ``ValueError`` :meth:`~flynn_async.ImsInvoices.merge` documents.
+    """
+
+
 class SignatureError(FlynnError):
     """A signed e-invoice or QR code failed verification.
 
@@ -273,6 +300,61 @@ class PagesMissing(TaskError):
     def __init__(self, message: str, *, missing: Sequence[int], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.missing = tuple(missing)
+
+
+class GstSessionMissing(FlynnError):
+    """A job names a GSTIN whose session the session store does not hold (none, or lapsed).
+
+    An OTP is needed for that taxpayer (``request_otp`` and ``verify_otp``); ``gstin`` names it.
+    """
+
+    def __init__(self, message: str, *, gstin: str) -> None:
+        super().__init__(message)
+        self.gstin = gstin
+
+
+class ManifestError(FlynnError):
+    """A batch manifest cannot be used: damaged, from another job list, in use, unwritable.
+
+    ``path`` names the file. A damaged manifest is never reset: fix or remove it yourself.
+    """
+
+    def __init__(self, message: str, *, path: Path) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class BatchError(FlynnError, ExceptionGroup[Exception]):
+    """Some jobs of a batch failed (from :meth:`~flynn_async.BatchResult.raise_for_failures`).
+
+    ``failures`` holds the failed :class:`~flynn_async.JobResult` values; the message lists
+    each taxpayer with its error. It is also an ``ExceptionGroup`` of the jobs' errors, so
+    ``except* GstSessionExpired:`` picks out the taxpayers who need a new OTP.
+    """
+
+    def __new__(cls, message: str, failures: Sequence[_Failure]) -> Self:
+        errors = [f.error for f in failures if f.error is not None]
+        return super().__new__(cls, message, errors)
+
+    def __init__(self, message: str, failures: Sequence[_Failure]) -> None:
+        FlynnError.__init__(self, message)
+        self.failures = tuple(failures)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled without the jobs' GST sessions (their ids are secrets): each job keeps its
+        # GSTIN, and the errors, notes and task ids come back as they were.
+        failures = tuple(f._without_session() for f in self.failures)
+        state = {k: v for k, v in self.__dict__.items() if k != "failures"}
+        return (type(self), (self.message, failures), state)
+
+
+class _Failure(Protocol):
+    """A failed job of a batch, as :class:`BatchError` needs it (``batch.JobResult``)."""
+
+    @property
+    def error(self) -> Exception | None: ...
+
+    def _without_session(self) -> Any: ...
 
 
 def _restore(

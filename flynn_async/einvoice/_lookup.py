@@ -12,7 +12,13 @@ from datetime import date
 from typing import Any, Final
 
 from flynn_async._core import _validate
-from flynn_async._core._errors import EInvoiceMismatch, InvalidInput, ResponseError, SignatureError
+from flynn_async._core._errors import (
+    DataInvalid,
+    EInvoiceMismatch,
+    InvalidInput,
+    ResponseError,
+    SignatureError,
+)
 from flynn_async._http import _api
 from flynn_async._http._auth import Api
 
@@ -21,7 +27,6 @@ from ._models import (
     EInvoiceDetails,
     IrpCredentials,
     KeyRing,
-    _Invalid,
     check_doc_date,
     check_doc_number,
     check_doc_type,
@@ -185,7 +190,7 @@ class EInvoiceApi:
         )
         try:
             details = decode_details(data, keys=self._keys)
-        except _Invalid as exc:
+        except DataInvalid as exc:
             raise ResponseError(f"the e-invoice answer does not fit: {exc}", route=route) from None
         except SignatureError as exc:
             exc.route = route

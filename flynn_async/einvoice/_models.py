@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 from flynn_async._core import _validate
+from flynn_async._core._errors import DataInvalid as _Invalid
 from flynn_async._core._errors import InvalidInput, SignatureError
 from flynn_async._core._json import describe, loads
 from flynn_async._core._secrets import Secret
@@ -145,10 +146,6 @@ assert tuple(t.value for t in DocumentType) == _api.EINVOICE_DOC_TYPES
 # ----------------------------------------------------------------------------------------------
 # The codec: one table per class, built from the annotations and the wire names.
 # ----------------------------------------------------------------------------------------------
-
-
-class _Invalid(ValueError):
-    """Data that does not fit the models; the message ends with ``@ $.path``."""
 
 
 Parse = Callable[[Any, str], Any]

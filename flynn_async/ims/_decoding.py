@@ -20,6 +20,7 @@ import cattrs
 import msgspec
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from flynn_async._core._errors import PartsDisagree as _PartsDisagree
 from flynn_async._core._errors import ResponseError, SectionMismatch
 from flynn_async._core._json import describe, loads
 from flynn_async._core._values import EMPTY, FrozenMap, YesNo, _OpenEnum, thaw
@@ -714,14 +715,6 @@ def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
             out[name] = [thaw(r) for r in records]
     out.update(thaw(result.extra))
     return out
-
-
-class _PartsDisagree(ResponseError, ValueError):
-    """Pages (or results) to merge disagree about a non-list key of their ``data``.
-
-    A ``ResponseError`` (the server's pages contradict each other) that is also the
-    ``ValueError`` :meth:`~flynn_async.ImsInvoices.merge` documents.
-    """
 
 
 def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
