@@ -2,7 +2,7 @@
 
 One realistic page of 500 records, as the simulator serves it (the newer fields on about one
 record in ten, undocumented fields on one in twenty, amounts with their exact digits), is decoded
-from bytes into the typed result with ``flynn_async.decode_ims_page`` (``Decimal`` money, dates,
+from bytes into the typed result with ``flynn_async.ims.decode_ims_page`` (``Decimal`` money, dates,
 open enums, unknown fields kept), and the same bytes with the standard library's ``json.loads``.
 The two are timed alternately, best of N rounds each; ``msgspec`` without typing is shown as the
 parser's own floor.
@@ -30,9 +30,9 @@ from typing import Any
 import msgspec
 
 from benchmarks._common import Row, say, standalone
-from flynn_async import FlynnClient, decode_ims_page
+from flynn_async import FlynnClient
 from flynn_async._http._envelope import unwrap
-from flynn_async.ims import _decoding
+from flynn_async.ims import _decoding, decode_ims_page
 from flynn_async.ims._decoding import structure_invoices
 from flynn_async.testing import FlynnSimulator
 

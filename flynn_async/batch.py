@@ -68,19 +68,12 @@ from .ims._download import ALL_SECTIONS, ImsApi, SubmittedCallback
 from .ims._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
 
 __all__ = [
-    "DEFAULT_MAX_JOBS",
-    "BatchError",
     "BatchImsApi",
     "BatchProgress",
-    "BatchProgressCallback",
     "BatchResult",
     "DownloadJob",
-    "GstSessionMissing",
     "JobResult",
     "JobState",
-    "ManifestError",
-    "ResultCallback",
-    "run_batch",
 ]
 
 log: Final = logging.getLogger("flynn_async.batch")
@@ -136,7 +129,7 @@ def _check_key(_: object, __: attrs.Attribute[Any], value: object) -> None:
 
 @attrs.frozen
 class DownloadJob:
-    """One taxpayer's download in :meth:`~flynn_async.ImsApi.download_many`.
+    """One taxpayer's download in :meth:`~flynn_async.ims.ImsApi.download_many`.
 
     ``taxpayer`` is a :class:`~flynn_async.GstSession`, or a GSTIN whose session is restored
     from the client's session store when the job runs (a missing or lapsed one is that job's
@@ -261,7 +254,7 @@ class JobResult:
 
 @attrs.frozen
 class BatchResult:
-    """What :meth:`~flynn_async.ImsApi.download_many` did: one :class:`JobResult` per job.
+    """What :meth:`~flynn_async.ims.ImsApi.download_many` did: one :class:`JobResult` per job.
 
     ``results`` are in the order the jobs were given; ``manifest`` is the manifest file, if any.
     """
@@ -1097,19 +1090,19 @@ class BatchImsApi(ImsApi):
     ) -> BatchResult:
         """Download for many taxpayers: one ``download_all`` per job, ``max_jobs`` at once.
 
-        ``jobs`` are :class:`~flynn_async.DownloadJob` values, or GST sessions, or GSTINs
+        ``jobs`` are :class:`~flynn_async.batch.DownloadJob` values, or GST sessions, or GSTINs
         (sessions restored from the client's session store); ``sections`` and ``status`` are
         the defaults of jobs that set none. Every job is checked before any request
         (``InvalidInput`` naming the job). Page requests of all jobs share the client's
         ``max_concurrency``. A job that fails is recorded in the
-        :class:`~flynn_async.BatchResult` with its error and does not stop the others; call
+        :class:`~flynn_async.batch.BatchResult` with its error and does not stop the others; call
         ``raise_for_failures()`` to raise them. With ``manifest`` (a directory, or a ``.json``
         file), each job is recorded on disk with its result saved beside it, and a rerun skips
         the completed jobs. ``keep_results=False`` keeps results only on disk (and for
         ``on_result``, a sync or async callback given each completed
-        :class:`~flynn_async.JobResult`); ``on_progress`` receives
-        :class:`~flynn_async.BatchProgress` reports. Each job's session is refreshed before its
-        submits if it lapses within ``refresh_margin`` seconds (``None``: never).
+        :class:`~flynn_async.batch.JobResult`); ``on_progress`` receives
+        :class:`~flynn_async.batch.BatchProgress` reports. Each job's session is refreshed
+        before its submits if it lapses within ``refresh_margin`` seconds (``None``: never).
         ``on_submitted(section, task_id)`` is called as each billed task is created. With a
         manifest, pages are checkpointed under ``<manifest>.pages/`` unless ``checkpoint_dir``
         names another directory (``False``: no checkpoints), so a rerun after a kill fetches

@@ -218,7 +218,7 @@ def columns(section: str | None = None) -> tuple[str, ...]:
 
     An unknown section has the columns every record kind shares (no ``number`` or ``date``:
     their wire names differ by section). Section keys are case-sensitive, as in the data:
-    ``"B2B"`` is not ``"b2b"``. An :class:`~flynn_async.ImsSection` member is also accepted.
+    ``"B2B"`` is not ``"b2b"``. An :class:`~flynn_async.ims.ImsSection` member is also accepted.
     """
     if section is None:
         return _ALL_COLUMNS
@@ -460,7 +460,7 @@ def write_json(
 ) -> None:
     """Write the merged result as one JSON document, exactly as the API shaped it.
 
-    The document is :meth:`ImsInvoices.to_dict() <flynn_async.ImsInvoices.to_dict>`: section
+    The document is :meth:`ImsInvoices.to_dict() <flynn_async.ims.ImsInvoices.to_dict>`: section
     keys, wire field names, unknown sections and fields, and amounts as JSON numbers with the
     exact digits received (``12.10`` stays ``12.10``), encoded by msgspec, UTF-8, with a final
     newline. ``indent`` pretty-prints with that many spaces. ``out`` is a path (written

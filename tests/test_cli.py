@@ -41,8 +41,6 @@ from flynn_async import (
     FlynnError,
     GstError,
     GstSessionExpired,
-    ImsInvoices,
-    ImsSection,
     InvalidInput,
     PagesMissing,
     Progress,
@@ -73,6 +71,7 @@ from flynn_async.cli._common import (
     Ui,
 )
 from flynn_async.cli._display import ProgressDisplay, format_summary
+from flynn_async.ims import ImsInvoices, ImsSection
 from flynn_async.testing import SIM_OTP, FlynnSimulator
 
 DOCS = Path(__file__).parent.parent / "docs" / "cli.md"

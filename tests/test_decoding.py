@@ -23,29 +23,31 @@ from hypothesis import strategies as st
 from flynn_async import (
     ApiError,
     Credentials,
-    FilingStatus,
     FlynnClient,
     FlynnError,
     FrozenMap,
+    NotFound,
+    PagesMissing,
+    ResponseError,
+    RetryPolicy,
+    ReturnPeriod,
+    YesNo,
+)
+from flynn_async._core import _json as _core_json
+from flynn_async._core._json import MAX_DEPTH, dumps, loads
+from flynn_async._http import _api
+from flynn_async.ims import (
+    FilingStatus,
     ImsAmendedInvoice,
     ImsAmendedNote,
     ImsInvoice,
     ImsNote,
     ImsStatus,
     InvoiceType,
-    NotFound,
-    PagesMissing,
-    ResponseError,
-    RetryPolicy,
-    ReturnPeriod,
     SourceForm,
-    YesNo,
+    _decoding,
     decode_ims_page,
 )
-from flynn_async._core import _json as _core_json
-from flynn_async._core._json import MAX_DEPTH, dumps, loads
-from flynn_async._http import _api
-from flynn_async.ims import _decoding
 from flynn_async.ims._decoding import merge_invoices, structure_invoices
 from flynn_async.ims._models import SECTION_RECORD_TYPES
 

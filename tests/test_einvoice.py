@@ -20,15 +20,11 @@ import pytest
 
 from flynn_async import (
     ApiError,
-    DocumentType,
-    EInvoiceDetails,
     EInvoiceMismatch,
     EInvoiceNotFound,
-    EInvoiceStatus,
     FlynnClient,
     FlynnError,
     InvalidInput,
-    IrpCredentials,
     IrpError,
     IrpPasswordRequired,
     NotFound,
@@ -38,6 +34,7 @@ from flynn_async._core._json import loads
 from flynn_async._http import _api
 from flynn_async._http._envelope import api_error, irp_details
 from flynn_async.cli._main import build_parser, main, run_einvoice_get
+from flynn_async.einvoice import DocumentType, EInvoiceDetails, EInvoiceStatus, IrpCredentials
 from flynn_async.testing import FlynnSimulator, SimEInvoice, sample_einvoices
 from flynn_async.testing._einvoice_sim import SigningIdentity, make_identity
 

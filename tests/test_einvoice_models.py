@@ -23,25 +23,22 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flynn_async import (
+from flynn_async import EInvoiceMismatch, InvalidInput, ResponseError, SignatureError, YesNo
+from flynn_async._core._json import dumps, loads
+from flynn_async.einvoice import (
+    IST,
     BuyerDetails,
     DocumentType,
     EInvoice,
     EInvoiceDetails,
-    EInvoiceMismatch,
     EInvoiceQrCode,
     EInvoiceStatus,
-    InvalidInput,
     IrpCredentials,
-    ResponseError,
-    SignatureError,
     SignedDocument,
     SupplyType,
-    YesNo,
     compute_irn,
+    financial_year,
 )
-from flynn_async._core._json import dumps, loads
-from flynn_async.einvoice import IST, financial_year
 from flynn_async.einvoice._lookup import find_mismatches
 from flynn_async.einvoice._models import WIRE, _OpenEnum, _Part
 from flynn_async.testing._einvoice_sim import SigningIdentity, make_identity

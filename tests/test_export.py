@@ -27,21 +27,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
 
-from flynn_async import (
-    FlynnClient,
-    FrozenMap,
-    GstSession,
-    ImsInvoice,
-    ImsInvoices,
-    ImsRecord,
-    ImsSection,
-    InvalidInput,
-    ReturnPeriod,
-    decode_ims_page,
-    export,
-)
+from flynn_async import FlynnClient, FrozenMap, GstSession, InvalidInput, ReturnPeriod, export
 from flynn_async._core._json import loads
 from flynn_async._core._values import _OpenEnum
+from flynn_async.ims import ImsInvoice, ImsInvoices, ImsRecord, ImsSection, decode_ims_page
 from flynn_async.ims import _models as m
 from flynn_async.ims._decoding import structure_invoices
 from flynn_async.testing import FlynnSimulator

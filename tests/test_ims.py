@@ -15,18 +15,14 @@ import pytest
 from flynn_async import (
     FlynnClient,
     GstSession,
-    ImsAmendedInvoice,
-    ImsInvoices,
-    ImsSection,
-    ImsStatus,
     InvalidInput,
     PagesMissing,
     Progress,
     Secret,
-    SectionTotals,
     Task,
     YesNo,
 )
+from flynn_async.ims import ImsAmendedInvoice, ImsInvoices, ImsSection, ImsStatus, SectionTotals
 from flynn_async.ims._download import combine_sections
 from flynn_async.ims._models import KNOWN_SECTIONS
 from flynn_async.testing import FlynnSimulator

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flynn_async import (
+from flynn_async import InvalidInput, Progress, ReturnPeriod, TaskState, TaskStatus, YesNo
+from flynn_async._http import _api
+from flynn_async.ims import (
     FilingStatus,
     ImsAmendedInvoice,
     ImsAmendedNote,
@@ -20,17 +22,10 @@ from flynn_async import (
     ImsNote,
     ImsSection,
     ImsStatus,
-    InvalidInput,
     InvoiceType,
-    Progress,
-    ReturnPeriod,
     SectionTotals,
     SourceForm,
-    TaskState,
-    TaskStatus,
-    YesNo,
 )
-from flynn_async._http import _api
 from flynn_async.ims._models import KNOWN_SECTIONS, SECTION_RECORD_TYPES
 
 STIN = "24MAYAS0100J1JD"

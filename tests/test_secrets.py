@@ -13,16 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from flynn_async import (
-    Credentials,
-    FileSessionStore,
-    FlynnClient,
-    FlynnError,
-    GstSession,
-    IrpCredentials,
-    Secret,
-)
+from flynn_async import Credentials, FileSessionStore, FlynnClient, FlynnError, GstSession, Secret
 from flynn_async._http import _api
+from flynn_async.einvoice import IrpCredentials
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
 
 IRP_PASSWORD = "IRP-PASSWORD-MARKER-7f3a"

@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from flynn_async import FlynnClient, ImsInvoices, Task
+from flynn_async import FlynnClient, Task
+from flynn_async.ims import ImsInvoices
 from flynn_async.testing import FlynnSimulator
 
 #: 20 pages of 2 records.

@@ -46,6 +46,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from flynn_async import (
     ApiError,
     AuthError,
+    BatchError,
     Credentials,
     FileSessionStore,
     FlynnClient,
@@ -53,10 +54,9 @@ from flynn_async import (
     GstError,
     GstSession,
     GstSessionExpired,
-    ImsInvoices,
-    ImsSection,
-    ImsStatus,
+    GstSessionMissing,
     InvalidInput,
+    ManifestError,
     NotFound,
     OtpRequest,
     Progress,
@@ -69,6 +69,7 @@ from flynn_async import (
     TooManyTokens,
     TransportError,
 )
+from flynn_async.ims import ImsInvoices, ImsSection, ImsStatus
 
 __all__ = [
     "Download",
@@ -242,6 +243,10 @@ _STATUS_BY_ERROR: Final[Sequence[tuple[type[FlynnError], HTTPStatus]]] = (
     (ResponseError, HTTPStatus.BAD_GATEWAY),
     (SignatureError, HTTPStatus.BAD_GATEWAY),
     (ApiError, HTTPStatus.BAD_GATEWAY),
+    # the batch errors (this app runs no batches; mapped so that none falls through to 500)
+    (GstSessionMissing, HTTPStatus.UNAUTHORIZED),  # verify an OTP for that taxpayer
+    (ManifestError, HTTPStatus.CONFLICT),  # in use by another batch, or damaged
+    (BatchError, HTTPStatus.BAD_GATEWAY),
 )
 
 

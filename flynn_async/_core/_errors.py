@@ -227,7 +227,7 @@ class ResponseError(FlynnError):
 
 
 class SectionMismatch(ResponseError):
-    """Two tasks of one :meth:`~flynn_async.ImsApi.download_all` disagree about a section."""
+    """Two tasks of one :meth:`~flynn_async.ims.ImsApi.download_all` disagree about a section."""
 
 
 class EInvoiceMismatch(ResponseError):
@@ -245,7 +245,7 @@ class PartsDisagree(ResponseError, ValueError):
     """Internal: pages (or results) to merge disagree about a non-list key of their ``data``.
 
     A ``ResponseError`` (the server's pages contradict each other) that is also the
-    ``ValueError`` :meth:`~flynn_async.ImsInvoices.merge` documents.
+    ``ValueError`` :meth:`~flynn_async.ims.ImsInvoices.merge` documents.
     """
 
 
@@ -325,9 +325,9 @@ class ManifestError(FlynnError):
 
 
 class BatchError(FlynnError, ExceptionGroup[Exception]):
-    """Some jobs of a batch failed (from :meth:`~flynn_async.BatchResult.raise_for_failures`).
+    """Some jobs of a batch failed (from :meth:`~flynn_async.batch.BatchResult.raise_for_failures`).
 
-    ``failures`` holds the failed :class:`~flynn_async.JobResult` values; the message lists
+    ``failures`` holds the failed :class:`~flynn_async.batch.JobResult` values; the message lists
     each taxpayer with its error. It is also an ``ExceptionGroup`` of the jobs' errors, so
     ``except* GstSessionExpired:`` picks out the taxpayers who need a new OTP.
     """

@@ -2,8 +2,8 @@
 
 ::
 
-    from flynn_async import FlynnClient, IrpCredentials
-    from flynn_async.einvoice import compute_irn
+    from flynn_async import FlynnClient
+    from flynn_async.einvoice import IrpCredentials, compute_irn
 
     irp = IrpCredentials("24AAAPI3182M002", "api-user", password)  # password: first call only
     async with FlynnClient(credentials, einvoice_keys=portal_certificate_pem) as client:
@@ -18,14 +18,15 @@ Signatures are verified only when keys are given (``einvoice_keys=`` on the clie
 :func:`compute_irn` gives the IRN of a document from its details.
 """
 
+# the e-invoice errors are top-level names (flynn_async.IrpError, ...); importable here too
+from flynn_async._core._errors import EInvoiceMismatch as EInvoiceMismatch
+from flynn_async._core._errors import EInvoiceNotFound as EInvoiceNotFound
+from flynn_async._core._errors import IrpError as IrpError
 from flynn_async._core._errors import (
-    EInvoiceMismatch,
-    EInvoiceNotFound,
-    IrpError,
     IrpErrorDetail,
-    IrpPasswordRequired,
-    SignatureError,
 )
+from flynn_async._core._errors import IrpPasswordRequired as IrpPasswordRequired
+from flynn_async._core._errors import SignatureError as SignatureError
 
 from ._lookup import EInvoiceApi
 from ._models import (
@@ -78,17 +79,13 @@ __all__ = [
     "EInvoiceApi",
     "EInvoiceDetails",
     "EInvoiceKeys",
-    "EInvoiceMismatch",
-    "EInvoiceNotFound",
     "EInvoiceQrCode",
     "EInvoiceStatus",
     "EwayBillDetails",
     "ExportDetails",
     "InvoiceItem",
     "IrpCredentials",
-    "IrpError",
     "IrpErrorDetail",
-    "IrpPasswordRequired",
     "ItemAttribute",
     "KeyMaterial",
     "PaymentDetails",
@@ -96,7 +93,6 @@ __all__ = [
     "ReferenceDetails",
     "SellerDetails",
     "ShipToDetails",
-    "SignatureError",
     "SignedDocument",
     "SupplyType",
     "TransactionDetails",

@@ -628,7 +628,7 @@ def structure_invoices(
     task_id: str | None = None,
     page: int | None = None,
 ) -> m.ImsInvoices:
-    """Turn a page's ``data`` into :class:`~flynn_async.ImsInvoices` (typed, lossless)."""
+    """Turn a page's ``data`` into :class:`~flynn_async.ims.ImsInvoices` (typed, lossless)."""
     where: dict[str, Any] = {"route": route, "task_id": task_id, "page": page}
     try:
         return _structure_invoices(data, where)
@@ -705,7 +705,7 @@ def unstructure_record(record: m.ImsRecord) -> dict[str, Any]:
 
 
 def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
-    """An :class:`~flynn_async.ImsInvoices` as page ``data`` (lower-case section keys)."""
+    """An :class:`~flynn_async.ims.ImsInvoices` as page ``data`` (lower-case section keys)."""
     out: dict[str, Any] = {}
     for name in result.section_names():
         records = result.section(name)

@@ -39,7 +39,7 @@ SubmittedCallback = Callable[[ImsSection, str], object]
 
 
 class ImsCodec:
-    """IMS result pages: section lists to :class:`~flynn_async.ImsInvoices`."""
+    """IMS result pages: section lists to :class:`~flynn_async.ims.ImsInvoices`."""
 
     def decode(self, data: Any, *, route: str, task_id: str, page: int) -> ImsInvoices:
         """Structure one page's ``data``."""
