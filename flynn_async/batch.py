@@ -16,7 +16,7 @@ restored from the client's session store). Every job downloads its sections the 
 Manifest layout (``<dir>/manifest.json`` when ``manifest`` names a directory)::
 
     <dir>/manifest.json              the manifest (JSON, written atomically, mode 0600)
-    <dir>/manifest.lock              held (flock) by the process running the batch
+    <dir>/manifest.lock              held (a file lock) by the process running the batch
     <dir>/manifest.results/<job>.json   each completed job's merged result (``to_dict()``)
 """
 
@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import enum
-import errno
-import fcntl
 import hashlib
 import inspect
 import json
@@ -56,6 +54,7 @@ from ._core._errors import (
 )
 from ._core._files import ensure_private_dir, write_atomic
 from ._core._json import dumps, loads
+from ._core._locks import FileLock
 from ._core._values import FrozenMap
 from ._http import _api
 from ._tasks._checkpoint import Checkpoint
@@ -368,7 +367,7 @@ class _Manifest:
         self.lock_path = path.with_suffix(".lock")
         self.created_at = _now()
         self.entries: dict[str, dict[str, Any]] = {}
-        self._fd: int | None = None
+        self._lock: FileLock | None = None
         self._write_lock = asyncio.Lock()
 
     def error(self, problem: str) -> ManifestError:
@@ -376,27 +375,20 @@ class _Manifest:
 
     def acquire(self) -> None:
         """Take the manifest's lock (across processes) or fail at once."""
+        lock = FileLock(self.lock_path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            taken = lock.try_acquire()
         except OSError as exc:
             raise self.error(f"cannot open its lock file ({exc.strerror})") from None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise self.error(
-                    "in use by another batch (its lock is held); wait for it to finish"
-                ) from None
-            raise
-        self._fd = fd
+        if not taken:
+            raise self.error("in use by another batch (its lock is held); wait for it to finish")
+        self._lock = lock
 
     def release(self) -> None:
-        fd, self._fd = self._fd, None
-        if fd is not None:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.release()
 
     def read(self) -> None:
         """Load the entries of an earlier run (none if the file does not exist)."""

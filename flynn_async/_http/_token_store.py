@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import fcntl
 import hashlib
 import json
 import os
@@ -24,6 +22,7 @@ import attrs
 
 from flynn_async._core._errors import InvalidInput
 from flynn_async._core._files import ensure_private_dir, state_dir, write_atomic
+from flynn_async._core._locks import hold
 from flynn_async._core._secrets import Secret
 
 __all__ = ["FileTokenStore", "StoredToken", "TokenStore"]
@@ -98,29 +97,16 @@ class FileTokenStore:
     @contextlib.asynccontextmanager
     async def lock(self, key: str) -> AsyncIterator[None]:
         """Hold the key's lock (across processes) for the ``async with`` block."""
-        ensure_private_dir(self.directory)
-        fd = os.open(self._path(key, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    await asyncio.sleep(_LOCK_POLL)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        path = self._path(key, ".lock")
+        await asyncio.to_thread(ensure_private_dir, self.directory)
+        async with hold(path, poll=_LOCK_POLL):
+            yield
 
     async def load(self, key: str) -> StoredToken | None:
         """The stored token for ``key``, or ``None``."""
         path = self._path(key, ".json")
-        try:  # the bytes go straight to _decode: no local here holds the token
-            return _decode(path.read_bytes(), path, key)
+        try:  # the bytes go straight to _decode (off the loop): no local here holds the token
+            return await asyncio.to_thread(lambda: _decode(path.read_bytes(), path, key))
         except FileNotFoundError:
             return None
 
@@ -129,13 +115,13 @@ class FileTokenStore:
         if not isinstance(token, StoredToken):
             raise InvalidInput("only a StoredToken can be saved")
         async with self.lock(key):
-            write_atomic(self._path(key, ".json"), _encode(key, token))
+            path = self._path(key, ".json")
+            await asyncio.to_thread(lambda: write_atomic(path, _encode(key, token)))
 
     async def delete(self, key: str) -> None:
         """Remove the key's token file."""
         async with self.lock(key):
-            with contextlib.suppress(FileNotFoundError):
-                self._path(key, ".json").unlink()
+            await asyncio.to_thread(_unlink, self._path(key, ".json"))
 
 
 def _encode(key: str, token: StoredToken) -> bytes:
@@ -181,3 +167,8 @@ def _decode(raw: bytes, path: Path, key: str) -> StoredToken | None:
         # Neither the message nor this frame's locals keep the file's content (a token).
         document = raw = exc = None  # type: ignore[assignment]
         raise InvalidInput(f"{path} is not a valid token file ({kind})") from None
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()

@@ -10,11 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
-import fcntl
 import json
 import os
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol, runtime_checkable
@@ -22,6 +21,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 from flynn_async._core import _validate
 from flynn_async._core._errors import InvalidInput
 from flynn_async._core._files import ensure_private_dir, state_dir, write_atomic
+from flynn_async._core._locks import hold
 from flynn_async._core._secrets import Secret
 
 from ._session import GstSession
@@ -56,11 +56,19 @@ class FileSessionStore:
     (0700): a session id is a credential. Reads and writes for one GSTIN are serialised across
     processes by a lock file; :meth:`lock` holds that lock across a whole OTP flow so that two
     processes don't both ask the taxpayer for an OTP. A session older than its portal lifetime
-    (about 6 hours since it was opened or refreshed) is treated as gone.
+    (about 6 hours since it was opened or refreshed) is treated as gone; ``wall_clock`` (epoch
+    seconds, :func:`time.time` by default) tells the time. Files are read and written off the
+    event loop.
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None) -> None:
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | None = None,
+        *,
+        wall_clock: Callable[[], float] = time.time,
+    ) -> None:
         self.directory = Path(directory) if directory is not None else state_dir() / "sessions"
+        self._wall_clock = wall_clock
 
     def __repr__(self) -> str:
         return f"FileSessionStore({str(self.directory)!r})"
@@ -71,35 +79,23 @@ class FileSessionStore:
     @contextlib.asynccontextmanager
     async def lock(self, gstin: str) -> AsyncIterator[None]:
         """Hold the GSTIN's lock (across processes) for the ``async with`` block."""
-        ensure_private_dir(self.directory)
-        fd = os.open(self._path(gstin, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EAGAIN, errno.EACCES):
-                        raise
-                    await asyncio.sleep(_LOCK_POLL)
-            try:
-                yield
-            finally:
-                fcntl.flock(fd, fcntl.LOCK_UN)
-        finally:
-            os.close(fd)
+        path = self._path(gstin, ".lock")
+        await asyncio.to_thread(ensure_private_dir, self.directory)
+        async with hold(path, poll=_LOCK_POLL):
+            yield
 
     async def load(self, gstin: str) -> GstSession | None:
         """The stored, unexpired session for ``gstin``, or ``None``."""
         path = self._path(gstin, ".json")
         try:
-            # read and decoded in one expression: no local of this frame holds the session id
-            session = _decode(path.read_bytes(), path)
+            # read and decoded in one expression, off the event loop: no local of this frame
+            # holds the session id
+            session = await asyncio.to_thread(lambda: _decode(path.read_bytes(), path))
         except FileNotFoundError:
             return None
         if session.gstin != gstin:
             raise InvalidInput(f"{path} holds a session for another GSTIN")
-        if session.expires_at <= datetime.now(UTC):
+        if session.expires_at <= datetime.fromtimestamp(self._wall_clock(), UTC):
             return None
         return session
 
@@ -107,14 +103,14 @@ class FileSessionStore:
         """Write ``session`` atomically, replacing the GSTIN's previous one."""
         if not isinstance(session, GstSession):
             raise InvalidInput("only a GstSession can be saved")
-        ensure_private_dir(self.directory)
-        # the bytes are made inside the write: no frame's local holds the session id
-        write_atomic(self._path(session.gstin, ".json"), lambda: _encode(session))
+        path = self._path(session.gstin, ".json")
+        # the bytes are made inside the write (off the event loop): no frame's local holds
+        # the session id
+        await asyncio.to_thread(_write_private, self.directory, path, lambda: _encode(session))
 
     async def delete(self, gstin: str) -> None:
         """Remove the GSTIN's session file."""
-        with contextlib.suppress(FileNotFoundError):
-            self._path(gstin, ".json").unlink()
+        await asyncio.to_thread(_unlink, self._path(gstin, ".json"))
 
 
 def _encode(session: GstSession) -> bytes:
@@ -148,3 +144,13 @@ def _decode(raw: bytes, path: Path) -> GstSession:
         raw = b""
         document = None
         raise InvalidInput(f"{path} is not a valid session file ({type(exc).__name__})") from None
+
+
+def _write_private(directory: Path, path: Path, data: Callable[[], bytes]) -> None:
+    ensure_private_dir(directory)
+    write_atomic(path, data)
+
+
+def _unlink(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
