@@ -11,8 +11,9 @@ from an injected source, so tests can assert exact sleeps.
 from __future__ import annotations
 
 import email.utils
+import enum
 import math
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol, Self
 
@@ -43,6 +44,20 @@ def _positive(name: str, *, allow_zero: bool = False, optional: bool = False) ->
             raise InvalidInput(f"{name} must be finite and {bound}, got {value!r}")
 
     return check
+
+
+class _Unset(enum.Enum):
+    """The default of a ``replace`` parameter: the setting is kept (``None`` may be a value)."""
+
+    UNSET = enum.auto()
+
+
+_UNSET: Final = _Unset.UNSET
+
+
+def _given(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The keyword arguments of a ``replace`` call that were given (``locals()`` of the call)."""
+    return {k: v for k, v in arguments.items() if k != "self" and v is not _UNSET}
 
 
 @attrs.frozen(kw_only=True)
@@ -82,9 +97,21 @@ class PollPolicy:
         if value > 1:
             raise InvalidInput(f"jitter must be between 0 and 1, got {value!r}")
 
-    def replace(self, **changes: Any) -> Self:
-        """A copy with some settings changed (validated like the original)."""
-        return attrs.evolve(self, **changes)
+    def replace(
+        self,
+        *,
+        initial_delay: float | _Unset = _UNSET,
+        multiplier: float | _Unset = _UNSET,
+        max_delay: float | _Unset = _UNSET,
+        jitter: float | _Unset = _UNSET,
+        deadline: float | _Unset | None = _UNSET,
+    ) -> Self:
+        """A copy with the settings given changed (validated like the original).
+
+        The parameters are the policy's fields, by keyword: a misspelt one is a ``TypeError``
+        (and a mypy error), not a silent no-op.
+        """
+        return attrs.evolve(self, **_given(locals()))
 
     def delays(self, rng: RandomSource) -> Iterator[float]:
         """The endless sequence of waits between status calls, before deadline clipping."""
@@ -134,9 +161,22 @@ class RetryPolicy:
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise InvalidInput(f"max_tries must be an int of at least 1, got {value!r}")
 
-    def replace(self, **changes: Any) -> Self:
-        """A copy with some settings changed (validated like the original)."""
-        return attrs.evolve(self, **changes)
+    def replace(
+        self,
+        *,
+        max_tries: int | _Unset = _UNSET,
+        initial_delay: float | _Unset = _UNSET,
+        multiplier: float | _Unset = _UNSET,
+        max_delay: float | _Unset = _UNSET,
+        max_retry_after: float | _Unset = _UNSET,
+        statuses: Iterable[int] | _Unset = _UNSET,
+    ) -> Self:
+        """A copy with the settings given changed (validated like the original).
+
+        The parameters are the policy's fields, by keyword: a misspelt one is a ``TypeError``
+        (and a mypy error), not a silent no-op.
+        """
+        return attrs.evolve(self, **_given(locals()))
 
     @classmethod
     def disabled(cls) -> RetryPolicy:

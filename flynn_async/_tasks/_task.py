@@ -65,7 +65,7 @@ class PageCodec(Protocol[P]):
         """Pages, in order, to one result."""
         ...
 
-    def records(self, page: P) -> Iterator[tuple[str, Any]]:
+    def records(self, page: P) -> Iterator[tuple[str, object]]:
         """A page's records as ``(section, record)`` pairs."""
         ...
 

@@ -708,11 +708,11 @@ def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
     """An :class:`~flynn_async.ims.ImsInvoices` as page ``data`` (lower-case section keys)."""
     out: dict[str, Any] = {}
     for name in result.section_names():
-        records = result.section(name)
         if name in m.SECTION_RECORD_TYPES:
-            out[name] = [unstructure_record(r) for r in records]
+            known: tuple[m.ImsRecord, ...] = getattr(result, name)
+            out[name] = [unstructure_record(r) for r in known]
         else:
-            out[name] = [thaw(r) for r in records]
+            out[name] = [thaw(r) for r in result.other_sections[name]]
     out.update(thaw(result.extra))
     return out
 

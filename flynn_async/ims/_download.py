@@ -28,7 +28,7 @@ from flynn_async.gst._gst import GstApi
 from flynn_async.gst._session import GstSession
 
 from ._decoding import combine_sections, merge_invoices, structure_invoices
-from ._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
+from ._models import ImsEntry, ImsInvoices, ImsSection, ImsStatus, parse_sections
 
 log: Final = logging.getLogger("flynn_async.ims")
 
@@ -49,7 +49,7 @@ class ImsCodec:
         """Concatenate the pages in order."""
         return merge_invoices(pages) if pages else ImsInvoices()
 
-    def records(self, page: ImsInvoices) -> Iterator[tuple[str, Any]]:
+    def records(self, page: ImsInvoices) -> Iterator[tuple[str, ImsEntry]]:
         """The page's ``(section, record)`` pairs."""
         return page.records()
 

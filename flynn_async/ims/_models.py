@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from datetime import date
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeAlias
 
 import attrs
 
@@ -303,6 +303,10 @@ class ImsAmendedNote(ImsNote):
 
 
 #: The record class of each known section key.
+#: One record of a result: an :class:`ImsRecord` of a known section, or the mapping the
+#: server sent for a section the models do not know (kept as a read-only ``FrozenMap``).
+ImsEntry: TypeAlias = "ImsRecord | Mapping[str, Any]"
+
 SECTION_RECORD_TYPES: Final[Mapping[str, type[ImsRecord]]] = MappingProxyType(
     {
         "b2b": ImsInvoice,
@@ -370,7 +374,7 @@ class ImsInvoices:
     extra: Mapping[str, Any] = EMPTY
     present: frozenset[str] = frozenset()
 
-    def section(self, name: str | ImsSection) -> tuple[Any, ...]:
+    def section(self, name: str | ImsSection) -> tuple[ImsEntry, ...]:
         """The records of a section by name (``"b2b"``, ``ImsSection.B2B``, or an unknown one).
 
         An unknown section is found by its exact key first (the server's keys are kept as
@@ -380,12 +384,11 @@ class ImsInvoices:
         if isinstance(name, ImsSection):
             key = name.key
         elif name in self.other_sections:
-            records_: tuple[Any, ...] = self.other_sections[name]
-            return records_
+            return self.other_sections[name]
         else:
             key = name.lower()
         if key in SECTION_RECORD_TYPES:
-            records: tuple[Any, ...] = getattr(self, key)
+            records: tuple[ImsRecord, ...] = getattr(self, key)
             return records
         return self.other_sections.get(key, ())
 
@@ -394,8 +397,12 @@ class ImsInvoices:
         known = [k for k in KNOWN_SECTIONS if k in self.present or getattr(self, k)]
         return known + [k for k in self.other_sections if k not in known]
 
-    def records(self) -> Iterator[tuple[str, Any]]:
-        """Every record as ``(section, record)``, section by section, in received order."""
+    def records(self) -> Iterator[tuple[str, ImsEntry]]:
+        """Every record as ``(section, record)``, section by section, in received order.
+
+        A record of a known section is an :class:`ImsRecord`; one of a section the models do
+        not know is kept as the read-only mapping the server sent.
+        """
         for name in self.section_names():
             for record in self.section(name):
                 yield name, record
