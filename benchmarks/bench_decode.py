@@ -31,8 +31,9 @@ import msgspec
 
 from benchmarks._common import Row, say, standalone
 from flynn_async import FlynnClient
+from flynn_async._core import _json
 from flynn_async._http._envelope import unwrap
-from flynn_async.ims import _decoding, decode_ims_page
+from flynn_async.ims import decode_ims_page
 from flynn_async.ims._decoding import structure_invoices
 from flynn_async.testing import FlynnSimulator
 
@@ -67,7 +68,7 @@ async def page_body(records: int = RECORDS, seed: int = 0) -> bytes:
 
 def _unchecked(body: bytes) -> Any:
     """``decode_ims_page`` without the repeated-key check (the same steps, for comparison)."""
-    return structure_invoices(unwrap(_decoding._decoder.decode(body), http_status=200))
+    return structure_invoices(unwrap(_json._decoder.decode(body), http_status=200))
 
 
 def _with_colons(body: bytes) -> bytes:

@@ -1058,11 +1058,12 @@ class _Book:
         write("xl/styles.xml", _STYLES_XML)
 
 
-def _write_sheet(
+def _write_sheet(  # noqa: C901 - see issue 13 note
     book: _Book,
     index: int,
     columns: Sequence[_SheetColumn],
     rows: Iterator[Sequence[_CellValue]],
+    *,
     count: int,
     progress: _Progress,
 ) -> dict[str, Decimal]:
@@ -1304,7 +1305,9 @@ def write_xlsx(
         written: list[tuple[str, str, int, dict[str, Decimal]]] = []
         for index, (key, records) in enumerate(sections, start=1):
             rows = _section_rows(key, records)
-            totals = _write_sheet(book, index, _sheet_columns(key), rows, len(records), progress)
+            totals = _write_sheet(
+                book, index, _sheet_columns(key), rows, count=len(records), progress=progress
+            )
             written.append((key, names[key], len(records), totals))
         _write_summary(book, "IMS invoices", details, written)
         book.finish()

@@ -601,7 +601,7 @@ class EInvoicePortal:
         """End every IRP session now: the next lookup needs the IRP password again."""
         self._sessions.clear()
 
-    def lookup(
+    def lookup(  # noqa: C901 - see issue 13 note
         self,
         request: web.Request,
         org_id: str,
