@@ -292,9 +292,11 @@ class TaskTimeout(TaskError, TimeoutError):
 class PagesMissing(TaskError):
     """Some result pages could not be fetched.
 
-    ``missing`` lists the page numbers (as the API numbers them) that were not delivered;
-    the underlying error is chained as ``__cause__``. Resume with the task id: pages already
-    delivered need not be fetched again when a checkpoint is used.
+    ``missing`` lists the page numbers (as the API numbers them) that were not handed on: every
+    page from the first one not yet handed on, fetched or not. ``page`` is the page that failed;
+    its error (the last try's, after the retries) is chained as ``__cause__`` and named in the
+    message (a pickled copy keeps the message, not the cause). Resume with the task id: pages
+    already delivered need not be fetched again when a checkpoint is used.
     """
 
     def __init__(self, message: str, *, missing: Sequence[int], **kwargs: Any) -> None:

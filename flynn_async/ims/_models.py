@@ -1,7 +1,9 @@
-"""Typed values: IMS records, the merged result, codes, return periods, task state.
+"""IMS values: the records, the merged result (:class:`ImsInvoices`) and the IMS codes.
 
-Nothing here knows about HTTP or asyncio. Records are frozen, slotted attrs classes; money is
-:class:`decimal.Decimal` exactly as the server sent it; dates are :class:`datetime.date`; codes
+Nothing here knows about HTTP or asyncio (return periods live in :mod:`flynn_async.gst`, task
+state in :mod:`flynn_async._tasks`, ``FrozenMap`` and ``YesNo`` in :mod:`flynn_async._core`).
+Records are frozen, slotted attrs classes; money is :class:`decimal.Decimal` exactly as the
+server sent it; dates are :class:`datetime.date`; codes
 are *open* enums: a code the models know becomes an enum member, an unknown one stays a plain
 ``str`` so nothing the server says is lost. Fields the models don't know are kept in each
 record's ``extra`` mapping and written back by ``to_dict()``.
