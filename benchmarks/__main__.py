@@ -1,5 +1,7 @@
 """Run every benchmark and print one table: ``python -m benchmarks [--quick] [--only N ...]``.
 
+``--baseline REF`` runs git revision REF too, target by target, and prints both side by side.
+
 Exits 0 only if every target is met. ``--quick`` is a short smoke run (smaller sizes, fewer
 repetitions: its figures are not the ones the targets are judged on). See
 ``docs/performance.md``.
@@ -23,6 +25,7 @@ from benchmarks import (
     bench_memory,
     bench_polling,
 )
+from benchmarks._baseline import compare
 from benchmarks._common import Bench, Row, all_met, machine, say, table
 
 #: (target number, title, benchmark, time limit in seconds)
@@ -63,7 +66,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="*", default=(), metavar="N", help="run only these targets (1-7)"
     )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="run git revision REF too (a temporary worktree and venv), side by side",
+    )
     args = parser.parse_args(argv)
+    if args.baseline:
+        targets = [number for number, *_ in BENCHMARKS]
+        say(compare(args.baseline, quick=args.quick, only=args.only, targets=targets))
+        return 0
     started = time.perf_counter()
     for text in machine():
         say(text)

@@ -2,7 +2,7 @@
 
 One realistic page of 500 records, as the simulator serves it (the newer fields on about one
 record in ten, undocumented fields on one in twenty, amounts with their exact digits), is decoded
-from bytes into the typed result with ``flynn_async.decode_ims_page`` (``Decimal`` money, dates,
+from bytes into the typed result with ``flynn_async.ims.decode_ims_page`` (``Decimal`` money, dates,
 open enums, unknown fields kept), and the same bytes with the standard library's ``json.loads``.
 The two are timed alternately, best of N rounds each; ``msgspec`` without typing is shown as the
 parser's own floor.
@@ -30,9 +30,11 @@ from typing import Any
 import msgspec
 
 from benchmarks._common import Row, say, standalone
-from flynn_async import FlynnClient, _decoding, decode_ims_page
-from flynn_async._decoding import structure_invoices
-from flynn_async._envelope import unwrap
+from flynn_async import FlynnClient
+from flynn_async._core import _json
+from flynn_async._http._envelope import unwrap
+from flynn_async.ims import decode_ims_page
+from flynn_async.ims._decoding import structure_invoices
 from flynn_async.testing import FlynnSimulator
 
 RECORDS = 500
@@ -66,7 +68,7 @@ async def page_body(records: int = RECORDS, seed: int = 0) -> bytes:
 
 def _unchecked(body: bytes) -> Any:
     """``decode_ims_page`` without the repeated-key check (the same steps, for comparison)."""
-    return structure_invoices(unwrap(_decoding._decoder.decode(body), http_status=200))
+    return structure_invoices(unwrap(_json._decoder.decode(body), http_status=200))
 
 
 def _with_colons(body: bytes) -> bytes:

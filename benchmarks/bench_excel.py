@@ -34,8 +34,9 @@ from benchmarks._common import (
     standalone,
     worker_reply,
 )
-from flynn_async import ImsInvoices, export
-from flynn_async._decoding import structure_invoices
+from flynn_async import export
+from flynn_async.ims import ImsInvoices
+from flynn_async.ims._decoding import structure_invoices
 from flynn_async.testing import _data
 
 GSTIN = "24AAAPI3182M002"

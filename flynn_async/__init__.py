@@ -10,57 +10,16 @@ money into typed records, and test it all against the built-in simulator
         invoices = await client.ims.download_all(session)
 """
 
+import importlib
+import warnings
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any, Final
 
-from ._batch import (
-    BatchError,
-    BatchProgress,
-    BatchResult,
-    DownloadJob,
-    GstSessionMissing,
-    JobResult,
-    JobState,
-    ManifestError,
-)
-from ._checkpoint import Checkpoint
 from ._client import FlynnClient
-from ._credentials import Credentials
-from ._decoding import decode_ims_page
-from ._einvoice import EInvoiceApi
-from ._einvoice_models import (
-    AdditionalDocument,
-    BatchDetails,
-    BuyerDetails,
-    ContractDetails,
-    DispatchDetails,
-    DocumentDetails,
-    DocumentPeriod,
-    DocumentType,
-    EInvoice,
-    EInvoiceDetails,
-    EInvoiceQrCode,
-    EInvoiceStatus,
-    EwayBillDetails,
-    ExportDetails,
-    InvoiceItem,
-    IrpCredentials,
-    ItemAttribute,
-    PaymentDetails,
-    PrecedingDocument,
-    ReferenceDetails,
-    SellerDetails,
-    ShipToDetails,
-    SignedDocument,
-    SupplyType,
-    TransactionDetails,
-    TransportMode,
-    ValueDetails,
-    VehicleType,
-    compute_irn,
-)
-from ._errors import (
+from ._core._errors import (
     ApiError,
     AuthError,
+    BatchError,
     EInvoiceMismatch,
     EInvoiceNotFound,
     FlynnError,
@@ -71,12 +30,13 @@ from ._errors import (
     Gstr2bRegenerationInProgress,
     Gstr2bTooEarly,
     GstSessionExpired,
+    GstSessionMissing,
     ImsOutcomeUnknown,
     InvalidDecisions,
     InvalidInput,
     IrpError,
-    IrpErrorDetail,
     IrpPasswordRequired,
+    ManifestError,
     NotFound,
     PagesMissing,
     RequestTimeout,
@@ -89,35 +49,19 @@ from ._errors import (
     TooManyTokens,
     TransportError,
 )
-from ._gst import GstApi, GstSession, KeepAlive, OtpRequest
-from ._ims import ImsApi
-from ._models import (
-    FilingStatus,
-    FrozenMap,
-    ImsAmendedInvoice,
-    ImsAmendedNote,
-    ImsInvoice,
-    ImsInvoices,
-    ImsNote,
-    ImsRecord,
-    ImsSection,
-    ImsStatus,
-    InvoiceType,
-    Progress,
-    ReturnPeriod,
-    SectionTotals,
-    SourceForm,
-    TaskState,
-    TaskStatus,
-    YesNo,
-)
-from ._policy import PollPolicy, RetryPolicy
-from ._secrets import Secret
-from ._store import FileSessionStore, SessionStore
-from ._tasks import PageCodec, Task
-from ._token_store import FileTokenStore, StoredToken, TokenStore
-from ._transport import Stats
-from .gstr2b import Gstr2b, Gstr2bApi, Gstr2bRegeneration
+from ._core._policy import PollPolicy, RetryPolicy
+from ._core._secrets import Secret
+from ._core._values import FrozenMap, YesNo
+from ._http._credentials import Credentials
+from ._http._token_store import FileTokenStore, StoredToken, TokenStore
+from ._http._transport import Stats
+from ._tasks._checkpoint import Checkpoint
+from ._tasks._task import Task
+from ._tasks._types import Progress, TaskState, TaskStatus
+from .gst._gst import GstApi, KeepAlive
+from .gst._period import ReturnPeriod
+from .gst._session import GstSession, OtpRequest
+from .gst._store import FileSessionStore, SessionStore
 
 try:
     __version__ = version("flynn-async")
@@ -125,34 +69,15 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = [
-    "AdditionalDocument",
     "ApiError",
     "AuthError",
-    "BatchDetails",
     "BatchError",
-    "BatchProgress",
-    "BatchResult",
-    "BuyerDetails",
     "Checkpoint",
-    "ContractDetails",
     "Credentials",
-    "DispatchDetails",
-    "DocumentDetails",
-    "DocumentPeriod",
-    "DocumentType",
-    "DownloadJob",
-    "EInvoice",
-    "EInvoiceApi",
-    "EInvoiceDetails",
     "EInvoiceMismatch",
     "EInvoiceNotFound",
-    "EInvoiceQrCode",
-    "EInvoiceStatus",
-    "EwayBillDetails",
-    "ExportDetails",
     "FileSessionStore",
     "FileTokenStore",
-    "FilingStatus",
     "FlynnClient",
     "FlynnError",
     "FrozenMap",
@@ -161,62 +86,33 @@ __all__ = [
     "GstSession",
     "GstSessionExpired",
     "GstSessionMissing",
-    "Gstr2b",
-    "Gstr2bApi",
     "Gstr2bNotGenerated",
     "Gstr2bOutcomeUnknown",
     "Gstr2bQueued",
-    "Gstr2bRegeneration",
     "Gstr2bRegenerationInProgress",
     "Gstr2bTooEarly",
-    "ImsAmendedInvoice",
-    "ImsAmendedNote",
-    "ImsApi",
-    "ImsInvoice",
-    "ImsInvoices",
-    "ImsNote",
     "ImsOutcomeUnknown",
-    "ImsRecord",
-    "ImsSection",
-    "ImsStatus",
     "InvalidDecisions",
     "InvalidInput",
-    "InvoiceItem",
-    "InvoiceType",
-    "IrpCredentials",
     "IrpError",
-    "IrpErrorDetail",
     "IrpPasswordRequired",
-    "ItemAttribute",
-    "JobResult",
-    "JobState",
     "KeepAlive",
     "ManifestError",
     "NotFound",
     "OtpRequest",
-    "PageCodec",
     "PagesMissing",
-    "PaymentDetails",
     "PollPolicy",
-    "PrecedingDocument",
     "Progress",
-    "ReferenceDetails",
     "RequestTimeout",
     "ResponseError",
     "RetryPolicy",
     "ReturnPeriod",
     "Secret",
     "SectionMismatch",
-    "SectionTotals",
-    "SellerDetails",
     "SessionStore",
-    "ShipToDetails",
     "SignatureError",
-    "SignedDocument",
-    "SourceForm",
     "Stats",
     "StoredToken",
-    "SupplyType",
     "Task",
     "TaskError",
     "TaskFailed",
@@ -225,13 +121,90 @@ __all__ = [
     "TaskTimeout",
     "TokenStore",
     "TooManyTokens",
-    "TransactionDetails",
     "TransportError",
-    "TransportMode",
-    "ValueDetails",
-    "VehicleType",
     "YesNo",
     "__version__",
-    "compute_irn",
-    "decode_ims_page",
 ]
+
+#: Names that left the top level in 0.2, and their new home; ``flynn_async.<name>`` still works
+#: for one release, with a ``DeprecationWarning``.
+_MOVED: Final[dict[str, str]] = {
+    "BatchImsApi": "flynn_async.batch",
+    "BatchProgress": "flynn_async.batch",
+    "BatchResult": "flynn_async.batch",
+    "DownloadJob": "flynn_async.batch",
+    "JobResult": "flynn_async.batch",
+    "JobState": "flynn_async.batch",
+    "AdditionalDocument": "flynn_async.einvoice",
+    "BatchDetails": "flynn_async.einvoice",
+    "BuyerDetails": "flynn_async.einvoice",
+    "ContractDetails": "flynn_async.einvoice",
+    "DispatchDetails": "flynn_async.einvoice",
+    "DocumentDetails": "flynn_async.einvoice",
+    "DocumentPeriod": "flynn_async.einvoice",
+    "DocumentType": "flynn_async.einvoice",
+    "EInvoice": "flynn_async.einvoice",
+    "EInvoiceApi": "flynn_async.einvoice",
+    "EInvoiceDetails": "flynn_async.einvoice",
+    "EInvoiceQrCode": "flynn_async.einvoice",
+    "EInvoiceStatus": "flynn_async.einvoice",
+    "EwayBillDetails": "flynn_async.einvoice",
+    "ExportDetails": "flynn_async.einvoice",
+    "InvoiceItem": "flynn_async.einvoice",
+    "IrpCredentials": "flynn_async.einvoice",
+    "IrpErrorDetail": "flynn_async.einvoice",
+    "ItemAttribute": "flynn_async.einvoice",
+    "PaymentDetails": "flynn_async.einvoice",
+    "PrecedingDocument": "flynn_async.einvoice",
+    "ReferenceDetails": "flynn_async.einvoice",
+    "SellerDetails": "flynn_async.einvoice",
+    "ShipToDetails": "flynn_async.einvoice",
+    "SignedDocument": "flynn_async.einvoice",
+    "SupplyType": "flynn_async.einvoice",
+    "TransactionDetails": "flynn_async.einvoice",
+    "TransportMode": "flynn_async.einvoice",
+    "ValueDetails": "flynn_async.einvoice",
+    "VehicleType": "flynn_async.einvoice",
+    "compute_irn": "flynn_async.einvoice",
+    "FilingStatus": "flynn_async.ims",
+    "ImsAmendedInvoice": "flynn_async.ims",
+    "ImsAmendedNote": "flynn_async.ims",
+    "ImsApi": "flynn_async.ims",
+    "ImsInvoice": "flynn_async.ims",
+    "ImsInvoices": "flynn_async.ims",
+    "ImsNote": "flynn_async.ims",
+    "ImsRecord": "flynn_async.ims",
+    "ImsSection": "flynn_async.ims",
+    "ImsStatus": "flynn_async.ims",
+    "InvoiceType": "flynn_async.ims",
+    "SectionTotals": "flynn_async.ims",
+    "SourceForm": "flynn_async.ims",
+    "decode_ims_page": "flynn_async.ims",
+}
+#: Names that are no longer public at all (the object is still handed out, with a warning).
+_PRIVATE: Final[dict[str, str]] = {
+    "PageCodec": "flynn_async._tasks._task",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Old top-level names: the object from its new home, with a ``DeprecationWarning``."""
+    if name in _MOVED:
+        home = _MOVED[name]
+        warnings.warn(
+            f"flynn_async.{name} moved to {home}.{name}: import it from there "
+            "(the old name goes in the next release)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    elif name in _PRIVATE:
+        home = _PRIVATE[name]
+        warnings.warn(
+            f"flynn_async.{name} is no longer public (it is internal to the task engine); "
+            "the name goes in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+    else:
+        raise AttributeError(f"module 'flynn_async' has no attribute {name!r}")
+    return getattr(importlib.import_module(home), name)

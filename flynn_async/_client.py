@@ -12,26 +12,27 @@ from typing import Final, Literal, Self, TypeVar
 
 import aiohttp
 
-from . import _api, _validate
-from ._auth import DEFAULT_MAX_TOKEN_REFUSALS, Api, TokenManager
-from ._credentials import Credentials
-from ._einvoice import EInvoiceApi
-from ._einvoice_models import EInvoiceKeys, KeyRing, load_keys
-from ._errors import InvalidInput
-from ._gst import GstApi
-from ._ims import ImsApi
-from ._policy import PollPolicy, RandomSource, RetryPolicy
-from ._store import SessionStore
-from ._tasks import TaskContext
-from ._taxpayer_locks import TaxpayerLocks
-from ._token_store import TokenStore
-from ._transport import (
+from ._core import _validate
+from ._core._errors import InvalidInput
+from ._core._policy import PollPolicy, RandomSource, RetryPolicy
+from ._http import _api
+from ._http._auth import DEFAULT_MAX_TOKEN_REFUSALS, Api, TokenManager
+from ._http._credentials import Credentials
+from ._http._token_store import TokenStore
+from ._http._transport import (
     DEFAULT_MAX_BODY_BYTES,
     DEFAULT_MAX_DECOMPRESSED_BYTES,
     Stats,
     Transport,
     check_base_url,
 )
+from ._tasks._task import TaskContext
+from .batch import BatchImsApi
+from .einvoice._lookup import EInvoiceApi
+from .einvoice._models import EInvoiceKeys, KeyRing, load_keys
+from .gst._gst import GstApi
+from .gst._store import SessionStore
+from .gst._taxpayer_locks import TaxpayerLocks
 from .gstr2b import Gstr2bApi
 
 log: Final = logging.getLogger("flynn_async.client")
@@ -203,7 +204,7 @@ class FlynnClient:
         self._transport: Transport | None = None
         self._tokens: TokenManager | None = None
         self._gst: GstApi | None = None
-        self._ims: ImsApi | None = None
+        self._ims: BatchImsApi | None = None
         self._gstr2b: Gstr2bApi | None = None
         #: One lock per taxpayer GSTIN for the calls that change its state on the portal.
         self.taxpayer_locks = TaxpayerLocks()
@@ -290,7 +291,7 @@ class FlynnClient:
             sleep=self._sleep,
             wall_clock=self._wall_clock,
         )
-        self._ims = ImsApi(ctx, self._gst, self.ims_api_version, self.taxpayer_locks)
+        self._ims = BatchImsApi(ctx, self._gst, self.ims_api_version, self.taxpayer_locks)
         self._gstr2b = Gstr2bApi(ctx, self._gst, self.gstr2b_api_version, self.taxpayer_locks)
         self._einvoice = EInvoiceApi(api, self.einvoice_api_version, self._einvoice_keys)
 
@@ -363,7 +364,7 @@ class FlynnClient:
         return self._require(self._gst)
 
     @property
-    def ims(self) -> ImsApi:
+    def ims(self) -> BatchImsApi:
         """IMS download calls."""
         return self._require(self._ims)
 

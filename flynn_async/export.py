@@ -44,11 +44,13 @@ from typing import IO, Any, BinaryIO, Final, Literal, TypeVar, Union, get_args, 
 import attrs
 import msgspec
 
-from . import _models as m
-from ._decoding import dumps
-from ._errors import InvalidInput
-from ._state import atomic_writer
+from ._core._errors import InvalidInput
+from ._core._files import atomic_writer
+from ._core._json import dumps
+from ._core._values import _OpenEnum
+from .gst._period import ReturnPeriod
 from .gstr2b import Gstr2b
+from .ims import _models as m
 
 __all__ = [
     "FORMATS",
@@ -151,11 +153,11 @@ def _kind(f: attrs.Attribute[Any]) -> _Kind:
     args = set(get_args(tp)) - {NoneType} if get_origin(tp) in (Union, UnionType) else {tp}
     if args == {Decimal}:
         return "amount"
-    if args == {m.ReturnPeriod}:
+    if args == {ReturnPeriod}:
         return "period"
     if args == {str}:
         return "text"
-    if str in args and any(isinstance(a, type) and issubclass(a, m._OpenEnum) for a in args):
+    if str in args and any(isinstance(a, type) and issubclass(a, _OpenEnum) for a in args):
         return "code"  # an open enum: a member or an unknown code, written as its wire code
     raise TypeError(f"no export column kind for {f.name}: {tp!r}")  # pragma: no cover
 
@@ -220,7 +222,7 @@ def columns(section: str | None = None) -> tuple[str, ...]:
 
     An unknown section has the columns every record kind shares (no ``number`` or ``date``:
     their wire names differ by section). Section keys are case-sensitive, as in the data:
-    ``"B2B"`` is not ``"b2b"``. An :class:`~flynn_async.ImsSection` member is also accepted.
+    ``"B2B"`` is not ``"b2b"``. An :class:`~flynn_async.ims.ImsSection` member is also accepted.
     """
     if section is None:
         return _ALL_COLUMNS
@@ -462,7 +464,7 @@ def write_json(
 ) -> None:
     """Write the merged result as one JSON document, exactly as the API shaped it.
 
-    The document is :meth:`ImsInvoices.to_dict() <flynn_async.ImsInvoices.to_dict>`: section
+    The document is :meth:`ImsInvoices.to_dict() <flynn_async.ims.ImsInvoices.to_dict>`: section
     keys, wire field names, unknown sections and fields, and amounts as JSON numbers with the
     exact digits received (``12.10`` stays ``12.10``), encoded by msgspec, UTF-8, with a final
     newline. ``indent`` pretty-prints with that many spaces. ``out`` is a path (written
@@ -787,7 +789,7 @@ def _xlsx_text(value: str) -> str:
 def _period_serial(text: str) -> int | None:
     """The Excel date of a return period's first day, or ``None`` if ``text`` is no MMYYYY."""
     try:
-        period = m.ReturnPeriod.parse(text)
+        period = ReturnPeriod.parse(text)
         return date(period.year, period.month, 1).toordinal() - _EXCEL_EPOCH
     except ValueError:
         return None
@@ -1060,11 +1062,12 @@ class _Book:
         write("xl/styles.xml", _STYLES_XML)
 
 
-def _write_sheet(
+def _write_sheet(  # noqa: C901 - see issue 13 note
     book: _Book,
     index: int,
     columns: Sequence[_SheetColumn],
     rows: Iterator[Sequence[_CellValue]],
+    *,
     count: int,
     progress: _Progress,
 ) -> dict[str, Decimal]:
@@ -1306,7 +1309,9 @@ def write_xlsx(
         written: list[tuple[str, str, int, dict[str, Decimal]]] = []
         for index, (key, records) in enumerate(sections, start=1):
             rows = _section_rows(key, records)
-            totals = _write_sheet(book, index, _sheet_columns(key), rows, len(records), progress)
+            totals = _write_sheet(
+                book, index, _sheet_columns(key), rows, count=len(records), progress=progress
+            )
             written.append((key, names[key], len(records), totals))
         _write_summary(book, "IMS invoices", details, written)
         book.finish()
@@ -1651,5 +1656,12 @@ def _g2b_xlsx(result: Any, path: Path) -> None:
         book = _Book(archive, sheet_names)
         for index, (table, columns, _) in enumerate(tables):
             rows = data[table]
-            _write_sheet(book, index, _g2b_sheet_columns(columns), iter(rows), len(rows), progress)
+            _write_sheet(
+                book,
+                index,
+                _g2b_sheet_columns(columns),
+                iter(rows),
+                count=len(rows),
+                progress=progress,
+            )
         book.finish()

@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 from flynn_async import export
-from flynn_async._decoding import structure_invoices
+from flynn_async.ims._decoding import structure_invoices
 from flynn_async.testing import _data
 
 GSTIN = "24AAAPI3182M002"

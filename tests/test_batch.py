@@ -25,26 +25,28 @@ from hypothesis import strategies as st
 
 from flynn_async import (
     BatchError,
-    BatchProgress,
-    DownloadJob,
     FileSessionStore,
     FlynnClient,
     GstSession,
     GstSessionExpired,
     GstSessionMissing,
-    ImsSection,
-    ImsStatus,
     InvalidInput,
-    JobResult,
-    JobState,
     ManifestError,
     PagesMissing,
     Secret,
     TaskFailed,
 )
-from flynn_async._batch import default_key, result_name
-from flynn_async._validate import gstin as check_gstin
-from flynn_async._validate import gstin_check_digit
+from flynn_async._core._validate import gstin as check_gstin
+from flynn_async._core._validate import gstin_check_digit
+from flynn_async.batch import (
+    BatchProgress,
+    DownloadJob,
+    JobResult,
+    JobState,
+    default_key,
+    result_name,
+)
+from flynn_async.ims import ImsSection, ImsStatus
 from flynn_async.testing import FlynnSimulator
 from flynn_async.testing._simulator import USER_HANDLE, USER_PASSWORD
 

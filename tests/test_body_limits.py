@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from flynn_async import Credentials, FlynnClient, InvalidInput, ResponseError, RetryPolicy, _api
+from flynn_async import Credentials, FlynnClient, InvalidInput, ResponseError, RetryPolicy
+from flynn_async._http import _api
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD
 
 MIB = 1024 * 1024

@@ -17,14 +17,8 @@ from typing import Any
 
 import pytest
 
-from flynn_async import (
-    FileSessionStore,
-    FlynnClient,
-    FlynnError,
-    GstSession,
-    ImsInvoices,
-    ImsSection,
-)
+from flynn_async import FileSessionStore, FlynnClient, FlynnError, GstSession
+from flynn_async.ims import ImsInvoices, ImsSection
 from flynn_async.testing import FlynnSimulator
 
 SECTIONS = ("B2B", "B2BCN", "ECOMA")

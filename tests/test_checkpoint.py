@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from flynn_async import FlynnClient, GstSession, InvalidInput, Progress, ResponseError
-from flynn_async._checkpoint import Checkpoint
+from flynn_async._tasks._checkpoint import Checkpoint
 from flynn_async.testing import FlynnSimulator
 
 pytestmark = pytest.mark.sim(records_per_section=40, page_size=4)  # 10 pages per section

@@ -41,8 +41,6 @@ from flynn_async import (
     FlynnError,
     GstError,
     GstSessionExpired,
-    ImsInvoices,
-    ImsSection,
     InvalidInput,
     PagesMissing,
     Progress,
@@ -51,14 +49,14 @@ from flynn_async import (
     TaskTimeout,
     TooManyTokens,
     TransportError,
-    _api,
-    _cli,
-    _cli_common,
-    _cli_ims,
     export,
 )
-from flynn_async import _errors as _cli_errors
-from flynn_async._cli_common import (
+from flynn_async._core import _errors as _cli_errors
+from flynn_async._http import _api
+from flynn_async.cli import _common as _cli_common
+from flynn_async.cli import _ims as _cli_ims
+from flynn_async.cli import _main as _cli
+from flynn_async.cli._common import (
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_LOGIN_REFUSED,
@@ -72,7 +70,8 @@ from flynn_async._cli_common import (
     Settings,
     Ui,
 )
-from flynn_async._cli_display import ProgressDisplay, format_summary
+from flynn_async.cli._display import ProgressDisplay, format_summary
+from flynn_async.ims import ImsInvoices, ImsSection
 from flynn_async.testing import SIM_OTP, FlynnSimulator
 
 DOCS = Path(__file__).parent.parent / "docs" / "cli.md"
@@ -1119,7 +1118,7 @@ def test_sigterm_mid_download_exits_143_with_a_resume_command_that_works(
 #: A command whose cleanup never ends: SIGTERM must still end the process, after the grace.
 STUCK_COMMAND = """
 import asyncio, sys
-from flynn_async import _cli
+from flynn_async.cli import _main as _cli
 
 async def stuck(argv, ui):
     print("ready", flush=True)

@@ -9,9 +9,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from flynn_async import FileSessionStore, FlynnClient, _cli
-from flynn_async._cli_common import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Ui
-from flynn_async._ims_rules import flag_set
+from flynn_async import FileSessionStore, FlynnClient
+from flynn_async.cli import _main as _cli
+from flynn_async.cli._common import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Ui
+from flynn_async.ims._rules import flag_set
 from flynn_async.testing import FlynnSimulator
 
 FAST = ["--poll-interval", "0.02"]
@@ -288,7 +289,7 @@ async def test_download_many_skip_empty(
 
 
 def test_decision_cells_are_guarded_and_read_back_exactly(tmp_path: Path) -> None:
-    from flynn_async._cli_act import _guarded, _unguarded
+    from flynn_async.cli._act import _guarded, _unguarded
 
     for text in ("=cmd|' /C calc'!A0", "+91", "-5", "@SUM(1)", "'quoted", "INV/1", ""):
         guarded = _guarded(text)

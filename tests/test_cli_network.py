@@ -20,8 +20,9 @@ import pytest
 from aiohttp import web
 from yarl import URL
 
-from flynn_async import FlynnClient, InvalidInput, RequestTimeout, _cli
-from flynn_async._cli_common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ui
+from flynn_async import FlynnClient, InvalidInput, RequestTimeout
+from flynn_async.cli import _main as _cli
+from flynn_async.cli._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ui
 from flynn_async.testing import FlynnSimulator
 
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
@@ -319,7 +320,7 @@ async def test_a_bad_request_timeout_setting_is_a_usage_error() -> None:
 def test_the_network_settings_from_a_config_file(tmp_path: Any) -> None:
     import argparse
 
-    from flynn_async._cli_common import Settings
+    from flynn_async.cli._common import Settings
 
     config = tmp_path / "flynn.toml"
     config.write_text("allow_http = true\nrequest_timeout = 7.5\n")

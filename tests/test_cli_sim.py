@@ -23,8 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from flynn_async import _cli, _cli_sim
-from flynn_async._cli_common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ui
+from flynn_async.cli import _main as _cli
+from flynn_async.cli import _sim as _cli_sim
+from flynn_async.cli._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, Ui
 from flynn_async.testing import FlynnSimulator
 
 DOCS = Path(__file__).parent.parent / "docs" / "cli.md"

@@ -13,9 +13,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 from rich.console import Console
 
-from flynn_async import FlynnClient, GstSession, ImsInvoices, Progress, _cli
-from flynn_async._cli_common import SETTINGS, Ui
-from flynn_async._cli_display import ProgressDisplay, format_summary
+from flynn_async import FlynnClient, GstSession, Progress
+from flynn_async.cli import _main as _cli
+from flynn_async.cli._common import SETTINGS, Ui
+from flynn_async.cli._display import ProgressDisplay, format_summary
+from flynn_async.ims import ImsInvoices
 from flynn_async.testing import FlynnSimulator
 
 WIDTH = 80

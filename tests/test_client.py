@@ -19,8 +19,8 @@ from flynn_async import (
     PollPolicy,
     RetryPolicy,
     Stats,
-    _api,
 )
+from flynn_async._http import _api
 from flynn_async.testing import FlynnSimulator
 
 # ------------------------------------------------------------------------------------------

@@ -23,29 +23,33 @@ from hypothesis import strategies as st
 from flynn_async import (
     ApiError,
     Credentials,
-    FilingStatus,
     FlynnClient,
     FlynnError,
     FrozenMap,
+    NotFound,
+    PagesMissing,
+    ResponseError,
+    RetryPolicy,
+    ReturnPeriod,
+    YesNo,
+)
+from flynn_async._core import _json as _core_json
+from flynn_async._core._json import MAX_DEPTH, dumps, loads
+from flynn_async._http import _api
+from flynn_async.ims import (
+    FilingStatus,
     ImsAmendedInvoice,
     ImsAmendedNote,
     ImsInvoice,
     ImsNote,
     ImsStatus,
     InvoiceType,
-    NotFound,
-    PagesMissing,
-    ResponseError,
-    RetryPolicy,
-    ReturnPeriod,
     SourceForm,
-    YesNo,
-    _api,
     _decoding,
     decode_ims_page,
 )
-from flynn_async._decoding import dumps, loads, merge_invoices, structure_invoices
-from flynn_async._models import SECTION_RECORD_TYPES
+from flynn_async.ims._decoding import merge_invoices, structure_invoices
+from flynn_async.ims._models import SECTION_RECORD_TYPES
 
 SEED_BODY = (Path(__file__).parent / "data" / "seed_page.json").read_bytes()
 HASH = "1f5fb5de9e491c24dcdee9ac01d3fa5f7889f20d3a8c923bfd2e3c7f0d0125f1"
@@ -921,7 +925,7 @@ def test_repeated_keys_are_found_exactly_as_the_reference_finds_them(
     text = _write(value, sep, escape)
     # also where gc.is_tracked cannot tell which dicts hold containers: every value looked at
     for may_nest in (gc.is_tracked, lambda _: True):
-        with mock.patch.object(_decoding, "_may_nest", may_nest):
+        with mock.patch.object(_core_json, "_may_nest", may_nest):
             if _has_repeats(text):
                 with pytest.raises(msgspec.DecodeError, match="repeats the key"):
                     loads(text.encode())
@@ -968,7 +972,7 @@ def test_nesting_is_taken_to_max_depth_and_refused_beyond() -> None:
         inner = levels - 2
         return b'{"data": {"b2b": [], "x": ' + b"[" * inner + b"]" * inner + b"}}"
 
-    limit = _decoding.MAX_DEPTH
+    limit = MAX_DEPTH
     assert loads(nested(limit))["data"]["b2b"] == []
     with pytest.raises(msgspec.DecodeError, match="nested too deeply"):
         loads(nested(limit + 1))

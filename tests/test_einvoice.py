@@ -20,24 +20,21 @@ import pytest
 
 from flynn_async import (
     ApiError,
-    DocumentType,
-    EInvoiceDetails,
     EInvoiceMismatch,
     EInvoiceNotFound,
-    EInvoiceStatus,
     FlynnClient,
     FlynnError,
     InvalidInput,
-    IrpCredentials,
     IrpError,
     IrpPasswordRequired,
     NotFound,
     SignatureError,
-    _api,
 )
-from flynn_async._cli import build_parser, main, run_einvoice_get
-from flynn_async._decoding import loads
-from flynn_async._envelope import api_error, irp_details
+from flynn_async._core._json import loads
+from flynn_async._http import _api
+from flynn_async._http._envelope import api_error, irp_details
+from flynn_async.cli._main import build_parser, main, run_einvoice_get
+from flynn_async.einvoice import DocumentType, EInvoiceDetails, EInvoiceStatus, IrpCredentials
 from flynn_async.testing import FlynnSimulator, SimEInvoice, sample_einvoices
 from flynn_async.testing._einvoice_sim import SigningIdentity, make_identity
 

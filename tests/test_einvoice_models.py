@@ -23,27 +23,24 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from flynn_async import (
+from flynn_async import EInvoiceMismatch, InvalidInput, ResponseError, SignatureError, YesNo
+from flynn_async._core._json import dumps, loads
+from flynn_async.einvoice import (
+    IST,
     BuyerDetails,
     DocumentType,
     EInvoice,
     EInvoiceDetails,
-    EInvoiceMismatch,
     EInvoiceQrCode,
     EInvoiceStatus,
-    InvalidInput,
     IrpCredentials,
-    ResponseError,
-    SignatureError,
     SignedDocument,
     SupplyType,
-    YesNo,
     compute_irn,
+    financial_year,
 )
-from flynn_async._decoding import dumps, loads
-from flynn_async._einvoice import find_mismatches
-from flynn_async._einvoice_models import WIRE, _OpenEnum, _Part
-from flynn_async.einvoice import IST, financial_year
+from flynn_async.einvoice._lookup import find_mismatches
+from flynn_async.einvoice._models import WIRE, _OpenEnum, _Part
 from flynn_async.testing._einvoice_sim import SigningIdentity, make_identity
 
 SEED_PATH = Path(__file__).parent / "data" / "einvoice_seed.json"
@@ -363,7 +360,7 @@ def test_older_qr_codes_lack_the_irn_date(seed: dict[str, Any]) -> None:
 def test_india_time_without_the_tz_database(monkeypatch: pytest.MonkeyPatch) -> None:
     import zoneinfo
 
-    from flynn_async import _einvoice_models
+    from flynn_async.einvoice import _models as _einvoice_models
 
     def missing(key: str) -> zoneinfo.ZoneInfo:
         raise zoneinfo.ZoneInfoNotFoundError(key)

@@ -16,7 +16,7 @@ from flynn_async import (
     ResponseError,
     TooManyTokens,
 )
-from flynn_async._envelope import api_error, is_api_error_body, unwrap
+from flynn_async._http._envelope import api_error, is_api_error_body, unwrap
 
 
 def new(data: Any = None, error: Any = None, status: str | None = None) -> dict[str, Any]:

@@ -16,18 +16,16 @@ import pytest
 import flynn_async
 from flynn_async import (
     BatchError,
-    DownloadJob,
     FlynnError,
     GstSession,
     GstSessionExpired,
-    IrpErrorDetail,
-    JobResult,
-    JobState,
     PagesMissing,
     Secret,
     TaskFailed,
 )
-from flynn_async._errors import note_task_ids
+from flynn_async._core._errors import note_task_ids
+from flynn_async.batch import DownloadJob, JobResult, JobState
+from flynn_async.einvoice import IrpErrorDetail
 
 MARKER = "SECRET-MARKER-5f2a"
 

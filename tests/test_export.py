@@ -27,21 +27,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl.utils import get_column_letter
 
-from flynn_async import (
-    FlynnClient,
-    FrozenMap,
-    GstSession,
-    ImsInvoice,
-    ImsInvoices,
-    ImsRecord,
-    ImsSection,
-    InvalidInput,
-    ReturnPeriod,
-    decode_ims_page,
-    export,
-)
-from flynn_async import _models as m
-from flynn_async._decoding import loads, structure_invoices
+from flynn_async import FlynnClient, FrozenMap, GstSession, InvalidInput, ReturnPeriod, export
+from flynn_async._core._json import loads
+from flynn_async._core._values import _OpenEnum
+from flynn_async.ims import ImsInvoice, ImsInvoices, ImsRecord, ImsSection, decode_ims_page
+from flynn_async.ims import _models as m
+from flynn_async.ims._decoding import structure_invoices
 from flynn_async.testing import FlynnSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -1098,7 +1089,7 @@ def _value_strategy(
         return _AMOUNT
     if ReturnPeriod in args:
         return _PERIOD
-    codes = [a for a in args if isinstance(a, type) and issubclass(a, m._OpenEnum)]
+    codes = [a for a in args if isinstance(a, type) and issubclass(a, _OpenEnum)]
     if codes:
         return st.sampled_from([c.value for c in codes[0]]) | text
     return text
@@ -1244,7 +1235,7 @@ def _cell_kind(section_cls: type[ImsRecord], name: str) -> str:
         return "amount"
     if ReturnPeriod in args:
         return "text `MMYYYY`"
-    if any(isinstance(a, type) and issubclass(a, m._OpenEnum) for a in args):
+    if any(isinstance(a, type) and issubclass(a, _OpenEnum) for a in args):
         return "code"
     return "text"
 

@@ -18,8 +18,8 @@ from flynn_async import (
     InvalidInput,
     OtpRequest,
     Secret,
-    _api,
 )
+from flynn_async._http import _api
 from flynn_async.testing import FlynnSimulator
 
 GSTN = _api.GSTN_HEADERS

@@ -20,8 +20,8 @@ from flynn_async import (
     PagesMissing,
     ResponseError,
     RetryPolicy,
-    _api,
 )
+from flynn_async._http import _api
 
 TASK = "task-1"
 STATUS = _api.TASK_STATUS_ROUTE

@@ -15,20 +15,16 @@ import pytest
 from flynn_async import (
     FlynnClient,
     GstSession,
-    ImsAmendedInvoice,
-    ImsInvoices,
-    ImsSection,
-    ImsStatus,
     InvalidInput,
     PagesMissing,
     Progress,
     Secret,
-    SectionTotals,
     Task,
     YesNo,
 )
-from flynn_async._ims import combine_sections
-from flynn_async._models import KNOWN_SECTIONS
+from flynn_async.ims import ImsAmendedInvoice, ImsInvoices, ImsSection, ImsStatus, SectionTotals
+from flynn_async.ims._download import combine_sections
+from flynn_async.ims._models import KNOWN_SECTIONS
 from flynn_async.testing import FlynnSimulator
 
 MANY_PAGES = pytest.mark.sim(records_per_section=120, page_size=25)
@@ -337,7 +333,7 @@ async def test_every_simulator_form_downloads_end_to_end(
 
 def test_combine_sections_refuses_tasks_that_disagree() -> None:
     from flynn_async import SectionMismatch
-    from flynn_async._decoding import structure_invoices
+    from flynn_async.ims._decoding import structure_invoices
 
     def page(**sections: list[dict[str, Any]]) -> ImsInvoices:
         return structure_invoices(sections)
@@ -446,7 +442,7 @@ async def test_download_all_takes_an_empty_list_of_another_section_as_no_claim(
 
 def test_combine_sections_still_refuses_records_that_disagree_with_an_empty_own_task() -> None:
     from flynn_async import SectionMismatch
-    from flynn_async._decoding import structure_invoices
+    from flynn_async.ims._decoding import structure_invoices
 
     record = {"stin": "24MAYAS0100J1JD", "inum": "b1", "idt": "23-01-2023", "val": 1}
     # B2BA's own task says it has no records; the B2B task's pages carry one: a disagreement

@@ -18,18 +18,13 @@ from hypothesis import strategies as st
 from flynn_async import (
     FlynnClient,
     GstSession,
-    ImsInvoices,
+    ImsOutcomeUnknown,
     InvalidDecisions,
     InvalidInput,
     TaskTimeout,
 )
-from flynn_async._ims_rules import flag_set, is_specified
-from flynn_async.ims import (
-    ImsActionResult,
-    ImsDecision,
-    ImsOutcomeUnknown,
-    ItcReduction,
-)
+from flynn_async.ims import ImsActionResult, ImsDecision, ImsInvoices, ItcReduction
+from flynn_async.ims._rules import flag_set, is_specified
 from flynn_async.testing import FlynnSimulator
 
 BIG = pytest.mark.sim(records_per_section=60, page_size=50)
@@ -435,8 +430,8 @@ async def test_a_reset_is_followed_up_by_its_task_id(
 def test_split_bodies_holds_every_decision_once_under_the_limit(
     sizes: list[int], limit: int
 ) -> None:
-    from flynn_async._decoding import dumps
-    from flynn_async._ims_actions import split_bodies
+    from flynn_async._core._json import dumps
+    from flynn_async.ims._actions import split_bodies
 
     sections = ("b2b", "b2bcn", "ecoma")
     decisions = [

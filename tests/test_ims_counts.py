@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flynn_async import FlynnClient, GstSession, ImsSection, InvalidInput, ResponseError
-from flynn_async._ims_counts import parse_counts
-from flynn_async.ims import ImsCounts
+from flynn_async import FlynnClient, GstSession, InvalidInput, ResponseError
+from flynn_async.ims import ImsCounts, ImsSection
+from flynn_async.ims._counts import parse_counts
 from flynn_async.testing import FlynnSimulator
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from flynn_async import FlynnClient, GstSession, ImsInvoices, InvalidDecisions, InvalidInput
-from flynn_async._ims_rules import RULES, check, flag_set, is_specified
-from flynn_async.ims import ImsDecision, ItcReduction
+from flynn_async import FlynnClient, GstSession, InvalidDecisions, InvalidInput
+from flynn_async.ims import ImsDecision, ImsInvoices, ItcReduction
+from flynn_async.ims._rules import RULES, check, flag_set, is_specified
 from flynn_async.testing import FlynnSimulator
 
 pytestmark = pytest.mark.sim(records_per_section=60, page_size=100)

@@ -11,7 +11,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flynn_async import (
+from flynn_async import InvalidInput, Progress, ReturnPeriod, TaskState, TaskStatus, YesNo
+from flynn_async._http import _api
+from flynn_async.ims import (
     FilingStatus,
     ImsAmendedInvoice,
     ImsAmendedNote,
@@ -20,18 +22,11 @@ from flynn_async import (
     ImsNote,
     ImsSection,
     ImsStatus,
-    InvalidInput,
     InvoiceType,
-    Progress,
-    ReturnPeriod,
     SectionTotals,
     SourceForm,
-    TaskState,
-    TaskStatus,
-    YesNo,
-    _api,
 )
-from flynn_async._models import KNOWN_SECTIONS, SECTION_RECORD_TYPES
+from flynn_async.ims._models import KNOWN_SECTIONS, SECTION_RECORD_TYPES
 
 STIN = "24MAYAS0100J1JD"
 DAY = datetime.date(2023, 1, 23)

@@ -14,7 +14,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flynn_async import InvalidInput, PollPolicy, RetryPolicy
-from flynn_async._policy import DEFAULT_RETRY_STATUSES, parse_retry_after
+from flynn_async._core._policy import DEFAULT_RETRY_STATUSES, parse_retry_after
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -252,3 +252,23 @@ def test_hinted_delay_is_capped(value: str | None, expected: float | None) -> No
 
 def test_hinted_delay_cap_is_a_setting() -> None:
     assert 10.0 == RetryPolicy(max_retry_after=10).hinted_delay("11", NOW)
+
+
+@pytest.mark.parametrize("policy", [PollPolicy(), RetryPolicy()], ids=type)
+def test_replace_refuses_a_misspelt_setting(policy: PollPolicy | RetryPolicy) -> None:
+    with pytest.raises(TypeError, match="max_dely"):
+        policy.replace(max_dely=3.0)  # type: ignore[call-arg]
+
+
+def test_replace_keeps_what_is_not_given_and_takes_none_for_the_deadline() -> None:
+    policy = PollPolicy(initial_delay=2.0, deadline=90.0)
+    assert policy == policy.replace()
+    endless = policy.replace(deadline=None)
+    assert endless.deadline is None
+    assert 2.0 == endless.initial_delay
+    assert RetryPolicy(max_tries=3) == RetryPolicy().replace(max_tries=3)
+
+
+def test_replace_takes_only_keywords() -> None:
+    with pytest.raises(TypeError):
+        RetryPolicy().replace(3)  # type: ignore[misc]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import inspect
 import re
 from pathlib import Path
@@ -10,31 +11,39 @@ import pytest
 
 import flynn_async
 
-IMS_AND_CORE = {
+#: the client, credentials, policies, Secret, session and task types, ReturnPeriod, every error
+TOP_LEVEL = {
     "ApiError",
     "AuthError",
+    "BatchError",
+    "Checkpoint",
     "Credentials",
-    "FilingStatus",
+    "EInvoiceMismatch",
+    "EInvoiceNotFound",
+    "FileSessionStore",
+    "FileTokenStore",
     "FlynnClient",
     "FlynnError",
+    "FrozenMap",
     "GstApi",
     "GstError",
     "GstSession",
     "GstSessionExpired",
-    "ImsAmendedInvoice",
-    "ImsAmendedNote",
-    "ImsApi",
-    "ImsInvoice",
-    "ImsInvoices",
-    "ImsNote",
-    "ImsRecord",
-    "ImsSection",
-    "ImsStatus",
+    "GstSessionMissing",
+    "Gstr2bNotGenerated",
+    "Gstr2bOutcomeUnknown",
+    "Gstr2bQueued",
+    "Gstr2bRegenerationInProgress",
+    "Gstr2bTooEarly",
+    "ImsOutcomeUnknown",
+    "InvalidDecisions",
     "InvalidInput",
-    "InvoiceType",
+    "IrpError",
+    "IrpPasswordRequired",
+    "KeepAlive",
+    "ManifestError",
     "NotFound",
     "OtpRequest",
-    "PageCodec",
     "PagesMissing",
     "PollPolicy",
     "Progress",
@@ -44,21 +53,61 @@ IMS_AND_CORE = {
     "ReturnPeriod",
     "Secret",
     "SectionMismatch",
-    "SectionTotals",
-    "SourceForm",
+    "SessionStore",
+    "SignatureError",
     "Stats",
+    "StoredToken",
     "Task",
     "TaskError",
     "TaskFailed",
     "TaskState",
     "TaskStatus",
     "TaskTimeout",
+    "TokenStore",
     "TooManyTokens",
     "TransportError",
     "YesNo",
     "__version__",
+}
+#: flynn_async.ims
+IMS = {
+    "ADVICE",
+    "RULES",
+    "DecisionProblem",
+    "FilingStatus",
+    "ImsAmendedInvoice",
+    "ImsAmendedNote",
+    "ImsActionResult",
+    "ImsApi",
+    "ImsCounts",
+    "ImsDecision",
+    "ImsImport",
+    "ImsInvoice",
+    "ImsInvoices",
+    "ImsNote",
+    "ImsRecord",
+    "ImsRecordError",
+    "ImsRequestStatus",
+    "ImsSection",
+    "ImsStatus",
+    "InvoiceType",
+    "ItcReduction",
+    "Rule",
+    "SectionCounts",
+    "SectionTotals",
+    "SourceForm",
     "decode_ims_page",
 }
+#: flynn_async.batch
+BATCH = {
+    "BatchImsApi",
+    "BatchProgress",
+    "BatchResult",
+    "DownloadJob",
+    "JobResult",
+    "JobState",
+}
+#: flynn_async.einvoice: the e-invoice names live only there
 EINVOICE = {
     "AdditionalDocument",
     "BatchDetails",
@@ -71,24 +120,22 @@ EINVOICE = {
     "EInvoice",
     "EInvoiceApi",
     "EInvoiceDetails",
-    "EInvoiceMismatch",
-    "EInvoiceNotFound",
+    "EInvoiceKeys",
     "EInvoiceQrCode",
     "EInvoiceStatus",
     "EwayBillDetails",
     "ExportDetails",
+    "IST",
     "InvoiceItem",
     "IrpCredentials",
-    "IrpError",
     "IrpErrorDetail",
-    "IrpPasswordRequired",
     "ItemAttribute",
+    "KeyMaterial",
     "PaymentDetails",
     "PrecedingDocument",
     "ReferenceDetails",
     "SellerDetails",
     "ShipToDetails",
-    "SignatureError",
     "SignedDocument",
     "SupplyType",
     "TransactionDetails",
@@ -96,31 +143,63 @@ EINVOICE = {
     "ValueDetails",
     "VehicleType",
     "compute_irn",
+    "financial_year",
 }
-RELIABILITY = {"Checkpoint", "FileSessionStore", "FrozenMap", "KeepAlive", "SessionStore"}
-TOKENS = {"FileTokenStore", "StoredToken", "TokenStore"}
-BATCH = {
-    "BatchError",
-    "BatchProgress",
-    "BatchResult",
-    "DownloadJob",
-    "GstSessionMissing",
-    "JobResult",
-    "JobState",
-    "ManifestError",
+#: the names that left the top level in 0.2 (each still works, with a DeprecationWarning)
+MOVED = {
+    "AdditionalDocument": "flynn_async.einvoice",
+    "BatchDetails": "flynn_async.einvoice",
+    "BatchImsApi": "flynn_async.batch",
+    "BatchProgress": "flynn_async.batch",
+    "BatchResult": "flynn_async.batch",
+    "BuyerDetails": "flynn_async.einvoice",
+    "ContractDetails": "flynn_async.einvoice",
+    "DispatchDetails": "flynn_async.einvoice",
+    "DocumentDetails": "flynn_async.einvoice",
+    "DocumentPeriod": "flynn_async.einvoice",
+    "DocumentType": "flynn_async.einvoice",
+    "DownloadJob": "flynn_async.batch",
+    "EInvoice": "flynn_async.einvoice",
+    "EInvoiceApi": "flynn_async.einvoice",
+    "EInvoiceDetails": "flynn_async.einvoice",
+    "EInvoiceQrCode": "flynn_async.einvoice",
+    "EInvoiceStatus": "flynn_async.einvoice",
+    "EwayBillDetails": "flynn_async.einvoice",
+    "ExportDetails": "flynn_async.einvoice",
+    "FilingStatus": "flynn_async.ims",
+    "ImsAmendedInvoice": "flynn_async.ims",
+    "ImsAmendedNote": "flynn_async.ims",
+    "ImsApi": "flynn_async.ims",
+    "ImsInvoice": "flynn_async.ims",
+    "ImsInvoices": "flynn_async.ims",
+    "ImsNote": "flynn_async.ims",
+    "ImsRecord": "flynn_async.ims",
+    "ImsSection": "flynn_async.ims",
+    "ImsStatus": "flynn_async.ims",
+    "InvoiceItem": "flynn_async.einvoice",
+    "InvoiceType": "flynn_async.ims",
+    "IrpCredentials": "flynn_async.einvoice",
+    "IrpErrorDetail": "flynn_async.einvoice",
+    "ItemAttribute": "flynn_async.einvoice",
+    "JobResult": "flynn_async.batch",
+    "JobState": "flynn_async.batch",
+    "PaymentDetails": "flynn_async.einvoice",
+    "PrecedingDocument": "flynn_async.einvoice",
+    "ReferenceDetails": "flynn_async.einvoice",
+    "SectionTotals": "flynn_async.ims",
+    "SellerDetails": "flynn_async.einvoice",
+    "ShipToDetails": "flynn_async.einvoice",
+    "SignedDocument": "flynn_async.einvoice",
+    "SourceForm": "flynn_async.ims",
+    "SupplyType": "flynn_async.einvoice",
+    "TransactionDetails": "flynn_async.einvoice",
+    "TransportMode": "flynn_async.einvoice",
+    "ValueDetails": "flynn_async.einvoice",
+    "VehicleType": "flynn_async.einvoice",
+    "compute_irn": "flynn_async.einvoice",
+    "decode_ims_page": "flynn_async.ims",
 }
-GSTR2B = {
-    "Gstr2b",
-    "Gstr2bApi",
-    "Gstr2bNotGenerated",
-    "Gstr2bOutcomeUnknown",
-    "Gstr2bQueued",
-    "Gstr2bRegeneration",
-    "Gstr2bRegenerationInProgress",
-    "Gstr2bTooEarly",
-}
-ACTIONS = {"ImsOutcomeUnknown", "InvalidDecisions"}  # the rest lives in flynn_async.ims
-EXPECTED = IMS_AND_CORE | EINVOICE | RELIABILITY | BATCH | TOKENS | GSTR2B | ACTIONS
+EXPECTED = TOP_LEVEL
 
 
 def test_all_is_exactly_the_expected_names() -> None:
@@ -176,3 +255,48 @@ def test_errors_form_one_tree() -> None:
     assert issubclass(flynn_async.TooManyTokens, flynn_async.AuthError)
     assert issubclass(flynn_async.GstSessionExpired, flynn_async.GstError)
     assert issubclass(flynn_async.SectionMismatch, flynn_async.ResponseError)
+
+
+@pytest.mark.parametrize(
+    ("module", "expected"),
+    [("flynn_async.ims", IMS), ("flynn_async.batch", BATCH), ("flynn_async.einvoice", EINVOICE)],
+)
+def test_each_public_module_exports_exactly_its_names(module: str, expected: set[str]) -> None:
+    actual = importlib.import_module(module).__all__
+    assert expected == set(actual)
+    assert sorted(actual, key=str.casefold) == sorted(set(actual), key=str.casefold)
+
+
+def test_no_name_is_exported_twice() -> None:
+    modules = ["flynn_async", "flynn_async.ims", "flynn_async.batch", "flynn_async.einvoice"]
+    seen: dict[str, str] = {}
+    for module in modules:
+        for name in importlib.import_module(module).__all__:
+            assert name not in seen, f"{name} in {seen.get(name)} and {module}"
+            seen[name] = module
+
+
+@pytest.mark.parametrize(("name", "home"), sorted(MOVED.items()))
+def test_an_old_top_level_name_warns_and_is_the_same_object(name: str, home: str) -> None:
+    with pytest.warns(DeprecationWarning, match=rf"flynn_async\.{name} moved to {home}\.{name}"):
+        old = getattr(flynn_async, name)
+    assert old is getattr(importlib.import_module(home), name)
+    assert name not in flynn_async.__all__
+
+
+def test_an_old_name_warns_from_a_from_import() -> None:
+    with pytest.warns(DeprecationWarning, match="flynn_async.ims.ImsInvoices"):
+        from flynn_async import ImsInvoices
+    assert ImsInvoices is importlib.import_module("flynn_async.ims").ImsInvoices
+
+
+def test_page_codec_is_no_longer_public_and_warns() -> None:
+    assert "PageCodec" not in flynn_async.__all__
+    with pytest.warns(DeprecationWarning, match="no longer public"):
+        codec = flynn_async.PageCodec
+    assert codec is importlib.import_module("flynn_async._tasks._task").PageCodec
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'Nonexistent'"):
+        _ = flynn_async.Nonexistent  # type: ignore[attr-defined]

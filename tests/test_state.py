@@ -9,9 +9,10 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from flynn_async import FileSessionStore, GstSession, ImsInvoices, Secret, export
-from flynn_async._checkpoint import Checkpoint
-from flynn_async._state import STALE_TEMP_SECONDS, remove_stale_temporaries, write_atomic
+from flynn_async import FileSessionStore, GstSession, Secret, export
+from flynn_async._core._files import STALE_TEMP_SECONDS, remove_stale_temporaries, write_atomic
+from flynn_async._tasks._checkpoint import Checkpoint
+from flynn_async.ims import ImsInvoices
 
 TASK = "6f1c2d3e-4a5b-4c6d-8e7f-0a1b2c3d4e5f"
 

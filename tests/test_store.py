@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from flynn_async import GstSession, InvalidInput, Secret
-from flynn_async._state import STATE_DIR_ENV, state_dir
-from flynn_async._store import FileSessionStore, SessionStore
+from flynn_async._core._files import STATE_DIR_ENV, state_dir
+from flynn_async.gst._store import FileSessionStore, SessionStore
 
 GSTIN = "24AAAPI3182M002"
 

@@ -8,8 +8,8 @@ as far ahead as the library lets them. Then, at every page handed on:
   the client's ``max_concurrency``): fetching runs at most C pages ahead of the consumer;
 - at most ``C + 1`` decoded pages (``ImsInvoices``) are alive in the process: the one in the
   consumer's hands and at most C fetched ahead. They are counted among ``gc.get_objects()``
-  (pages are tracked by the collector), keeping none alive. One page more is kept today (a
-  stale reference in the fetch loop); the exact bound is an expected failure until it goes.
+  (pages are tracked by the collector): the fetch loop keeps no reference to a page it has
+  handed on, so the exact bound holds.
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from typing import Any
 
 import pytest
 
-from flynn_async import FlynnClient, ImsInvoices, Task
+from flynn_async import FlynnClient, Task
+from flynn_async.ims import ImsInvoices
 from flynn_async.testing import FlynnSimulator
 
 #: 20 pages of 2 records.

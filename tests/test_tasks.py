@@ -15,8 +15,6 @@ import pytest
 from flynn_async import (
     FlynnClient,
     GstSession,
-    ImsInvoice,
-    ImsRecord,
     InvalidInput,
     NotFound,
     PagesMissing,
@@ -27,9 +25,10 @@ from flynn_async import (
     TaskFailed,
     TaskState,
     TaskTimeout,
-    _api,
 )
-from flynn_async._tasks import parse_page_count, parse_status
+from flynn_async._http import _api
+from flynn_async._tasks._task import parse_page_count, parse_status
+from flynn_async.ims import ImsInvoice, ImsRecord
 from flynn_async.testing import FlynnSimulator
 
 STEADY = PollPolicy(initial_delay=1, multiplier=2, max_delay=5, jitter=0, deadline=1000)

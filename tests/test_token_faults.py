@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from strict_server import LITERALS, StrictServer, Timeline
 
-from flynn_async import Credentials, FlynnClient, RetryPolicy, _api
+from flynn_async import Credentials, FlynnClient, RetryPolicy
+from flynn_async._http import _api
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
 
 SECTIONS = LITERALS["IMS_SECTIONS"]

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from flynn_async import AuthError, Credentials, FlynnClient, InvalidInput, _api
+from flynn_async import AuthError, Credentials, FlynnClient, InvalidInput
+from flynn_async._http import _api
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD
 
 TASK_ID = "6f1c8d2e-0000-4000-8000-000000000003"

@@ -20,15 +20,8 @@ import pytest
 from aiohttp import web
 
 import flynn_async
-from flynn_async import (
-    AuthError,
-    Credentials,
-    FlynnClient,
-    RequestTimeout,
-    RetryPolicy,
-    Secret,
-    _api,
-)
+from flynn_async import AuthError, Credentials, FlynnClient, RequestTimeout, RetryPolicy, Secret
+from flynn_async._http import _api
 from flynn_async.testing import USER_HANDLE, FlynnSimulator
 
 PACKAGE = str(Path(flynn_async.__file__).parent)

@@ -46,6 +46,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from flynn_async import (
     ApiError,
     AuthError,
+    BatchError,
     Credentials,
     FileSessionStore,
     FlynnClient,
@@ -54,11 +55,10 @@ from flynn_async import (
     Gstr2bRegenerationInProgress,
     GstSession,
     GstSessionExpired,
-    ImsInvoices,
+    GstSessionMissing,
     ImsOutcomeUnknown,
-    ImsSection,
-    ImsStatus,
     InvalidInput,
+    ManifestError,
     NotFound,
     OtpRequest,
     Progress,
@@ -71,6 +71,7 @@ from flynn_async import (
     TooManyTokens,
     TransportError,
 )
+from flynn_async.ims import ImsInvoices, ImsSection, ImsStatus
 
 __all__ = [
     "Download",
@@ -246,6 +247,10 @@ _STATUS_BY_ERROR: Final[Sequence[tuple[type[FlynnError], HTTPStatus]]] = (
     (SignatureError, HTTPStatus.BAD_GATEWAY),
     (ApiError, HTTPStatus.BAD_GATEWAY),
     (ImsOutcomeUnknown, HTTPStatus.GATEWAY_TIMEOUT),  # sent, no answer: count before resending
+    # the batch errors (this app runs no batches; mapped so that none falls through to 500)
+    (GstSessionMissing, HTTPStatus.UNAUTHORIZED),  # verify an OTP for that taxpayer
+    (ManifestError, HTTPStatus.CONFLICT),  # in use by another batch, or damaged
+    (BatchError, HTTPStatus.BAD_GATEWAY),
 )
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from flynn_async import _api
-from flynn_async._errors import ResponseError
+from flynn_async._core._errors import ResponseError
+from flynn_async._http import _api
 
 from ._models import Gstr2b, Gstr2bDocuments, Where, decode_documents, decode_header
 

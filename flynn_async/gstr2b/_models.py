@@ -21,8 +21,9 @@ from typing import Any, ClassVar, Final, Literal, NamedTuple
 import attrs
 import msgspec
 
-from flynn_async._errors import ResponseError
-from flynn_async._models import EMPTY, FrozenMap, ReturnPeriod, thaw
+from flynn_async._core._errors import ResponseError
+from flynn_async._core._values import EMPTY, FrozenMap, thaw
+from flynn_async.gst._period import ReturnPeriod
 
 __all__ = [
     "Gstr2b",

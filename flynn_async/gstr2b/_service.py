@@ -18,8 +18,8 @@ from typing import Any, Final
 
 import attrs
 
-from flynn_async import _api, _validate
-from flynn_async._errors import (
+from flynn_async._core import _validate
+from flynn_async._core._errors import (
     GstError,
     Gstr2bNotGenerated,
     Gstr2bOutcomeUnknown,
@@ -33,11 +33,14 @@ from flynn_async._errors import (
     TransportError,
     first_error,
 )
-from flynn_async._gst import GstApi, GstSession
-from flynn_async._models import EMPTY, FrozenMap, ReturnPeriod
-from flynn_async._policy import PollPolicy
-from flynn_async._tasks import TaskContext, run_to_end
-from flynn_async._taxpayer_locks import TaxpayerLocks
+from flynn_async._core._policy import PollPolicy
+from flynn_async._core._values import EMPTY, FrozenMap
+from flynn_async._http import _api
+from flynn_async._tasks._task import TaskContext, run_to_end
+from flynn_async.gst._gst import GstApi
+from flynn_async.gst._period import ReturnPeriod
+from flynn_async.gst._session import GstSession
+from flynn_async.gst._taxpayer_locks import TaxpayerLocks
 
 from ._merge import file_count, merge_files
 from ._models import Gstr2b, Where, decode_gstr2b

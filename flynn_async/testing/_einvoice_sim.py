@@ -29,8 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from flynn_async import _api
-from flynn_async._einvoice_models import IST, irn_of
+from flynn_async._http import _api
+from flynn_async.einvoice._models import IST, irn_of
 
 __all__ = [
     "SIM_EINVOICE_ISSUER",
@@ -601,7 +601,7 @@ class EInvoicePortal:
         """End every IRP session now: the next lookup needs the IRP password again."""
         self._sessions.clear()
 
-    def lookup(
+    def lookup(  # noqa: C901 - see issue 13 note
         self,
         request: web.Request,
         org_id: str,

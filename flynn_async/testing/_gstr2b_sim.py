@@ -26,7 +26,7 @@ from typing import Any, Final
 
 import attrs
 
-from flynn_async import _api
+from flynn_async._http import _api
 
 __all__ = ["Gstr2bPortal", "Regeneration"]
 

@@ -11,17 +11,19 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import attrs
 from aiohttp import web
 
-from flynn_async import _api
+from flynn_async._http import _api
 
-if TYPE_CHECKING:
-    from ._simulator import FlynnSimulator, SimTask
+#: The simulator (``_simulator.FlynnSimulator``) and its tasks: typed loosely here, since the
+#: simulator imports this module (no import cycle).
+FlynnSimulator = Any
+SimTask = Any
 
 __all__ = ["ImsSimRequest", "ImsState"]
 
@@ -181,7 +183,8 @@ class ImsState:
         else:  # a bill of entry: its taxable value
             value = Decimal(str(record["txval"])) + 1
             self._change(gstin, key, identity(key, record), txval=value, hash=digest)
-        return self._sim._section_records(gstin, key, None)[index]
+        amended: dict[str, Any] = self._sim._section_records(gstin, key, None)[index]
+        return amended
 
     def counts(self, gstin: str, group: str) -> dict[str, Any]:
         """The ``GETCNT`` data of one group."""
@@ -245,7 +248,7 @@ class ImsState:
         self.requests[ref] = request
         return request
 
-    def _one(
+    def _one(  # noqa: C901 - see issue 13 note
         self,
         kind: str,
         gstin: str,
@@ -360,9 +363,14 @@ def _parse_body(raw: bytes) -> Any:
         return None
 
 
-def routes(sim: FlynnSimulator) -> list[web.RouteDef]:
-    """The IMS returns routes, registered by the simulator."""
-    from ._simulator import _bad_request, _Fail
+def routes(  # noqa: C901 - see issue 13 note
+    sim: FlynnSimulator,
+    *,
+    bad_request: Callable[..., Exception],
+    fail: Callable[..., Exception],
+) -> list[web.RouteDef]:
+    """The IMS returns routes, registered by the simulator (which hands its error makers)."""
+    _bad_request, _Fail = bad_request, fail
 
     state = sim.ims_state
     flynn = _api.IMS_RETURNS_FLYNN_VERSION
@@ -449,7 +457,8 @@ def routes(sim: FlynnSimulator) -> list[web.RouteDef]:
         found = state.requests.get(ref)
         if found is None or found.gstin != gstin or found.org_id != org_id or found.task:
             raise _Fail(404, _api.ERR_NOT_FOUND, _api.ERR_TYPE_NOT_FOUND, {"int_tran_id": ref})
-        return state.status_of(found, count=not sim._peeking(request))
+        answer: dict[str, Any] = state.status_of(found, count=not sim._peeking(request))
+        return answer
 
     return [
         web.get(returns(_api.IMS_COUNTS_ROUTE), sim._route("ims_counts", counts)),

@@ -5,7 +5,7 @@ that answers the login service, the GST (OTP) session routes, the IMS download r
 long-running task routes the way the real service does, and checks what the real service
 checks (headers, tokens and their expiry, organisation, GST session, query values, page
 range), so that a sloppy client fails against it. Every route, header name, status value and
-error code comes from :mod:`flynn_async._api`, the module the client uses too. Seeded faults
+error code comes from :mod:`flynn_async._http._api`, the module the client uses too. Seeded faults
 (gateway errors, 429, resets, slow, cut and non-JSON answers, token expiry, failing tasks,
 pages that 404 once) are switched on in :class:`SimulatorConfig`; ``_faults`` decides them.
 
@@ -32,8 +32,8 @@ import attrs
 import msgspec
 from aiohttp import web
 
-from flynn_async import _api
-from flynn_async._credentials import Credentials
+from flynn_async._http import _api
+from flynn_async._http._credentials import Credentials
 from flynn_async.testing import _data, _einvoice_sim, _faults, _gstr2b_sim, _ims_state
 
 __all__ = [
@@ -729,7 +729,7 @@ class FlynnSimulator:
                     _api.GSTR2B_STATUS_ROUTE.format(flynn=_api.GSTR2B_FLYNN_VERSION, v2b="{v2b}"),
                     self._route("gstr2b_status", self._gstr2b_status),
                 ),
-                *_ims_state.routes(self),
+                *_ims_state.routes(self, bad_request=_bad_request, fail=_Fail),
                 # not the API: the simulator's own, for `flynn-async simulator key`
                 web.get(SIM_CERTIFICATE_ROUTE, self._certificate),
             ]

@@ -36,13 +36,12 @@ import random
 import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Generator, Iterator
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
+from typing import Any, Final, Literal, Protocol, TypeVar
 
 import pytest
 
-if TYPE_CHECKING:
-    from flynn_async import Credentials, FlynnClient, GstSession
-    from flynn_async.testing import FlynnSimulator, SimulatorConfig
+from flynn_async import Credentials, FlynnClient, FlynnError, GstSession
+from flynn_async.testing import FlynnSimulator, SimulatorConfig
 
 __all__ = [
     "FlynnClientFactory",
@@ -296,8 +295,6 @@ def flynn_simulator_config() -> SimulatorConfig:
 
     ``@pytest.mark.flynn_simulator(**config)`` markers are applied on top of it.
     """
-    from flynn_async.testing import SimulatorConfig
-
     return SimulatorConfig()
 
 
@@ -313,8 +310,6 @@ def flynn_simulator(
     ``@pytest.mark.flynn_simulator(...)`` markers on top, on the test's ``flynn_clock``. It
     is served from a thread of its own, so sync tests can use it as well as async ones.
     """
-    from flynn_async.testing import FlynnSimulator
-
     try:
         config = flynn_simulator_config.replace(**_marker_overrides(request.node))
     except (TypeError, ValueError) as exc:
@@ -361,8 +356,6 @@ async def flynn_make_client(
     keyword arguments; by default a client sleeps on ``flynn_clock`` (no real waiting while
     polling or retrying) and draws its jitter from a seeded random source.
     """
-    from flynn_async import FlynnClient, FlynnError
-
     clients: list[FlynnClient] = []
 
     async def make(

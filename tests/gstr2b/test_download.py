@@ -11,7 +11,6 @@ import pytest
 from flynn_async import (
     FlynnClient,
     GstError,
-    Gstr2b,
     Gstr2bNotGenerated,
     Gstr2bQueued,
     Gstr2bTooEarly,
@@ -20,7 +19,7 @@ from flynn_async import (
     PollPolicy,
     ReturnPeriod,
 )
-from flynn_async.gstr2b import Gstr2bSupplier, decode_gstr2b
+from flynn_async.gstr2b import Gstr2b, Gstr2bSupplier, decode_gstr2b
 from flynn_async.testing import FlynnSimulator
 from tests.conftest import ClientFactory, FakeClock, GstOpener
 

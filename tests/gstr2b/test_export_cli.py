@@ -13,11 +13,12 @@ from typing import Any
 import openpyxl
 import pytest
 
-from flynn_async import Gstr2b, InvalidInput, ReturnPeriod, _cli
-from flynn_async._cli_common import EXIT_OK, Ui
-from flynn_async._decoding import loads
+from flynn_async import InvalidInput, ReturnPeriod
+from flynn_async._core._json import loads
+from flynn_async.cli import _main as _cli
+from flynn_async.cli._common import EXIT_OK, Ui
 from flynn_async.export import GSTR2B_TABLES, export_gstr2b, gstr2b_rows
-from flynn_async.gstr2b import decode_gstr2b
+from flynn_async.gstr2b import Gstr2b, decode_gstr2b
 from flynn_async.testing import FlynnSimulator
 from tests.test_cli import sim_ui, stored_session
 

@@ -258,7 +258,7 @@ def test_any_split_merges_to_exactly_the_one_file_result(
 
 
 def test_unchanged_also_when_the_status_carries_ims2005() -> None:
-    from flynn_async import Gstr2bRegeneration
+    from flynn_async.gstr2b import Gstr2bRegeneration
 
     ended = Gstr2bRegeneration(reference_id="R1", status="ER", error_code="IMS2005")
     assert ended.unchanged

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding
 from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from flynn_async import _api
+from flynn_async._http import _api
 from flynn_async.testing import (
     SIM_EINVOICE_ISSUER,
     USER_HANDLE,

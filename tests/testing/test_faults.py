@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from flynn_async import _api
+from flynn_async._http import _api
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator, SimulatorConfig
 from flynn_async.testing._faults import FAULT_KINDS
 

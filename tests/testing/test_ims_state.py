@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from flynn_async import _api
+from flynn_async._http import _api
 from flynn_async.testing import FlynnSimulator
 
 from .conftest import Clock
@@ -39,7 +39,7 @@ def body(sim: FlynnSimulator, data: dict[str, list[dict[str, Any]]], reqtyp: str
 
 
 def encode(value: Any) -> bytes:
-    from flynn_async._decoding import dumps
+    from flynn_async._core._json import dumps
 
     return dumps(value)
 
@@ -182,7 +182,7 @@ async def test_the_portals_codes_record_by_record(
 async def test_a_specified_accept_without_declaration_is_refused(
     http: aiohttp.ClientSession, sim: FlynnSimulator, headers: dict[str, str], clock: Clock
 ) -> None:
-    from flynn_async._ims_rules import flag_set, is_specified
+    from flynn_async.ims._rules import flag_set, is_specified
 
     records = sim.expected_records(sim.gstin, "b2bcn")
     specified = [

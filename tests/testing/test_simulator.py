@@ -12,7 +12,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from flynn_async import _api
+from flynn_async._http import _api
 from flynn_async.testing import (
     SIM_OTP,
     USER_HANDLE,

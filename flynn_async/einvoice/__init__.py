@@ -1,0 +1,104 @@
+"""E-invoices: look them up by document details, verify their signatures, check their IRN.
+
+::
+
+    from flynn_async import FlynnClient
+    from flynn_async.einvoice import IrpCredentials, compute_irn
+
+    irp = IrpCredentials("24AAAPI3182M002", "api-user", password)  # password: first call only
+    async with FlynnClient(credentials, einvoice_keys=portal_certificate_pem) as client:
+        details = await client.einvoice.get_by_document(
+            irp="ni1", doc_type="INV", doc_number="RAMIRNINA199",
+            doc_date=date(2021, 6, 21), irp_credentials=irp,
+        )
+    details.invoice.value.total_invoice_value  # Decimal('32342.32'), exactly as signed
+
+Signatures are verified only when keys are given (``einvoice_keys=`` on the client, or
+:meth:`SignedDocument.verify`); without a key nothing is verified.
+:func:`compute_irn` gives the IRN of a document from its details.
+"""
+
+# the e-invoice errors are top-level names (flynn_async.IrpError, ...); importable here too
+from flynn_async._core._errors import EInvoiceMismatch as EInvoiceMismatch
+from flynn_async._core._errors import EInvoiceNotFound as EInvoiceNotFound
+from flynn_async._core._errors import IrpError as IrpError
+from flynn_async._core._errors import (
+    IrpErrorDetail,
+)
+from flynn_async._core._errors import IrpPasswordRequired as IrpPasswordRequired
+from flynn_async._core._errors import SignatureError as SignatureError
+
+from ._lookup import EInvoiceApi
+from ._models import (
+    IST,
+    AdditionalDocument,
+    BatchDetails,
+    BuyerDetails,
+    ContractDetails,
+    DispatchDetails,
+    DocumentDetails,
+    DocumentPeriod,
+    DocumentType,
+    EInvoice,
+    EInvoiceDetails,
+    EInvoiceKeys,
+    EInvoiceQrCode,
+    EInvoiceStatus,
+    EwayBillDetails,
+    ExportDetails,
+    InvoiceItem,
+    IrpCredentials,
+    ItemAttribute,
+    KeyMaterial,
+    PaymentDetails,
+    PrecedingDocument,
+    ReferenceDetails,
+    SellerDetails,
+    ShipToDetails,
+    SignedDocument,
+    SupplyType,
+    TransactionDetails,
+    TransportMode,
+    ValueDetails,
+    VehicleType,
+    compute_irn,
+    financial_year,
+)
+
+__all__ = [
+    "IST",
+    "AdditionalDocument",
+    "BatchDetails",
+    "BuyerDetails",
+    "ContractDetails",
+    "DispatchDetails",
+    "DocumentDetails",
+    "DocumentPeriod",
+    "DocumentType",
+    "EInvoice",
+    "EInvoiceApi",
+    "EInvoiceDetails",
+    "EInvoiceKeys",
+    "EInvoiceQrCode",
+    "EInvoiceStatus",
+    "EwayBillDetails",
+    "ExportDetails",
+    "InvoiceItem",
+    "IrpCredentials",
+    "IrpErrorDetail",
+    "ItemAttribute",
+    "KeyMaterial",
+    "PaymentDetails",
+    "PrecedingDocument",
+    "ReferenceDetails",
+    "SellerDetails",
+    "ShipToDetails",
+    "SignedDocument",
+    "SupplyType",
+    "TransactionDetails",
+    "TransportMode",
+    "ValueDetails",
+    "VehicleType",
+    "compute_irn",
+    "financial_year",
+]

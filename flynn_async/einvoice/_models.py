@@ -1,0 +1,1169 @@
+"""E-invoices: the INV-01 invoice, the QR summary, signed documents, lookup results.
+
+Nothing here knows about HTTP or asyncio. The classes are frozen, slotted attrs classes that
+follow the e-invoice schema (INV-01): amounts are :class:`~decimal.Decimal` with exactly the
+digits the portal signed (``12.000`` stays ``Decimal("12.000")``), dates are
+:class:`datetime.date`, acknowledgement times are :class:`datetime.datetime` in India time,
+codes are open enums (an unknown code stays text). Every part keeps the fields the models
+don't know, and known fields sent as ``null``, in its ``extra`` mapping, and ``to_dict()``
+gives back exactly the portal's keys and values.
+
+Signed documents (the signed invoice and the signed QR code) are RS256 JWTs. Decoding them is
+parsing; :meth:`SignedDocument.verify` checks the signature with the ``cryptography`` library.
+Nothing is verified unless a key is given.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
+from types import NoneType, UnionType
+from typing import Any, Final, Self, TypeAlias, TypeVar, Union, get_args, get_origin
+
+import attrs
+import msgspec
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
+from flynn_async._core import _validate
+from flynn_async._core._errors import DataInvalid as _Invalid
+from flynn_async._core._errors import InvalidInput, SignatureError
+from flynn_async._core._json import describe, loads
+from flynn_async._core._secrets import Secret
+from flynn_async._core._values import EMPTY, FrozenMap, YesNo, _OpenEnum, thaw
+from flynn_async._http import _api
+
+__all__ = [
+    "IST",
+    "AdditionalDocument",
+    "BatchDetails",
+    "BuyerDetails",
+    "ContractDetails",
+    "DispatchDetails",
+    "DocumentDetails",
+    "DocumentPeriod",
+    "DocumentType",
+    "EInvoice",
+    "EInvoiceDetails",
+    "EInvoiceKeys",
+    "EInvoiceQrCode",
+    "EInvoiceStatus",
+    "EwayBillDetails",
+    "ExportDetails",
+    "InvoiceItem",
+    "IrpCredentials",
+    "ItemAttribute",
+    "KeyMaterial",
+    "PaymentDetails",
+    "PrecedingDocument",
+    "ReferenceDetails",
+    "SellerDetails",
+    "ShipToDetails",
+    "SignedDocument",
+    "SupplyType",
+    "TransactionDetails",
+    "TransportMode",
+    "ValueDetails",
+    "VehicleType",
+    "compute_irn",
+    "financial_year",
+]
+
+
+def _india() -> tzinfo:
+    try:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(_api.EINVOICE_TIMEZONE)
+    except Exception:  # no tz database on this machine: India has had no DST since 1945
+        return timezone(timedelta(minutes=_api.EINVOICE_UTC_OFFSET_MINUTES), "IST")
+
+
+IST: Final[tzinfo] = _india()
+"""India Standard Time (``Asia/Kolkata``, or a fixed +05:30 when tzdata is missing)."""
+
+#: attrs metadata key holding a field's name on the wire.
+WIRE: Final = "flynn_wire"
+
+
+# ----------------------------------------------------------------------------------------------
+# Codes
+# ----------------------------------------------------------------------------------------------
+
+
+class EInvoiceStatus(_OpenEnum):
+    """The e-invoice's status (``Status``): active or cancelled."""
+
+    ACTIVE = "ACT"
+    CANCELLED = "CNL"
+
+
+class DocumentType(_OpenEnum):
+    """The document type (``DocDtls.Typ``, ``doctype``): invoice, credit note, debit note."""
+
+    INVOICE = "INV"
+    CREDIT_NOTE = "CRN"
+    DEBIT_NOTE = "DBN"
+
+
+class SupplyType(_OpenEnum):
+    """The supply type (``TranDtls.SupTyp``)."""
+
+    B2B = "B2B"
+    SEZ_WITH_PAYMENT = "SEZWP"
+    SEZ_WITHOUT_PAYMENT = "SEZWOP"
+    EXPORT_WITH_PAYMENT = "EXPWP"
+    EXPORT_WITHOUT_PAYMENT = "EXPWOP"
+    DEEMED_EXPORT = "DEXP"
+
+
+class TransportMode(_OpenEnum):
+    """The mode of transport of the e-way bill details (``EwbDtls.TransMode``)."""
+
+    ROAD = "1"
+    RAIL = "2"
+    AIR = "3"
+    SHIP = "4"
+
+
+class VehicleType(_OpenEnum):
+    """The vehicle type (``EwbDtls.VehType``): regular or over-dimensional cargo."""
+
+    REGULAR = "R"
+    OVER_DIMENSIONAL = "O"
+
+
+assert tuple(t.value for t in DocumentType) == _api.EINVOICE_DOC_TYPES
+
+
+# ----------------------------------------------------------------------------------------------
+# The codec: one table per class, built from the annotations and the wire names.
+# ----------------------------------------------------------------------------------------------
+
+
+Parse = Callable[[Any, str], Any]
+Unparse = Callable[[Any], Any]
+
+
+def _text(value: Any, path: str) -> str:
+    if type(value) is str:
+        return value
+    raise _Invalid(f"expected a string, got {describe(value)} @ {path}")
+
+
+def _int(value: Any, path: str) -> int:
+    if type(value) is int:
+        return value
+    raise _Invalid(f"expected a whole number, got {describe(value)} @ {path}")
+
+
+def _money(value: Any, path: str) -> Decimal:
+    if type(value) is Decimal:
+        if not value.is_finite():
+            raise _Invalid(f"expected a finite number, got {value} @ {path}")
+        return value
+    if type(value) is int:
+        return Decimal(value)
+    raise _Invalid(f"expected a number, got {describe(value)} @ {path}")
+
+
+def _unmoney(value: Decimal) -> Decimal | int:
+    # A whole number sent without a fraction comes back as an int, as it was sent.
+    exponent = value.as_tuple().exponent
+    return int(value) if exponent == 0 else value
+
+
+def _date(value: Any, path: str) -> date:
+    if type(value) is not str or len(value) != 10:
+        raise _Invalid(f"expected a date as DD/MM/YYYY, got {describe(value)} @ {path}")
+    try:
+        return datetime.strptime(value, _api.EINVOICE_DATE_FORMAT).date()
+    except ValueError:
+        raise _Invalid(f"expected a date as DD/MM/YYYY, got {value!r} @ {path}") from None
+
+
+def _undate(value: date) -> str:
+    return value.strftime(_api.EINVOICE_DATE_FORMAT)
+
+
+def parse_time(value: Any, path: str) -> datetime:
+    """A ``YYYY-MM-DD HH:MM:SS`` portal time as an aware ``datetime`` in India time."""
+    if type(value) is not str or len(value) != 19:
+        raise _Invalid(f"expected a time as YYYY-MM-DD HH:MM:SS, got {describe(value)} @ {path}")
+    try:
+        parsed = datetime.strptime(value, _api.EINVOICE_DATETIME_FORMAT)
+    except ValueError:
+        raise _Invalid(f"expected a time as YYYY-MM-DD HH:MM:SS, got {value!r} @ {path}") from None
+    return parsed.replace(tzinfo=IST)
+
+
+def _untime(value: datetime) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(IST)
+    return value.strftime(_api.EINVOICE_DATETIME_FORMAT)
+
+
+def _open_enum(enum_cls: type[_OpenEnum]) -> Parse:
+    members: dict[str, _OpenEnum] = {member.value: member for member in enum_cls}
+
+    def parse(value: Any, path: str) -> Any:
+        if type(value) is not str:
+            raise _Invalid(f"expected a {enum_cls.__name__} code, got {describe(value)} @ {path}")
+        return members.get(value, value)
+
+    return parse
+
+
+def _unenum(value: Any) -> str:
+    return value.value if isinstance(value, _OpenEnum) else str(value)
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+@attrs.frozen
+class _Field:
+    name: str
+    wire: str
+    required: bool
+    parse: Parse
+    unparse: Unparse
+
+
+def _codec(tp: Any) -> tuple[Parse, Unparse]:
+    args: tuple[Any, ...] = get_args(tp) if get_origin(tp) in (Union, UnionType) else (tp,)
+    args = tuple(a for a in args if a is not NoneType)
+    if len(args) == 2 and str in args:
+        other = args[0] if args[1] is str else args[1]
+        if isinstance(other, type) and issubclass(other, _OpenEnum):
+            return _open_enum(other), _unenum
+    if len(args) != 1:  # pragma: no cover - a models bug
+        raise TypeError(f"no codec for {tp!r}")
+    (one,) = args
+    if get_origin(one) is tuple:
+        item_parse, item_unparse = _codec(get_args(one)[0])
+
+        def parse_list(value: Any, path: str) -> tuple[Any, ...]:
+            if type(value) is not list:
+                raise _Invalid(f"expected a list, got {describe(value)} @ {path}")
+            return tuple(item_parse(v, f"{path}[{i}]") for i, v in enumerate(value))
+
+        def unparse_list(value: tuple[Any, ...]) -> list[Any]:
+            return [item_unparse(v) for v in value]
+
+        return parse_list, unparse_list
+    if isinstance(one, type) and issubclass(one, _Part):
+        part = one
+
+        def parse_part(value: Any, path: str) -> Any:
+            return _structure(part, value, path)
+
+        return parse_part, _unstructure
+    simple: dict[Any, tuple[Parse, Unparse]] = {
+        str: (_text, _same),
+        int: (_int, _same),
+        Decimal: (_money, _unmoney),
+        datetime: (parse_time, _untime),
+        date: (_date, _undate),
+    }
+    if one in simple:
+        return simple[one]
+    raise TypeError(f"no codec for {tp!r}")  # pragma: no cover - a models bug
+
+
+_FIELDS: Final[dict[type, tuple[_Field, ...]]] = {}
+
+
+def _fields(cls: type[_Part]) -> tuple[_Field, ...]:
+    cached = _FIELDS.get(cls)
+    if cached is not None:
+        return cached
+    attrs.resolve_types(cls)
+    out = []
+    for f in attrs.fields(cls):
+        if f.name == "extra":
+            continue
+        parse, unparse = _codec(f.type)
+        out.append(_Field(f.name, f.metadata[WIRE], f.default is attrs.NOTHING, parse, unparse))
+    _FIELDS[cls] = result = tuple(out)
+    _WIRES[cls] = frozenset(f.wire for f in result)
+    return result
+
+
+_WIRES: Final[dict[type, frozenset[str]]] = {}
+
+
+_ABSENT: Final = object()
+_P = TypeVar("_P", bound="_Part")
+
+
+def _structure(cls: type[_P], data: Any, path: str) -> _P:
+    if type(data) is not dict:
+        raise _Invalid(f"expected a JSON object, got {describe(data)} @ {path}")
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for f in _fields(cls):
+        value = data.get(f.wire, _ABSENT)
+        if value is _ABSENT or value is None:
+            if f.required:
+                what = "is missing" if value is _ABSENT else "must not be null"
+                raise _Invalid(f"required field {what} @ {path}.{f.wire}")
+            if value is None:
+                extra[f.wire] = None  # kept, so that to_dict gives it back
+            continue
+        values[f.name] = f.parse(value, f"{path}.{f.wire}")
+    known = _WIRES[cls]
+    for key, value in data.items():
+        if key not in known:
+            extra[key] = value
+    return cls(**values, extra=FrozenMap(extra) if extra else EMPTY)
+
+
+def _unstructure(part: _Part) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    extra = part.extra
+    for f in _fields(type(part)):
+        value = getattr(part, f.name)
+        if value is None:
+            if f.wire in extra:
+                out[f.wire] = None
+            continue
+        out[f.wire] = f.unparse(value)
+    for key, value in extra.items():
+        if key not in out:
+            out[key] = thaw(value)  # a fresh copy, arrays as lists and objects as dicts
+    return out
+
+
+def _w(name: str) -> Any:
+    return attrs.field(metadata={WIRE: name})
+
+
+def _o(name: str) -> Any:
+    return attrs.field(default=None, metadata={WIRE: name})
+
+
+@attrs.frozen(kw_only=True)
+class _Part:
+    """A part of an e-invoice: typed fields, and ``extra`` for everything else."""
+
+    #: Fields the models don't know (and known ones sent as ``null``), exactly as sent.
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, repr=False, hash=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Self:
+        """Build from the portal's JSON object (numbers as exact ``Decimal`` or ``int``).
+
+        Raises ``ValueError`` naming the path of the first field that does not fit.
+        """
+        return _structure(cls, dict(data) if isinstance(data, Mapping) else data, "$")
+
+    def to_dict(self) -> dict[str, Any]:
+        """The part as the portal shaped it: its keys, its values, unknown fields included."""
+        return _unstructure(self)
+
+
+# ----------------------------------------------------------------------------------------------
+# INV-01: the invoice
+# ----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen(kw_only=True)
+class TransactionDetails(_Part):
+    """``TranDtls``: tax scheme, supply type, reverse charge, e-commerce operator."""
+
+    tax_scheme: str = _w("TaxSch")
+    supply_type: SupplyType | str = _w("SupTyp")
+    reverse_charge: YesNo | str | None = _o("RegRev")
+    ecommerce_gstin: str | None = _o("EcmGstin")
+    igst_on_intra: YesNo | str | None = _o("IgstOnIntra")
+
+
+@attrs.frozen(kw_only=True)
+class DocumentDetails(_Part):
+    """``DocDtls``: the document's type, number and date."""
+
+    type: DocumentType | str = _w("Typ")
+    number: str = _w("No")
+    date: date = attrs.field(metadata={WIRE: "Dt"})
+
+
+@attrs.frozen(kw_only=True)
+class SellerDetails(_Part):
+    """``SellerDtls``: the supplier."""
+
+    gstin: str = _w("Gstin")
+    legal_name: str = _w("LglNm")
+    trade_name: str | None = _o("TrdNm")
+    address1: str | None = _o("Addr1")
+    address2: str | None = _o("Addr2")
+    location: str | None = _o("Loc")
+    pin: int | None = _o("Pin")
+    state_code: str | None = _o("Stcd")
+    phone: str | None = _o("Ph")
+    email: str | None = _o("Em")
+
+
+@attrs.frozen(kw_only=True)
+class BuyerDetails(_Part):
+    """``BuyerDtls``: the recipient, with the place of supply."""
+
+    gstin: str = _w("Gstin")
+    legal_name: str = _w("LglNm")
+    trade_name: str | None = _o("TrdNm")
+    place_of_supply: str = _w("Pos")
+    address1: str | None = _o("Addr1")
+    address2: str | None = _o("Addr2")
+    location: str | None = _o("Loc")
+    pin: int | None = _o("Pin")
+    phone: str | None = _o("Ph")
+    state_code: str | None = _o("Stcd")
+    email: str | None = _o("Em")
+
+
+@attrs.frozen(kw_only=True)
+class DispatchDetails(_Part):
+    """``DispDtls``: where the goods are dispatched from."""
+
+    name: str | None = _o("Nm")
+    address1: str | None = _o("Addr1")
+    address2: str | None = _o("Addr2")
+    location: str | None = _o("Loc")
+    pin: int | None = _o("Pin")
+    state_code: str | None = _o("Stcd")
+
+
+@attrs.frozen(kw_only=True)
+class ShipToDetails(_Part):
+    """``ShipDtls``: where the goods are shipped to."""
+
+    gstin: str | None = _o("Gstin")
+    legal_name: str | None = _o("LglNm")
+    trade_name: str | None = _o("TrdNm")
+    address1: str | None = _o("Addr1")
+    address2: str | None = _o("Addr2")
+    location: str | None = _o("Loc")
+    pin: int | None = _o("Pin")
+    state_code: str | None = _o("Stcd")
+
+
+@attrs.frozen(kw_only=True)
+class BatchDetails(_Part):
+    """``BchDtls``: an item's batch, expiry and warranty dates."""
+
+    name: str | None = _o("Nm")
+    expiry_date: date | None = _o("ExpDt")
+    warranty_date: date | None = _o("WrDt")
+
+
+@attrs.frozen(kw_only=True)
+class ItemAttribute(_Part):
+    """One of ``AttribDtls``: a named attribute of an item."""
+
+    name: str | None = _o("Nm")
+    value: str | None = _o("Val")
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceItem(_Part):
+    """One of ``ItemList``: a line of the invoice, amounts as exact ``Decimal``."""
+
+    item_number: int | None = _o("ItemNo")
+    serial_number: str = _w("SlNo")
+    is_service: YesNo | str = _w("IsServc")
+    description: str | None = _o("PrdDesc")
+    hsn_code: str = _w("HsnCd")
+    barcode: str | None = _o("Barcde")
+    quantity: Decimal | None = _o("Qty")
+    free_quantity: Decimal | None = _o("FreeQty")
+    unit: str | None = _o("Unit")
+    unit_price: Decimal = _w("UnitPrice")
+    total_amount: Decimal = _w("TotAmt")
+    discount: Decimal | None = _o("Discount")
+    pre_tax_value: Decimal | None = _o("PreTaxVal")
+    assessable_amount: Decimal = _w("AssAmt")
+    gst_rate: Decimal = _w("GstRt")
+    igst_amount: Decimal | None = _o("IgstAmt")
+    cgst_amount: Decimal | None = _o("CgstAmt")
+    sgst_amount: Decimal | None = _o("SgstAmt")
+    cess_rate: Decimal | None = _o("CesRt")
+    cess_amount: Decimal | None = _o("CesAmt")
+    cess_non_advol_amount: Decimal | None = _o("CesNonAdvlAmt")
+    state_cess_rate: Decimal | None = _o("StateCesRt")
+    state_cess_amount: Decimal | None = _o("StateCesAmt")
+    state_cess_non_advol_amount: Decimal | None = _o("StateCesNonAdvlAmt")
+    other_charges: Decimal | None = _o("OthChrg")
+    total_item_value: Decimal = _w("TotItemVal")
+    order_line_reference: str | None = _o("OrdLineRef")
+    origin_country: str | None = _o("OrgCntry")
+    product_serial_number: str | None = _o("PrdSlNo")
+    batch: BatchDetails | None = _o("BchDtls")
+    attributes: tuple[ItemAttribute, ...] | None = _o("AttribDtls")
+
+
+@attrs.frozen(kw_only=True)
+class ValueDetails(_Part):
+    """``ValDtls``: the invoice's totals."""
+
+    assessable_value: Decimal = _w("AssVal")
+    cgst_value: Decimal | None = _o("CgstVal")
+    sgst_value: Decimal | None = _o("SgstVal")
+    igst_value: Decimal | None = _o("IgstVal")
+    cess_value: Decimal | None = _o("CesVal")
+    state_cess_value: Decimal | None = _o("StCesVal")
+    discount: Decimal | None = _o("Discount")
+    other_charges: Decimal | None = _o("OthChrg")
+    round_off_amount: Decimal | None = _o("RndOffAmt")
+    total_invoice_value: Decimal = _w("TotInvVal")
+    total_invoice_value_fc: Decimal | None = _o("TotInvValFc")
+
+
+@attrs.frozen(kw_only=True)
+class PaymentDetails(_Part):
+    """``PayDtls``: payee, mode and terms of payment."""
+
+    payee_name: str | None = _o("Nm")
+    account_details: str | None = _o("AccDet")
+    mode: str | None = _o("Mode")
+    branch_ifsc: str | None = _o("FinInsBr")
+    payment_terms: str | None = _o("PayTerm")
+    payment_instruction: str | None = _o("PayInstr")
+    credit_transfer: str | None = _o("CrTrn")
+    direct_debit: str | None = _o("DirDr")
+    credit_days: int | None = _o("CrDay")
+    paid_amount: Decimal | None = _o("PaidAmt")
+    payment_due: Decimal | None = _o("PaymtDue")
+
+
+@attrs.frozen(kw_only=True)
+class DocumentPeriod(_Part):
+    """``DocPerdDtls``: the period the invoice covers."""
+
+    start_date: date | None = _o("InvStDt")
+    end_date: date | None = _o("InvEndDt")
+
+
+@attrs.frozen(kw_only=True)
+class PrecedingDocument(_Part):
+    """One of ``PrecDocDtls``: an earlier document this one refers to."""
+
+    number: str | None = _o("InvNo")
+    date: date | None = attrs.field(default=None, metadata={WIRE: "InvDt"})
+    other_reference: str | None = _o("OthRefNo")
+
+
+@attrs.frozen(kw_only=True)
+class ContractDetails(_Part):
+    """One of ``ContrDtls``: receipt advice, tender, contract, project and PO references."""
+
+    receipt_advice_reference: str | None = _o("RecAdvRefr")
+    receipt_advice_date: date | None = _o("RecAdvDt")
+    tender_reference: str | None = _o("TendRefr")
+    contract_reference: str | None = _o("ContrRefr")
+    external_reference: str | None = _o("ExtRefr")
+    project_reference: str | None = _o("ProjRefr")
+    po_reference: str | None = _o("PORefr")
+    po_reference_date: date | None = _o("PORefDt")
+
+
+@attrs.frozen(kw_only=True)
+class ReferenceDetails(_Part):
+    """``RefDtls``: remarks, the period, preceding documents, contract references."""
+
+    remarks: str | None = _o("InvRm")
+    document_period: DocumentPeriod | None = _o("DocPerdDtls")
+    preceding_documents: tuple[PrecedingDocument, ...] | None = _o("PrecDocDtls")
+    contracts: tuple[ContractDetails, ...] | None = _o("ContrDtls")
+
+
+@attrs.frozen(kw_only=True)
+class AdditionalDocument(_Part):
+    """One of ``AddlDocDtls``: a supporting document."""
+
+    url: str | None = _o("Url")
+    document: str | None = _o("Docs")
+    info: str | None = _o("Info")
+
+
+@attrs.frozen(kw_only=True)
+class ExportDetails(_Part):
+    """``ExpDtls``: shipping bill, port, currency and country of an export."""
+
+    shipping_bill_number: str | None = _o("ShipBNo")
+    shipping_bill_date: date | None = _o("ShipBDt")
+    port: str | None = _o("Port")
+    refund_claim: YesNo | str | None = _o("RefClm")
+    foreign_currency: str | None = _o("ForCur")
+    country_code: str | None = _o("CntCode")
+    export_duty: Decimal | None = _o("ExpDuty")
+
+
+@attrs.frozen(kw_only=True)
+class EwayBillDetails(_Part):
+    """``EwbDtls``: transporter and vehicle details for the e-way bill."""
+
+    transporter_id: str | None = _o("TransId")
+    transporter_name: str | None = _o("TransName")
+    transport_mode: TransportMode | str | None = _o("TransMode")
+    distance: int | None = _o("Distance")
+    transport_document_number: str | None = _o("TransDocNo")
+    transport_document_date: date | None = _o("TransDocDt")
+    vehicle_number: str | None = _o("VehNo")
+    vehicle_type: VehicleType | str | None = _o("VehType")
+
+
+@attrs.frozen(kw_only=True)
+class EInvoice(_Part):
+    """The signed invoice's data: an INV-01 invoice with the portal's IRN and acknowledgement.
+
+    Parts the invoice does not have are ``None``. ``to_dict()`` gives back the signed data
+    exactly (the portal's keys and values, unknown fields included).
+    """
+
+    ack_number: int | None = _o("AckNo")
+    #: The acknowledgement time as signed (to the second), India time.
+    ack_date: datetime | None = _o("AckDt")
+    irn: str | None = _o("Irn")
+    version: str = _w("Version")
+    transaction: TransactionDetails = _w("TranDtls")
+    document: DocumentDetails = _w("DocDtls")
+    seller: SellerDetails = _w("SellerDtls")
+    buyer: BuyerDetails = _w("BuyerDtls")
+    dispatch: DispatchDetails | None = _o("DispDtls")
+    ship_to: ShipToDetails | None = _o("ShipDtls")
+    items: tuple[InvoiceItem, ...] = _w("ItemList")
+    value: ValueDetails = _w("ValDtls")
+    payment: PaymentDetails | None = _o("PayDtls")
+    reference: ReferenceDetails | None = _o("RefDtls")
+    additional_documents: tuple[AdditionalDocument, ...] | None = _o("AddlDocDtls")
+    export: ExportDetails | None = _o("ExpDtls")
+    eway_bill: EwayBillDetails | None = _o("EwbDtls")
+
+
+@attrs.frozen(kw_only=True)
+class EInvoiceQrCode(_Part):
+    """The signed QR code's data: a summary of the invoice.
+
+    ``irn_date`` is ``None`` for older tokens, which lack ``IrnDt``.
+    """
+
+    seller_gstin: str = _w("SellerGstin")
+    buyer_gstin: str = _w("BuyerGstin")
+    doc_number: str = _w("DocNo")
+    doc_type: DocumentType | str = _w("DocTyp")
+    doc_date: date = _w("DocDt")
+    total_invoice_value: Decimal = _w("TotInvVal")
+    item_count: int = _w("ItemCnt")
+    main_hsn_code: str = _w("MainHsnCode")
+    irn: str = _w("Irn")
+    irn_date: datetime | None = _o("IrnDt")
+
+
+# ----------------------------------------------------------------------------------------------
+# The IRN
+# ----------------------------------------------------------------------------------------------
+
+_DOC_NUMBER: Final = re.compile(_api.EINVOICE_DOC_NUMBER_PATTERN)
+
+
+def financial_year(day: date) -> str:
+    """The Indian financial year of ``day`` as ``YYYY-YY`` (April to March): ``2021-22``."""
+    start = day.year if day.month >= _api.FINANCIAL_YEAR_START_MONTH else day.year - 1
+    return f"{start:04d}-{(start + 1) % 100:02d}"
+
+
+def irn_of(
+    gstin: str,
+    doc_type: str,
+    doc_number: str,
+    doc_date: date,
+    *,
+    uppercase: bool = _api.IRN_UPPERCASE_DOC_NUMBER,
+) -> str:
+    """The IRN of already-checked values (no validation; see :func:`compute_irn`)."""
+    number = doc_number.upper() if uppercase else doc_number
+    text = f"{gstin}{financial_year(doc_date)}{doc_type}{number}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def check_doc_type(value: object) -> DocumentType:
+    """``INV``, ``CRN`` or ``DBN`` (any case, or a :class:`DocumentType`)."""
+    return DocumentType.parse(value)
+
+
+def check_doc_number(value: object) -> str:
+    """A document number the portal's schema allows (1 to 16 characters, no leading zero)."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"doc_number must be a str, not {type(value).__name__}")
+    if not _DOC_NUMBER.fullmatch(value):
+        raise InvalidInput(
+            f"doc_number {value!r} is not a valid document number: 1 to 16 letters, digits, "
+            "'/' and '-', not starting with 0, '/' or '-'"
+        )
+    return value
+
+
+def check_doc_date(value: object) -> date:
+    """A ``datetime.date`` (not a ``datetime``: a document has a date, not a time)."""
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise InvalidInput(f"doc_date must be a datetime.date, not {type(value).__name__}")
+    return value
+
+
+def compute_irn(gstin: str, doc_type: DocumentType | str, doc_number: str, doc_date: date) -> str:
+    """The Invoice Reference Number of a document, from its details.
+
+    The IRN is the SHA-256 hex digest of supplier GSTIN + financial year (``2021-22``) +
+    document type + document number, concatenated. The document number is upper-cased first,
+    as the portal does (GSTN advisory, in force from 1 June 2025). Raises ``InvalidInput`` (a
+    ``ValueError``) for a GSTIN that is not 15 upper-case letters and digits, an unknown
+    document type, a document number outside the portal's pattern, or a date that is not a
+    ``datetime.date``.
+    """
+    _validate.gstin(gstin)
+    kind = check_doc_type(doc_type)
+    number = check_doc_number(doc_number)
+    day = check_doc_date(doc_date)
+    return irn_of(gstin, kind.value, number, day)
+
+
+# ----------------------------------------------------------------------------------------------
+# Keys and signed documents
+# ----------------------------------------------------------------------------------------------
+
+#: One verification key: a PEM (or DER) public key or X.509 certificate as text or bytes, or
+#: an already loaded ``cryptography`` RSA public key or certificate.
+KeyMaterial: TypeAlias = str | bytes | RSAPublicKey | x509.Certificate
+#: Keys to verify signed documents with: one key, a mapping from ``kid`` to keys (the portal
+#: has rotated its signing key several times), or a list of certificates (each matched to the
+#: tokens whose ``kid`` is its SHA-1 thumbprint).
+EInvoiceKeys: TypeAlias = (
+    KeyMaterial | Mapping[str, KeyMaterial] | Sequence[x509.Certificate | str | bytes]
+)
+
+
+@attrs.frozen
+class _Key:
+    public_key: RSAPublicKey
+    thumbprint: str | None  # the certificate's SHA-1 thumbprint, upper-case hex
+
+
+def _load_key(material: object, what: str) -> _Key:
+    cert: x509.Certificate | None = None
+    key: object
+    if isinstance(material, x509.Certificate):
+        cert = material
+        key = cert.public_key()
+    elif isinstance(material, RSAPublicKey):
+        key = material
+    elif isinstance(material, str | bytes):
+        data = material.encode("ascii", "replace") if isinstance(material, str) else material
+        try:
+            if b"-----BEGIN CERTIFICATE-----" in data:
+                cert = x509.load_pem_x509_certificate(data)
+                key = cert.public_key()
+            elif b"-----BEGIN" in data:
+                key = serialization.load_pem_public_key(data)
+            else:
+                try:
+                    cert = x509.load_der_x509_certificate(data)
+                    key = cert.public_key()
+                except ValueError:
+                    key = serialization.load_der_public_key(data)
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise InvalidInput(f"{what} is not a PEM public key or PEM X.509 certificate") from None
+    else:
+        raise InvalidInput(
+            f"{what} must be a PEM public key or certificate (str or bytes), "
+            f"not {type(material).__name__}"
+        )
+    if not isinstance(key, RSAPublicKey):
+        raise InvalidInput(f"{what} is not an RSA key (the portal signs with RS256)")
+    thumbprint = cert.fingerprint(hashes.SHA1()).hex().upper() if cert is not None else None
+    return _Key(key, thumbprint)
+
+
+class KeyRing:
+    """Verification keys, loaded once: one key, or keys by ``kid``."""
+
+    __slots__ = ("_by_kid", "_single")
+
+    def __init__(self, keys: EInvoiceKeys | KeyRing) -> None:
+        self._single: _Key | None = None
+        self._by_kid: dict[str, _Key] = {}
+        if isinstance(keys, KeyRing):
+            self._single, self._by_kid = keys._single, dict(keys._by_kid)
+        elif isinstance(keys, Mapping):
+            if not keys:
+                raise InvalidInput("einvoice keys: the mapping from kid to keys is empty")
+            for kid, material in keys.items():
+                if not isinstance(kid, str) or not kid:
+                    raise InvalidInput("einvoice keys: every kid must be a non-empty str")
+                self._by_kid[kid.upper()] = _load_key(material, f"the key for kid {kid!r}")
+        elif isinstance(keys, list | tuple):
+            if not keys:
+                raise InvalidInput("einvoice keys: the list of certificates is empty")
+            for i, material in enumerate(keys):
+                loaded = _load_key(material, f"einvoice key #{i}")
+                if loaded.thumbprint is None:
+                    raise InvalidInput(
+                        f"einvoice key #{i} is a bare public key: in a list, give certificates "
+                        "(matched by thumbprint), or give a mapping from kid to keys"
+                    )
+                self._by_kid[loaded.thumbprint] = loaded
+        else:
+            self._single = _load_key(keys, "the einvoice key")
+
+    def __repr__(self) -> str:
+        if self._single is not None:
+            return "KeyRing(1 key)"
+        return f"KeyRing(kids={sorted(self._by_kid)})"
+
+    def key_for(self, kid: str | None) -> _Key:
+        """The key for a token's ``kid``; :class:`SignatureError` if none is known."""
+        if self._single is not None:
+            return self._single
+        found = self._by_kid.get(kid.upper()) if kid else None
+        if found is None:
+            known = ", ".join(sorted(self._by_kid))
+            raise SignatureError(
+                f"no verification key for kid {kid!r} (keys are known for: {known}); the "
+                "portal may have rotated its signing key: add its current certificate",
+                kid=kid,
+            )
+        return found
+
+
+def load_keys(keys: EInvoiceKeys | KeyRing) -> KeyRing:
+    """Load and check verification keys once (``InvalidInput`` if they are unusable)."""
+    return keys if isinstance(keys, KeyRing) else KeyRing(keys)
+
+
+def _b64url(part: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(part + "=" * (-len(part) % 4), altchars=b"-_", validate=True)
+    except ValueError:
+        raise _Invalid(f"the token's {what} is not base64url") from None
+
+
+def _json_object(raw: bytes, what: str) -> dict[str, Any]:
+    try:
+        value = loads(raw)
+    except msgspec.DecodeError:
+        raise _Invalid(f"the token's {what} is not JSON") from None
+    if type(value) is not dict:
+        raise _Invalid(f"the token's {what} is not a JSON object")
+    return value
+
+
+@attrs.frozen(repr=False, eq=False)
+class SignedDocument:
+    """A document signed by the e-invoice portal: an RS256 JWT, decoded but not trusted.
+
+    ``header`` is the JWT header (``alg``, ``kid``, ``x5t``), ``claims`` its payload
+    (``iss``, ``data``, ...), and ``data`` the ``data`` claim decoded from its JSON string
+    (numbers as exact ``Decimal``). Decoding checks nothing: call :meth:`verify` with the
+    portal's key or certificate to know the portal signed it.
+    """
+
+    token: str
+    header: Mapping[str, Any]
+    claims: Mapping[str, Any]
+    data: Any
+
+    @classmethod
+    def parse(cls, token: str) -> SignedDocument:
+        """Decode a compact JWT (``header.payload.signature``); ``ValueError`` if malformed.
+
+        The ``data`` claim, a JSON string, is decoded too (``None`` when absent).
+        """
+        if not isinstance(token, str):
+            raise _Invalid(f"a signed document must be a str, not {type(token).__name__}")
+        parts = token.split(".")
+        if len(parts) != 3 or not all(parts[:2]):
+            raise _Invalid("a signed document must be a JWT: header.payload.signature")
+        header = _json_object(_b64url(parts[0], "header"), "header")
+        claims = _json_object(_b64url(parts[1], "payload"), "payload")
+        _b64url(parts[2], "signature")
+        raw = claims.get(_api.EINVOICE_DATA_CLAIM)
+        data: Any
+        if isinstance(raw, str):
+            try:
+                data = loads(raw)
+            except msgspec.DecodeError:
+                raise _Invalid("the token's data claim is not a JSON document") from None
+        else:
+            data = raw
+        return cls(token, FrozenMap(header), FrozenMap(claims), data)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SignedDocument):
+            return self.token == other.token
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.token)
+
+    def __repr__(self) -> str:
+        return (
+            f"SignedDocument(alg={self.alg!r}, kid={self.kid!r}, x5t={self.x5t!r}, "
+            f"iss={self.issuer!r})"
+        )
+
+    @property
+    def alg(self) -> str | None:
+        """The signature algorithm named in the header (``RS256``)."""
+        value = self.header.get("alg")
+        return value if isinstance(value, str) else None
+
+    @property
+    def kid(self) -> str | None:
+        """The signing key's id (the certificate's SHA-1 thumbprint as hex)."""
+        value = self.header.get("kid")
+        return value if isinstance(value, str) else None
+
+    @property
+    def x5t(self) -> str | None:
+        """The signing certificate's SHA-1 thumbprint, base64url."""
+        value = self.header.get("x5t")
+        return value if isinstance(value, str) else None
+
+    @property
+    def issuer(self) -> str | None:
+        """The ``iss`` claim (``NIC Sandbox``, ...)."""
+        value = self.claims.get("iss")
+        return value if isinstance(value, str) else None
+
+    @property
+    def signing_input(self) -> bytes:
+        """The signed bytes: ``header.payload`` as sent."""
+        head, payload, _ = self.token.split(".")
+        return f"{head}.{payload}".encode("ascii")
+
+    @property
+    def signature(self) -> bytes:
+        """The signature bytes."""
+        return _b64url(self.token.rsplit(".", 1)[1], "signature")
+
+    def verify(self, keys: EInvoiceKeys | KeyRing) -> None:
+        """Check the RS256 signature; raise :class:`~flynn_async.SignatureError` if it fails.
+
+        ``keys`` is a PEM public key or PEM X.509 certificate (text or bytes), a mapping from
+        ``kid`` to such keys, or a list of certificates (matched by thumbprint). A signature
+        that does not match, an algorithm other than RS256, or a ``kid`` with no key raises
+        ``SignatureError``; unusable key material raises ``InvalidInput``.
+        """
+        ring = load_keys(keys)
+        kid = self.kid
+        if self.alg != _api.EINVOICE_SIGNATURE_ALG:
+            raise SignatureError(
+                f"the signed document uses alg {self.alg!r}, not "
+                f"{_api.EINVOICE_SIGNATURE_ALG}: refused",
+                kid=kid,
+            )
+        key = ring.key_for(kid)
+        try:
+            key.public_key.verify(
+                self.signature, self.signing_input, padding.PKCS1v15(), hashes.SHA256()
+            )
+        except (InvalidSignature, ValueError):
+            text = f"the signature of the signed document (kid {kid!r}) does not verify"
+            if kid and key.thumbprint and kid.upper() != key.thumbprint:
+                text += (
+                    f"; it was signed with key {kid}, the certificate given is "
+                    f"{key.thumbprint}: the portal may have rotated its key"
+                )
+            raise SignatureError(text, kid=kid) from None
+
+
+# ----------------------------------------------------------------------------------------------
+# Credentials and the lookup's result
+# ----------------------------------------------------------------------------------------------
+
+
+def _optional_secret(value: str | Secret | None) -> Secret | None:
+    return None if value is None else Secret(value)
+
+
+@attrs.frozen(init=False)
+class IrpCredentials:
+    """Who calls the e-invoice portal: the taxpayer's GSTIN and IRP API username.
+
+    ``password`` (the IRP API password) is needed only when the server must open a new IRP
+    session (they last 6 hours); it is sent only when given, and held as a
+    :class:`~flynn_async.Secret` that never shows in ``repr``. Any 15 upper-case letters and
+    digits pass as a GSTIN (sandbox GSTINs fail the real pattern); ``strict_gstin=True``
+    checks the structure and check digit too.
+    """
+
+    gstin: str
+    username: str
+    password: Secret | None
+
+    def __init__(
+        self,
+        gstin: str,
+        username: str,
+        password: str | Secret | None = None,
+        *,
+        strict_gstin: bool = False,
+    ) -> None:
+        if password is not None and (not isinstance(password, str | Secret) or not password):
+            raise InvalidInput("password must be a non-empty str, or None")
+        password = _optional_secret(password)  # no plain password left in this frame's locals
+        _validate.gstin(gstin, strict=strict_gstin)
+        _validate.text(username, "username")
+        self.__attrs_init__(gstin, username, password)
+
+
+def _flexible_int(value: Any, path: str) -> int:
+    """A number that arrives as a JSON number or as a string of digits."""
+    if type(value) is int:
+        return value
+    if type(value) is str and value.isascii() and value.isdigit():
+        return int(value)
+    raise _Invalid(f"expected a number or a string of digits, got {describe(value)} @ {path}")
+
+
+def _optional(data: Mapping[str, Any], key: str, parse: Parse) -> Any:
+    value = data.get(key)
+    return None if value is None else parse(value, f"$.{key}")
+
+
+_DETAIL_KEYS: Final = frozenset(
+    {
+        "AckNo",
+        "AckDt",
+        "Irn",
+        "SignedInvoice",
+        "SignedQRCode",
+        "Status",
+        "EwbNo",
+        "EwbDt",
+        "EwbValidTill",
+        "Remarks",
+    }
+)
+
+
+def _signed(data: Mapping[str, Any], key: str) -> SignedDocument:
+    value = data.get(key)
+    if type(value) is not str:
+        raise _Invalid(f"expected a signed document (a JWT string) @ $.{key}")
+    try:
+        return SignedDocument.parse(value)
+    except _Invalid as exc:
+        raise _Invalid(f"{exc} @ $.{key}") from None
+
+
+@attrs.frozen(kw_only=True)
+class EInvoiceDetails:
+    """An e-invoice fetched from the portal.
+
+    ``ack_date`` is the acknowledgement time as the answer gives it (often rounded to the
+    minute); :attr:`signed_ack_date` is the time inside the signed invoice (to the second).
+    Both are India time. ``signed_invoice`` and ``signed_qr_code`` are the signed documents;
+    ``invoice`` and ``qr_code`` their decoded data. ``verified`` is true only when the client
+    checked both signatures with a key given to it (``einvoice_keys=``); without a key nothing
+    is verified. ``extra`` holds answer fields the models don't know.
+    """
+
+    irn: str
+    ack_number: int
+    ack_date: datetime | None
+    status: EInvoiceStatus | str | None
+    ewb_number: int | None = None
+    ewb_date: datetime | None = None
+    ewb_valid_till: datetime | None = None
+    remarks: str | None = None
+    signed_invoice: SignedDocument
+    signed_qr_code: SignedDocument
+    invoice: EInvoice = attrs.field(repr=False)
+    qr_code: EInvoiceQrCode = attrs.field(repr=False)
+    verified: bool = False
+    extra: Mapping[str, Any] = attrs.field(default=EMPTY, repr=False, hash=False)
+
+    @property
+    def signed_ack_date(self) -> datetime | None:
+        """The acknowledgement time inside the signed invoice (to the second, India time)."""
+        return self.invoice.ack_date
+
+    @property
+    def cancelled(self) -> bool:
+        """True when the e-invoice has been cancelled (status ``CNL``)."""
+        return self.status == EInvoiceStatus.CANCELLED
+
+    def verify(self, keys: EInvoiceKeys | KeyRing) -> EInvoiceDetails:
+        """Verify both signed documents; returns a copy with ``verified=True``.
+
+        Raises :class:`~flynn_async.SignatureError` if either signature fails.
+        """
+        ring = load_keys(keys)
+        self.signed_invoice.verify(ring)
+        self.signed_qr_code.verify(ring)
+        return attrs.evolve(self, verified=True)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EInvoiceDetails:
+        """Decode the lookup answer's ``data`` (signed documents included); nothing verified.
+
+        Raises ``ValueError`` naming the first part that does not fit.
+        """
+        return decode_details(data)
+
+
+def decode_details(data: Any, *, keys: KeyRing | None = None) -> EInvoiceDetails:
+    """The answer's ``data`` as :class:`EInvoiceDetails`.
+
+    With ``keys``, both signatures are verified before anything inside them is decoded
+    (``SignatureError``); a shape that does not fit raises ``ValueError``.
+    """
+    if not isinstance(data, Mapping):
+        raise _Invalid(f"expected a JSON object, got {describe(data)} @ $")
+    signed_invoice = _signed(data, "SignedInvoice")
+    signed_qr_code = _signed(data, "SignedQRCode")
+    if keys is not None:
+        signed_invoice.verify(keys)
+        signed_qr_code.verify(keys)
+    try:
+        invoice = _structure(EInvoice, signed_invoice.data, "$")
+    except _Invalid as exc:
+        raise _Invalid(f"signed invoice: {exc}") from None
+    try:
+        qr_code = _structure(EInvoiceQrCode, signed_qr_code.data, "$")
+    except _Invalid as exc:
+        raise _Invalid(f"signed QR code: {exc}") from None
+    irn = data.get("Irn")
+    if type(irn) is not str:
+        raise _Invalid(f"expected the IRN as a string, got {describe(irn)} @ $.Irn")
+    ack_number = _optional(data, "AckNo", _flexible_int)
+    if ack_number is None:
+        ack_number = invoice.ack_number
+    if ack_number is None:
+        raise _Invalid("the answer has no acknowledgement number @ $.AckNo")
+    status = _optional(data, "Status", _open_enum(EInvoiceStatus))
+    extra = {k: v for k, v in data.items() if k not in _DETAIL_KEYS}
+    return EInvoiceDetails(
+        irn=irn,
+        ack_number=ack_number,
+        ack_date=_optional(data, "AckDt", parse_time),
+        status=status,
+        ewb_number=_optional(data, "EwbNo", _flexible_int),
+        ewb_date=_optional(data, "EwbDt", parse_time),
+        ewb_valid_till=_optional(data, "EwbValidTill", parse_time),
+        remarks=_optional(data, "Remarks", _text),
+        signed_invoice=signed_invoice,
+        signed_qr_code=signed_qr_code,
+        invoice=invoice,
+        qr_code=qr_code,
+        verified=keys is not None,
+        extra=FrozenMap(extra) if extra else EMPTY,
+    )

@@ -1,0 +1,407 @@
+"""IMS invoice downloads: submit a task per section, wait, fetch every page, merge.
+
+``submit`` starts a server task (it is never repeated blindly: the route takes no idempotency
+key); ``task`` re-attaches to one by id; ``download`` does the whole pipeline for a section and
+``download_all`` for several sections at once, merging them into one typed result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Any, Final
+
+from flynn_async._core import _validate
+from flynn_async._core._errors import (
+    GstSessionExpired,
+    InvalidInput,
+    ResponseError,
+    first_error,
+    note_task_ids,
+)
+from flynn_async._http import _api
+from flynn_async._tasks._checkpoint import Checkpoint
+from flynn_async._tasks._task import ProgressCallback, Task, TaskContext, run_to_end
+from flynn_async.gst._gst import GstApi
+from flynn_async.gst._session import GstSession
+from flynn_async.gst._taxpayer_locks import TaxpayerLocks
+
+from ._actions import ActionSubmittedCallback, ImsActionResult, ImsActions, ImsDecision
+from ._actions import ImsRequestStatus as ImsRequestStatus
+from ._counts import ImsCounts
+from ._decoding import combine_sections, merge_invoices, structure_invoices
+from ._models import ImsEntry, ImsInvoices, ImsSection, ImsStatus, parse_sections
+
+log: Final = logging.getLogger("flynn_async.ims")
+
+ALL_SECTIONS: Final = tuple(ImsSection)
+
+#: ``on_submitted(section, task_id)``: called as soon as a billed task exists.
+SubmittedCallback = Callable[[ImsSection, str], object]
+
+
+class ImsCodec:
+    """IMS result pages: section lists to :class:`~flynn_async.ims.ImsInvoices`."""
+
+    def decode(self, data: Any, *, route: str, task_id: str, page: int) -> ImsInvoices:
+        """Structure one page's ``data``."""
+        return structure_invoices(data, route=route, task_id=task_id, page=page)
+
+    def merge(self, pages: Sequence[ImsInvoices]) -> ImsInvoices:
+        """Concatenate the pages in order."""
+        return merge_invoices(pages) if pages else ImsInvoices()
+
+    def records(self, page: ImsInvoices) -> Iterator[tuple[str, ImsEntry]]:
+        """The page's ``(section, record)`` pairs."""
+        return page.records()
+
+
+_CODEC: Final = ImsCodec()
+
+
+class ImsApi:
+    """IMS calls; reach it as ``client.ims``."""
+
+    def __init__(
+        self,
+        ctx: TaskContext,
+        gst: GstApi,
+        ims_api_version: str = _api.DEFAULT_IMS_API_VERSION,
+        locks: TaxpayerLocks | None = None,
+    ) -> None:
+        self._ctx = ctx
+        self._gst = gst
+        self._actions = ImsActions(ctx, gst, ims_api_version, locks)
+
+    # -- counts and actions (see _ims_actions and docs/actions.md) ----------------------------
+
+    async def counts(
+        self, session: GstSession, *, goods_types: Iterable[str] | str = ("ALL_OTH",)
+    ) -> ImsCounts:
+        """How many records each section holds, by action (one read-only call per goods type).
+
+        A snapshot: a supplier may add records before a download runs. Only ``ALL_OTH`` is a
+        documented goods type (``INV_SUPP_ISD`` and ``IMP_GDS`` are unconfirmed).
+        """
+        return await self._actions.counts(session, goods_types_=goods_types)
+
+    async def save(
+        self,
+        session: GstSession,
+        decisions: Iterable[ImsDecision],
+        *,
+        on_submitted: ActionSubmittedCallback | None = None,
+        max_body_bytes: int = _api.IMS_MAX_BODY_BYTES,
+    ) -> ImsActionResult:
+        """Save accept/reject/pending decisions; wait for each request's status.
+
+        Every decision is checked against the IMS rules first: any problem raises
+        :class:`~flynn_async.InvalidDecisions` (listing them all) and nothing is sent.
+        Decisions that already match their record are not sent (``result.unchanged``).
+        Bodies over ``max_body_bytes`` (4 MB) are split and sent one after another, one
+        save or reset per taxpayer at a time. Billed and state-changing: never repeated
+        blindly, run to its answer when cancelled; each reference id goes to
+        ``on_submitted("save", reference_id)`` and the log as soon as it exists, and onto any
+        later error (``reference_ids`` and notes). A lost answer raises
+        :class:`~flynn_async.ImsOutcomeUnknown`.
+        """
+        return await self._actions.act(
+            "save", session, decisions, on_submitted=on_submitted, max_body_bytes=max_body_bytes
+        )
+
+    async def reset(
+        self,
+        session: GstSession,
+        decisions: Iterable[ImsDecision],
+        *,
+        on_submitted: ActionSubmittedCallback | None = None,
+        max_body_bytes: int = _api.IMS_MAX_BODY_BYTES,
+    ) -> ImsActionResult:
+        """Reset records back to no action (decisions with action ``N``), as :meth:`save`.
+
+        The reset route answers a task id: it goes to ``on_submitted("reset", task_id)``.
+        """
+        return await self._actions.act(
+            "reset", session, decisions, on_submitted=on_submitted, max_body_bytes=max_body_bytes
+        )
+
+    async def download_imports(
+        self,
+        session: GstSession,
+        *,
+        sections: Iterable[str] | str = _api.IMS_IMPORT_SECTIONS,
+        status: ImsStatus | str | None = None,
+    ) -> ImsInvoices:
+        """Download import sections (``IMPG``, ``IMPGA``, ``IMPGSEZ``, ``IMPGSEZA``) by name.
+
+        Never part of a default download: whether the route takes them is unconfirmed. Their
+        records come as typed :class:`~flynn_async.ims.ImsImport` values in
+        ``other_sections`` and can be decided on (Accept or Pending only).
+        """
+        from ._imports import download_imports
+
+        return await download_imports(self._ctx, self._gst, session, sections, status)
+
+    async def request_status(self, session: GstSession, reference_id: str) -> ImsRequestStatus:
+        """Follow a save up by its reference id (from any process), polling to its end.
+
+        At the poll policy's deadline a :class:`~flynn_async.TaskTimeout` carries the id.
+        """
+        return await self._actions.request_status(session, reference_id)
+
+    async def reset_status(self, session: GstSession, task_id: str) -> ImsRequestStatus:
+        """Follow a reset up by its task id (from any process), polling to its end."""
+        return await self._actions.reset_status(session, task_id)
+
+    async def submit(
+        self,
+        session: GstSession,
+        *,
+        section: ImsSection | str,
+        status: ImsStatus | str | None = None,
+        on_progress: ProgressCallback | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        on_submitted: SubmittedCallback | None = None,
+    ) -> Task[ImsInvoices]:
+        """Start a download task for one section (and optionally one action status).
+
+        Returns the :class:`~flynn_async.Task`; keep its ``id`` to resume later. The call is
+        made once: it starts a billable server task, so it is never retried automatically.
+        With ``checkpoint_dir``, pages are written there as they arrive (see :meth:`resume`).
+
+        Once sent, the call runs to its answer even if the caller is cancelled (bounded by the
+        request timeout), and the task id is handed over at once: ``on_submitted(section,
+        task_id)`` is called before anything else is awaited, an INFO line is logged, and a
+        ``CancelledError`` that follows carries the id in a note and in ``task_ids``.
+        """
+        chosen = ImsSection.parse(section)
+        wanted = None if status is None else ImsStatus.parse(status)
+        if not isinstance(session, GstSession):
+            raise InvalidInput("session must be a GstSession (from verify_otp)")
+        _validate.gstin(session.gstin, name="session.gstin")
+        _check_callback(on_submitted)
+        current = self._gst.current(session)
+        params = {"section": chosen.value}
+        if wanted is not None:
+            params["status"] = wanted.value
+        task_id = await run_to_end(
+            self._start(current, chosen, params, on_submitted),
+            lambda task_id, cancelled: note_task_ids(cancelled, {chosen.value: task_id}),
+        )
+        task = self._attach(
+            task_id, on_progress, chosen.key, checkpoint_dir=checkpoint_dir, fresh=True
+        )
+        task._report("submitted")
+        return task
+
+    async def _start(
+        self,
+        current: GstSession,
+        section: ImsSection,
+        params: dict[str, str],
+        on_submitted: SubmittedCallback | None,
+    ) -> str:
+        """Send the submit and hand its task id over (run to its end even if cancelled)."""
+        template = _api.IMS_ROUTE
+        path = template.format(flynn=_api.IMS_FLYNN_VERSION)
+        try:
+            data = await self._ctx.api.call(
+                "GET", template, path, headers=current.headers(), params=params
+            )
+        except GstSessionExpired:
+            await self._gst.forget(current.gstin)  # the stored session is no use any more
+            raise
+        task_id = data.get(_api.TASK_ID_KEY) if isinstance(data, dict) else None
+        if not isinstance(task_id, str) or not task_id:
+            raise ResponseError(f"submit answer has no {_api.TASK_ID_KEY!r}", route=template)
+        _check_task_id(task_id, template)
+        if on_submitted is not None:
+            try:
+                on_submitted(section, task_id)
+            except Exception:  # the task exists either way: its id is logged just below
+                log.exception("the on_submitted callback failed for task %s", task_id)
+        log.info("IMS %s task %s started for %s", section.value, task_id, current.gstin)
+        return task_id
+
+    def task(
+        self,
+        task_id: str,
+        *,
+        on_progress: ProgressCallback | None = None,
+        label: str | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+    ) -> Task[ImsInvoices]:
+        """Re-attach to an existing IMS task by id (no new task is started).
+
+        Results are kept 7 days after the task was created. With ``checkpoint_dir``, pages
+        already stored there for this task are read back instead of fetched, and fetched
+        pages are stored.
+        """
+        return self._attach(task_id, on_progress, label, checkpoint_dir=checkpoint_dir)
+
+    def _attach(
+        self,
+        task_id: str,
+        on_progress: ProgressCallback | None,
+        label: str | None,
+        *,
+        checkpoint_dir: str | os.PathLike[str] | None,
+        fresh: bool = False,
+    ) -> Task[ImsInvoices]:
+        task_id = _validate.task_id(task_id)
+        return Task(
+            self._ctx,
+            task_id,
+            _CODEC,
+            on_progress=on_progress,
+            label=label,
+            checkpoint=None if checkpoint_dir is None else Checkpoint(checkpoint_dir, task_id),
+            fresh=fresh,
+        )
+
+    async def resume(
+        self,
+        session: GstSession,
+        task_id: str,
+        *,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> ImsInvoices:
+        """Finish a download that stopped part way, without submitting a new task.
+
+        Waits for the task if it is still processing, then fetches only the pages that the
+        checkpoint (if given) does not already hold intact, and returns the merged result.
+        ``session`` names the taxpayer the task was started for; it is checked like any input
+        (the task routes themselves need only the login).
+        """
+        if not isinstance(session, GstSession):
+            raise InvalidInput("session must be a GstSession (from verify_otp)")
+        _validate.gstin(session.gstin, name="session.gstin")
+        task = self.task(task_id, on_progress=on_progress, checkpoint_dir=checkpoint_dir)
+        return await task.result()
+
+    async def download(
+        self,
+        session: GstSession,
+        *,
+        section: ImsSection | str,
+        status: ImsStatus | str | None = None,
+        on_progress: ProgressCallback | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        on_submitted: SubmittedCallback | None = None,
+    ) -> ImsInvoices:
+        """Submit, wait, fetch every page and return the merged, typed records.
+
+        Any error raised after submission (``CancelledError`` too) carries the task id, in
+        ``task_ids`` and a note: pass it to :meth:`resume`. ``on_submitted(section, task_id)``
+        is called as soon as the task exists (see :meth:`submit`).
+        """
+        task = await self.submit(
+            session,
+            section=section,
+            status=status,
+            on_progress=on_progress,
+            checkpoint_dir=checkpoint_dir,
+            on_submitted=on_submitted,
+        )
+        try:
+            result = await task.result()
+        except BaseException as exc:
+            note_task_ids(exc, {ImsSection.parse(section).value: task.id})
+            raise
+        return result.for_recipient(session.gstin)
+
+    async def download_all(
+        self,
+        session: GstSession,
+        *,
+        sections: Iterable[ImsSection | str] | ImsSection | str = ALL_SECTIONS,
+        status: ImsStatus | str | None = None,
+        on_progress: ProgressCallback | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        on_submitted: SubmittedCallback | None = None,
+        skip_empty: bool = False,
+    ) -> ImsInvoices:
+        """Download several sections at once (one task each) and merge them.
+
+        With ``skip_empty=True`` the counts are asked first (one read-only call) and no task
+        is started for a section whose count (for ``status``, if given) is zero: such a
+        section is present and empty in the result. Counts are a snapshot: a record a
+        supplier adds between the counts and the download is missed by a skipped section.
+
+        Each section is taken from its own task. If a task's pages also carry another
+        requested section, those records must equal the ones from that section's own task, or
+        :class:`~flynn_async.SectionMismatch` is raised; sections nobody asked for, and sections
+        the models don't know, are kept once (all tasks carrying them must agree). If a task
+        fails, the others are cancelled and the first error is raised (its own cause kept), with
+        every task id submitted so far noted on it (``task_ids`` and notes) so the work can be
+        resumed; a ``CancelledError`` carries them too. ``on_submitted(section, task_id)`` is
+        called as soon as each task exists (see :meth:`submit`).
+        """
+        chosen = parse_sections(sections)
+        wanted = None if status is None else ImsStatus.parse(status)
+        if not isinstance(session, GstSession):
+            raise InvalidInput("session must be a GstSession (from verify_otp)")
+        _validate.gstin(session.gstin, name="session.gstin")
+        _check_callback(on_submitted)
+        if not isinstance(skip_empty, bool):
+            raise InvalidInput("skip_empty must be True or False")
+        tasks: dict[ImsSection, Task[ImsInvoices]] = {}
+        results: dict[ImsSection, ImsInvoices] = {}
+        submitted: dict[str, str] = {}
+        skipped: list[ImsSection] = []
+        if skip_empty:
+            counts = await self.counts(session)
+            skipped = [s for s in chosen if counts.section(s).with_status(wanted) == 0]
+            for section in skipped:
+                log.info("IMS %s: no records counted for %s, no task", section.value, session.gstin)
+                results[section] = ImsInvoices(present=frozenset({section.key}))
+
+        def record(section: ImsSection, task_id: str) -> None:
+            submitted[section.value] = task_id
+            if on_submitted is not None:
+                on_submitted(section, task_id)
+
+        async def one(section: ImsSection) -> None:
+            task = await self.submit(
+                session,
+                section=section,
+                status=wanted,
+                on_progress=on_progress,
+                checkpoint_dir=checkpoint_dir,
+                on_submitted=record,
+            )
+            tasks[section] = task
+            results[section] = await task.result()
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for section in chosen:
+                    if section not in skipped:
+                        group.create_task(one(section))
+        except BaseExceptionGroup as group_error:
+            first = first_error(group_error)
+            note_task_ids(first, submitted)
+            raise first from first.__cause__
+        except BaseException as exc:  # cancelled: hand the billed task ids over all the same
+            note_task_ids(exc, submitted)
+            raise
+        ids = {s: tasks[s].id if s in tasks else "(none: counted empty)" for s in chosen}
+        merged = combine_sections({s: results[s] for s in chosen}, ids)
+        return merged.for_recipient(session.gstin)
+
+
+def _check_callback(callback: object) -> None:
+    if callback is not None and not callable(callback):
+        raise InvalidInput("on_submitted must be callable (given the section and the task id)")
+
+
+def _check_task_id(task_id: str, route: str) -> None:
+    try:
+        _validate.task_id(task_id)
+    except InvalidInput:
+        raise ResponseError(
+            f"submit answer has an unusable task id {task_id!r:.80}", route=route
+        ) from None
