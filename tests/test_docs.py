@@ -78,7 +78,7 @@ def missing_names(module: ModuleType, names: list[str]) -> list[str]:
     for name in module.__all__:
         if f"{module.__name__}.{name}" in names:
             continue
-        # a re-export (flynn_async.einvoice.EInvoice is flynn_async.einvoice.EInvoice) counts once
+        # a re-export (flynn_async.einvoice.IrpError is flynn_async.IrpError) counts once
         value = getattr(module, name)
         reexported = isinstance(value, type) or callable(value)
         if not (reexported and any(value is documented for documented in objects)):
