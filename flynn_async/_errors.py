@@ -18,7 +18,8 @@
     │   └── EInvoiceMismatch            a fetched e-invoice is not the one asked for
     ├── SignatureError                  a signed e-invoice or QR code failed verification
     ├── TransportError                  no usable answer: connection failed, timed out
-    │   └── RequestTimeout (TimeoutError)
+    │   ├── RequestTimeout (TimeoutError)
+    │   └── OutcomeUnknown              a call sent once may have reached the server; not resent
     └── TaskError                       a long-running task did not give its result
         ├── TaskFailed                  the server says the task ended without success
         ├── TaskTimeout (TimeoutError)  the wait's deadline passed; the task may still finish
@@ -47,6 +48,7 @@ __all__ = [
     "IrpErrorDetail",
     "IrpPasswordRequired",
     "NotFound",
+    "OutcomeUnknown",
     "PagesMissing",
     "RequestTimeout",
     "ResponseError",
@@ -241,6 +243,15 @@ class TransportError(FlynnError):
 
 class RequestTimeout(TransportError, TimeoutError):
     """A single request took longer than the per-request timeout (after any retries)."""
+
+
+class OutcomeUnknown(TransportError):
+    """A call that is sent at most once (it starts a billed task, changes state) lost its
+    connection after its request may have reached the server, and was not sent again.
+
+    The server may or may not have acted on it: check (list the tasks, read the state) before
+    making the call again. ``route`` (and ``task_id`` when known) name the call.
+    """
 
 
 class TaskError(FlynnError):

@@ -37,6 +37,7 @@ IMS_AND_CORE = {
     "PageCodec",
     "PagesMissing",
     "PollPolicy",
+    "OutcomeUnknown",
     "Progress",
     "RequestTimeout",
     "ResponseError",
