@@ -249,8 +249,9 @@ class OutcomeUnknown(TransportError):
     """A call that is sent at most once (it starts a billed task, changes state) lost its
     connection after its request may have reached the server, and was not sent again.
 
-    The server may or may not have acted on it: check (list the tasks, read the state) before
-    making the call again. ``route`` (and ``task_id`` when known) name the call.
+    The server may or may not have acted on it (a submit may have started, and billed, a
+    task): decide before making the call again. ``route`` (and ``task_id`` when known) name
+    the call.
     """
 
 

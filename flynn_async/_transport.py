@@ -6,10 +6,10 @@ by the per-request timeout, and turns every outcome into data or a typed error t
 route, task id and page. A call marked ``retryable`` is repeated under the
 :class:`~flynn_async.RetryPolicy`; others (starting a task, token refresh) never are.
 
-aiohttp itself resends an idempotent-method request (GET, PUT, ...) once when a reused
-keep-alive connection drops under it. For a call that is sent at most once that resend is
-stopped before anything is written (see :func:`guard_session`), and the caller gets
-:class:`~flynn_async.OutcomeUnknown`.
+aiohttp itself resends an idempotent-method request (GET, PUT, ...) once when the connection
+drops before the answer (a closed keep-alive connection, a reset). For a call that is sent at
+most once that resend is refused before anything is written (see :func:`guard_session`), and
+the caller gets :class:`~flynn_async.OutcomeUnknown`.
 """
 
 from __future__ import annotations
@@ -66,7 +66,9 @@ class _ResendBlocked(Exception):
 
     Raised from a connection hook, before the attempt's connection is used: nothing of the
     second attempt is written. Not an ``OSError`` nor an ``aiohttp.ClientError``, so aiohttp
-    lets it through unchanged.
+    lets it through unchanged. (When the refused attempt was handed an idle pooled connection,
+    aiohttp 3.14 drops that connection from its pool unused; the socket closes when the
+    server ends it.)
     """
 
 

@@ -42,6 +42,7 @@ class ScriptedServer:
         self.port = 0
         self.release = asyncio.Event()
         self.holding = asyncio.Event()
+        self._writers: set[asyncio.StreamWriter] = set()
 
     def drop(self, path: str, times: int = 1) -> None:
         self._drops[path] = times
@@ -56,11 +57,15 @@ class ScriptedServer:
     async def close(self) -> None:
         assert self._server is not None
         self._server.close()
+        self.release.set()
+        for writer in list(self._writers):
+            writer.close()
         await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
         number = self.connections
+        self._writers.add(writer)
         try:
             while True:
                 try:
@@ -91,6 +96,7 @@ class ScriptedServer:
                 )
                 await writer.drain()
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     def url(self, path: str) -> str:
@@ -271,6 +277,31 @@ async def test_queued_request_is_guarded(server: ScriptedServer) -> None:
             await submit
         assert server.count(IMS_PATH) == 1
         assert server.connections == 1  # the resend never even opened a connection
+
+
+async def test_resend_on_another_pooled_connection_is_refused(
+    server: ScriptedServer, http: aiohttp.ClientSession
+) -> None:
+    """Two idle keep-alive connections: the resend would take the other one; it is refused
+    when aiohttp hands it over, before anything is written on it."""
+    t = transport(http)
+
+    async def hold() -> None:
+        async with http.get(server.url(HOLD_PATH)) as response:
+            await response.read()
+
+    holder = asyncio.create_task(hold())
+    await server.holding.wait()
+    await t.call(call(server, "GET", _api.TASK_STATUS_ROUTE, WARM_PATH))  # a second connection
+    server.release.set()
+    await holder
+    assert server.connections == 2
+    server.drop(IMS_PATH)
+    with pytest.raises(OutcomeUnknown):
+        await t.call(call(server, "GET", _api.IMS_ROUTE, IMS_PATH))
+    assert server.count(IMS_PATH) == 1
+    assert len(server.seen) == 3  # hold, warm, the submit: nothing on the other connection
+    assert server.connections == 2
 
 
 async def test_guard_is_added_once_to_a_callers_session(
