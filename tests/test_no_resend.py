@@ -17,9 +17,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 
-from flynn_async import FlynnClient, OutcomeUnknown, RetryPolicy, TransportError, _api
+from flynn_async import FlynnClient, OutcomeUnknown, RetryPolicy, Secret, TransportError, _api
 from flynn_async._transport import _NO_RESEND, Call, Transport, guard_session
 from flynn_async.testing import FlynnSimulator
 
@@ -362,3 +363,35 @@ async def test_given_session_is_guarded(
 
 def guard_count(session: aiohttp.ClientSession) -> int:
     return sum(1 for config in session.trace_configs if config is _NO_RESEND)
+
+
+async def test_outcome_unknown_holds_no_secret(
+    server: ScriptedServer, http: aiohttp.ClientSession
+) -> None:
+    """The token sent with the call is in neither the error's text nor any local of a
+    ``flynn_async`` frame of its traceback (the refused resend's included)."""
+    token = "tok-MARKER-no-resend"
+    t = transport(http)
+    await warm_up(t, server)
+    server.drop(IMS_PATH)
+    submit = attrs.evolve(
+        call(server, "GET", _api.IMS_ROUTE, IMS_PATH),
+        auth=lambda: {"Authorization": Secret(f"Bearer {token}")},
+    )
+    with pytest.raises(OutcomeUnknown) as caught:
+        await t.call(submit)
+    error: BaseException | None = caught.value
+    assert token not in str(error)
+    assert token not in repr(error)
+    searched = 0
+    while error is not None:
+        tb = error.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            if "flynn_async" in frame.f_code.co_filename:
+                for value in frame.f_locals.values():
+                    searched += 1
+                    assert token not in repr(value)
+            tb = tb.tb_next
+        error = error.__cause__ or error.__context__
+    assert searched > 0
