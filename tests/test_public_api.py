@@ -46,6 +46,7 @@ TOP_LEVEL = {
     "OtpRequest",
     "PagesMissing",
     "PollPolicy",
+    "OutcomeUnknown",
     "Progress",
     "RequestTimeout",
     "ResponseError",

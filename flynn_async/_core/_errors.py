@@ -25,8 +25,9 @@
     ├── Gstr2bRegenerationInProgress    this client already regenerates 2B for the taxpayer
     ├── TransportError                  no usable answer: connection failed, timed out
     │   ├── RequestTimeout (TimeoutError)
-    │   ├── ImsOutcomeUnknown           an IMS save or reset was sent; its answer was lost
-    │   └── Gstr2bOutcomeUnknown        a regeneration's answer was lost: do not resend blindly
+    │   └── OutcomeUnknown              a call sent once may have reached the server; not resent
+    │       ├── ImsOutcomeUnknown       an IMS save or reset was sent; its answer was lost
+    │       └── Gstr2bOutcomeUnknown    a regeneration's answer was lost: do not resend blindly
     ├── TaskError                       a long-running task did not give its result
     │   ├── TaskFailed                  the server says the task ended without success
     │   ├── TaskTimeout (TimeoutError)  the wait's deadline passed; the task may still finish
@@ -71,6 +72,7 @@ __all__ = [
     "IrpPasswordRequired",
     "ManifestError",
     "NotFound",
+    "OutcomeUnknown",
     "PagesMissing",
     "RequestTimeout",
     "ResponseError",
@@ -314,7 +316,17 @@ class RequestTimeout(TransportError, TimeoutError):
     """A single request took longer than the per-request timeout (after any retries)."""
 
 
-class ImsOutcomeUnknown(TransportError):
+class OutcomeUnknown(TransportError):
+    """A call that is sent at most once (it starts a billed task, changes state) lost its
+    connection after its request may have reached the server, and was not sent again.
+
+    The server may or may not have acted on it (a submit may have started, and billed, a
+    task): decide before making the call again. ``route`` (and ``task_id`` when known) name
+    the call.
+    """
+
+
+class ImsOutcomeUnknown(OutcomeUnknown):
     """An IMS save or reset was sent but no usable answer came: its outcome is unknown.
 
     It is not resent. ``gstin`` and ``kind`` (``"save"``/``"reset"``) say what was sent,
@@ -339,7 +351,7 @@ class ImsOutcomeUnknown(TransportError):
         self.reference_ids = tuple(reference_ids)
 
 
-class Gstr2bOutcomeUnknown(TransportError):
+class Gstr2bOutcomeUnknown(OutcomeUnknown):
     """A GSTR-2B regeneration was sent but its outcome could not be read.
 
     The request may have reached the portal (it is billed and changes state): it is not sent

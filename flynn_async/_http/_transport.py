@@ -5,6 +5,11 @@ given, never follows redirects (credentials must not travel to another host), bo
 by the per-request timeout, and turns every outcome into data or a typed error that names the
 route, task id and page. A call marked ``retryable`` is repeated under the
 :class:`~flynn_async.RetryPolicy`; others (starting a task, token refresh) never are.
+
+aiohttp itself resends an idempotent-method request (GET, PUT, ...) once when the connection
+drops before the answer (a closed keep-alive connection, a reset). For a call that is sent at
+most once that resend is refused before anything is written (see :func:`guard_session`), and
+the caller gets :class:`~flynn_async.OutcomeUnknown`.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from yarl import URL
 from flynn_async._core._errors import (
     FlynnError,
     InvalidInput,
+    OutcomeUnknown,
     RequestTimeout,
     ResponseError,
     TransportError,
@@ -55,6 +61,68 @@ _CHUNK: Final = 64 * 1024
 
 class _TooLarge(Exception):
     """An answer's body passed one of the size caps."""
+
+
+class _ResendBlocked(Exception):
+    """aiohttp was about to send, a second time, a call that is sent at most once.
+
+    Raised from a connection hook, before the attempt's connection is used: nothing of the
+    second attempt is written. Not an ``OSError`` nor an ``aiohttp.ClientError``, so aiohttp
+    lets it through unchanged. (When the refused attempt was handed an idle pooled connection,
+    aiohttp 3.14 drops that connection from its pool unused; the socket closes when the
+    server ends it.)
+    """
+
+
+#: ``trace_request_ctx`` of a request that must reach the wire at most once.
+_SEND_ONCE: Final = object()
+
+
+async def _on_attempt(session: aiohttp.ClientSession, context: Any, params: object) -> None:
+    """Count a request's connection attempts; refuse a second one for a send-once call.
+
+    aiohttp takes a connection once per attempt, and fires exactly one of these hooks for it:
+    ``on_connection_reuseconn`` (a pooled connection, also after waiting in the queue) or
+    ``on_connection_create_start`` (a new one). ``context`` lives as long as the request.
+    """
+    if context.trace_request_ctx is not _SEND_ONCE:
+        return
+    attempts = getattr(context, "flynn_attempts", 0) + 1
+    context.flynn_attempts = attempts
+    if attempts > 1:
+        raise _ResendBlocked
+
+
+def _no_resend_trace_config() -> aiohttp.TraceConfig:
+    config = aiohttp.TraceConfig()
+    config.on_connection_create_start.append(_on_attempt)
+    config.on_connection_reuseconn.append(_on_attempt)
+    config.freeze()
+    return config
+
+
+_NO_RESEND: Final = _no_resend_trace_config()
+
+
+def guard_session(session: aiohttp.ClientSession) -> None:
+    """Give ``session`` the hooks that stop aiohttp's own resend of a send-once call.
+
+    Appends one frozen ``aiohttp.TraceConfig`` to the public ``session.trace_configs`` (the
+    list each request reads), once per session; it acts only on this client's send-once
+    requests, never on the caller's own requests over the same session.
+    """
+    configs = session.trace_configs
+    if any(config is _NO_RESEND for config in configs):
+        return
+    try:
+        configs.append(_NO_RESEND)
+    except AttributeError:  # pragma: no cover - an aiohttp whose list is not mutable
+        raise InvalidInput(
+            "this aiohttp's session does not accept trace configs after creation; "
+            "let the client create its own session"
+        ) from None
+    if not any(config is _NO_RESEND for config in session.trace_configs):  # pragma: no cover
+        raise InvalidInput("this aiohttp's session does not keep added trace configs")
 
 
 class _Inflater:
@@ -182,6 +250,7 @@ class Transport:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         max_decompressed_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES,
     ) -> None:
+        guard_session(session)
         self._session = session
         self.max_body_bytes = max_body_bytes
         self.max_decompressed_bytes = max_decompressed_bytes
@@ -246,6 +315,7 @@ class Transport:
                 allow_redirects=False,
                 timeout=self._timeout,
                 auto_decompress=False,
+                trace_request_ctx=None if call.retryable else _SEND_ONCE,
             ) as response:
                 status = response.status
                 retry_after = response.headers.get("Retry-After")
@@ -253,6 +323,19 @@ class Transport:
                 body = await self._read(response)
         except _TooLarge as exc:
             raise ResponseError(f"{call.method} answer too large: {exc}", **where) from None
+        except _ResendBlocked:
+            log.warning(
+                "%s %s%s: the connection dropped after the request was sent; not resent",
+                call.method,
+                call.route,
+                _where_text(call),
+            )
+            raise OutcomeUnknown(
+                f"{call.method} lost its connection after the request may have reached the "
+                "server; it is sent at most once, so it was not resent: check the server's "
+                "state before making it again",
+                **where,
+            ) from None
         except zlib.error:
             error: FlynnError = ResponseError(
                 f"{call.method} answer has a corrupt compressed body", **where
@@ -269,6 +352,13 @@ class Transport:
             )
             raise _Retry(error) from None
         except aiohttp.ClientError as exc:
+            if not call.retryable and _maybe_sent(exc):
+                raise OutcomeUnknown(
+                    f"{call.method} lost its connection after the request may have reached the "
+                    f"server ({type(exc).__name__}); it is sent at most once, so it was not "
+                    "resent: check the server's state before making it again",
+                    **where,
+                ) from None
             error = TransportError(f"{call.method} failed: {type(exc).__name__}: {exc}", **where)
             log.debug(
                 "%s %s%s failed, %d retries: %s: %s",
@@ -429,6 +519,13 @@ async def _once(body: bytes) -> AsyncIterator[bytes]:
 _LARGE_BODY: Final = 1024 * 1024
 #: Methods aiohttp resends by itself when a reused connection drops (RFC 9112 9.3.1).
 _RESENT_BY_AIOHTTP: Final = frozenset({"PUT", "DELETE"})
+
+
+def _maybe_sent(exc: aiohttp.ClientError) -> bool:
+    """Whether the request may have reached the server before ``exc`` (not a refused connect)."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return False  # no connection was made: nothing was sent
+    return isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
 
 
 def _where_text(call: Call) -> str:
