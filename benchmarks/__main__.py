@@ -13,6 +13,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from pathlib import Path
 
 from benchmarks import (
     bench_decode,
@@ -24,6 +25,7 @@ from benchmarks import (
     bench_polling,
 )
 from benchmarks._common import Bench, Row, all_met, machine, say, table
+from benchmarks._docs_data import DOCS_DATA, docs_data, write
 
 #: (target number, title, benchmark, time limit in seconds)
 BENCHMARKS: tuple[tuple[str, str, Bench, float], ...] = (
@@ -63,7 +65,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--only", nargs="*", default=(), metavar="N", help="run only these targets (1-7)"
     )
+    parser.add_argument(
+        "--write-docs-data",
+        nargs="?",
+        const=str(DOCS_DATA),
+        default=None,
+        metavar="PATH",
+        help="after a full run, write the results for the docs' charts (default: %(const)s)",
+    )
     args = parser.parse_args(argv)
+    if args.write_docs_data and (args.quick or args.only):
+        parser.error("--write-docs-data needs a full run (no --quick, no --only)")
     started = time.perf_counter()
     for text in machine():
         say(text)
@@ -75,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     say()
     verdict = "every target met" if met else "SOME TARGETS NOT MET"
     say(f"{verdict}; {elapsed:.0f} s{' (quick run: smaller sizes)' if args.quick else ''}")
+    if args.write_docs_data:
+        command = "python -m benchmarks --write-docs-data"
+        write(docs_data(rows, machine(), elapsed, command), Path(args.write_docs_data))
+        say(f"wrote {args.write_docs_data}")
     return 0 if met else 1
 
 
