@@ -101,7 +101,8 @@ async def run(quick: bool) -> list[Row]:
         rows.append(
             Row(
                 "1",
-                f"C=16 time to merged result / ceil(P/C)xL ({label})",
+                f"C=16 time to merged result / the ideal,"
+                f" rounds of {LATENCY * 1000:.0f} ms ({label})",
                 f"{ratio:.2f}x ({ms(best[HEADLINE_C])} vs {ms(ideal16)})",
                 f"<= {BOUND:.2f}x" if headline else "(shown)",
                 ratio <= BOUND if headline else None,
