@@ -27,15 +27,16 @@ from benchmarks import (
 from benchmarks._common import Bench, Row, all_met, machine, say, table
 from benchmarks._docs_data import DOCS_DATA, docs_data, write
 
-#: (target number, title, benchmark, time limit in seconds)
+#: (target number, title, benchmark, time limit in seconds). The limits catch a hang, not a
+#: slow machine: they allow about twice what a run takes on a shared, loaded 2-core machine.
 BENCHMARKS: tuple[tuple[str, str, Bench, float], ...] = (
     ("1", "fan-out at the ideal bound", bench_fanout.run, 240),
     ("2", "typed decoding near the floor", bench_decode.run, 60),
-    ("3", "end-to-end throughput", bench_end_to_end.run, 120),
+    ("3", "end-to-end throughput", bench_end_to_end.run, 300),
     ("4", "polling", bench_polling.run, 90),
     ("5", "memory", bench_memory.run, 180),
     ("6", "garbage collection", bench_gc.run, 120),
-    ("7", "the Excel export", bench_excel.run, 420),
+    ("7", "the Excel export", bench_excel.run, 600),
 )
 
 
