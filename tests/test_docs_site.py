@@ -340,3 +340,44 @@ def test_the_pictures_are_self_contained_and_their_text_is_12px(
     assert min(font_sizes(svg)) * scale >= 12, f"{name}: text below 12 px when shown"
     for outside in ("<image", "@import", "https://"):
         assert outside not in svg
+
+
+# -- The linking rules ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def autolink() -> Any:
+    return _load("autolink", DOCS / "_ext" / "autolink.py")
+
+
+def test_which_literals_link_where(autolink: Any) -> None:
+    from collections import namedtuple
+
+    Entry = namedtuple("Entry", "docname node_id objtype aliased")
+    objects = {
+        "flynn_async.FlynnClient": Entry("reference/client", "x", "class", False),
+        "flynn_async.FlynnClient.ims": Entry("reference/client", "x", "property", False),
+        "flynn_async.ImsApi": Entry("reference/ims", "x", "class", False),
+        "flynn_async.ImsApi.download_all": Entry("reference/ims", "x", "method", False),
+        "flynn_async.Task": Entry("reference/ims", "x", "class", False),
+        "flynn_async.Task.status": Entry("reference/ims", "x", "method", False),
+        "flynn_async.RetryPolicy.max_retry_after": Entry("reference/p", "x", "attribute", False),
+        "flynn_async.export.write_csv": Entry("reference/export", "x", "function", False),
+        "flynn_async._ims.ImsApi": Entry("reference/ims", "x", "class", True),
+    }
+    index = autolink.build_index(objects)
+    expected = {
+        "FlynnClient": "flynn_async.FlynnClient",
+        "flynn_async.FlynnClient": "flynn_async.FlynnClient",
+        "client.ims.download_all(session)": "flynn_async.ImsApi.download_all",
+        "download_all": "flynn_async.ImsApi.download_all",
+        "Task.status()": "flynn_async.Task.status",
+        "export.write_csv": "flynn_async.export.write_csv",
+        "write_csv(result, path)": "flynn_async.export.write_csv",
+        "Task.page_count": "flynn_async.Task",  # a real member without an entry: its class
+    }
+    for text, full in expected.items():
+        assert full == autolink.target_of(text, index), text
+    # an attribute's or an ordinary word's bare name, private paths, other code: no link
+    for text in ("max_retry_after", "status", "_ims.ImsApi", "Task.no_such_member", "x = 1"):
+        assert autolink.target_of(text, index) is None, text

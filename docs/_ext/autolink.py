@@ -10,7 +10,8 @@ with a trailing call ``(...)`` taken off, it is
   (``RetryPolicy``, ``RetryPolicy.replace``, ``export.write_xlsx``);
 - an attribute path from an object the guides name by habit (``client.ims.download_all``:
   ``client`` is a ``FlynnClient``, ``client.ims`` an ``ImsApi``, ``task`` a ``Task``);
-- a bare member name that exactly one documented class has (``download_all``, ``request_otp``).
+- the bare name of a method that exactly one documented class has (``download_all``,
+  ``request_otp``), unless it is an ordinary word (``sleep``, ``status``, ``result``).
 
 Literals in headings, inside links, and on the reference pages themselves are left alone.
 Nothing here can fail the build: a literal that names nothing stays code.
@@ -50,6 +51,14 @@ HABITS = {
 #: Pages that are not guides: the reference documents the objects, it does not mention them.
 SKIPPED_PREFIXES = ("reference/",)
 
+#: A bare name links only to a method (``download_all``), never to an attribute: ``status``,
+#: ``value`` or ``base_url`` in prose are as often a JSON key, a query parameter or a setting.
+_CALLABLE = frozenset({"method", "classmethod", "staticmethod", "function"})
+#: Methods whose bare names are ordinary words in the guides (``asyncio.sleep``, "the result").
+_COMMON_WORDS = frozenset(
+    {"sleep", "status", "wait", "result", "pages", "records", "load", "of", "section", "write"}
+)
+
 _CALL = re.compile(r"^([A-Za-z_][\w.]*)\(.*\)$", re.DOTALL)
 _NAME = re.compile(r"^[A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*$")
 
@@ -79,7 +88,7 @@ def build_index(objects: dict[str, Any]) -> dict[str, str]:
         for module in PUBLIC_MODULES[:-1]:
             if full.startswith(module + "."):
                 index.setdefault(module.removeprefix("flynn_async.") + "." + short, full)
-        if "." in short and public[full].objtype not in {"module"}:
+        if "." in short and public[full].objtype in _CALLABLE:
             members[short.rsplit(".", 1)[1]].add(full)
     by_class = {_short(full): full for full in public}
     for habit, cls in HABITS.items():
@@ -102,7 +111,7 @@ def build_index(objects: dict[str, Any]) -> dict[str, str]:
                     short = module_name.removeprefix("flynn_async.")
                     index.setdefault(f"{short}.{name}", documented)
     for member, fulls in members.items():
-        if len(fulls) == 1 and member not in index and not member.isupper():
+        if len(fulls) == 1 and member not in index and member not in _COMMON_WORDS:
             index[member] = next(iter(fulls))
     return index
 
