@@ -172,10 +172,12 @@ def svg(name: str, data: dict[str, Any]) -> str:
     span = WIDTH - left - right
     y = 8
     parts: list[str] = []
+    rows: list[float] = []  # the top of each bar
     for bar, number in zip(chart.bars, values, strict=True):
         length = max(2.0, span * number / top)
         parts.append(f'<text class="l" x="{left}" y="{y + 16}">{escape(bar.label)}</text>')
         y += label_h
+        rows.append(y)
         parts.append(
             f'<rect class="b" x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" rx="3"/>'
         )
@@ -187,12 +189,17 @@ def svg(name: str, data: dict[str, Any]) -> str:
     height = y + 4
     if chart.goal is not None:
         x = left + span * chart.goal / top
+        # across the bars only, never through a label
+        for top_of_bar in rows:
+            parts.append(
+                f'<line class="g" x1="{x:.1f}" y1="{top_of_bar - 3}"'
+                f' x2="{x:.1f}" y2="{top_of_bar + bar_h + 3}"/>'
+            )
         parts.append(
-            f'<line class="g" x1="{x:.1f}" y1="4" x2="{x:.1f}" y2="{height - 22}"/>'
-            f'<text class="gl" x="{x:.1f}" y="{height - 4}" text-anchor="middle">'
+            f'<text class="gl" x="{x:.1f}" y="{height + 12}" text-anchor="middle">'
             f"{escape(chart.goal_label)}</text>"
         )
-        height += 0
+        height += 18
     style = (
         "text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;"
         "fill:#1d2733}.l{font-size:16px}.v{font-size:15px;font-weight:600}"
