@@ -19,8 +19,8 @@ import resource
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
@@ -47,6 +47,8 @@ class Row:
     """One line of the result table.
 
     ``met`` is ``True``/``False`` for a target, ``None`` for a figure shown for information.
+    ``values`` holds the numbers behind ``measured`` (named, in the units their names say), for
+    the charts of the docs (``python -m benchmarks --write-docs-data``).
     """
 
     target: str
@@ -54,6 +56,7 @@ class Row:
     measured: str
     goal: str
     met: bool | None
+    values: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def verdict(self) -> str:

@@ -126,6 +126,7 @@ async def run(quick: bool) -> list[Row]:
             f"{ratio:.2f}x ({per_record:.2f} vs {floor:.2f} us/record)",
             f"<= {TARGET:.1f}x",
             ratio <= TARGET,
+            {"typed_us_per_record": per_record, "json_loads_us_per_record": floor},
         ),
         Row(
             "2",
@@ -133,6 +134,7 @@ async def run(quick: bool) -> list[Row]:
             f"{check:+.1%} (colons in text: {slow:+.1%})",
             f"<= {CHECK_TARGET:.0%}",
             check <= CHECK_TARGET,
+            {"added_fraction": check, "added_fraction_colons": slow},
         ),
     ]
 

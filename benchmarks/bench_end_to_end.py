@@ -46,6 +46,7 @@ async def run(quick: bool) -> list[Row]:
                 f"{rate:,.0f}/s ({ms(min(times))})",
                 f">= {TARGET:,}/s" if headline else "(shown)",
                 rate >= TARGET if headline else None,
+                {"records_per_s": rate, "records_per_page": size, "records": records},
             )
         )
         if headline:
@@ -64,6 +65,7 @@ async def run(quick: bool) -> list[Row]:
                     f"{recipe:,.0f}/s ({ms(min(times))})",
                     "(shown)",
                     None,
+                    {"records_per_s": recipe, "records_per_page": size, "records": records},
                 )
             )
     return rows

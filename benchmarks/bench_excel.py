@@ -125,6 +125,7 @@ async def run(quick: bool) -> list[Row]:
             f"{best['xlsx']:.2f} s vs {best['csv']:.2f} s ({ratio:.2f}x)",
             f"<= {SLOWER:.0f}x",
             ratio <= SLOWER,
+            {"xlsx_s": best["xlsx"], "csv_s": best["csv"], "records": many},
         )
     )
     peaks: dict[int, dict[str, Any]] = {}
@@ -146,6 +147,10 @@ async def run(quick: bool) -> list[Row]:
             f"{mb(peaks[many]['traced_peak'])} vs {mb(peaks[few]['traced_peak'])} ({flat:.2f}x)",
             f"<= {FLAT:.2f}x",
             flat <= FLAT,
+            {
+                "peak_many_mb": peaks[many]["traced_peak"] / 1e6,
+                "peak_few_mb": peaks[few]["traced_peak"] / 1e6,
+            },
         )
     )
     growth = {n: p["peak_rss"] - p["rss_before"] for n, p in peaks.items()}

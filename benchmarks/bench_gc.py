@@ -203,6 +203,7 @@ async def run(quick: bool) -> list[Row]:
             f" {gen2} full collection{'' if gen2 == 1 else 's'})",
             "report",
             None,
+            {"gc_share": share, "seconds": default["seconds"]},
         ),
         Row(
             "6",
@@ -217,6 +218,7 @@ async def run(quick: bool) -> list[Row]:
             f"{ms(disabled['seconds'])} ({saved:.0%} less time)",
             "report",
             None,
+            {"seconds": disabled["seconds"]},
         ),
         Row(
             "6",

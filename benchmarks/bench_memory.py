@@ -151,6 +151,7 @@ async def run(quick: bool) -> list[Row]:
                 f"{per_record / 1000:.2f} KB/record ({mb(held['held'])})",
                 f"<= {PER_RECORD / 1000:.1f} KB/record",
                 per_record <= PER_RECORD,
+                {"bytes_per_record": per_record, "records": held["records"]},
             )
         )
         say(f"pages of {PAGE} records, max_concurrency={CONCURRENCY}, a fresh process each:")
@@ -179,6 +180,12 @@ async def run(quick: bool) -> list[Row]:
                 f"{mb(peaks[mode, many])} vs {mb(peaks[mode, few])} ({ratio:.2f}x)",
                 f"<= {FLAT:.2f}x" if streaming else "(contrast)",
                 ratio <= FLAT if streaming else None,
+                {
+                    "pages_many": many,
+                    "pages_few": few,
+                    "peak_rss_many_mb": peaks[mode, many] / 1e6,
+                    "peak_rss_few_mb": peaks[mode, few] / 1e6,
+                },
             )
         )
     worst = max(ahead["pages"], ahead["records"])
@@ -189,6 +196,7 @@ async def run(quick: bool) -> list[Row]:
             f"{ahead['pages']} / {ahead['records']}",
             f"<= C = {CONCURRENCY}",
             worst <= CONCURRENCY,
+            {"ahead_pages": ahead["pages"], "ahead_records": ahead["records"]},
         )
     )
     return rows

@@ -20,6 +20,8 @@ from typing import Any
 _ROOT = Path(__file__).resolve().parent.parent
 if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
+# The site's own extensions (docs/_ext/): inline code that names a public object links to it.
+sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 import flynn_async  # noqa: E402
 
@@ -33,12 +35,14 @@ extensions = [
     "myst_parser",
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
+    "autolink",
+    "benchcharts",
 ]
 
 source_suffix = {".md": "markdown", ".rst": "restructuredtext"}
 root_doc = "index"
 # docs/examples/ holds Python files (the FastAPI example), not pages.
-exclude_patterns = ["_build", "examples", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "_ext", "_data", "examples", "Thumbs.db", ".DS_Store"]
 
 # -- MyST ------------------------------------------------------------------------------------
 
@@ -61,6 +65,7 @@ napoleon_use_rtype = False
 html_theme = "furo"
 html_title = f"flynn-async {release}"
 html_static_path = ["_static"]
+html_css_files = ["flynn.css"]
 html_show_sourcelink = False
 
 # -- Small adjustments to autodoc's output ---------------------------------------------------
@@ -76,6 +81,11 @@ _NOT_CONSTRUCTED = frozenset(
         "flynn_async.Task",
     }
 )
+
+# Classes whose constructor takes many keyword settings: the reference shows the call's shape
+# (its docstring's "Args" list every setting; docs/configuration.md has them in one table)
+# instead of a signature of a dozen lines.
+_SHORT_SIGNATURES = {"flynn_async.FlynnClient": "(credentials, **settings)"}
 
 # A default value that is a function, as autodoc shows it: "<built-in function monotonic>".
 _FUNCTION_REPR = re.compile(r"<(?:built-in )?function ([\w.]+)(?: at 0x[0-9a-f]+)?>")
@@ -93,6 +103,8 @@ def _clean_signature(
     """Hide constructor signatures nobody calls; make function defaults parseable."""
     if what == "class" and name in _NOT_CONSTRUCTED:
         return "", ""
+    if what == "class" and name in _SHORT_SIGNATURES:
+        return _SHORT_SIGNATURES[name], ""
     if what == "class" and isinstance(obj, type) and issubclass(obj, enum.Enum):
         return "", ""  # enums are looked up by value or member, not constructed
     if what == "class" and getattr(obj, "_is_protocol", False):

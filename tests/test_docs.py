@@ -153,13 +153,15 @@ def test_the_home_page_lists_the_pages_in_order() -> None:
 def test_every_page_is_reachable() -> None:
     listed = set(toctree_entries(DOCS / "index.md"))
     listed |= {f"reference/{e}" for e in toctree_entries(REFERENCE / "index.md")}
+    listed |= {f"development/{e}" for e in toctree_entries(DOCS / "development" / "index.md")}
     pages = {p.relative_to(DOCS).with_suffix("").as_posix() for p in DOCS.rglob("*.md")}
     pages = {p for p in pages if not p.startswith(("_build/", "examples/"))}
     assert set() == pages - listed - {"index"}
 
 
-def test_the_pipeline_picture_is_self_contained_svg_with_text() -> None:
-    svg = (DOCS / "_static" / "pipeline.svg").read_text(encoding="utf-8")
+@pytest.mark.parametrize("name", ["pipeline.svg", "pipeline-narrow.svg"])
+def test_the_pipeline_picture_is_self_contained_svg_with_text(name: str) -> None:
+    svg = (DOCS / "_static" / name).read_text(encoding="utf-8")
     root = ET.fromstring(svg)
     assert "{http://www.w3.org/2000/svg}svg" == root.tag
     texts = [t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text")]

@@ -5,7 +5,7 @@
     FlynnError
     ├── InvalidInput (ValueError)       bad arguments, raised before any request
     │   ├── InvalidDecisions            IMS decisions that break the rules (.problems)
-    │   └── DataInvalid                 (internal) data given to a model's from_dict does not fit
+    │   └── DataInvalid                 (internal) data given to a from_dict does not fit
     ├── ApiError                        the API answered an error envelope
     │   ├── AuthError                   login token, organisation, credentials
     │   │   └── TooManyTokens           more than 10 live login tokens for the user
@@ -25,9 +25,9 @@
     ├── Gstr2bRegenerationInProgress    this client already regenerates 2B for the taxpayer
     ├── TransportError                  no usable answer: connection failed, timed out
     │   ├── RequestTimeout (TimeoutError)
-    │   └── OutcomeUnknown              a call sent once may have reached the server; not resent
+    │   └── OutcomeUnknown              sent once, may have reached the server; not resent
     │       ├── ImsOutcomeUnknown       an IMS save or reset was sent; its answer was lost
-    │       └── Gstr2bOutcomeUnknown    a regeneration's answer was lost: do not resend blindly
+    │       └── Gstr2bOutcomeUnknown    a regeneration's answer was lost: not resent
     ├── TaskError                       a long-running task did not give its result
     │   ├── TaskFailed                  the server says the task ended without success
     │   ├── TaskTimeout (TimeoutError)  the wait's deadline passed; the task may still finish
