@@ -1,4 +1,4 @@
-"""The ``flynn-async`` command line (the ``cli`` extra: ``pip install 'flynn-async[cli]'``).
+"""The ``flynn-async`` command line (the ``cli`` extra: ``pip install '.[cli]'`` in a clone).
 
 ``_main`` builds the parser and runs a command; ``_common`` holds the shared argument types,
 settings and exit codes; ``_ims`` the IMS commands; ``_sim`` the simulator command;
@@ -16,7 +16,11 @@ __all__ = ["main"]
 
 #: What the command line needs beyond the library (the ``cli`` extra).
 CLI_PACKAGES = ("rich",)
-INSTALL_HINT = "pip install 'flynn-async[cli]'"
+#: flynn-async is not on PyPI yet: installed from a clone or from a wheel built there.
+INSTALL_HINT = (
+    "pip install '.[cli]' in a clone of flynn-async, "
+    "or pip install 'dist/flynn_async-<version>-py3-none-any.whl[cli]' for a built wheel"
+)
 
 
 def missing_packages() -> list[str]:
