@@ -13,11 +13,12 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 from flynn_async import Credentials, FlynnClient, GstSession
+from flynn_async.ims import ImsInvoices, ImsRecord
 from flynn_async.testing import FlynnSimulator
 
 # the plugin is opt-in (no entry point): this project's own tests enable it like any user's
@@ -156,3 +157,22 @@ async def client(make_client: ClientFactory) -> FlynnClient:
 async def session(client: FlynnClient, sim: FlynnSimulator, open_gst: GstOpener) -> GstSession:
     """A GST session of ``client`` for ``sim``'s taxpayer."""
     return await open_gst(client, sim)
+
+
+R = TypeVar("R")
+
+
+def known_records(invoices: ImsInvoices) -> list[tuple[str, ImsRecord]]:
+    """Every record as ``(section, record)``, each a typed record (the test knows the sections)."""
+    records = list(invoices.records())
+    for name, record in records:
+        assert isinstance(record, ImsRecord), name
+    return [(name, record) for name, record in records if isinstance(record, ImsRecord)]
+
+
+def known_section(invoices: ImsInvoices, name: str, kind: type[R]) -> list[R]:
+    """The typed records of a known section (each checked to be a ``kind``)."""
+    records = invoices.section(name)
+    for record in records:
+        assert isinstance(record, kind), name
+    return [record for record in records if isinstance(record, kind)]

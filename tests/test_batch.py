@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
@@ -150,7 +150,8 @@ async def test_fifty_taxpayers_some_fail_and_a_rerun_skips_the_finished(
     assert str(error).startswith("5 of 50 batch jobs failed:")
     for gstin in doomed:
         assert gstin in str(error)
-    assert [f.key for f in error.failures] == [f.key for f in first.failed]
+    assert all(isinstance(f, JobResult) for f in error.failures)
+    assert [cast(JobResult, f).key for f in error.failures] == [f.key for f in first.failed]
     assert list(error.exceptions) == [f.error for f in first.failed]
     caught: list[BaseException] = []
     try:
@@ -166,7 +167,7 @@ async def test_fifty_taxpayers_some_fail_and_a_rerun_skips_the_finished(
     assert failed_entry["error"]["type"] == "TaskFailed"
     # the task the server said failed is dropped; the other is kept: a rerun asks about it
     # (it failed too, so it is submitted afresh: see the submit count below)
-    assert first.failed[0].error is not None
+    assert isinstance(first.failed[0].error, TaskFailed)
     assert first.failed[0].error.task_id not in failed_entry["task_ids"].values()
     done_entry = document["jobs"][first.completed[0].key]
     assert done_entry["records"] == {"b2b": 3, "b2bcn": 3}

@@ -10,7 +10,7 @@ import json
 import tracemalloc
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from aiohttp import web
@@ -42,7 +42,14 @@ def _status_body() -> bytes:
 
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Serve = Callable[[Handler], Awaitable[FlynnClient]]
+
+
+class Serve(Protocol):
+    """The ``serve`` fixture: a client of a scripted server running ``handler`` on ``on``."""
+
+    def __call__(
+        self, handler: Handler, *, on: str = ..., **options: Any
+    ) -> Awaitable[FlynnClient]: ...
 
 
 @pytest.fixture
@@ -242,5 +249,6 @@ async def test_a_corrupt_compressed_body_is_a_typed_error(serve: Serve) -> None:
 
 @pytest.mark.parametrize("name", ["max_body_bytes", "max_decompressed_bytes"])
 def test_the_caps_are_validated(name: str) -> None:
+    options: dict[str, Any] = {name: 0}
     with pytest.raises(InvalidInput, match=name):
-        FlynnClient(Credentials(USER_HANDLE, USER_PASSWORD), **{name: 0})
+        FlynnClient(Credentials(USER_HANDLE, USER_PASSWORD), **options)

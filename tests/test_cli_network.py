@@ -194,7 +194,7 @@ def sim_credentials() -> Any:
 
 @pytest.mark.parametrize("option", [{}, {"allow_insecure_http": False}])
 def test_plain_http_to_another_host_is_refused_by_default(
-    sim_credentials: Any, option: dict[str, bool]
+    sim_credentials: Any, option: dict[str, Any]
 ) -> None:
     with pytest.raises(InvalidInput, match="allow_insecure_http=True") as caught:
         FlynnClient(

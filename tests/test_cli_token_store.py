@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
@@ -25,9 +26,10 @@ def _base_env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith(("FLYNN_", "XDG_STATE"))}
 
 
-def _readline(stream: object, what: str) -> str:
+def _readline(stream: IO[str] | None, what: str) -> str:
+    assert stream is not None
     ready, _, _ = select.select([stream], [], [], 60)  # a safety bound, not a wait
-    line: str = stream.readline() if ready else ""  # type: ignore[attr-defined]
+    line = stream.readline() if ready else ""
     if not line:
         raise AssertionError(f"no line from {what}")
     return line

@@ -386,7 +386,7 @@ def test_the_error_classes() -> None:
     error = {"message": _api.ERR_IRP, "type": "Irp", "args": {}}
     bare = api_error(error, http_status=502)
     assert type(bare) is IrpError
-    assert () == bare.codes  # type: ignore[attr-defined]
+    assert () == bare.codes
     assert "without codes" in str(bare)
     found = api_error(
         {**error, "args": {"details": [{"ErrorCode": "2148"}, {"ErrorCode": "2150"}]}},

@@ -125,6 +125,7 @@ def test_error_envelopes_raise_their_typed_error(
     assert document["error"].get("type") == error.type
     assert document["error"]["args"] == error.error_args
     assert ("/r", "t-1", 2) == (error.route, error.task_id, error.page)
+    assert error.code is not None
     assert error.code in str(error)
     assert str(error).endswith("[route /r, task t-1, page 2]")
 
@@ -155,7 +156,12 @@ MALFORMED = [
     pytest.param(
         new({"x": 1}, status="2"), 200, "unknown envelope status '2'", id="unknown status"
     ),
-    pytest.param(new({"x": 1}, status=1), 200, "unknown envelope status 1", id="status not text"),
+    pytest.param(
+        new({"x": 1}, status=1),  # type: ignore[arg-type]  # a status that is not text
+        200,
+        "unknown envelope status 1",
+        id="status not text",
+    ),
     pytest.param({"status": "1"}, 200, "unknown envelope status", id="status 1 without data"),
     pytest.param(new({"x": 1}), 500, "success envelope", id="status 1 with HTTP 500"),
     pytest.param(

@@ -105,6 +105,7 @@ def test_a_pickled_batch_error_keeps_the_jobs_but_not_their_sessions() -> None:
     again = pickle.loads(data)
     assert isinstance(again, BatchError)
     (failure,) = again.failures
+    assert isinstance(failure, JobResult)
     assert failure.job.taxpayer == "24AAAPI3182M002"  # the GSTIN instead of the session
     assert failure.key == "k"
     assert isinstance(failure.error, TaskFailed)

@@ -25,6 +25,7 @@ import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter
 
 from flynn_async import FlynnClient, FrozenMap, GstSession, InvalidInput, ReturnPeriod, export
@@ -33,6 +34,7 @@ from flynn_async._core._values import _OpenEnum
 from flynn_async.ims import ImsInvoice, ImsInvoices, ImsRecord, ImsSection, decode_ims_page
 from flynn_async.ims import _models as m
 from flynn_async.ims._decoding import structure_invoices
+from flynn_async.ims._models import ImsEntry
 from flynn_async.testing import FlynnSimulator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -228,10 +230,10 @@ def rounded(result: ImsInvoices) -> list[tuple[str, list[Any]]]:
     shared_amounts = {wire for wire, kind in base.values() if kind == "amount"}
     out = []
     for key, records in sections_of(result):
-        new = []
+        new: list[ImsEntry] = []
         for record in records:
             if isinstance(record, ImsRecord):
-                changes = {
+                changes: dict[str, Any] = {
                     name: _paise(getattr(record, name))
                     for name, (_, kind) in _kinds(type(record)).items()
                     if kind == "amount" and getattr(record, name) is not None
@@ -357,7 +359,7 @@ B2B_COLUMNS = (
 
 def test_columns_of_b2b_in_the_documented_order() -> None:
     assert B2B_COLUMNS == export.columns("b2b")
-    assert B2B_COLUMNS == export.columns(ImsSection.B2B)  # type: ignore[arg-type]
+    assert B2B_COLUMNS == export.columns(ImsSection.B2B)
     assert export.columns("ecom") == export.columns("b2b")
 
 
@@ -665,15 +667,19 @@ def test_xlsx_sheets_cells_and_formats(tmp_path: Path) -> None:
     assert row[col["taxable_value"]].value == 100
     assert row[col["igst"]].value == -0.5
     when = row[col["date"]]
+    assert isinstance(when, Cell)
     assert when.is_date
     assert when.number_format == "dd-mm-yyyy"
     assert when.value == datetime(2023, 1, 5)
     period = row[col["return_period"]]
+    assert isinstance(period, Cell)
     assert (period.value, period.number_format) == (datetime(2023, 1, 1), "mmm yyyy")
     assert period.is_date
     assert row[col["action"]].value == "A"
     assert row[col["place_of_supply"]].value is None
-    assert loads(row[col["extra"]].value) == {
+    extra = row[col["extra"]].value
+    assert isinstance(extra, str)
+    assert loads(extra) == {
         "remarks": "",
         "newfield": Decimal("1.50"),
         "pos": None,
@@ -689,8 +695,10 @@ def test_xlsx_sheets_cells_and_formats(tmp_path: Path) -> None:
     odd = sheet[6]
     assert odd[col["remarks"]].value == "bell\ufffdhere"
     assert odd[col["number"]].value == "a\nb\nc"
-    assert len(odd[col["hash"]].value) == 32_767
-    assert odd[col["hash"]].value.endswith("x…")
+    long_text = odd[col["hash"]].value
+    assert isinstance(long_text, str)
+    assert len(long_text) == 32_767
+    assert long_text.endswith("x…")
     marks = sheet[7]
     # spaces kept; a literal _xHHHH_ is escaped for Excel (which decodes it), openpyxl does not
     assert marks[col["remarks"]].value == " _x005F_x0041_ <&> "
@@ -723,6 +731,7 @@ def test_xlsx_layout_for_people(tmp_path: Path) -> None:
     assert sheet.page_setup.orientation == "landscape"
     assert sheet.page_setup.paperSize == 9  # A4
     assert (sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight) == (1, 0)
+    assert sheet.sheet_properties.pageSetUpPr is not None
     assert sheet.sheet_properties.pageSetUpPr.fitToPage is True
     assert sheet.row_dimensions[1].height == 31
     assert sheet[1][0].alignment.wrap_text
@@ -748,6 +757,7 @@ def test_xlsx_titles_fit_on_two_lines(tmp_path: Path) -> None:
     workbook = openpyxl.load_workbook(path)
     for sheet in workbook.worksheets[1:]:
         for cell in sheet[1]:
+            assert isinstance(cell, Cell)
             width = sheet.column_dimensions[cell.column_letter].width
             words, lines = str(cell.value).split(), [""]
             for word in words:  # greedy wrapping, as a spreadsheet does
@@ -770,6 +780,7 @@ def test_xlsx_summary_sheet(tmp_path: Path) -> None:
     info = {"GSTIN": "24AAAPI3182M002", "Downloaded": "2026-12-06 12:40 +05:30"}
     assert export.write_xlsx(result, path, info=info) == 5
     workbook = openpyxl.load_workbook(path)
+    assert workbook.active is not None
     assert workbook.active.title == "Summary"
     sheet = workbook["Summary"]
     rows = [list(row) for row in sheet.iter_rows()]
@@ -797,7 +808,9 @@ def test_xlsx_summary_sheet(tmp_path: Path) -> None:
     assert Decimal(str(body[4][3])) == Decimal("106.73")
     assert rows[head + 1][3].number_format == "#,##0.00"
     assert rows[head + 5][0].font.b
-    assert sheet.cell(head + 2, 2).hyperlink.location == "'b2b'!A1"
+    link = sheet.cell(head + 2, 2).hyperlink
+    assert link is not None
+    assert link.location == "'b2b'!A1"
     assert sheet.page_setup.orientation == "landscape"
 
 
@@ -1044,7 +1057,7 @@ def test_export_refuses_bad_input_before_writing(tmp_path: Path) -> None:
 # ----------------------------------------------------------------------------------------------
 
 _ALL_WIRES = {wire for cls in m.SECTION_RECORD_TYPES.values() for wire, _ in _kinds(cls).values()}
-_PLAIN_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=8)
+_PLAIN_TEXT = st.text(st.characters(blacklist_categories=["Cs"]), max_size=8)
 _FORMULAS = ["", "=1+1", "+91", "-5", "@A1", "\tx", "'q", "#N/A", ' a,b"c\n']
 _TRICKY_TEXT = st.sampled_from([*_FORMULAS, "\rx", "a\r\nb"])
 _TEXT = st.one_of(_PLAIN_TEXT, _TRICKY_TEXT)
@@ -1122,7 +1135,7 @@ def _known_record(
 def _unknown_record(draw: st.DrawFn, text: st.SearchStrategy[str]) -> dict[str, Any]:
     shared = st.sampled_from(["stin", "val", "rtnprd", "action", "txval", "hash", "inum", "idt"])
     value = st.one_of(text, _AMOUNT, st.none(), st.booleans())
-    record = draw(st.dictionaries(shared, value, max_size=5))
+    record: dict[str, Any] = draw(st.dictionaries(shared, value, max_size=5))
     record.update(draw(st.dictionaries(_UNKNOWN_KEY, _JSON, max_size=2)))
     return record
 

@@ -109,7 +109,7 @@ async def test_adopt_a_stored_session(sim: FlynnSimulator, make_client: Any, ope
     result = await second.ims.download(restored, section="ECOM")
     assert {"ecom": sim.expected_records(sim.gstin, "ecom")} == result.to_dict()
     with pytest.raises(InvalidInput):
-        second.gst.adopt("nope")  # type: ignore[arg-type]
+        second.gst.adopt("nope")
 
 
 # ------------------------------------------------------------------------------------------
@@ -230,8 +230,8 @@ async def test_no_secret_shows_in_reprs_or_error_texts(
             except InvalidInput as exc:
                 errors.append(exc)
         assert 5 == len(errors)
-        for exc in errors:
-            texts += [str(exc), repr(exc), *getattr(exc, "__notes__", [])]
+        for error in errors:
+            texts += [str(error), repr(error), *getattr(error, "__notes__", [])]
         await client.aclose()  # before the session it was given closes
 
     assert sim.otp not in token  # the markers are distinct

@@ -23,9 +23,10 @@ from flynn_async import (
     InvalidInput,
     TaskTimeout,
 )
-from flynn_async.ims import ImsActionResult, ImsDecision, ImsInvoices, ItcReduction
+from flynn_async.ims import ImsActionResult, ImsDecision, ImsImport, ImsInvoices, ItcReduction
 from flynn_async.ims._rules import flag_set, is_specified
 from flynn_async.testing import FlynnSimulator
+from tests.conftest import known_records, known_section
 
 BIG = pytest.mark.sim(records_per_section=60, page_size=50)
 
@@ -66,7 +67,7 @@ def plan(invoices: ImsInvoices, count: int) -> list[ImsDecision]:
 
 
 def states(invoices: ImsInvoices) -> dict[tuple[str, str, str, str], str]:
-    return {invoices.decide(r, "A").identity: str(r.action) for _, r in invoices.records()}
+    return {invoices.decide(r, "A").identity: str(r.action) for _, r in known_records(invoices)}
 
 
 @BIG
@@ -109,7 +110,7 @@ async def test_save_200_decisions_then_reset_20(
     assert sum(c.no_action for c in all_sections.values()) == tally["N"]
     assert counts.total == len(fresh)
     # records keep what was sent with them
-    by_identity = {fresh.decide(r, "N").identity: r for _, r in fresh.records()}
+    by_identity = {fresh.decide(r, "N").identity: r for _, r in known_records(fresh)}
     for decision in decisions:
         record = by_identity[decision.identity]
         assert record.previous_status == decision.wire["action"]
@@ -133,7 +134,7 @@ async def test_unchanged_decisions_are_not_sent(
     invoices = await client.ims.download_all(session)
     same = [
         invoices.decide(r, r.action, remarks=r.remarks)
-        for _, r in invoices.records()
+        for _, r in known_records(invoices)
         if r.action in ("A", "R", "P") and r.itc_reduction_required is None
     ]
     assert same
@@ -176,7 +177,7 @@ async def test_a_save_over_4_mb_is_split_and_each_record_sent_once(
     invoices = await client.ims.download_all(session)
     decisions = [
         invoices.decide(r, "R")
-        for section, r in invoices.records()
+        for section, r in known_records(invoices)
         if r.action != "R" and not is_specified(section, r.to_dict())
     ]
 
@@ -203,7 +204,7 @@ async def test_small_body_limit_splits_in_order(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
     invoices = await client.ims.download_all(session)
-    decisions = [invoices.decide(r, "R") for _, r in invoices.records() if r.action != "R"]
+    decisions = [invoices.decide(r, "R") for _, r in known_records(invoices) if r.action != "R"]
     result = await client.ims.save(session, decisions, max_body_bytes=2048)
     assert len(result.requests) > 3
     assert [d for r in result.requests for d in r.decisions] == decisions
@@ -214,7 +215,7 @@ async def test_cancellation_mid_save_reports_every_reference_id(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession, caplog: Any
 ) -> None:
     invoices = await client.ims.download_all(session)
-    decisions = [invoices.decide(r, "R") for _, r in invoices.records() if r.action != "R"]
+    decisions = [invoices.decide(r, "R") for _, r in known_records(invoices) if r.action != "R"]
     seen: list[str] = []
     second_sent = asyncio.Event()
 
@@ -247,7 +248,7 @@ async def test_a_second_request_in_progress_stops_the_rest(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession, make_client: Any, open_gst: Any
 ) -> None:
     invoices = await client.ims.download_all(session)
-    decisions = [invoices.decide(r, "R") for _, r in invoices.records() if r.action != "R"]
+    decisions = [invoices.decide(r, "R") for _, r in known_records(invoices) if r.action != "R"]
     # another process's save is in progress for this taxpayer
     other_client = await make_client()
     other_session = await open_gst(other_client, sim)
@@ -461,14 +462,13 @@ def test_split_bodies_holds_every_decision_once_under_the_limit(
 async def test_imports_by_name_typed_and_decided_on(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
-    from flynn_async.ims import ImsImport
 
     default = await client.ims.download_all(session)
     assert not any(t.section.startswith("IMPG") for t in sim.tasks.values())
     assert "impg" not in default.section_names()
     imports = await client.ims.download_imports(session, sections=["impg", "IMPGSEZ"])
     assert imports.section_names() == ["impg", "impgsez"]
-    records = imports.section("impg")
+    records = known_section(imports, "impg", ImsImport)
     assert records
     assert all(isinstance(r, ImsImport) for r in records)
     first = records[0]
@@ -487,7 +487,7 @@ async def test_imports_by_name_typed_and_decided_on(
     result = await client.ims.save(session, accepts)
     assert result.ok
     again = await client.ims.download_imports(session, sections="IMPG")
-    assert all(r.action == "A" for r in again.section("impg"))
+    assert all(r.action == "A" for r in known_section(again, "impg", ImsImport))
     counts = await client.ims.counts(session, goods_types="IMP_GDS")
     assert counts.section("impg").accepted == len(records)
 
@@ -520,7 +520,7 @@ async def test_a_stale_import_is_matched_to_its_decision(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
     imports = await client.ims.download_imports(session, sections="IMPGA")
-    records = [r for r in imports.section("impga") if r.action != "A"]
+    records = [r for r in known_section(imports, "impga", ImsImport) if r.action != "A"]
     assert len(records) >= 2
     decisions = [imports.decide(r, "A") for r in records]
     index = {r["hash"]: i for i, r in enumerate(sim.expected_records(sim.gstin, "impga"))}

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 
 from flynn_async import FlynnClient, GstSession, InvalidDecisions, InvalidInput
-from flynn_async.ims import ImsDecision, ImsInvoices, ItcReduction
+from flynn_async.ims import ImsDecision, ImsInvoices, ImsRecord, ItcReduction
 from flynn_async.ims._rules import RULES, check, flag_set, is_specified
 from flynn_async.testing import FlynnSimulator
+from tests.conftest import known_records, known_section
 
 pytestmark = pytest.mark.sim(records_per_section=60, page_size=100)
 
@@ -21,7 +22,7 @@ Maker = Callable[..., ImsDecision]
 
 def wire_of(invoices: ImsInvoices, section: str, **changes: Any) -> dict[str, Any]:
     """A downloaded record of ``section`` (as sent), with ``changes`` applied."""
-    record = invoices.section(section)[0].to_dict()
+    record = known_section(invoices, section, ImsRecord)[0].to_dict()
     for key in list(record):
         if key.lower().startswith(("ispend", "isitc", "itcred", "isremarks", "decl")):
             del record[key]
@@ -106,7 +107,7 @@ async def test_rule_2_on_downloaded_boolean_flags(
 ) -> None:
     blocked = [
         invoices.decide(r, "P")
-        for _, r in invoices.records()
+        for _, r in known_records(invoices)
         if str(r.pending_blocked) == "Y" and r.action != "P"
     ]
     assert blocked

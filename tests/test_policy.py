@@ -271,4 +271,4 @@ def test_replace_keeps_what_is_not_given_and_takes_none_for_the_deadline() -> No
 
 def test_replace_takes_only_keywords() -> None:
     with pytest.raises(TypeError):
-        RetryPolicy().replace(3)  # type: ignore[misc]
+        RetryPolicy().replace(3)  # type: ignore[call-arg]

@@ -300,4 +300,4 @@ def test_page_codec_is_no_longer_public_and_warns() -> None:
 
 def test_an_unknown_name_is_an_attribute_error() -> None:
     with pytest.raises(AttributeError, match="no attribute 'Nonexistent'"):
-        _ = flynn_async.Nonexistent  # type: ignore[attr-defined]
+        _ = flynn_async.Nonexistent

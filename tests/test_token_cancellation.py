@@ -16,10 +16,10 @@ from typing import Any
 
 import aiohttp
 import pytest
-from conftest import FakeClock
 
 from flynn_async import FlynnClient, RetryPolicy
 from flynn_async.testing import FlynnSimulator
+from tests.conftest import FakeClock
 
 SECTIONS = ("B2B", "B2BA", "ECOM")
 

@@ -16,11 +16,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
-from strict_server import LITERALS, StrictServer, Timeline
 
 from flynn_async import Credentials, FlynnClient, RetryPolicy
 from flynn_async._http import _api
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
+from tests.strict_server import LITERALS, StrictServer, Timeline
 
 SECTIONS = LITERALS["IMS_SECTIONS"]
 RECORDS = 1_200

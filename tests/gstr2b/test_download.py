@@ -99,8 +99,11 @@ def check_the_ims_rules(sim: FlynnSimulator, result: Gstr2b) -> None:
     for section, records in sim._ims_records_of(sim.gstin):
         for record in records:
             number = record.get("inum", record.get("nt_num"))
+            assert isinstance(number, str), record
             action = sim.gstr2b.action_of(sim.gstin, section, record)
-            where = {"A": "docdata", "N": "docdata", "R": "docRejdata"}.get(action)
+            assert action is None or isinstance(action, str), action
+            places = {"A": "docdata", "N": "docdata", "R": "docRejdata"}
+            where = places.get(action) if isinstance(action, str) else None
             assert seen.get(number) == where, (section, number, action)
             counted += where is not None
     assert counted == len(seen)
@@ -110,13 +113,13 @@ def check_the_ims_rules(sim: FlynnSimulator, result: Gstr2b) -> None:
         found = summary.buckets[bucket]
         group = found.groups["nonrevsup"]
         totals = dict.fromkeys(("igst", "cgst", "sgst", "cess"), Decimal(0))
-        for name, section in group.sections.items():
+        for name, amounts in group.sections.items():
             for tax in totals:
                 expected = sum(
                     (signed(doc, tax) for s, _, doc in docs.documents() if s == name),
                     Decimal(0),
                 )
-                assert getattr(section, tax) == expected, (bucket, name, tax)
+                assert getattr(amounts, tax) == expected, (bucket, name, tax)
                 totals[tax] += expected
         for tax, value in totals.items():
             assert getattr(group.totals, tax) == value

@@ -20,7 +20,7 @@ from flynn_async.cli._common import EXIT_OK, Ui
 from flynn_async.export import GSTR2B_TABLES, export_gstr2b, gstr2b_rows
 from flynn_async.gstr2b import Gstr2b, decode_gstr2b
 from flynn_async.testing import FlynnSimulator
-from tests.test_cli import sim_ui, stored_session
+from tests.test_cli import sim_ui, stored_session, written
 
 PERIOD = "102025"
 PAISE = Decimal("0.01")
@@ -56,7 +56,7 @@ async def downloaded(sim: FlynnSimulator, tmp_path: Path) -> tuple[FlynnSimulato
 
 async def run(ui: Ui, *args: str) -> int:
     code = await _cli.run(list(args), ui)
-    assert code == EXIT_OK, ui.err.getvalue()
+    assert code == EXIT_OK, written(ui.err)
     return code
 
 
@@ -66,8 +66,8 @@ async def test_json_is_the_document_as_sent(downloaded: tuple[FlynnSimulator, Pa
     ui = sim_ui(sim, tmp)
     await run(ui, "gstr2b", "download", "--period", PERIOD, "--out", str(out))
     assert loads(out.read_bytes()) == sim.gstr2b.document(sim.gstin, PERIOD)
-    assert "3 file(s)" in ui.out.getvalue()
-    assert f"wrote {out}" in ui.err.getvalue()
+    assert "3 file(s)" in written(ui.out)
+    assert f"wrote {out}" in written(ui.err)
 
 
 @pytest.mark.sim(records_per_section=12)
@@ -124,8 +124,10 @@ async def test_excel_equals_the_typed_result_to_the_paisa(
                     assert isinstance(cell, int | float), name
                     assert value.quantize(PAISE, ROUND_HALF_UP) == Decimal(str(cell)), name
                 elif isinstance(value, datetime.date):
+                    assert isinstance(cell, datetime.datetime), name
                     assert cell.date() == value, name
                 elif name == "supplier_period":
+                    assert isinstance(cell, datetime.datetime), name
                     period = ReturnPeriod.parse(value)
                     assert (cell.year, cell.month) == (period.year, period.month)
                 else:
@@ -142,11 +144,11 @@ async def test_regenerate_command_reports_the_outcome(sim: FlynnSimulator, tmp_p
     ui = sim_ui(sim, tmp_path)
     await run(ui, "gstr2b", "regenerate", "--period", PERIOD, "--poll-interval", "0.01")
     (reference_id,) = sim.gstr2b.regenerations
-    assert f"regeneration {reference_id} P" in ui.out.getvalue()
-    assert f"reference id {reference_id}" in ui.err.getvalue()
+    assert f"regeneration {reference_id} P" in written(ui.out)
+    assert f"reference id {reference_id}" in written(ui.err)
     ui = sim_ui(sim, tmp_path)
     await run(ui, "gstr2b", "regenerate", "--period", PERIOD, "--poll-interval", "0.01")
-    assert "nothing changed" in ui.out.getvalue()
+    assert "nothing changed" in written(ui.out)
 
 
 async def test_bad_input_is_refused_before_any_request(sim: FlynnSimulator, tmp_path: Path) -> None:

@@ -130,7 +130,9 @@ def test_every_part_is_typed_with_readable_names() -> None:
     assert docs.extra["tcs"][0]["amt"] == Decimal("1.05")
     assert result.extra == {"newsection_summary": {"note": "kept as sent", "amt": Decimal("10.10")}}
     # an unknown field of a document
-    assert supplier_of(result, "b2b", 1).invoices[0].extra == {"portalflag": "X1"}
+    invoices = supplier_of(result, "b2b", 1).invoices
+    assert invoices is not None
+    assert invoices[0].extra == {"portalflag": "X1"}
     rejected = result.rejected
     assert rejected is not None
     assert rejected.section("b2b")[0].invoices[0].ims_status == "R"
@@ -147,7 +149,9 @@ def supplier_of(result: Gstr2b, section: str, index: int) -> Gstr2bSupplier:
 
 def test_the_older_shape_keeps_its_item_lines() -> None:
     result = decode_gstr2b(load("gstr2b_items.json")["data"])
-    invoice = supplier_of(result, "b2b", 0).invoices[0]
+    invoices = supplier_of(result, "b2b", 0).invoices
+    assert invoices is not None
+    invoice = invoices[0]
     assert invoice.items is not None
     assert [(i.number, i.rate, i.cgst) for i in invoice.items] == [
         (1, Decimal(18), Decimal("0")),
@@ -198,7 +202,9 @@ def test_a_wrong_type_is_refused_naming_the_path(
 
 def test_records_are_frozen_and_pickle() -> None:
     result = decode_gstr2b(load("gstr2b_v4.json")["data"])
-    invoice = supplier_of(result, "b2b", 0).invoices[0]
+    invoices = supplier_of(result, "b2b", 0).invoices
+    assert invoices is not None
+    invoice = invoices[0]
     with pytest.raises(AttributeError):
         invoice.number = "X"  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(invoice)) == invoice

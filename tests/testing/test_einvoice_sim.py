@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,18 @@ async def lookup(
     query: dict[str, str] | None = None,
     target: str | yarl.URL | None = None,
     **header_changes: str | None,
+) -> tuple[int, Any]:
+    return await lookup_with(http, sim, token, header_changes, query=query, target=target)
+
+
+async def lookup_with(
+    http: aiohttp.ClientSession,
+    sim: FlynnSimulator,
+    token: str,
+    header_changes: Mapping[str, str | None],
+    *,
+    query: dict[str, str] | None = None,
+    target: str | yarl.URL | None = None,
 ) -> tuple[int, Any]:
     async with http.get(
         target or url(sim),
@@ -284,7 +297,7 @@ async def test_irp_headers_are_checked(
     message: str,
     where: list[str] | None,
 ) -> None:
-    status, body = await lookup(http, sim, token, **changes)
+    status, body = await lookup_with(http, sim, token, changes)
     assert 400 == status
     assert message == body["error"]["message"]
     if where is not None:
@@ -309,7 +322,7 @@ async def test_the_common_headers_are_checked(
     status: int,
     message: str,
 ) -> None:
-    got, body = await lookup(http, sim, token, **changes)
+    got, body = await lookup_with(http, sim, token, changes)
     assert status == got
     assert message == body["error"]["message"]
     assert [] == sim.einvoice.requests  # refused before the portal is reached
