@@ -394,7 +394,7 @@ class EInvoicePortal:
         """End every IRP session now: the next lookup needs the IRP password again."""
         self._sessions.clear()
 
-    def lookup(  # noqa: C901 - see issue 13 note
+    def lookup(
         self,
         request: web.Request,
         org_id: str,
@@ -405,27 +405,7 @@ class EInvoicePortal:
         tamper: bool,
     ) -> dict[str, Any]:
         """Answer one lookup (``data``), or raise :class:`Refusal`."""
-        names = _api.IRP_HEADERS
-        headers = request.headers
-        if headers.get(names["gsp_code"]) != _api.GSP_CODE:
-            raise _bad_request(names["gsp_code"])
-        gstin = headers.get(names["gstin"], "")
-        if len(gstin) != 15 or not set(gstin) <= _GSTIN_CHARS:
-            raise Refusal(
-                400,
-                _api.ERR_INVALID_GSTIN,
-                _api.ERR_TYPE_CLIENT_REQUEST,
-                {_api.ERR_ARG_PARAMETER_NAME: names["gstin"]},
-            )
-        username = headers.get(names["username"], "")
-        if not username.strip():
-            raise _bad_request(names["username"])
-        password = headers.get(names["password"])
-        if password is not None and not password.strip():
-            raise _bad_request(names["password"])  # send a password, or no header at all
-        interop = headers.get(names["interop"])
-        if interop is not None and interop not in _api.EINVOICE_INTEROP:
-            raise _bad_request(names["interop"])
+        gstin, username, password, interop = _check_headers(request.headers)
         irp = request.match_info["irp"]
         query = request.query
         doc_type = query.get(_api.EINVOICE_QUERY_DOC_TYPE)
@@ -444,32 +424,11 @@ class EInvoicePortal:
                 doc_date=doc_date,
             )
         )
-        bad = []
-        if irp not in _api.EINVOICE_IRPS:
-            bad.append("irp")
-        if doc_type not in _api.EINVOICE_DOC_TYPES:
-            bad.append(_api.EINVOICE_QUERY_DOC_TYPE)
-        if doc_number is None or not _DOC_NUMBER.fullmatch(doc_number):
-            bad.append(_api.EINVOICE_QUERY_DOC_NUMBER)
-        if not _is_date(doc_date):
-            bad.append(_api.EINVOICE_QUERY_DOC_DATE)
-        if bad:
-            raise _bad_request(*bad)
+        _check_query(irp, doc_type, doc_number, doc_date)
         assert doc_type is not None
         assert doc_number is not None
         assert doc_date is not None
-        session = (org_id, gstin, username)
-        now = self._clock()
-        if password is not None:
-            self._sessions[session] = now
-        else:
-            started = self._sessions.get(session)
-            if started is None or now - started >= _api.IRP_SESSION_SECONDS:
-                raise Refusal(
-                    _api.ERR_IRP_EMPTY_PASSWORD_HTTP_STATUS,
-                    _api.ERR_IRP_EMPTY_PASSWORD,
-                    _api.ERR_IRP_EMPTY_PASSWORD_TYPE,
-                )
+        self._open_session((org_id, gstin, username), password)
         if error_code is not None:
             raise irp_refusal(error_code, shape=error_shape)
         wanted = (gstin, doc_type, doc_number.upper(), doc_date)
@@ -477,6 +436,62 @@ class EInvoicePortal:
             if document.key == wanted:
                 return answer_data(document, self.identity, tamper=tamper)
         raise irp_refusal(_api.IRP_CODE_NOT_FOUND, shape=error_shape)
+
+    def _open_session(self, session: tuple[str, str, str], password: str | None) -> None:
+        """Open (with a password) or check the IRP session; :class:`Refusal` when lapsed."""
+        now = self._clock()
+        if password is not None:
+            self._sessions[session] = now
+            return
+        started = self._sessions.get(session)
+        if started is None or now - started >= _api.IRP_SESSION_SECONDS:
+            raise Refusal(
+                _api.ERR_IRP_EMPTY_PASSWORD_HTTP_STATUS,
+                _api.ERR_IRP_EMPTY_PASSWORD,
+                _api.ERR_IRP_EMPTY_PASSWORD_TYPE,
+            )
+
+
+def _check_headers(headers: Mapping[str, str]) -> tuple[str, str, str | None, str | None]:
+    """The lookup's GSTIN, IRP username, password and interop headers, checked."""
+    names = _api.IRP_HEADERS
+    if headers.get(names["gsp_code"]) != _api.GSP_CODE:
+        raise _bad_request(names["gsp_code"])
+    gstin = headers.get(names["gstin"], "")
+    if len(gstin) != 15 or not set(gstin) <= _GSTIN_CHARS:
+        raise Refusal(
+            400,
+            _api.ERR_INVALID_GSTIN,
+            _api.ERR_TYPE_CLIENT_REQUEST,
+            {_api.ERR_ARG_PARAMETER_NAME: names["gstin"]},
+        )
+    username = headers.get(names["username"], "")
+    if not username.strip():
+        raise _bad_request(names["username"])
+    password = headers.get(names["password"])
+    if password is not None and not password.strip():
+        raise _bad_request(names["password"])  # send a password, or no header at all
+    interop = headers.get(names["interop"])
+    if interop is not None and interop not in _api.EINVOICE_INTEROP:
+        raise _bad_request(names["interop"])
+    return gstin, username, password, interop
+
+
+def _check_query(
+    irp: str, doc_type: str | None, doc_number: str | None, doc_date: str | None
+) -> None:
+    """:class:`Refusal` naming every bad part of the lookup's path and query."""
+    bad = []
+    if irp not in _api.EINVOICE_IRPS:
+        bad.append("irp")
+    if doc_type not in _api.EINVOICE_DOC_TYPES:
+        bad.append(_api.EINVOICE_QUERY_DOC_TYPE)
+    if doc_number is None or not _DOC_NUMBER.fullmatch(doc_number):
+        bad.append(_api.EINVOICE_QUERY_DOC_NUMBER)
+    if not _is_date(doc_date):
+        bad.append(_api.EINVOICE_QUERY_DOC_DATE)
+    if bad:
+        raise _bad_request(*bad)
 
 
 def _is_date(value: str | None) -> bool:
