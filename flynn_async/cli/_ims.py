@@ -498,6 +498,17 @@ def register(
     formatter: type[argparse.HelpFormatter],
 ) -> None:
     """Add ``login``, ``gst`` and ``ims`` to the top-level subcommands."""
+    _register_login(commands, formatter)
+    _register_logout(commands, formatter)
+    _register_gst(commands, formatter)
+    _register_ims(commands, formatter)
+
+
+def _register_login(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    formatter: type[argparse.HelpFormatter],
+) -> None:
+    """Add ``login``."""
     login = commands.add_parser(
         "login",
         help="check the login credentials",
@@ -512,6 +523,12 @@ def register(
     add_verbose(login)
     login.set_defaults(handler=run_login)
 
+
+def _register_logout(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    formatter: type[argparse.HelpFormatter],
+) -> None:
+    """Add ``logout`` (of the login token)."""
     logout = commands.add_parser(
         "logout",
         help="log out the stored login token",
@@ -527,6 +544,12 @@ def register(
     add_verbose(logout)
     logout.set_defaults(handler=run_logout)
 
+
+def _register_gst(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    formatter: type[argparse.HelpFormatter],
+) -> None:
+    """Add ``gst`` and its subcommands."""
     gst = commands.add_parser(
         "gst",
         help="the taxpayer's GST (OTP) session: otp, status, logout",
@@ -543,8 +566,17 @@ def register(
         formatter_class=formatter,
     )
     gst_commands = gst.add_subparsers(dest="gst_command", required=True, metavar="COMMAND")
+    _register_gst_otp(gst_commands, formatter)
+    _register_gst_status(gst_commands, formatter)
+    _register_gst_logout(gst_commands, formatter)
 
-    otp = gst_commands.add_parser(
+
+def _register_gst_otp(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    formatter: type[argparse.HelpFormatter],
+) -> None:
+    """Add ``gst otp``."""
+    otp = commands.add_parser(
         "otp",
         help="request and verify an OTP; store the GST session",
         description=(
@@ -570,7 +602,13 @@ def register(
     add_verbose(otp)
     otp.set_defaults(handler=run_gst_otp)
 
-    status = gst_commands.add_parser(
+
+def _register_gst_status(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    formatter: type[argparse.HelpFormatter],
+) -> None:
+    """Add ``gst status``."""
+    status = commands.add_parser(
         "status",
         help="show the stored GST sessions (no network call)",
         description=(
@@ -584,7 +622,13 @@ def register(
     status.add_argument("--config", type=Path, help="TOML config file (default: $FLYNN_CONFIG)")
     status.set_defaults(handler=run_gst_status)
 
-    logout = gst_commands.add_parser(
+
+def _register_gst_logout(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    formatter: type[argparse.HelpFormatter],
+) -> None:
+    """Add ``gst logout``."""
+    logout = commands.add_parser(
         "logout",
         help="end the stored GST session and delete it",
         description=(
@@ -599,6 +643,12 @@ def register(
     add_verbose(logout)
     logout.set_defaults(handler=run_gst_logout)
 
+
+def _register_ims(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    formatter: type[argparse.HelpFormatter],
+) -> None:
+    """Add ``ims`` and its subcommands."""
     ims = commands.add_parser(
         "ims",
         help="IMS invoice downloads",
@@ -610,7 +660,16 @@ def register(
         formatter_class=formatter,
     )
     ims_commands = ims.add_subparsers(dest="ims_command", required=True, metavar="COMMAND")
-    download = ims_commands.add_parser(
+    _register_ims_download(ims_commands, formatter)
+    _cli_act.register(ims_commands, formatter)
+
+
+def _register_ims_download(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    formatter: type[argparse.HelpFormatter],
+) -> None:
+    """Add ``ims download``."""
+    download = commands.add_parser(
         "download",
         help="download IMS sections and write them as JSON, JSON Lines, CSV or Excel",
         description=(
@@ -696,4 +755,3 @@ def register(
     add_api_options(download)
     add_verbosity(download)
     download.set_defaults(handler=run_ims_download)
-    _cli_act.register(ims_commands, formatter)

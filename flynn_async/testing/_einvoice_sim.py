@@ -19,6 +19,7 @@ import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from decimal import Decimal
+from importlib import resources
 from typing import Any, Final, Literal
 
 import attrs
@@ -29,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
+from flynn_async._core import _json
 from flynn_async._http import _api
 from flynn_async.einvoice._models import IST, irn_of
 
@@ -49,6 +51,7 @@ SIM_EINVOICE_ISSUER: Final = "FlynnSimulator"
 _encoder: Final = msgspec.json.Encoder(decimal_format="number")
 _DOC_NUMBER: Final = re.compile(_api.EINVOICE_DOC_NUMBER_PATTERN)
 _GSTIN_CHARS: Final = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_SAMPLE_FILE: Final = "data/sample_einvoices.json"
 
 
 def _b64url(raw: bytes) -> str:
@@ -238,8 +241,12 @@ def answer_data(
     }
 
 
-def _d(text: str) -> Decimal:
-    return Decimal(text)
+@functools.cache
+def _sample_data() -> Mapping[str, Any]:
+    """The built-in documents as stored (``<GSTIN>``, ``<STATE>``, ``<SELLER>`` to fill in)."""
+    text = resources.files("flynn_async.testing").joinpath(_SAMPLE_FILE).read_text(encoding="utf-8")
+    data: Mapping[str, Any] = _json.loads(text)
+    return data
 
 
 def _at(text: str) -> datetime:
@@ -257,245 +264,31 @@ def sample_einvoices(gstin: str = "24AAAPI3182M002") -> tuple[SimEInvoice, ...]:
     - ``INV EXP-7`` of 02/01/2025: an export (cancelled), with batch and export details;
     - ``DBN DBN12`` of 31/03/2025: a debit note whose QR code lacks ``IrnDt`` (an older token).
     """
-    seller = {
-        "Gstin": gstin,
-        "LglNm": "JKL Pvt. Ltd",
-        "TrdNm": "JKL Pvt. Ltd",
-        "Addr1": "Killa No's 29/16/2,25.37/5,6,15 ,",
-        "Addr2": " District Gurugram ,Village Taj Nagar ,Haryana",
-        "Loc": "Bangalore",
-        "Pin": 395003,
-        "Stcd": gstin[:2],
-        "Ph": "9000207028",
-    }
-    seed = {
-        "Version": "1.1",
-        "TranDtls": {"TaxSch": "GST", "SupTyp": "B2B", "RegRev": "N", "IgstOnIntra": "N"},
-        "DocDtls": {"Typ": "INV", "No": "RAMIRNINA199", "Dt": "21/06/2021"},
-        "SellerDtls": seller,
-        "BuyerDtls": {
-            "Gstin": "29AAAPI3182M000",
-            "LglNm": "Test Org Pvt Ltd, Kingsway Building",
-            "TrdNm": "Test Org Pvt Ltd, Kingsway Building",
-            "Pos": "29",
-            "Addr1": "Shed No.10, Vision Realtech Private Limited, Khasra 77/13 & 77/11",
-            "Addr2": (
-                "Sampla kharkhoda road,Opp TCI HUL Warehouse, Tehsil SAMPLA,Village-Hassangarh"
-            ),
-            "Loc": "Rohtak",
-            "Pin": 560025,
-            "Ph": "9000207027",
-            "Stcd": "29",
-        },
-        "ItemList": [
-            {
-                "ItemNo": 0,
-                "SlNo": "1",
-                "IsServc": "N",
-                "PrdDesc": "PATANJALI SAUNDARYA ALOEVERA GEL 150ML ",
-                "HsnCd": "34013090",
-                "Qty": 420,
-                "FreeQty": 0,
-                "Unit": "PCS",
-                "UnitPrice": _d("65.21"),
-                "TotAmt": _d("27388.2"),
-                "Discount": 0,
-                "PreTaxVal": 1,
-                "AssAmt": _d("27388.2"),
-                "GstRt": 18,
-                "IgstAmt": _d("4929.88"),
-                "CgstAmt": 0,
-                "SgstAmt": 0,
-                "CesRt": 0,
-                "CesAmt": 0,
-                "CesNonAdvlAmt": 0,
-                "StateCesRt": 0,
-                "StateCesAmt": 0,
-                "StateCesNonAdvlAmt": 0,
-                "OthChrg": _d("24.24"),
-                "TotItemVal": _d("32342.32"),
-                "AttribDtls": [
-                    {"Nm": "PATANJALI SAUNDARYA ALOEVERA GEL 150ML ", "Val": "27388.20"}
-                ],
-            }
-        ],
-        "ValDtls": {
-            "AssVal": _d("27388.2"),
-            "CgstVal": 0,
-            "SgstVal": 0,
-            "IgstVal": _d("4929.88"),
-            "CesVal": 0,
-            "StCesVal": 0,
-            "Discount": 0,
-            "OthChrg": 0,
-            "RndOffAmt": 0,
-            "TotInvVal": _d("32342.32"),
-        },
-        "RefDtls": {
-            "InvRm": "Invoice Remarks",
-            "DocPerdDtls": {"InvStDt": "21/06/2021", "InvEndDt": "31/12/2021"},
-        },
-        "EwbDtls": {"TransName": "ABCAS", "Distance": 0},
-    }
-    buyer_local = {
-        "Gstin": gstin[:2] + "AABCT1332L1ZZ",
-        "LglNm": "Demo Retail LLP",
-        "Pos": gstin[:2],
-        "Addr1": "12 Ring Road",
-        "Loc": "Surat",
-        "Pin": 395007,
-        "Stcd": gstin[:2],
-    }
-    credit_note = {
-        "Version": "1.1",
-        "TranDtls": {"TaxSch": "GST", "SupTyp": "B2B", "RegRev": "N"},
-        "DocDtls": {"Typ": "CRN", "No": "CRN/2024/0042", "Dt": "15/05/2024"},
-        "SellerDtls": seller,
-        "BuyerDtls": buyer_local,
-        "DispDtls": {
-            "Nm": "JKL Warehouse",
-            "Addr1": "Plot 7, GIDC",
-            "Loc": "Sachin",
-            "Pin": 394230,
-            "Stcd": gstin[:2],
-        },
-        "ShipDtls": {
-            "LglNm": "Demo Retail LLP (store 3)",
-            "Addr1": "4 Station Road",
-            "Loc": "Navsari",
-            "Pin": 396445,
-            "Stcd": gstin[:2],
-        },
-        "ItemList": [
-            {
-                "SlNo": "1",
-                "PrdDesc": "Returned bottles, 1 L",
-                "IsServc": "N",
-                "HsnCd": "39233090",
-                "Qty": _d("12.000"),
-                "Unit": "NOS",
-                "UnitPrice": _d("150.50"),
-                "TotAmt": _d("1806.00"),
-                "AssAmt": _d("1806.00"),
-                "GstRt": _d("12"),
-                "CgstAmt": _d("108.36"),
-                "SgstAmt": _d("108.36"),
-                "TotItemVal": _d("2022.72"),
-            },
-            {
-                "SlNo": "2",
-                "PrdDesc": "Freight refund",
-                "IsServc": "Y",
-                "HsnCd": "996511",
-                "Qty": 1,
-                "Unit": "OTH",
-                "UnitPrice": 500,
-                "TotAmt": 500,
-                "AssAmt": 500,
-                "GstRt": 18,
-                "CgstAmt": _d("45.00"),
-                "SgstAmt": _d("45.00"),
-                "TotItemVal": _d("590.00"),
-            },
-        ],
-        "ValDtls": {
-            "AssVal": _d("2306.00"),
-            "CgstVal": _d("153.36"),
-            "SgstVal": _d("153.36"),
-            "IgstVal": 0,
-            "RndOffAmt": _d("-0.72"),
-            "TotInvVal": _d("2612.00"),
-        },
-        "PayDtls": {
-            "Nm": "JKL Pvt. Ltd",
-            "Mode": "Credit",
-            "CrDay": 30,
-            "PaidAmt": 0,
-            "PaymtDue": _d("2612.00"),
-        },
-        "RefDtls": {
-            "InvRm": "Credit for returned goods",
-            "PrecDocDtls": [{"InvNo": "INV/2024/0007", "InvDt": "02/05/2024"}],
-        },
-    }
-    export = {
-        "Version": "1.1",
-        "TranDtls": {"TaxSch": "GST", "SupTyp": "EXPWOP", "RegRev": "N"},
-        "DocDtls": {"Typ": "INV", "No": "EXP-7", "Dt": "02/01/2025"},
-        "SellerDtls": seller,
-        "BuyerDtls": {
-            "Gstin": "URP",
-            "LglNm": "Gulf Importers FZE",
-            "Pos": "96",
-            "Addr1": "Jebel Ali Free Zone",
-            "Loc": "Dubai",
-            "Pin": 999999,
-            "Stcd": "96",
-        },
-        "ItemList": [
-            {
-                "SlNo": "1",
-                "PrdDesc": "Aloe vera gel, 150 ml",
-                "IsServc": "N",
-                "HsnCd": "33049990",
-                "Qty": 2000,
-                "Unit": "PCS",
-                "UnitPrice": _d("61.25"),
-                "TotAmt": 122500,
-                "AssAmt": 122500,
-                "GstRt": 0,
-                "TotItemVal": 122500,
-                "OrgCntry": "IN",
-                "BchDtls": {"Nm": "B-2412", "ExpDt": "31/12/2026", "WrDt": "31/12/2025"},
-            }
-        ],
-        "ValDtls": {"AssVal": 122500, "TotInvVal": 122500, "TotInvValFc": _d("1470.00")},
-        "ExpDtls": {
-            "ShipBNo": "8123456",
-            "ShipBDt": "03/01/2025",
-            "Port": "INMUN1",
-            "RefClm": "N",
-            "ForCur": "USD",
-            "CntCode": "AE",
-        },
-        "EwbDtls": {
-            "TransId": gstin,
-            "TransName": "Own transport",
-            "TransMode": "1",
-            "Distance": 412,
-            "TransDocNo": "LR-99",
-            "TransDocDt": "02/01/2025",
-            "VehNo": "GJ05AB1234",
-            "VehType": "R",
-        },
-    }
-    debit_note = {
-        "Version": "1.1",
-        "TranDtls": {"TaxSch": "GST", "SupTyp": "B2B"},
-        "DocDtls": {"Typ": "DBN", "No": "DBN12", "Dt": "31/03/2025"},
-        "SellerDtls": seller,
-        "BuyerDtls": buyer_local,
-        "ItemList": [
-            {
-                "SlNo": "1",
-                "IsServc": "Y",
-                "HsnCd": "998314",
-                "UnitPrice": _d("1000.10"),
-                "TotAmt": _d("1000.10"),
-                "AssAmt": _d("1000.10"),
-                "GstRt": 18,
-                "CgstAmt": _d("90.01"),
-                "SgstAmt": _d("90.01"),
-                "TotItemVal": _d("1180.12"),
-            }
-        ],
-        "ValDtls": {
-            "AssVal": _d("1000.10"),
-            "CgstVal": _d("90.01"),
-            "SgstVal": _d("90.01"),
-            "TotInvVal": _d("1180.12"),
-        },
-    }
+    data = _sample_data()
+    state = gstin[:2]
+
+    def resolve(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {key: resolve(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [resolve(item) for item in value]
+        if isinstance(value, str):
+            return value.replace("<GSTIN>", gstin).replace("<STATE>", state)
+        return value
+
+    shared = {"<SELLER>": resolve(data["seller"]), "<BUYER_LOCAL>": resolve(data["buyer_local"])}
+
+    def document(name: str) -> dict[str, Any]:
+        invoice: dict[str, Any] = resolve(data["invoices"][name])
+        for key, value in invoice.items():
+            if isinstance(value, str) and value in shared:
+                invoice[key] = shared[value]
+        return invoice
+
+    seed = document("seed")
+    credit_note = document("credit_note")
+    export = document("export")
+    debit_note = document("debit_note")
     return (
         SimEInvoice(
             invoice=seed,
@@ -601,7 +394,7 @@ class EInvoicePortal:
         """End every IRP session now: the next lookup needs the IRP password again."""
         self._sessions.clear()
 
-    def lookup(  # noqa: C901 - see issue 13 note
+    def lookup(
         self,
         request: web.Request,
         org_id: str,
@@ -612,27 +405,7 @@ class EInvoicePortal:
         tamper: bool,
     ) -> dict[str, Any]:
         """Answer one lookup (``data``), or raise :class:`Refusal`."""
-        names = _api.IRP_HEADERS
-        headers = request.headers
-        if headers.get(names["gsp_code"]) != _api.GSP_CODE:
-            raise _bad_request(names["gsp_code"])
-        gstin = headers.get(names["gstin"], "")
-        if len(gstin) != 15 or not set(gstin) <= _GSTIN_CHARS:
-            raise Refusal(
-                400,
-                _api.ERR_INVALID_GSTIN,
-                _api.ERR_TYPE_CLIENT_REQUEST,
-                {_api.ERR_ARG_PARAMETER_NAME: names["gstin"]},
-            )
-        username = headers.get(names["username"], "")
-        if not username.strip():
-            raise _bad_request(names["username"])
-        password = headers.get(names["password"])
-        if password is not None and not password.strip():
-            raise _bad_request(names["password"])  # send a password, or no header at all
-        interop = headers.get(names["interop"])
-        if interop is not None and interop not in _api.EINVOICE_INTEROP:
-            raise _bad_request(names["interop"])
+        gstin, username, password, interop = _check_headers(request.headers)
         irp = request.match_info["irp"]
         query = request.query
         doc_type = query.get(_api.EINVOICE_QUERY_DOC_TYPE)
@@ -651,32 +424,11 @@ class EInvoicePortal:
                 doc_date=doc_date,
             )
         )
-        bad = []
-        if irp not in _api.EINVOICE_IRPS:
-            bad.append("irp")
-        if doc_type not in _api.EINVOICE_DOC_TYPES:
-            bad.append(_api.EINVOICE_QUERY_DOC_TYPE)
-        if doc_number is None or not _DOC_NUMBER.fullmatch(doc_number):
-            bad.append(_api.EINVOICE_QUERY_DOC_NUMBER)
-        if not _is_date(doc_date):
-            bad.append(_api.EINVOICE_QUERY_DOC_DATE)
-        if bad:
-            raise _bad_request(*bad)
+        _check_query(irp, doc_type, doc_number, doc_date)
         assert doc_type is not None
         assert doc_number is not None
         assert doc_date is not None
-        session = (org_id, gstin, username)
-        now = self._clock()
-        if password is not None:
-            self._sessions[session] = now
-        else:
-            started = self._sessions.get(session)
-            if started is None or now - started >= _api.IRP_SESSION_SECONDS:
-                raise Refusal(
-                    _api.ERR_IRP_EMPTY_PASSWORD_HTTP_STATUS,
-                    _api.ERR_IRP_EMPTY_PASSWORD,
-                    _api.ERR_IRP_EMPTY_PASSWORD_TYPE,
-                )
+        self._open_session((org_id, gstin, username), password)
         if error_code is not None:
             raise irp_refusal(error_code, shape=error_shape)
         wanted = (gstin, doc_type, doc_number.upper(), doc_date)
@@ -684,6 +436,62 @@ class EInvoicePortal:
             if document.key == wanted:
                 return answer_data(document, self.identity, tamper=tamper)
         raise irp_refusal(_api.IRP_CODE_NOT_FOUND, shape=error_shape)
+
+    def _open_session(self, session: tuple[str, str, str], password: str | None) -> None:
+        """Open (with a password) or check the IRP session; :class:`Refusal` when lapsed."""
+        now = self._clock()
+        if password is not None:
+            self._sessions[session] = now
+            return
+        started = self._sessions.get(session)
+        if started is None or now - started >= _api.IRP_SESSION_SECONDS:
+            raise Refusal(
+                _api.ERR_IRP_EMPTY_PASSWORD_HTTP_STATUS,
+                _api.ERR_IRP_EMPTY_PASSWORD,
+                _api.ERR_IRP_EMPTY_PASSWORD_TYPE,
+            )
+
+
+def _check_headers(headers: Mapping[str, str]) -> tuple[str, str, str | None, str | None]:
+    """The lookup's GSTIN, IRP username, password and interop headers, checked."""
+    names = _api.IRP_HEADERS
+    if headers.get(names["gsp_code"]) != _api.GSP_CODE:
+        raise _bad_request(names["gsp_code"])
+    gstin = headers.get(names["gstin"], "")
+    if len(gstin) != 15 or not set(gstin) <= _GSTIN_CHARS:
+        raise Refusal(
+            400,
+            _api.ERR_INVALID_GSTIN,
+            _api.ERR_TYPE_CLIENT_REQUEST,
+            {_api.ERR_ARG_PARAMETER_NAME: names["gstin"]},
+        )
+    username = headers.get(names["username"], "")
+    if not username.strip():
+        raise _bad_request(names["username"])
+    password = headers.get(names["password"])
+    if password is not None and not password.strip():
+        raise _bad_request(names["password"])  # send a password, or no header at all
+    interop = headers.get(names["interop"])
+    if interop is not None and interop not in _api.EINVOICE_INTEROP:
+        raise _bad_request(names["interop"])
+    return gstin, username, password, interop
+
+
+def _check_query(
+    irp: str, doc_type: str | None, doc_number: str | None, doc_date: str | None
+) -> None:
+    """:class:`Refusal` naming every bad part of the lookup's path and query."""
+    bad = []
+    if irp not in _api.EINVOICE_IRPS:
+        bad.append("irp")
+    if doc_type not in _api.EINVOICE_DOC_TYPES:
+        bad.append(_api.EINVOICE_QUERY_DOC_TYPE)
+    if doc_number is None or not _DOC_NUMBER.fullmatch(doc_number):
+        bad.append(_api.EINVOICE_QUERY_DOC_NUMBER)
+    if not _is_date(doc_date):
+        bad.append(_api.EINVOICE_QUERY_DOC_DATE)
+    if bad:
+        raise _bad_request(*bad)
 
 
 def _is_date(value: str | None) -> bool:
