@@ -21,7 +21,7 @@ import ipaddress
 import logging
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Final
 from urllib.parse import quote, urlencode, urlsplit
 
@@ -493,32 +493,17 @@ def _request_parts(call: Call) -> dict[str, Any]:
     """The try's ``headers`` and ``data`` (secrets revealed only inside these frames).
 
     A body over 1 MiB (an IMS save of thousands of records) goes as a stream, as aiohttp
-    asks, so sending it does not hold the event loop. A body of a call that must not be
-    repeated, sent with a method aiohttp takes as idempotent (``PUT``: the IMS save and
-    reset), goes as a one-shot stream of known length: aiohttp resends an idempotent request
-    whose connection drops, unless its body was already consumed, and a save sent twice is
-    billed twice.
+    asks, so sending it does not hold the event loop. (A call that must not be repeated is
+    kept from aiohttp's own resend by the ``_NO_RESEND`` trace guard, whatever its body.)
     """
     headers = _request_headers(call)
     if call.json is None:
         return {"headers": headers, "data": None}
     body = dumps(_reveal(call.json))
-    if not call.retryable and call.method in _RESENT_BY_AIOHTTP:
-        headers["Content-Length"] = str(len(body))
-        return {"headers": headers, "data": _once(body)}
     return {"headers": headers, "data": io.BytesIO(body) if len(body) > _LARGE_BODY else body}
 
 
-async def _once(body: bytes) -> AsyncIterator[bytes]:
-    """``body`` as a stream that cannot be replayed (no secrets: only PUT bodies go here)."""
-    view = memoryview(body)
-    for start in range(0, len(body), _CHUNK):
-        yield bytes(view[start : start + _CHUNK])
-
-
 _LARGE_BODY: Final = 1024 * 1024
-#: Methods aiohttp resends by itself when a reused connection drops (RFC 9112 9.3.1).
-_RESENT_BY_AIOHTTP: Final = frozenset({"PUT", "DELETE"})
 
 
 def _maybe_sent(exc: aiohttp.ClientError) -> bool:
