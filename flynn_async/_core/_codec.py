@@ -1,0 +1,481 @@
+"""The one wire codec: how each field of a wire record is named, typed and converted.
+
+Wire records (IMS records, e-invoices, the GSTR-2B documents) are frozen
+:class:`msgspec.Struct` classes that keep no reference cycles (``gc=False``), with readable
+attribute names mapped to the wire names by ``rename``. This module describes each of their
+fields once (:class:`WireField`: attribute, wire name, kind, required) and that one description
+serves every direction:
+
+* **decoding** in one typed call from bytes (:func:`typed_decoder`), for documents that carry
+  only what the models know, and the **lossless** path (:func:`structure`), which keeps
+  whatever else a record carries in its ``extra`` (unknown fields, a ``null`` sent for a value,
+  a code or a flag in a form the models do not know) and names the path of every bad value;
+* **encoding** back to the server's shape (:func:`to_wire`);
+* **exports** and **error reports** (:func:`wire_fields` gives each field's wire name and kind).
+
+Money is :class:`~decimal.Decimal` with exactly the digits sent (a JSON number: a string, a
+float or a boolean where money is due is an error); dates are :class:`datetime.date`; codes are
+*open*: a known code is its enum member, an unknown one stays text. Nothing here knows HTTP.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from types import NoneType, UnionType
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias, Union, get_args
+from typing import get_origin as _origin
+
+import attrs
+import msgspec
+
+from ._errors import ResponseError
+from ._json import describe
+from ._period import ReturnPeriod, _parse_return_period
+from ._values import EMPTY, FrozenMap, YesNo, _OpenEnum, thaw
+
+__all__ = [
+    "DayMonthYear",
+    "DaySlashMonthYear",
+    "Kind",
+    "WireField",
+    "WireRecord",
+    "decode_hook",
+    "structure",
+    "structure_many",
+    "to_wire",
+    "typed_decoder",
+    "wire_fields",
+]
+
+Kind = Literal["text", "money", "date", "enum", "flag", "period", "int", "object", "list"]
+
+if TYPE_CHECKING:
+    #: A date sent as ``DD-MM-YYYY`` (a :class:`datetime.date` to every reader).
+    DayMonthYear: TypeAlias = _dt.date
+    #: A date sent as ``DD/MM/YYYY`` (a :class:`datetime.date` to every reader).
+    DaySlashMonthYear: TypeAlias = _dt.date
+else:
+
+    class DayMonthYear(_dt.date):
+        """A date sent as ``DD-MM-YYYY``: the decoder's type for such a field.
+
+        It is a :class:`datetime.date` (its instances compare, hash and compute like one); it
+        exists so that msgspec hands the text to :func:`decode_hook`, which parses it once per
+        distinct date.
+        """
+
+        __slots__ = ()
+        separator = "-"
+
+        def __repr__(self) -> str:
+            return f"datetime.date({self.year}, {self.month}, {self.day})"
+
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (_dt.date, (self.year, self.month, self.day))
+
+    class DaySlashMonthYear(DayMonthYear):
+        """A date sent as ``DD/MM/YYYY`` (the e-invoice's form)."""
+
+        __slots__ = ()
+        separator = "/"
+
+
+if TYPE_CHECKING:
+    #: What a record's ``extra`` is to readers and callers (any mapping, frozen on the way in).
+    Extra: TypeAlias = Mapping[str, Any]
+else:
+    Extra = FrozenMap
+
+
+def _date_parser(cls: type[_dt.date], separator: str) -> Callable[[str], _dt.date]:
+    @functools.lru_cache(maxsize=8192)
+    def parse(text: str) -> _dt.date:
+        if (
+            len(text) == 10
+            and text[2] == separator
+            and text[5] == separator
+            and text.isascii()
+            and text[:2].isdigit()
+            and text[3:5].isdigit()
+            and text[6:].isdigit()
+        ):
+            try:
+                return cls(int(text[6:]), int(text[3:5]), int(text[:2]))
+            except ValueError:
+                pass
+        raise ValueError(f"expected a date as DD{separator}MM{separator}YYYY, got {text!r:.40}")
+
+    return parse
+
+
+_PARSE_DATE: Final[dict[type, Callable[[str], _dt.date]]] = {
+    DayMonthYear: _date_parser(DayMonthYear, "-"),
+    DaySlashMonthYear: _date_parser(DaySlashMonthYear, "/"),
+}
+
+
+@functools.lru_cache(maxsize=1024)
+def _period(text: str) -> ReturnPeriod:
+    return _parse_return_period(text)
+
+
+def decode_hook(tp: type, value: Any) -> Any:
+    """msgspec's hook for the codec's own wire types (dates by form, return periods).
+
+    Each distinct value is parsed once and shared (a month of invoices has a few dozen dates).
+    Anything else is refused, so that a document the models do not describe takes the lossless
+    path instead of being guessed at.
+    """
+    if type(value) is str:
+        parse = _PARSE_DATE.get(tp)
+        if parse is not None:
+            return parse(value)
+        if tp is ReturnPeriod:
+            return _period(value)
+    raise NotImplementedError(f"no wire conversion to {tp.__name__} from {describe(value)}")
+
+
+def typed_decoder(tp: Any) -> msgspec.json.Decoder[Any]:
+    """A decoder of ``tp`` from JSON bytes, exact decimals and the codec's wire types."""
+    return msgspec.json.Decoder(tp, dec_hook=decode_hook, float_hook=Decimal)
+
+
+# ----------------------------------------------------------------------------------------------
+# Records and their field descriptions
+# ----------------------------------------------------------------------------------------------
+
+
+class WireRecord(
+    msgspec.Struct,
+    frozen=True,
+    gc=False,
+    kw_only=True,
+    omit_defaults=True,
+    forbid_unknown_fields=True,
+    repr_omit_defaults=True,
+):
+    """The base of every wire record: frozen, no reference cycles, wire names by ``rename``.
+
+    ``extra`` holds, exactly as sent and deeply read-only (arrays as tuples, objects as
+    :class:`~flynn_async.FrozenMap`), whatever the record carried that the models do not
+    describe: unknown fields, known fields sent as ``null``, and codes or flags in a form the
+    models do not know. It takes part in equality and hashing.
+    """
+
+    extra: Extra = EMPTY
+
+    #: Wire names of the fields whose values the lossless path keeps, as sent, in ``extra``
+    #: too (a flag sent as ``true``: the field reads ``YesNo.YES``, ``to_dict()`` gives
+    #: ``true`` back). Set per class by :func:`wire_fields`.
+    __wire_fields__: ClassVar[tuple[WireField, ...]]
+
+    def __post_init__(self) -> None:
+        extra = self.extra
+        if type(extra) is not FrozenMap:  # given by a caller: frozen deeply, as decoding does
+            msgspec.structs.force_setattr(self, "extra", FrozenMap(extra))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The record as the server shaped it: wire names, ``Decimal`` amounts, extras last."""
+        return to_wire(self)
+
+
+@attrs.frozen
+class WireField:
+    """One field of a wire record: the single description every direction uses."""
+
+    #: The attribute's name.
+    attr: str
+    #: The field's name on the wire.
+    wire: str
+    #: How the value is checked and converted.
+    kind: Kind
+    #: Must the server send it?
+    required: bool
+    #: The open enum of an ``enum``/``flag`` field, the record class of an ``object``/``list``
+    #: field, the date type of a ``date`` field.
+    type: Any = None
+
+
+def _kind_of(tp: Any) -> tuple[Kind, Any, bool]:
+    """(kind, type, optional) of a field's annotation."""
+    optional = False
+    if _origin(tp) in (Union, UnionType):
+        args = [a for a in get_args(tp) if a is not NoneType and a is not msgspec.UnsetType]
+        optional = len(args) != len(get_args(tp))
+        (tp,) = args
+    if tp is Decimal:
+        return "money", None, optional
+    if tp is str:
+        return "text", None, optional
+    if tp is bool or tp is int:
+        return "int", tp, optional
+    if tp is ReturnPeriod:
+        return "period", None, optional
+    if isinstance(tp, type) and issubclass(tp, _dt.date):
+        return "date", tp, optional
+    if isinstance(tp, type) and issubclass(tp, _OpenEnum):
+        return ("flag" if tp is YesNo else "enum"), tp, optional
+    if isinstance(tp, type) and issubclass(tp, WireRecord):
+        return "object", tp, optional
+    if _origin(tp) is tuple:
+        return "list", get_args(tp)[0], optional
+    raise TypeError(f"no wire codec for {tp!r}")  # pragma: no cover - a models bug
+
+
+def wire_fields(cls: type[WireRecord]) -> tuple[WireField, ...]:
+    """The field descriptions of a wire record class (``extra`` left out), in field order."""
+    found = cls.__dict__.get("__wire_fields__")
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    out = []
+    for info in msgspec.structs.fields(cls):
+        if info.name == "extra":
+            continue
+        kind, tp, optional = _kind_of(info.type)
+        required = info.required
+        out.append(WireField(info.name, info.encode_name, kind, required and not optional, tp))
+    result = tuple(out)
+    cls.__wire_fields__ = result
+    return result
+
+
+# ----------------------------------------------------------------------------------------------
+# The lossless path: a record from a decoded JSON object, naming the path of any bad value
+# ----------------------------------------------------------------------------------------------
+
+
+@attrs.frozen
+class _Plan:
+    """What the lossless path needs of one record class, worked out once."""
+
+    cls: type[WireRecord]
+    fields: tuple[WireField, ...]
+    by_wire: Mapping[str, WireField]
+    #: Wire names the typed conversion accepts (``extra`` is never taken from the wire).
+    known: frozenset[str]
+    #: Wire names of money fields (the typed conversion would take text for them).
+    money: frozenset[str]
+    #: Wire names of fields that are records or lists of records (converted one by one).
+    nested: frozenset[str]
+
+
+@functools.cache
+def _plan(cls: type[WireRecord]) -> _Plan:
+    fields = wire_fields(cls)
+    by_wire = {f.wire: f for f in fields}
+    return _Plan(
+        cls,
+        fields,
+        by_wire,
+        frozenset(by_wire),
+        frozenset(f.wire for f in fields if f.kind == "money"),
+        frozenset(f.wire for f in fields if f.kind in ("object", "list")),
+    )
+
+
+def _fail(message: str, path: str, where: Mapping[str, Any]) -> ResponseError:
+    return ResponseError(f"{message} @ {path}", **where)
+
+
+def _money(value: Any) -> Decimal:
+    if type(value) is Decimal:
+        if not value.is_finite():
+            raise ValueError(f"amount must be finite, got {value}")
+        return value
+    if type(value) is int:
+        return _INT_MONEY(value)
+    raise TypeError(f"expected a JSON number, got {describe(value)}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _INT_MONEY(value: int) -> Decimal:
+    """Whole-rupee amounts repeat (zero above all): one shared ``Decimal`` per value."""
+    return Decimal(value)
+
+
+_FLAGS: Final[dict[Any, YesNo]] = {"Y": YesNo.YES, "N": YesNo.NO}
+_FLAG_FORMS: Final[dict[str, YesNo]] = {
+    "Y": YesNo.YES,
+    "N": YesNo.NO,
+    "TRUE": YesNo.YES,
+    "FALSE": YesNo.NO,
+}
+
+
+def _flag(value: Any) -> tuple[YesNo | str, bool]:
+    """(the flag, whether its form as sent must be kept in ``extra``)."""
+    if value is True:
+        return YesNo.YES, True
+    if value is False:
+        return YesNo.NO, True
+    if type(value) is not str:
+        raise TypeError(f"expected a Y/N flag (text or a boolean), got {describe(value)}")
+    member = _FLAGS.get(value)
+    if member is not None:
+        return member, False
+    other = _FLAG_FORMS.get(value.upper())
+    return (value, False) if other is None else (other, True)
+
+
+def _scalar(f: WireField, value: Any) -> tuple[Any, bool]:
+    """(the converted value, whether the value as sent is also kept in ``extra``)."""
+    kind = f.kind
+    if kind == "money":
+        return _money(value), False
+    if kind == "flag":
+        return _flag(value)
+    if type(value) is not str and kind != "int":
+        what = {"enum": f"a {getattr(f.type, '__name__', '')} code", "date": "a date string"}
+        raise TypeError(f"expected {what.get(kind, 'a string')}, got {describe(value)}")
+    if kind == "text":
+        return value, False
+    if kind == "enum":
+        try:
+            return f.type(value), False
+        except ValueError:
+            return value, False  # an open code list: unknown codes stay text
+    if kind == "date":
+        return _PARSE_DATE[f.type](value), False
+    if kind == "period":
+        try:
+            return _period(value), False
+        except ValueError:
+            return value, True  # kept as sent; the field reads it as text
+    if type(value) is not f.type or (f.type is int and type(value) is bool):
+        raise TypeError(f"expected a JSON {f.type.__name__}, got {describe(value)}")
+    return value, False
+
+
+def structure(cls: type[WireRecord], item: Any, path: str, where: Mapping[str, Any] = EMPTY) -> Any:
+    """One record from a decoded JSON object, keeping everything it carries.
+
+    Raises :class:`~flynn_async.ResponseError` naming the path of every bad value of the
+    record (a value of the wrong type, a required field missing or ``null``).
+    """
+    if type(item) is not dict:
+        raise _fail(f"expected a JSON object, got {describe(item)}", path, where)
+    plan = _plan(cls)
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    problems: list[str] = []
+    for key, value in item.items():
+        f = plan.by_wire.get(key)
+        if f is None or (value is None and not f.required):
+            extra[key] = value
+            continue
+        here = f"{path}.{key}"
+        try:
+            converted, keep = _value(f, value, here, where)
+        except (TypeError, ValueError) as exc:
+            problems.append(f"{exc} @ {here}")
+            continue
+        values[f.attr] = converted
+        if keep:
+            extra[key] = value
+    problems += [
+        f"required field is missing @ {path}.{f.wire}"
+        for f in plan.fields
+        if f.required and f.wire not in item
+    ]
+    if problems:
+        raise ResponseError("; ".join(problems), **where)
+    if extra:
+        values["extra"] = FrozenMap._of_dict(extra)
+    return cls(**values)
+
+
+def _value(f: WireField, value: Any, path: str, where: Mapping[str, Any]) -> tuple[Any, bool]:
+    if f.kind == "object":
+        return structure(f.type, value, path, where), False
+    if f.kind == "list":
+        return structure_many(f.type, value, path, where), False
+    return _scalar(f, value)
+
+
+def structure_many(
+    cls: type[WireRecord], items: Any, path: str, where: Mapping[str, Any] = EMPTY
+) -> tuple[Any, ...]:
+    """A list of records from decoded JSON objects (see :func:`structure`), in order.
+
+    Records that carry only known fields in their usual form are converted together in one
+    typed call; the others (unknown fields, ``null`` values, other forms) one by one.
+    """
+    if type(items) is not list:
+        raise _fail(f"expected a list, got {describe(items)}", path, where)
+    plan = _plan(cls)
+    known, money, nested = plan.known, plan.money, plan.nested
+    plain: list[Any] = []
+    for item in items:
+        if type(item) is not dict:
+            plain = []
+            break
+        keys = item.keys()
+        if not keys <= known or None in item.values() or (nested and keys & nested):
+            plain = []
+            break
+        if any(type(item[w]) is not Decimal and type(item[w]) is not int for w in keys & money):
+            plain = []
+            break
+        plain.append(item)
+    else:
+        try:
+            return msgspec.convert(plain, tuple[cls, ...], dec_hook=decode_hook)  # type: ignore[valid-type]
+        except msgspec.ValidationError:
+            pass
+    return tuple(structure(cls, item, f"{path}[{i}]", where) for i, item in enumerate(items))
+
+
+# ----------------------------------------------------------------------------------------------
+# Encoding
+# ----------------------------------------------------------------------------------------------
+
+
+def _encode_value(value: Any) -> Any:
+    if isinstance(value, _dt.date):
+        return value.isoformat()
+    if isinstance(value, ReturnPeriod):
+        return str(value)
+    if isinstance(value, FrozenMap):
+        return thaw(value)
+    raise NotImplementedError(f"cannot encode {type(value).__name__}")
+
+
+def _date_text(value: _dt.date, separator: str) -> str:
+    return f"{value.day:02d}{separator}{value.month:02d}{separator}{value.year:04d}"
+
+
+def to_wire(record: WireRecord) -> dict[str, Any]:
+    """A record as the server shaped it: wire names, ``Decimal`` amounts, extras last."""
+    out: dict[str, Any] = {}
+    for f in wire_fields(type(record)):
+        value = getattr(record, f.attr)
+        if value is None:
+            continue
+        kind = f.kind
+        if kind == "date":
+            value = _date_text(value, f.type.separator)
+        elif kind == "enum" or kind == "flag":
+            value = str(value.value if isinstance(value, _OpenEnum) else value)
+        elif kind == "period":
+            value = str(value)
+        elif kind == "object":
+            value = to_wire(value)
+        elif kind == "list":
+            value = [to_wire(item) for item in value]
+        out[f.wire] = value
+    if record.extra:
+        out.update(thaw(record.extra))
+    return out
+
+
+def encoder() -> msgspec.json.Encoder:
+    """An encoder of decoded documents (for comparing a document with the bytes it came from)."""
+    return msgspec.json.Encoder(enc_hook=_encode_value, decimal_format="number")
+
+
+def kinds(fields: Iterable[WireField]) -> dict[str, Kind]:
+    """Attribute name to kind (for exports)."""
+    return {f.attr: f.kind for f in fields}
