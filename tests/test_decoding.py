@@ -609,7 +609,7 @@ def test_fast_path_equals_the_lossless_path_and_the_constructor(
     assert record == slow.to_dict()
     assert pickle.loads(pickle.dumps(slow)) == slow
     with pytest.raises(AttributeError):
-        slow.value = Decimal(0)
+        slow.value = Decimal(0)  # type: ignore[misc]
     with pytest.raises(AttributeError):
         del slow.value
 
