@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import NoneType, UnionType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias, Union, get_args
@@ -43,6 +43,7 @@ __all__ = [
     "WireField",
     "WireRecord",
     "decode_hook",
+    "encoder",
     "structure",
     "structure_many",
     "to_wire",
@@ -494,8 +495,3 @@ def to_wire(record: WireRecord) -> dict[str, Any]:
 def encoder() -> msgspec.json.Encoder:
     """An encoder of decoded documents (for comparing a document with the bytes it came from)."""
     return msgspec.json.Encoder(enc_hook=_encode_value, decimal_format="number")
-
-
-def kinds(fields: Iterable[WireField]) -> dict[str, Kind]:
-    """Attribute name to kind (for exports)."""
-    return {f.attr: f.kind for f in fields}
