@@ -368,7 +368,7 @@ class ImsApi:
         *,
         sections: Iterable[ImsSection | str] | ImsSection | str = ALL_SECTIONS,
         status: ImsStatus | str | None = None,
-        resume: Mapping[ImsSection | str, str] | None = None,
+        resume: Mapping[ImsSection, str] | Mapping[str, str] | None = None,
         replace_lost: bool = False,
         on_progress: ProgressCallback | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -566,7 +566,7 @@ def _session_source(
 
 
 def _check_resume(
-    resume: Mapping[ImsSection | str, str] | None, sections: Sequence[ImsSection]
+    resume: Mapping[ImsSection, str] | Mapping[str, str] | None, sections: Sequence[ImsSection]
 ) -> dict[ImsSection, str]:
     """``resume``: a task id for some of the sections being downloaded."""
     if resume is None:
