@@ -1,8 +1,10 @@
 """IMS invoice downloads: submit a task per section, wait, fetch every page, merge.
 
 ``submit`` starts a server task (it is never repeated blindly: the route takes no idempotency
-key); ``task`` re-attaches to one by id; ``download`` does the whole pipeline for a section and
-``download_all`` for several sections at once, merging them into one typed result.
+key); ``task`` re-attaches to one by id; ``download`` does the whole pipeline for a section.
+``download_sections`` is the one orchestration of several sections (a task each, submitted or
+resumed by a known id, merged into one typed result); ``download_all``, the batch runner
+(``flynn_async.batch``, on top of this module) and the CLI's ``ims download`` all run it.
 """
 
 from __future__ import annotations
