@@ -180,7 +180,9 @@ class ImsApi:
         Once sent, the call runs to its answer even if the caller is cancelled (bounded by the
         request timeout), and the task id is handed over at once: ``on_submitted(section,
         task_id)`` is called before anything else is awaited, an INFO line is logged, and a
-        ``CancelledError`` that follows carries the id in a note and in ``task_ids``.
+        ``CancelledError`` that follows carries the id in a note and in ``task_ids``. An
+        awaitable ``on_submitted`` returns is awaited before the task is handed back, to its
+        end even if cancelled (see :meth:`download_sections`).
         """
         chosen = ImsSection.parse(section)
         wanted = None if status is None else ImsStatus.parse(status)
