@@ -78,6 +78,16 @@ async def test_resume_by_section_name_and_every_section_resumed_submits_nothing(
     assert result.recipient_gstin is None  # no session was needed, so none is known
 
 
+async def test_a_given_session_names_the_recipient_even_when_every_task_is_resumed(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    known = await submitted_b2b(client, session, sim)
+    result = await client.ims.download_sections(session, sections=["B2B"], resume={"B2B": known})
+    assert sim.calls["ims_submit"] == 0
+    assert result.recipient_gstin == session.gstin
+    assert expected(sim, ("B2B",)) == result.to_dict()
+
+
 async def test_a_session_function_is_called_once_when_a_submit_needs_it(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:

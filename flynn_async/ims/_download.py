@@ -411,7 +411,7 @@ class ImsApi:
         """
         chosen = parse_sections(sections)
         wanted = None if status is None else ImsStatus.parse(status)
-        source = _session_source(session)
+        _check_session(session)
         _check_callback(on_submitted)
         resumed = _check_resume(resume, chosen)
         for name, flag in (("skip_empty", skip_empty), ("replace_lost", replace_lost)):
@@ -419,7 +419,7 @@ class ImsApi:
                 raise InvalidInput(f"{name} must be True or False")
         download = _SectionsDownload(
             self,
-            source,
+            session,
             chosen,
             wanted,
             resumed,
@@ -437,7 +437,7 @@ class _SectionsDownload:
     def __init__(
         self,
         ims: ImsApi,
-        session: Callable[[], Awaitable[GstSession]],
+        session: GstSession | Callable[[], Awaitable[GstSession]],
         sections: Sequence[ImsSection],
         status: ImsStatus | None,
         resume: Mapping[ImsSection, str],
@@ -448,8 +448,8 @@ class _SectionsDownload:
         on_submitted: SubmittedCallback | None,
     ) -> None:
         self._ims = ims
-        self._source = session
-        self._session: GstSession | None = None
+        self._given = session
+        self._session: GstSession | None = session if isinstance(session, GstSession) else None
         self._session_lock = asyncio.Lock()
         self._sections = sections
         self._status = status
@@ -483,10 +483,11 @@ class _SectionsDownload:
         return merged if session is None else merged.for_recipient(session.gstin)
 
     async def _gst_session(self) -> GstSession:
-        """The session, asked for once, when first needed."""
+        """The session given, or the one the given function gives (asked once, when needed)."""
         async with self._session_lock:
             if self._session is None:
-                session = await self._source()
+                given = self._given
+                session = given if isinstance(given, GstSession) else await given()
                 if not isinstance(session, GstSession):
                     raise InvalidInput("session must be a GstSession (from verify_otp)")
                 _validate.gstin(session.gstin, name="session.gstin")
@@ -551,22 +552,14 @@ class _SectionsDownload:
         return None if self._on_submitted is None else self._on_submitted(section, task_id)
 
 
-def _session_source(
-    session: GstSession | Callable[[], Awaitable[GstSession]],
-) -> Callable[[], Awaitable[GstSession]]:
-    """``session`` as an async function giving it (a given session is checked at once)."""
+def _check_session(session: object) -> None:
+    """A GST session (its GSTIN checked at once), or an async function giving one."""
     if isinstance(session, GstSession):
         _validate.gstin(session.gstin, name="session.gstin")
-
-        async def given() -> GstSession:
-            return session
-
-        return given
-    if not callable(session):
+    elif not callable(session):
         raise InvalidInput(
             "session must be a GstSession (from verify_otp) or an async function giving one"
         )
-    return session
 
 
 def _check_resume(
