@@ -920,3 +920,34 @@ async def test_a_batch_killed_mid_run_fetches_only_the_missing_pages_on_rerun(
     assert sim.calls["task_page"] == 8 * 10 - kept  # only the pages not on disk
     for done in rerun.completed:
         assert done.load().to_dict() == expected(sim, done.gstin)
+
+
+async def test_a_rerun_whose_tasks_are_all_recorded_needs_no_gst_session(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(2)
+    sim, client = await batch_client(
+        make_sim, make_client, store, fault_routes=["task_page"], error_rate=1.0
+    )
+    await open_all(client, sim, open_gst, gstins)
+    stored: list[str] = []
+
+    async def store_id(section: ImsSection, task_id: str) -> None:  # an async on_submitted
+        stored.append(task_id)
+
+    first = await client.ims.download_many(
+        gstins, sections=SECTIONS, manifest=tmp_path, on_submitted=store_id
+    )
+    assert len(first.failed) == 2
+    assert sorted(stored) == sorted(sim.tasks)  # awaited for every task
+    for gstin in gstins:
+        await client.gst.forget(gstin)  # no session to restore any more
+        assert await store.load(gstin) is None
+
+    sim.config = sim.config.replace(error_rate=0.0)
+    sim.reset_counters()
+    second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
+    assert len(second.completed) == 2  # re-attached to every task: no session was needed
+    assert sim.calls["ims_submit"] == 0
+    for done in second.completed:
+        assert done.load().to_dict() == expected(sim, done.gstin)

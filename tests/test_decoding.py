@@ -1219,3 +1219,30 @@ def test_frozen_map_freezes_any_container_it_is_given() -> None:
     assert type(frozen["items"][0]["b"]) is tuple
     same = FrozenMap({"x": frozen})
     assert same["x"] is frozen  # already frozen: kept as it is
+
+
+def test_a_plain_page_is_checked_by_counting_alone() -> None:
+    records = [{**FAST_BASE, "inum": f"N{i}", "camt": 0, "iamt": Decimal("1.50")} for i in range(4)]
+    body = dumps({"status": "1", "data": {"b2b": records, "ecom": []}, "error": None})
+    with mock.patch.object(
+        _decoding, "_written_back_matches", side_effect=AssertionError("the slow step ran")
+    ):
+        fast = _decoding.decode_page_fast(body)
+    assert fast is not None
+    assert {"b2b": records, "ecom": []} == fast.to_dict()
+
+
+def test_zero_amounts_are_shared_and_other_zeros_keep_their_digits() -> None:
+    records = [
+        {**FAST_BASE, "inum": "A", "camt": 0, "samt": 0},
+        {**FAST_BASE, "inum": "B", "camt": 0, "samt": Decimal("0.00"), "cess": Decimal("-0.0")},
+    ]
+    for result in (
+        decode_ims_page(dumps({"status": "1", "data": {"b2b": records}})),
+        structure_invoices({"b2b": records}),
+    ):
+        first, second = result.b2b
+        assert first.cgst is second.cgst is first.sgst
+        assert "0.00" == str(second.sgst)
+        assert "-0.0" == str(second.cess)
+        assert {"b2b": records} == result.to_dict()

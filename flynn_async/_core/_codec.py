@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import NoneType, UnionType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias, Union, get_args
@@ -46,6 +46,7 @@ __all__ = [
     "WireField",
     "WireRecord",
     "decode_hook",
+    "encoder",
     "structure",
     "structure_many",
     "to_wire",
@@ -215,7 +216,7 @@ def decode_hook(tp: type, value: Any) -> Any:
             return _period(value)
         if isinstance(tp, type) and issubclass(tp, WallTime):
             return _time(tp, value)
-    raise NotImplementedError(f"no wire conversion to {tp.__name__} from {describe(value)}")
+    raise TypeError(f"no wire conversion to {tp.__name__} from {describe(value)}")
 
 
 def typed_decoder(tp: Any) -> msgspec.json.Decoder[Any]:
@@ -507,32 +508,52 @@ def structure_many(
 ) -> tuple[Any, ...]:
     """A list of records from decoded JSON objects (see :func:`structure`), in order.
 
-    Records that carry only known fields in their usual form are converted together in one
-    typed call; the others (unknown fields, ``null`` values, other forms) one by one.
+    Each record's known, non-null fields are set apart from the rest (kept in its ``extra``),
+    and the records are then converted together in one typed call. Records the typed call
+    cannot take (a flag or code in another form, a text where money is due, a nested record)
+    are read one by one by :func:`structure`, which keeps or names everything.
     """
     if type(items) is not list:
         raise _fail(f"expected a list, got {describe(items)}", path, where)
     plan = _plan(cls)
     known, money, nested = plan.known, plan.money, plan.nested
-    plain: list[Any] = []
-    for item in items:
+    ready: list[Any] = []
+    odd: list[int] = []  # records for the one-by-one path
+    for i, item in enumerate(items):
         if type(item) is not dict:
-            plain = []
-            break
+            raise _fail(f"expected a JSON object, got {describe(item)}", f"{path}[{i}]", where)
         keys = item.keys()
-        if not keys <= known or None in item.values() or (nested and keys & nested):
-            plain = []
-            break
-        if any(type(item[w]) is not Decimal and type(item[w]) is not int for w in keys & money):
-            plain = []
-            break
-        plain.append(item)
-    else:
+        if not (keys <= known and None not in item.values()):
+            extra = {k: v for k, v in item.items() if v is None or k not in known}
+            item = {k: v for k, v in item.items() if v is not None and k in known}
+            item["extra"] = extra
+            keys = item.keys()
+        if (nested and keys & nested) or any(type(item[w]) is str for w in keys & money):
+            odd.append(i)
+            item = None
+        ready.append(item)
+    if not odd:
         try:
-            return msgspec.convert(plain, tuple[cls, ...], dec_hook=decode_hook)  # type: ignore[valid-type]
-        except msgspec.ValidationError:
+            return msgspec.convert(ready, tuple[cls, ...], dec_hook=_lossless_hook)  # type: ignore[valid-type]
+        except msgspec.ValidationError:  # a code or flag in a form the typed call refuses
             pass
-    return tuple(structure(cls, item, f"{path}[{i}]", where) for i, item in enumerate(items))
+    out: list[Any] = []
+    for i, item in enumerate(ready):
+        if item is not None:
+            try:
+                out.append(msgspec.convert(item, cls, dec_hook=_lossless_hook))
+                continue
+            except msgspec.ValidationError:
+                pass
+        out.append(structure(cls, items[i], f"{path}[{i}]", where))
+    return tuple(out)
+
+
+def _lossless_hook(tp: type, value: Any) -> Any:
+    """:func:`decode_hook`, and a record's ``extra`` from what the lossless path set apart."""
+    if tp is FrozenMap and type(value) is dict:
+        return FrozenMap._of_dict(value) if value else EMPTY
+    return decode_hook(tp, value)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -589,8 +610,3 @@ def to_wire(record: WireRecord) -> dict[str, Any]:
 def encoder() -> msgspec.json.Encoder:
     """An encoder of decoded documents (for comparing a document with the bytes it came from)."""
     return msgspec.json.Encoder(enc_hook=_encode_value, decimal_format="number")
-
-
-def kinds(fields: Iterable[WireField]) -> dict[str, Kind]:
-    """Attribute name to kind (for exports)."""
-    return {f.attr: f.kind for f in fields}

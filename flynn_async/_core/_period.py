@@ -4,22 +4,52 @@ from __future__ import annotations
 
 import functools
 
-import attrs
-
 __all__ = ["ReturnPeriod"]
 
 
-@attrs.frozen(order=True)
+@functools.total_ordering
 class ReturnPeriod:
-    """A GST return period (``rtnprd``, ``MMYYYY`` on the wire), ordered by time."""
+    """A GST return period (``rtnprd``, ``MMYYYY`` on the wire), ordered by time.
+
+    An immutable value (a plain class rather than attrs, so that the wire codec's decoder
+    reads it from its ``MMYYYY`` text instead of taking it for a JSON object).
+    """
+
+    __slots__ = ("month", "year")
 
     year: int
-    month: int = attrs.field()
+    month: int
 
-    @month.validator
-    def _check_month(self, _: attrs.Attribute[int], value: int) -> None:
-        if not 1 <= value <= 12:
-            raise ValueError(f"month must be 1 to 12, got {value}")
+    def __init__(self, year: int, month: int) -> None:
+        if not 1 <= month <= 12:
+            raise ValueError(f"month must be 1 to 12, got {month}")
+        object.__setattr__(self, "year", year)
+        object.__setattr__(self, "month", month)
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"ReturnPeriod is immutable (cannot set {name!r})")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"ReturnPeriod is immutable (cannot delete {name!r})")
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not ReturnPeriod:
+            return NotImplemented
+        return (self.year, self.month) == (other.year, other.month)
+
+    def __lt__(self, other: object) -> bool:
+        if type(other) is not ReturnPeriod:
+            return NotImplemented
+        return (self.year, self.month) < (other.year, other.month)
+
+    def __hash__(self) -> int:
+        return hash((ReturnPeriod, self.year, self.month))
+
+    def __repr__(self) -> str:
+        return f"ReturnPeriod(year={self.year}, month={self.month})"
+
+    def __reduce__(self) -> tuple[type[ReturnPeriod], tuple[int, int]]:
+        return (ReturnPeriod, (self.year, self.month))
 
     @classmethod
     def parse(cls, text: str) -> ReturnPeriod:

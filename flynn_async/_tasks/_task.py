@@ -27,10 +27,11 @@ from collections.abc import (
     Iterator,
     Sequence,
 )
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol
 
 import attrs
 import msgspec
+from typing_extensions import TypeVar
 
 from flynn_async._core._errors import (
     InvalidInput,
@@ -44,6 +45,7 @@ from flynn_async._core._policy import PollPolicy, RandomSource
 from flynn_async._http import _api
 from flynn_async._http._auth import Api
 from flynn_async._http._envelope import unwrap
+from flynn_async._http._transport import Decoded
 
 from ._checkpoint import Checkpoint
 from ._types import Phase, Progress, TaskState, TaskStatus
@@ -51,11 +53,16 @@ from ._types import Phase, Progress, TaskState, TaskStatus
 log: Final = logging.getLogger("flynn_async.tasks")
 
 P = TypeVar("P")
+#: A record of a page (what :meth:`Task.records` yields beside its section name).
+R_co = TypeVar("R_co", covariant=True, default=object)
 ProgressCallback = Callable[[Progress], None]
 
 
-class PageCodec(Protocol[P]):
-    """How one kind of task's pages are decoded, merged and walked record by record."""
+class PageCodec(Protocol[P, R_co]):
+    """How one kind of task's pages are decoded, merged and walked record by record.
+
+    ``P`` is what a page decodes to (and the merged result); ``R_co`` a record of a page.
+    """
 
     def decode(self, data: Any, *, route: str, task_id: str, page: int) -> P:
         """One page's ``data`` to a typed page (raise ``ResponseError`` if malformed)."""
@@ -65,8 +72,16 @@ class PageCodec(Protocol[P]):
         """Pages, in order, to one result."""
         ...
 
-    def records(self, page: P) -> Iterator[tuple[str, object]]:
+    def records(self, page: P) -> Iterator[tuple[str, R_co]]:
         """A page's records as ``(section, record)`` pairs."""
+        ...
+
+
+class FastPageCodec(PageCodec[P], Protocol[P]):
+    """A codec that can also read a whole page body in one typed call."""
+
+    def decode_body(self, body: bytes) -> P | None:
+        """The page, or ``None`` when the body needs :meth:`decode` (never raises)."""
         ...
 
 
@@ -154,8 +169,11 @@ def parse_page_count(data: Any, task_id: str, route: str) -> int:
     return pages
 
 
-class Task(Generic[P]):
+class Task(Generic[P, R_co]):
     """A handle on one server task. Create it with a route's ``submit`` or ``task(task_id)``.
+
+    ``Task[P, R]``: its pages and merged result are ``P``, its records ``R`` (an IMS download
+    task is ``Task[ImsInvoices, ImsEntry]``; ``Task[ImsInvoices]`` leaves ``R`` ``object``).
 
     The id is a resume token: the server keeps results for 7 days, so a process that stopped
     can re-attach with the id instead of starting a new task (and paying for it again).
@@ -165,7 +183,7 @@ class Task(Generic[P]):
         self,
         ctx: TaskContext,
         task_id: str,
-        codec: PageCodec[P],
+        codec: PageCodec[P, R_co],
         *,
         on_progress: ProgressCallback | None = None,
         label: str | None = None,
@@ -178,6 +196,8 @@ class Task(Generic[P]):
         self.pages_from_checkpoint = 0
         self._id = task_id
         self._codec = codec
+        #: The codec's typed reader of whole page bodies, if it has one.
+        self._fast: Callable[[bytes], P | None] | None = getattr(codec, "decode_body", None)
         self.on_progress = on_progress
         self.label = label
         self._completed: TaskStatus | None = None
@@ -326,14 +346,22 @@ class Task(Generic[P]):
             # the result route promised this page: a 404 for it is the result store
             # catching up, retried like any fault, then given up
             retry_not_found=True,
+            fast=self._fast,
         )
-        page = self._codec.decode(data, route=template, task_id=self._id, page=number)
+        if type(data) is Decoded:
+            page: P = data.value
+        else:
+            page = self._codec.decode(data, route=template, task_id=self._id, page=number)
         if checkpoint is not None:  # only a page that decoded is kept
             await checkpoint.write(index, body)
         return page
 
     def _decode_stored(self, body: bytes, route: str, number: int) -> P:
         where: dict[str, Any] = {"route": route, "task_id": self._id, "page": number}
+        if self._fast is not None:
+            page = self._fast(body)
+            if page is not None:
+                return page
         try:
             document = loads(body)
         except msgspec.DecodeError as exc:  # pragma: no cover - the digest was checked
@@ -397,7 +425,7 @@ class Task(Generic[P]):
         """
         return self._iter_pages(self._ctx.max_concurrency)
 
-    async def records(self) -> AsyncIterator[tuple[str, Any]]:
+    async def records(self) -> AsyncIterator[tuple[str, R_co]]:
         """Every record as ``(section, record)``, page by page, streaming like :meth:`pages`."""
         pages = self._iter_pages(self._ctx.max_concurrency)
         try:
@@ -419,6 +447,7 @@ class Task(Generic[P]):
 
 
 __all__ = [
+    "FastPageCodec",
     "PageCodec",
     "ProgressCallback",
     "Task",

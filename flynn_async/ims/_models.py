@@ -189,6 +189,21 @@ _SHARED: Final[dict[str, str]] = {}
 _SHARED_LIMIT: Final = 65536
 
 
+#: The one shared zero amount (``0`` as sent: no fraction digits, no sign).
+_ZERO: Final = Decimal(0)
+
+
+def _is_zero(amount: Decimal | None) -> bool:
+    """Is ``amount`` exactly ``0`` as sent (not ``0.00``, not ``-0``: those keep their digits)?"""
+    return (
+        amount is not None
+        and not amount
+        and amount is not _ZERO
+        and amount.adjusted() == 0
+        and not amount.is_signed()
+    )
+
+
 def _shared(text: str) -> str:
     found = _SHARED.get(text)
     if found is None:
@@ -270,11 +285,22 @@ class ImsRecord(WireRecord, frozen=True, kw_only=True, rename=WIRE_NAMES):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        # repeated text kept once (the typed decoder makes a new str for every value)
-        msgspec.structs.force_setattr(self, "supplier_gstin", _shared(self.supplier_gstin))
+        # Values that repeat from record to record are kept once: the typed decoder makes a
+        # new object for every value it reads. Text through a table; a zero amount (sent as
+        # ``0``, the usual value of the taxes that do not apply) as the one shared zero.
+        put = msgspec.structs.force_setattr
+        put(self, "supplier_gstin", _shared(self.supplier_gstin))
         pos = self.place_of_supply
         if pos is not None:
-            msgspec.structs.force_setattr(self, "place_of_supply", _shared(pos))
+            put(self, "place_of_supply", _shared(pos))
+        if _is_zero(self.igst):
+            put(self, "igst", _ZERO)
+        if _is_zero(self.cgst):
+            put(self, "cgst", _ZERO)
+        if _is_zero(self.sgst):
+            put(self, "sgst", _ZERO)
+        if _is_zero(self.cess):
+            put(self, "cess", _ZERO)
 
     @property
     def pending_blocked(self) -> YesNo | str | None:
@@ -372,8 +398,6 @@ SECTION_RECORD_TYPES: Final[Mapping[str, type[ImsRecord]]] = MappingProxyType(
 )
 KNOWN_SECTIONS: Final = tuple(SECTION_RECORD_TYPES)
 assert tuple(s.key for s in ImsSection) == KNOWN_SECTIONS
-
-_ZERO: Final = Decimal(0)
 
 
 @attrs.frozen
