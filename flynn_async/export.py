@@ -1496,8 +1496,9 @@ def _g2b_document_rows(result: Any) -> Iterator[list[_CellValue]]:
                     row.append(section)
                 elif name == _EXTRA:
                     extra = dict(document.to_dict())
-                    for _, wire, _ in document._FIELDS:
-                        extra.pop(wire, None)
+                    for f in _codec.wire_fields(type(document)):
+                        if f.kind != "list":  # item lines stay with what is not a column
+                            extra.pop(f.wire, None)
                     row.append(_extra_text(extra) if extra else None)
                 else:
                     value = getattr(document, name, None)

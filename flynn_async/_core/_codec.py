@@ -255,6 +255,13 @@ class WireRecord(
     #: Whether :func:`to_wire` gives a whole amount (a ``Decimal`` without fraction digits, as
     #: a JSON integer decodes) back as an ``int``, as it was sent.
     __wire_whole_ints__: ClassVar[bool] = False
+    #: Whether the lossless path keeps, in ``extra``, a text field sent as another JSON type
+    #: and an empty text sent where a date, an amount or a count is due (the GSTR-2B
+    #: document's open fields), instead of refusing the record.
+    __wire_lenient__: ClassVar[bool] = False
+    #: What error messages call the document (``"GSTR-2B"``: ``"GSTR-2B <path>: <problem>"``);
+    #: ``None``: ``"<problem> @ <path>"``.
+    __wire_label__: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         extra = self.extra
@@ -346,6 +353,18 @@ class _Plan:
     money: frozenset[str]
     #: Wire names of fields that are records or lists of records (converted one by one).
     nested: frozenset[str]
+    #: The class's ``__wire_lenient__``: a text field sent as another JSON type, or an empty
+    #: text where a date, an amount or a count is due, is kept in ``extra`` as sent.
+    lenient: bool
+    #: The class's ``__wire_label__``: errors read ``"<label> <path>: <problem>"``.
+    label: str | None
+
+
+#: What the typed conversion may take for money (it would also take text and floats).
+_MONEY_TYPES: Final = frozenset({Decimal, int})
+
+#: Kinds whose field an empty text leaves unset on a lenient record (the value is kept as sent).
+_EMPTY_IS_UNSET: Final = frozenset({"money", "date", "time", "int", "period"})
 
 
 @functools.cache
@@ -359,6 +378,16 @@ def _plan(cls: type[WireRecord]) -> _Plan:
         frozenset(by_wire),
         frozenset(f.wire for f in fields if f.kind == "money"),
         frozenset(f.wire for f in fields if f.kind in ("object", "list")),
+        cls.__wire_lenient__,
+        cls.__wire_label__,
+    )
+
+
+def _problem(plan: _Plan, message: str, path: str) -> str:
+    return (
+        f"{plan.label} {path.removeprefix('$.')}: {message}"
+        if plan.label
+        else f"{message} @ {path}"
     )
 
 
@@ -447,9 +476,10 @@ def structure(cls: type[WireRecord], item: Any, path: str, where: Mapping[str, A
     Raises :class:`~flynn_async.ResponseError` naming the path of every bad value of the
     record (a value of the wrong type, a required field missing or ``null``).
     """
-    if type(item) is not dict:
-        raise _fail(f"expected a JSON object, got {describe(item)}", path, where)
     plan = _plan(cls)
+    if type(item) is not dict:
+        message = f"expected a JSON object, got {describe(item)}"
+        raise ResponseError(_problem(plan, message, path), **where)
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     problems: list[str] = []
@@ -458,20 +488,27 @@ def structure(cls: type[WireRecord], item: Any, path: str, where: Mapping[str, A
         if f is None or (value is None and not f.required):
             extra[key] = value
             continue
+        if plan.lenient and (
+            (f.kind == "text" and type(value) is not str)
+            or (value == "" and f.kind in _EMPTY_IS_UNSET)
+        ):
+            extra[key] = value
+            continue
         here = f"{path}.{key}"
         if value is None:
-            problems.append(f"{_null(f)}: required field must not be null @ {here}")
+            message = f"{_null(f)}: required field must not be null"
+            problems.append(_problem(plan, message, here))
             continue
         try:
             converted, keep = _value(f, value, here, where)
         except (TypeError, ValueError) as exc:
-            problems.append(f"{exc} @ {here}")
+            problems.append(_problem(plan, str(exc), here))
             continue
         values[f.attr] = converted
         if keep:
             extra[key] = value
     problems += [
-        f"required field is missing @ {path}.{f.wire}"
+        _problem(plan, "required field is missing", f"{path}.{f.wire}")
         for f in plan.fields
         if f.required and f.wire not in item
     ]
@@ -513,22 +550,27 @@ def structure_many(
     cannot take (a flag or code in another form, a text where money is due, a nested record)
     are read one by one by :func:`structure`, which keeps or names everything.
     """
-    if type(items) is not list:
-        raise _fail(f"expected a list, got {describe(items)}", path, where)
     plan = _plan(cls)
+    if type(items) is not list:
+        raise ResponseError(
+            _problem(plan, f"expected a list, got {describe(items)}", path), **where
+        )
     known, money, nested = plan.known, plan.money, plan.nested
     ready: list[Any] = []
     odd: list[int] = []  # records for the one-by-one path
     for i, item in enumerate(items):
         if type(item) is not dict:
-            raise _fail(f"expected a JSON object, got {describe(item)}", f"{path}[{i}]", where)
+            message = f"expected a JSON object, got {describe(item)}"
+            raise ResponseError(_problem(plan, message, f"{path}[{i}]"), **where)
         keys = item.keys()
         if not (keys <= known and None not in item.values()):
             extra = {k: v for k, v in item.items() if v is None or k not in known}
             item = {k: v for k, v in item.items() if v is not None and k in known}
             item["extra"] = extra
             keys = item.keys()
-        if (nested and keys & nested) or any(type(item[w]) is str for w in keys & money):
+        if (nested and keys & nested) or any(
+            type(item[w]) not in _MONEY_TYPES for w in keys & money
+        ):
             odd.append(i)
             item = None
         ready.append(item)
