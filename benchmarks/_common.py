@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import aiohttp
+import attrs
 
 import flynn_async
 from flynn_async import Credentials, FlynnClient, GstSession
@@ -186,14 +187,14 @@ def _child_env() -> dict[str, str]:
 class RemoteSimulator:
     """A :class:`~flynn_async.testing.FlynnSimulator` served by a child process.
 
-    ``async with RemoteSimulator(page_size=100, ...) as sim:`` starts
-    ``python -m benchmarks._simserver`` with those :class:`~flynn_async.testing.SimulatorConfig`
-    settings, waits for its address, and on leaving tells it to stop and waits for it to exit
+    ``async with RemoteSimulator(paging=PagingSettings(size=100), ...) as sim:`` starts
+    ``python -m benchmarks._simserver`` with those settings groups (plain values only: they
+    go as JSON), waits for its address, and on leaving tells it to stop and waits for it to exit
     (killing it only if it hangs). :meth:`stats` reads its counters over its control port.
     """
 
-    def __init__(self, **config: Any) -> None:
-        self.config = config
+    def __init__(self, **groups: Any) -> None:
+        self.config = {name: attrs.asdict(group) for name, group in groups.items()}
         self._proc: asyncio.subprocess.Process | None = None
         self._info: SimInfo | None = None
 

@@ -192,7 +192,7 @@ class ImsState:
         total = 0
         for key in _api.IMS_COUNT_GROUPS[group]:
             known = key in _DOMESTIC or key in _IMPORTS
-            if not known and key not in self._sim.config.unknown_sections:
+            if not known and key not in self._sim.config.records.unknown_sections:
                 continue
             tally = dict.fromkeys(_api.IMS_COUNT_FIELDS.values(), 0)
             for record in self._sim._section_records(gstin, key, None):
