@@ -26,6 +26,7 @@ documents of :func:`sample_einvoices` unless given others (:class:`SimEInvoice`)
 """
 
 from ._einvoice_sim import SIM_EINVOICE_ISSUER, SimEInvoice, sample_einvoices
+from ._objects import SimTask
 from ._settings import (
     DelaySettings,
     EInvoiceSettings,
@@ -36,7 +37,7 @@ from ._settings import (
     SimulatorConfig,
     TaskSettings,
 )
-from ._simulator import SIM_OTP, USER_HANDLE, USER_PASSWORD, FlynnSimulator, SimTask
+from ._simulator import SIM_OTP, USER_HANDLE, USER_PASSWORD, FlynnSimulator
 
 __all__ = [
     "SIM_EINVOICE_ISSUER",

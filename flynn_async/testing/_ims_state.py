@@ -11,21 +11,48 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 from aiohttp import web
 
 from flynn_async._http import _api
+from flynn_async.testing._objects import GstSessionRecord, SimTask
+from flynn_async.testing._settings import SimulatorConfig
 
-#: The simulator (``_simulator.FlynnSimulator``) and its tasks: typed loosely here, since the
-#: simulator imports this module (no import cycle).
-FlynnSimulator = Any
-SimTask = Any
+__all__ = ["ImsSimRequest", "ImsState", "Simulator"]
 
-__all__ = ["ImsSimRequest", "ImsState"]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Simulator(Protocol):
+    """What the IMS state and its routes use of the simulator (``_simulator.FlynnSimulator``,
+    which imports this module: a protocol, not an import, keeps the two apart)."""
+
+    config: SimulatorConfig
+    ims_state: ImsState
+    _clock: Callable[[], float]
+
+    def _new_id(self) -> str: ...
+
+    def _section_records(
+        self, gstin: str, key: str, status: str | None
+    ) -> list[dict[str, Any]]: ...
+
+    def _api_headers(self, request: web.Request) -> str: ...
+
+    def _gstn_headers(self, request: web.Request) -> tuple[str, str]: ...
+
+    def _live_session(self, session_id: object, gstin: str, username: str) -> GstSessionRecord: ...
+
+    def _reset_task(self, received: ImsSimRequest, session: GstSessionRecord) -> SimTask: ...
+
+    def _peeking(self, request: web.Request) -> bool: ...
+
+    def _route(self, name: str, handler: Callable[[web.Request], Awaitable[Any]]) -> Handler: ...
+
 
 _DOMESTIC: Final = frozenset(s.lower() for s in _api.IMS_SECTIONS)
 _IMPORTS: Final = frozenset(_api.IMS_IMPORT_SECTIONS)
@@ -122,7 +149,7 @@ class ImsState:
     request stays in progress at most ``seconds_in_progress`` by the simulator's clock.
     """
 
-    def __init__(self, sim: FlynnSimulator) -> None:
+    def __init__(self, sim: Simulator) -> None:
         self._sim = sim
         self.version = 0
         """Moves on each change: the simulator's download plans depend on it."""
@@ -183,8 +210,7 @@ class ImsState:
         else:  # a bill of entry: its taxable value
             value = Decimal(str(record["txval"])) + 1
             self._change(gstin, key, identity(key, record), txval=value, hash=digest)
-        amended: dict[str, Any] = self._sim._section_records(gstin, key, None)[index]
-        return amended
+        return self._sim._section_records(gstin, key, None)[index]
 
     def counts(self, gstin: str, group: str) -> dict[str, Any]:
         """The ``GETCNT`` data of one group."""
@@ -388,7 +414,7 @@ def _parse_body(raw: bytes) -> Any:
 
 
 def routes(
-    sim: FlynnSimulator,
+    sim: Simulator,
     *,
     bad_request: Callable[..., Exception],
     fail: Callable[..., Exception],
@@ -402,7 +428,7 @@ class _ImsRoutes:
 
     def __init__(
         self,
-        sim: FlynnSimulator,
+        sim: Simulator,
         *,
         bad_request: Callable[..., Exception],
         fail: Callable[..., Exception],
@@ -431,7 +457,7 @@ class _ImsRoutes:
             ),
         ]
 
-    def _session(self, request: web.Request) -> tuple[str, str, Any]:
+    def _session(self, request: web.Request) -> tuple[str, str, GstSessionRecord]:
         """Check the headers, the live GST session and the API version: (org, GSTIN, session)."""
         sim = self._sim
         org_id = sim._api_headers(request)
@@ -466,7 +492,9 @@ class _ImsRoutes:
         group = goods.lower()
         return {group: self._state.counts(gstin, group)}
 
-    async def _body(self, request: web.Request, kind: str) -> tuple[str, str, Any, dict[str, Any]]:
+    async def _body(
+        self, request: web.Request, kind: str
+    ) -> tuple[str, str, GstSessionRecord, dict[str, Any]]:
         """Check a save or reset: (org, GSTIN, session, the parsed body)."""
         org_id, gstin, live = self._session(request)
         raw = await request.read()
@@ -497,8 +525,7 @@ class _ImsRoutes:
         found = self._state.requests.get(ref)
         if found is None or found.gstin != gstin or found.org_id != org_id or found.task:
             raise self._fail(404, _api.ERR_NOT_FOUND, _api.ERR_TYPE_NOT_FOUND, {"int_tran_id": ref})
-        answer: dict[str, Any] = self._state.status_of(found, count=not self._sim._peeking(request))
-        return answer
+        return self._state.status_of(found, count=not self._sim._peeking(request))
 
 
 def _body_problems(data: Mapping[str, Any], gstin: str, kind: str) -> list[str]:

@@ -43,6 +43,9 @@ from flynn_async.testing import (
     _ims_state,
     _settings,
 )
+from flynn_async.testing._objects import GstSessionRecord as _GstSession
+from flynn_async.testing._objects import Plan as _Plan
+from flynn_async.testing._objects import SimTask
 from flynn_async.testing._settings import (
     DelaySettings,
     EInvoiceSettings,
@@ -60,7 +63,6 @@ __all__ = [
     "USER_HANDLE",
     "USER_PASSWORD",
     "FlynnSimulator",
-    "SimTask",
 ]
 
 USER_HANDLE: Final = "demo@example.com"
@@ -111,39 +113,6 @@ _READ_ONLY_ROUTES: Final = frozenset(
 _encoder: Final = msgspec.json.Encoder(decimal_format="number")
 
 
-@attrs.define(kw_only=True)
-class SimTask:
-    """A task the simulator handed out.
-
-    ``id`` is the task id, ``gstin``/``section``/``status`` the IMS request that made it
-    (``status`` is the filter asked for, ``None`` for all records), ``pages`` the page count
-    of its result, ``status_calls`` how many status calls it has answered, ``state`` its
-    current status (``processing`` until it reaches its terminal status), ``org_id`` the
-    organisation it belongs to and ``created_at`` its submission time by the simulator's clock.
-    """
-
-    id: str
-    gstin: str
-    section: str
-    status: str | None
-    pages: int
-    org_id: str = attrs.field(repr=False)
-    created_at: float = attrs.field(repr=False)
-    status_calls: int = 0
-    state: str = _api.TASK_STATUS_PROCESSING
-    _plan: _Plan = attrs.field(repr=False, alias="plan")
-    _session: _GstSession = attrs.field(repr=False, alias="session")
-    _doomed: bool = attrs.field(default=False, repr=False, alias="doomed")  # failing_*
-
-
-@attrs.define
-class _Plan:
-    """A task result: the pages' data and, once rendered, their bodies by envelope."""
-
-    pages: list[dict[str, list[dict[str, Any]]]]
-    bodies: dict[tuple[int, Envelope], bytes] = attrs.Factory(dict)
-
-
 @attrs.define
 class _Token:
     login_at: float  # start of the login this token descends from (refresh keeps it)
@@ -152,15 +121,6 @@ class _Token:
 
     def hard_expiry(self) -> float:
         return self.login_at + _api.TOKEN_HARD_EXPIRY_FACTOR * self.duration
-
-
-@attrs.define(eq=False)
-class _GstSession:
-    id: str
-    gstin: str
-    username: str
-    started_at: float
-    logged_out: bool = False
 
 
 class _Fail(Exception):
