@@ -184,6 +184,11 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _changed(group: Any) -> dict[str, Any]:
+    """A settings group's fields that differ from their defaults (plain values: JSON)."""
+    return attrs.asdict(group, filter=lambda field, value: value != field.default)
+
+
 class RemoteSimulator:
     """A :class:`~flynn_async.testing.FlynnSimulator` served by a child process.
 
@@ -194,7 +199,7 @@ class RemoteSimulator:
     """
 
     def __init__(self, **groups: Any) -> None:
-        self.config = {name: attrs.asdict(group) for name, group in groups.items()}
+        self.config = {name: _changed(group) for name, group in groups.items()}
         self._proc: asyncio.subprocess.Process | None = None
         self._info: SimInfo | None = None
 

@@ -26,7 +26,9 @@ from aiohttp import web
 from flynn_async.testing import FlynnSimulator, SimulatorConfig
 
 #: Each settings group's keyword and class.
-GROUPS: dict[str, Any] = {field.name: field.type for field in attrs.fields(SimulatorConfig)}
+GROUPS: dict[str, Any] = {
+    field.name: field.type for field in attrs.fields(attrs.resolve_types(SimulatorConfig))
+}
 
 
 def _stats(sim: FlynnSimulator) -> dict[str, Any]:

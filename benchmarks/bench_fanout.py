@@ -1,7 +1,7 @@
 """Target 1: page fan-out at the ideal bound.
 
-P = 200 pages, the simulator holding each page request L = 50 ms (``page_latency``), the client
-at concurrency C. The time measured runs from task completion to the merged, typed result:
+P = 200 pages, the simulator holding each page request L = 50 ms (``DelaySettings.page``), the
+client at concurrency C. The time measured runs from task completion to the merged, typed result:
 submit, ``await task.wait()``, then time ``await task.result()`` (the page count, every page
 fetched, decoded and merged). With C requests in flight the floor is ceil(P / C) x L.
 

@@ -2,7 +2,7 @@
 
 The simulator signs with its own key (``sim.einvoice``); the client is given that key, its
 certificate, or another key. Portal errors are made with the ``sim`` marker
-(``irp_error_code``, ``irp_error_shape``, ``einvoice_tamper``, ``einvoice_documents``).
+(``einvoice=EInvoiceSettings(error_code=, error_shape=, tamper=, documents=)``).
 """
 
 from __future__ import annotations
