@@ -185,8 +185,15 @@ def _child_env() -> dict[str, str]:
 
 
 def _changed(group: Any) -> dict[str, Any]:
-    """A settings group's fields that differ from their defaults (plain values: JSON)."""
-    return attrs.asdict(group, filter=lambda field, value: value != field.default)
+    """A settings group's fields that differ from their defaults, as JSON values (a set of
+    names as a sorted list: the group's converters take it back)."""
+
+    def plain(_: Any, __: Any, value: Any) -> Any:
+        return sorted(value) if isinstance(value, frozenset) else value
+
+    return attrs.asdict(
+        group, filter=lambda field, value: value != field.default, value_serializer=plain
+    )
 
 
 class RemoteSimulator:

@@ -40,10 +40,14 @@ def _stats(sim: FlynnSimulator) -> dict[str, Any]:
     }
 
 
+def settings_groups(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings groups of the JSON ``config``, by keyword."""
+    return {name: GROUPS[name](**fields) for name, fields in config.items()}
+
+
 async def serve(config: dict[str, Any]) -> None:
     """Serve the simulator and its control app until standard input ends or says ``stop``."""
-    groups = {name: GROUPS[name](**fields) for name, fields in config.items()}
-    async with FlynnSimulator(**groups) as sim:
+    async with FlynnSimulator(**settings_groups(config)) as sim:
 
         async def stats(_: web.Request) -> web.Response:
             return web.json_response(_stats(sim))

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -172,3 +173,19 @@ def test_groups_replace_whole_and_keep_the_others() -> None:
     hash(config)  # immutable values all the way down
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         config.paging = PagingSettings()  # type: ignore[misc]
+
+
+def test_the_benchmarks_send_settings_groups_as_json() -> None:
+    from benchmarks._common import RemoteSimulator
+    from benchmarks._simserver import settings_groups
+
+    groups = {
+        "records": RecordSettings(per_section=7, seed=3),
+        "paging": PagingSettings(size=9),
+        "tasks": TaskSettings(processing_polls=0),
+        "delays": DelaySettings(page=0.05),
+        "faults": FaultSettings(routes=["task_page"], error_rate=0.5),
+    }
+    sent = json.loads(json.dumps(RemoteSimulator(**groups).config))
+    assert sent["paging"] == {"size": 9}  # only what differs from the defaults
+    assert settings_groups(sent) == groups
