@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import re
 import subprocess
 import sys
 import textwrap
@@ -20,7 +21,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flynn_async.testing import FlynnSimulator, RecordSettings, pytest_plugin
+from flynn_async.testing._settings import FLAT_NAMES
 from flynn_async.testing.pytest_plugin import FlynnTestClock
+
+from .test_settings import OLD_VALUES
 
 pytest_plugins = ["pytester"]
 
@@ -376,6 +380,31 @@ def test_a_bad_marker_fails_the_test_clearly(pytester: pytest.Pytester) -> None:
             "*takes settings groups by keyword only*",
         ]
     )
+
+
+def test_each_old_marker_setting_warns_and_has_the_same_effect(pytester: pytest.Pytester) -> None:
+    cases = {name: value for name, value in OLD_VALUES.items() if name != "einvoice_documents"}
+    cases["einvoice_documents"] = ()  # not the default (None): the built-in samples
+    source = f"""
+    import pytest
+    from flynn_async.testing._settings import FLAT_NAMES
+
+    CASES = {cases!r}
+
+    @pytest.mark.parametrize(
+        "name",
+        [pytest.param(n, marks=pytest.mark.flynn_simulator(**{{n: v}})) for n, v in CASES.items()],
+    )
+    def test_old_name(name, flynn_simulator):
+        group, field = FLAT_NAMES[name]
+        assert getattr(getattr(flynn_simulator.config, group), field) == CASES[name]
+    """
+    result = run_user_tests(pytester, source, "-W", "default::DeprecationWarning")
+    result.assert_outcomes(passed=len(FLAT_NAMES))
+    warned = re.findall(
+        r"flynn_simulator: the flat setting (\w+)= is deprecated", result.stdout.str()
+    )
+    assert sorted(set(warned)) == sorted(FLAT_NAMES)
 
 
 # -------------------------------------------------------------------------------------------
