@@ -35,7 +35,7 @@ from flynn_async._core import _json
 from flynn_async._http._envelope import unwrap
 from flynn_async.ims import decode_ims_page
 from flynn_async.ims._decoding import structure_invoices
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings, TaskSettings
 
 RECORDS = 500
 TARGET = 2.0
@@ -50,7 +50,9 @@ async def page_body(records: int = RECORDS, seed: int = 0) -> bytes:
     """A page of ``records`` B2B records as served (bytes), checked to decode to its data."""
     async with (
         FlynnSimulator(
-            records_per_section=records, page_size=records, processing_polls=0, seed=seed
+            records=RecordSettings(per_section=records, seed=seed),
+            paging=PagingSettings(size=records),
+            tasks=TaskSettings(processing_polls=0),
         ) as sim,
         FlynnClient(sim.credentials, base_url=sim.base_url, login_url=sim.login_url) as client,
     ):
