@@ -2,13 +2,14 @@
 
 Run by :class:`benchmarks._common.RemoteSimulator` as::
 
-    python -m benchmarks._simserver '{"records_per_section": 20000, "page_size": 100}'
+    python -m benchmarks._simserver '{"records": {"per_section": 20000}, "paging": {"size": 100}}'
 
-The argument is a JSON object of :class:`~flynn_async.testing.SimulatorConfig` settings. Once
-listening, the process prints one JSON line: the simulator's ``base_url`` and ``login_url``, the
-taxpayer to use, and ``control_url``, a second small loopback app that any process can ask for
-the simulator's counters (``GET /stats``) or reset them (``POST /reset``). It stops cleanly when
-its standard input reaches its end or reads the line ``stop``.
+The argument is a JSON object of settings groups (``records``, ``paging``, ... as
+:class:`~flynn_async.testing.FlynnSimulator` takes them), each an object of the group's fields.
+Once listening, the process prints one JSON line: the simulator's ``base_url`` and
+``login_url``, the taxpayer to use, and ``control_url``, a second small loopback app that any
+process can ask for the simulator's counters (``GET /stats``) or reset them (``POST /reset``). It
+stops cleanly when its standard input reaches its end or reads the line ``stop``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,15 @@ import os
 import sys
 from typing import Any
 
+import attrs
 from aiohttp import web
 
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, SimulatorConfig
+
+#: Each settings group's keyword and class.
+GROUPS: dict[str, Any] = {
+    field.name: field.type for field in attrs.fields(attrs.resolve_types(SimulatorConfig))
+}
 
 
 def _stats(sim: FlynnSimulator) -> dict[str, Any]:
@@ -33,9 +40,14 @@ def _stats(sim: FlynnSimulator) -> dict[str, Any]:
     }
 
 
+def settings_groups(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings groups of the JSON ``config``, by keyword."""
+    return {name: GROUPS[name](**fields) for name, fields in config.items()}
+
+
 async def serve(config: dict[str, Any]) -> None:
     """Serve the simulator and its control app until standard input ends or says ``stop``."""
-    async with FlynnSimulator(**config) as sim:
+    async with FlynnSimulator(**settings_groups(config)) as sim:
 
         async def stats(_: web.Request) -> web.Response:
             return web.json_response(_stats(sim))

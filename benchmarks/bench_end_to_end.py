@@ -15,6 +15,7 @@ import sys
 
 from benchmarks._common import RemoteSimulator, Row, ms, say, standalone
 from benchmarks.bench_fanout import timed_result
+from flynn_async.testing import PagingSettings, RecordSettings, TaskSettings
 
 RECORDS = 100_000
 TARGET = 200_000
@@ -28,7 +29,11 @@ async def run(quick: bool) -> list[Row]:
     rows = []
     say(f"{records:,} records, no injected latency, simulator in a child process, best of {runs}")
     for size in SIZES:
-        config = {"records_per_section": records, "page_size": size, "processing_polls": 0}
+        config = {
+            "records": RecordSettings(per_section=records),
+            "paging": PagingSettings(size=size),
+            "tasks": TaskSettings(processing_polls=0),
+        }
         async with RemoteSimulator(**config) as sim:
             await timed_result(sim.info, 8, 1, records)  # warm-up: render every page
             times = await timed_result(sim.info, 8, runs, records)

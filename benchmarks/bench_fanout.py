@@ -1,7 +1,7 @@
 """Target 1: page fan-out at the ideal bound.
 
-P = 200 pages, the simulator holding each page request L = 50 ms (``page_latency``), the client
-at concurrency C. The time measured runs from task completion to the merged, typed result:
+P = 200 pages, the simulator holding each page request L = 50 ms (``DelaySettings.page``), the
+client at concurrency C. The time measured runs from task completion to the merged, typed result:
 submit, ``await task.wait()``, then time ``await task.result()`` (the page count, every page
 fetched, decoded and merged). With C requests in flight the floor is ceil(P / C) x L.
 
@@ -19,6 +19,7 @@ import sys
 import time
 
 from benchmarks._common import RemoteSimulator, Row, SimInfo, best_of, connect, ms, say, standalone
+from flynn_async.testing import DelaySettings, PagingSettings, RecordSettings, TaskSettings
 
 LATENCY = 0.050
 PAGES = 200
@@ -70,10 +71,10 @@ async def run(quick: bool) -> list[Row]:
     for size in SIZES:
         headline = size == SIZES[0]
         config = {
-            "records_per_section": pages * size,
-            "page_size": size,
-            "page_latency": LATENCY,
-            "processing_polls": 0,
+            "records": RecordSettings(per_section=pages * size),
+            "paging": PagingSettings(size=size),
+            "delays": DelaySettings(page=LATENCY),
+            "tasks": TaskSettings(processing_polls=0),
         }
         async with RemoteSimulator(**config) as sim:
             await timed_result(sim.info, 64, 1, pages * size)  # warm-up: render every page
