@@ -344,7 +344,7 @@ async def test_a_signed_invoice_off_the_schema_is_a_response_error_naming_route_
     invoice = thaw(seed.invoice)
     invoice["ItemList"][0]["GstRt"] = "18"  # text where a rate (a JSON number) is due
     invoice["FutureBlock"] = {"kept": True}
-    sim = await make_sim(einvoice_documents=[SimEInvoice(invoice=invoice)])
+    sim = await make_sim(einvoice=EInvoiceSettings(documents=(SimEInvoice(invoice=invoice),)))
     client = await make_client(sim, einvoice_keys=sim.einvoice.certificate_pem)
     with pytest.raises(ResponseError) as caught:
         await fetch(client, sim)
@@ -359,7 +359,7 @@ async def test_a_signed_invoice_with_unknown_fields_keeps_them(
 ) -> None:
     (seed, *_) = sample_einvoices()
     invoice = {**thaw(seed.invoice), "FutureBlock": {"New": [1, Decimal("2.50")]}}
-    sim = await make_sim(einvoice_documents=[SimEInvoice(invoice=invoice)])
+    sim = await make_sim(einvoice=EInvoiceSettings(documents=(SimEInvoice(invoice=invoice),)))
     client = await make_client(sim, einvoice_keys=sim.einvoice.certificate_pem)
     details = await fetch(client, sim)
     assert details.verified
