@@ -7,16 +7,25 @@ get a :class:`FakeClock` whose ``sleep`` records each requested delay and moves 
 Configure the per-test simulator with a marker, ``@pytest.mark.sim(paging=PagingSettings(size=3),
 ...)`` (settings groups, as :class:`~flynn_async.testing.FlynnSimulator` takes them; a group given
 replaces ``SMALL_SIM``'s), or make more with ``make_sim``.
+
+Hypothesis runs the ``ci`` profile unless told otherwise (``--hypothesis-profile=slow`` tries
+ten times Hypothesis's usual number of examples): no deadline and no "too slow" health check,
+since the suite asserts nothing about time and shares its machine. A test that sets its own
+``max_examples`` keeps it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from flynn_async import Credentials, FlynnClient, GstSession
 from flynn_async.ims import ImsInvoices, ImsRecord
@@ -24,6 +33,15 @@ from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 
 # the plugin is opt-in (no entry point): this project's own tests enable it like any user's
 pytest_plugins = ["flynn_async.testing.pytest_plugin"]
+
+#: Hypothesis's profiles: the default run's, and the ``slow`` one for a long search.
+settings.register_profile(
+    "ci", max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.register_profile(
+    "slow", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile("ci")  # --hypothesis-profile=NAME loads another after this
 
 #: Small data unless a test asks for more: 6 records per section, 2 pages of up to 4.
 SMALL_SIM: dict[str, Any] = {
@@ -36,6 +54,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "sim(**settings): settings groups for the `sim` fixture's simulator"
     )
+    _cache_bytecode_of_child_processes(config)
+
+
+def _cache_bytecode_of_child_processes(config: pytest.Config) -> None:
+    """Let the suite's child interpreters cache bytecode outside the source tree.
+
+    About 70 tests' processes start Python and import the package. Where bytecode writing is
+    off (``PYTHONDONTWRITEBYTECODE``, as on some shared machines) each of them compiled every
+    module again, about 0.3 s of CPU apiece. They now write it under a temporary
+    ``PYTHONPYCACHEPREFIX`` that is removed at the end; the source tree stays clean, and where
+    bytecode is written anyway this changes nothing.
+    """
+    if not os.environ.get("PYTHONDONTWRITEBYTECODE") or os.environ.get("PYTHONPYCACHEPREFIX"):
+        return
+    prefix = tempfile.mkdtemp(prefix="flynn-async-tests-pycache-")
+    os.environ["PYTHONPYCACHEPREFIX"] = prefix
+    saved = os.environ.pop("PYTHONDONTWRITEBYTECODE")
+
+    def restore() -> None:
+        os.environ.pop("PYTHONPYCACHEPREFIX", None)
+        os.environ["PYTHONDONTWRITEBYTECODE"] = saved
+        shutil.rmtree(prefix, ignore_errors=True)
+
+    config.add_cleanup(restore)
 
 
 class FakeClock:

@@ -3,8 +3,9 @@
 The recipe of ``docs/cli.md`` ("Running against `simulator serve`") is extracted and run AS
 WRITTEN with bash: it passes, and it stops at the first failing step with that step's exit
 code (a ``flynn-async`` shim earlier on ``PATH`` makes ``login`` fail), the simulator being
-stopped either way. The other tests run the commands as subprocesses: ``--ready-file``,
-``--background`` that cannot start, ``stop`` and ``key``.
+stopped either way. The other tests run ``serve`` as a subprocess (``--ready-file``,
+``--background``, one that cannot start); ``stop``, ``key`` and ``einvoice get``, which the
+recipe runs as processes, run in this process against a served simulator.
 """
 
 from __future__ import annotations
@@ -194,36 +195,46 @@ def test_the_ready_line_gives_every_setting_the_commands_need(background: dict[s
 def test_key_and_einvoice_get_verify_with_the_served_simulators_key(
     background: dict[str, str], tmp_path: Path
 ) -> None:
-    env = clean_env(**background, FLYNN_ASYNC_STATE_DIR=str(tmp_path / "state"))
-    key = cli("simulator", "key", env=env)
-    assert 0 == key.returncode, key.stderr
-    assert key.stdout.startswith("-----BEGIN CERTIFICATE-----")
+    # in this process, against the served simulator: the recipe runs both commands as processes
+    env = {**background, "FLYNN_ASYNC_STATE_DIR": str(tmp_path / "state")}
+    code, out, err = in_process_output("simulator", "key", environ=env)
+    assert EXIT_OK == code, err
+    assert out.startswith("-----BEGIN CERTIFICATE-----")
     pem = tmp_path / "sim.pem"
-    pem.write_text(key.stdout)
+    pem.write_text(out)
     lookup = ["einvoice", "get", "--irp", "ni1", "--type", "CRN", "--number", "CRN/2024/0042"]
-    got = cli(*lookup, "--date", "15/05/2024", "--key", str(pem), env=env)
-    assert 0 == got.returncode, got.stderr
-    assert re.search(r"^signatures\s+verified", got.stdout, re.M)
+    code, out, err = in_process_output(
+        *lookup, "--date", "15/05/2024", "--key", str(pem), environ=env
+    )
+    assert EXIT_OK == code, err
+    assert re.search(r"^signatures\s+verified", out, re.M)
 
 
 def test_stop_ends_the_background_server_and_is_idempotent(tmp_path: Path) -> None:
     pid = int(start_background(tmp_path / "ready.env")["FLYNN_SIM_PID"])
     assert not gone(pid)
-    env = clean_env(FLYNN_SIM_PID=str(pid))
-    first = cli("simulator", "stop", env=env)
-    assert 0 == first.returncode, first.stderr
-    assert pid == stopped_pid(first.stderr)
+    # `stop` in this process (the recipe runs it as one): a real server process is stopped
+    code, err = in_process("simulator", "stop", environ={"FLYNN_SIM_PID": str(pid)})
+    assert EXIT_OK == code, err
+    assert pid == stopped_pid(err)
     assert gone(pid)
-    again = cli("simulator", "stop", "--pid", str(pid))
-    assert 0 == again.returncode
-    assert "nothing to stop" in again.stderr
+    code, err = in_process("simulator", "stop", "--pid", str(pid))
+    assert EXIT_OK == code
+    assert "nothing to stop" in err
+
+
+def in_process_output(*args: str, environ: dict[str, str] | None = None) -> tuple[int, str, str]:
+    """The command run in this process: its exit code, stdout and stderr."""
+    out, err = io.StringIO(), io.StringIO()
+    ui = Ui(out, err, io.StringIO(), environ or {})
+    code = asyncio.run(_cli.run(list(args), ui))
+    return code, out.getvalue(), err.getvalue()
 
 
 def in_process(*args: str, environ: dict[str, str] | None = None) -> tuple[int, str]:
     """The command run in this process: its exit code and stderr."""
-    err = io.StringIO()
-    ui = Ui(io.StringIO(), err, io.StringIO(), environ or {})
-    return asyncio.run(_cli.run(list(args), ui)), err.getvalue()
+    code, _, err = in_process_output(*args, environ=environ)
+    return code, err
 
 
 def test_stop_needs_a_pid_and_never_signals_another_program() -> None:

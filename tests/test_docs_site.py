@@ -13,6 +13,7 @@ import contextlib
 import importlib
 import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -197,13 +198,35 @@ def test_the_literal_reader_sees_links_and_headings() -> None:
     assert ["Task.wait()"] == unlinked(html, {"Task", "FlynnClient", "Task.wait"})
 
 
+#: Set by the test command, which builds the site strictly just before it runs pytest: the
+#: directory of that build, checked here instead of building the site a second time.
+PREBUILT = "FLYNN_ASYNC_DOCS_SITE"
+
+
+def prebuilt_site(value: str) -> Path:
+    """The site the test command built: it must be a build of these very pages."""
+    site = Path(value)
+    assert (site / "index.html").is_file(), f"{PREBUILT}={value}: no built site there"
+    for page in pages():
+        relative = page.relative_to(DOCS).as_posix()
+        copy = site / "_sources" / f"{relative}.txt"
+        assert copy.is_file(), f"{PREBUILT}={value}: {relative} was not built"
+        assert page.read_bytes() == copy.read_bytes(), f"{PREBUILT}={value}: stale {relative}"
+    return site
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The site, built afresh into a temporary directory, strictly, as CI builds it.
 
     In a child process: the build's own deprecation warnings are none of this suite's business
-    (pytest runs with ``-W error``), and Sphinx leaves state behind in the process.
+    (pytest runs with ``-W error``), and Sphinx leaves state behind in the process. When the
+    test command has just built it (``FLYNN_ASYNC_DOCS_SITE`` names that directory), that
+    build is used, once its copies of the pages are checked to be these pages.
     """
+    prebuilt = os.environ.get(PREBUILT)
+    if prebuilt:
+        return prebuilt_site(prebuilt)
     out = tmp_path_factory.mktemp("html")
     doctrees = tmp_path_factory.mktemp("doctrees")
     command = [sys.executable, "-m", "sphinx", "-E", "-W", "--keep-going", "-q", "-b", "html"]
@@ -211,6 +234,24 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
     assert 0 == done.returncode, done.stderr
     return out
+
+
+def test_a_prebuilt_site_must_be_a_build_of_these_pages(tmp_path: Path) -> None:
+    (tmp_path / "index.html").write_text("<html></html>", encoding="utf-8")
+    for page in pages():
+        copy = tmp_path / "_sources" / f"{page.relative_to(DOCS).as_posix()}.txt"
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(page.read_bytes())
+    assert tmp_path == prebuilt_site(str(tmp_path))
+    stale = tmp_path / "_sources" / "index.md.txt"
+    stale.write_bytes(stale.read_bytes() + b"\nan older line\n")
+    with pytest.raises(AssertionError, match=r"stale index\.md"):
+        prebuilt_site(str(tmp_path))
+    stale.unlink()
+    with pytest.raises(AssertionError, match=r"index\.md was not built"):
+        prebuilt_site(str(tmp_path))
+    with pytest.raises(AssertionError, match="no built site there"):
+        prebuilt_site(str(tmp_path / "nothing"))
 
 
 def guide_pages(site: Path) -> list[Path]:

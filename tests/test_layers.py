@@ -14,6 +14,7 @@ order. The checker reads the source with :mod:`ast`; nothing is imported.
 from __future__ import annotations
 
 import ast
+import functools
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -118,16 +119,31 @@ def _modules(package: Path) -> Iterator[tuple[str, Path]]:
         yield _module_name(path, package), path
 
 
+@functools.cache
+def _imports_of(
+    module: str, is_package: bool, source: str, modules: frozenset[str]
+) -> tuple[tuple[str, int, bool, bool], ...]:
+    """The imports one module's source makes, given the package's modules.
+
+    Cached on exactly what the answer depends on: the tests that plant an import in a copy of
+    the package read every file afresh, and parse only the one whose text changed.
+    """
+    _MODULES.clear()
+    _MODULES.update(modules)
+    visitor = _Imports(module, is_package)
+    visitor.visit(ast.parse(source, module))
+    return tuple(visitor.found)
+
+
 def import_edges(package: Path) -> list[tuple[str, str, int, bool, bool]]:
     """(importer, imported, line, lazy, type-only) for every import inside the package."""
     modules = dict(_modules(package))
-    _MODULES.clear()
-    _MODULES.update(modules)
+    names = frozenset(modules)
     edges = []
     for module, path in modules.items():
-        visitor = _Imports(module, path.name == "__init__.py")
-        visitor.visit(ast.parse(path.read_text(encoding="utf-8"), str(path)))
-        for target, line, lazy, type_only in visitor.found:
+        source = path.read_text(encoding="utf-8")
+        found = _imports_of(module, path.name == "__init__.py", source, names)
+        for target, line, lazy, type_only in found:
             edges.append((module, target, line, lazy, type_only))
     return edges
 

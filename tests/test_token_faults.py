@@ -2,10 +2,11 @@
 
 The server (``strict_server.py``) restates the facts document's literals itself; the first
 test lists where they differ from the client's constants (nowhere). The runs: 15 % faults on
-the read-only routes, every login token expired once every 25 API calls, 1,200 records in
-each of the 8 sections (9,600) at concurrency 8, every record exactly once. Four seeds in CI;
-twenty in the ``slow`` job (``pytest -m slow tests/test_token_faults.py -s`` prints the
-figure).
+the read-only routes, every login token expired once every 25 API calls, 12 pages in each of
+the 8 sections at concurrency 8, every record exactly once. Four seeds in CI, with 10 records
+a page (the faults and expiries come per API call: the records on a page change nothing of
+them); twenty in the ``slow`` job with 100 a page, 1,200 records a section (``pytest -m slow
+tests/test_token_faults.py -s`` prints the figure).
 """
 
 from __future__ import annotations
@@ -29,7 +30,10 @@ from flynn_async.testing import (
 from tests.strict_server import LITERALS, StrictServer, Timeline
 
 SECTIONS = LITERALS["IMS_SECTIONS"]
-RECORDS = 1_200
+#: Records a page in the default run, and in the slow job (and in docs/reliability.md's figures).
+PAGE_SIZE, SLOW_PAGE_SIZE = 10, 100
+#: 12 pages a section either way.
+PAGES = 12
 TOTALS: collections.Counter[str] = collections.Counter()
 
 
@@ -69,10 +73,13 @@ async def strict_run() -> AsyncIterator[Run]:
         token_seconds: float | None = None,
         token_minutes: int = 20,
         step: float = 0.0,
-        records: int = RECORDS,
+        page_size: int = PAGE_SIZE,
+        records: int | None = None,
     ) -> StrictServer:
+        records = PAGES * page_size if records is None else records
         sim = FlynnSimulator(
-            records=RecordSettings(per_section=records, seed=seed), paging=PagingSettings(size=100)
+            records=RecordSettings(per_section=records, seed=seed),
+            paging=PagingSettings(size=page_size),
         )
         await sim.start()
         opened.append(sim)
@@ -137,7 +144,7 @@ async def test_expiry_every_25_calls_under_15_percent_faults_loses_nothing(
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(4, 24))
 async def test_twenty_more_seeds(strict_run: Run, seed: int) -> None:
-    await strict_run(seed)
+    await strict_run(seed, page_size=SLOW_PAGE_SIZE)
 
 
 @pytest.mark.parametrize("skew", [3600.0, -3600.0])
@@ -146,7 +153,7 @@ async def test_a_client_clock_an_hour_off_still_downloads_exactly(
 ) -> None:
     # one-minute tokens and a second per API call: the run spans several refreshes and a
     # new login past the hard limit, all timed without the (wrong) wall clock
-    server = await strict_run(1, skew=skew, token_minutes=1, step=5.0, records=400)
+    server = await strict_run(1, skew=skew, token_minutes=1, step=5.0, records=400, page_size=100)
     assert server.calls.get("token_refresh", 0) >= 2
     assert server.calls.get("login", 0) >= 2
 
