@@ -16,7 +16,7 @@ from unittest import mock
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from flynn_async import (
@@ -532,7 +532,6 @@ def envelope(data: dict[str, Any], new: bool) -> bytes:
     return dumps({"data": data})
 
 
-@settings(max_examples=80, deadline=None)
 @given(pages(), st.booleans())
 def test_any_valid_page_round_trips(data: dict[str, Any], new: bool) -> None:
     body = envelope(data, new)
@@ -558,7 +557,6 @@ def split(data: dict[str, Any], at: int) -> tuple[dict[str, Any], dict[str, Any]
     return head, tail
 
 
-@settings(max_examples=25, deadline=None)
 @given(pages(), st.integers(0, 3))
 def test_merging_split_pages_equals_decoding_the_whole(data: dict[str, Any], at: int) -> None:
     head, tail = split(data, at)
@@ -583,7 +581,6 @@ def _by_constructor(record: dict[str, Any], cls: type[Any]) -> Any:
     return cls(**values)
 
 
-@settings(max_examples=120, deadline=None)
 @given(
     st.sampled_from(sorted(KIND_OF_SECTION)).flatmap(
         lambda s: st.tuples(st.just(s), records(KIND_OF_SECTION[s]))
@@ -877,7 +874,6 @@ def test_the_old_pending_attribute_is_a_deprecated_alias() -> None:
     assert __file__ == caught[0].filename  # the warning points at the caller
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     st.lists(
         st.dictionaries(
@@ -946,7 +942,6 @@ _json = st.recursive(
 )
 
 
-@settings(max_examples=400, deadline=None)
 @given(
     _json.filter(lambda v: isinstance(v, _Obj | list)),
     st.sampled_from([":", ": ", " :"]),

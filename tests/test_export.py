@@ -1176,7 +1176,6 @@ def test_property_csv_round_trip(result: ImsInvoices, guard: bool) -> None:
         assert sections_of(back) == sections_of(result)
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(results(_XLSX_TEXT))
 def test_property_xlsx_round_trip_to_the_paisa(result: ImsInvoices) -> None:
     stream = io.BytesIO()

@@ -11,7 +11,7 @@ from typing import Any
 
 import msgspec
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from flynn_async import ResponseError, ReturnPeriod
@@ -241,7 +241,6 @@ def _split(document: dict[str, Any], cuts: list[int], files: int) -> tuple[Any, 
     return first, parts
 
 
-@settings(max_examples=60, deadline=None)
 @given(
     files=st.integers(min_value=1, max_value=6),
     cuts=st.lists(st.integers(min_value=0, max_value=50), max_size=120),
@@ -282,7 +281,6 @@ _amounts = st.decimals(
 _dates = st.dates(min_value=datetime.date(2017, 7, 1), max_value=datetime.date(2099, 12, 31))
 
 
-@settings(max_examples=200, deadline=None)
 @given(
     amounts=st.lists(_amounts, min_size=6, max_size=6),
     day=_dates,
