@@ -20,6 +20,7 @@ decides).
 from __future__ import annotations
 
 import itertools
+import operator
 from collections.abc import Iterable
 from typing import Any, Final
 
@@ -70,67 +71,87 @@ assert tuple(msgspec.structs.fields(_Data)[i].name for i in range(8)) == m.KNOWN
 _page_decoder: Final = _codec.typed_decoder(_Page)
 _EMPTY_DATA: Final = _Data()
 _encoder: Final = _codec.encoder()
+#: Writes a decoded page back for counting only: amounts as text (much faster than as numbers),
+#: dates and periods as empty texts (theirs hold no colon and no quote).
+_counting_encoder: Final = msgspec.json.Encoder(enc_hook=lambda _: "", decimal_format="string")
 
 
-#: Per record class: its number of fields (``extra`` included) and the positions of its
-#: money fields in :func:`msgspec.structs.astuple`.
-_LAYOUT: Final = {
-    cls: (
-        len(msgspec.structs.fields(cls)),
-        tuple(
-            i
-            for i, f in enumerate(msgspec.structs.fields(cls))
-            if f.name in {w.attr for w in _codec.wire_fields(cls) if w.kind == "money"}
-        ),
+def _layout(cls: type[m.ImsRecord]) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    """Where a record class's wire fields sit in :func:`msgspec.structs.astuple`: its width,
+    the positions of fields compared to ``None`` cheaply (text, codes, dates), and of those
+    counted by identity (money: ``Decimal == None`` asks ``numbers.Rational``; periods)."""
+    position = {info.name: i for i, info in enumerate(msgspec.structs.fields(cls))}
+    fields = _codec.wire_fields(cls)
+    slow = {"money", "period"}
+    return (
+        len(position),
+        tuple(position[f.attr] for f in fields if f.kind not in slow),
+        tuple(position[f.attr] for f in fields if f.kind in slow),
     )
-    for cls in set(m.SECTION_RECORD_TYPES.values())
+
+
+_LAYOUT: Final = {cls: _layout(cls) for cls in set(m.SECTION_RECORD_TYPES.values())}
+_MONEY_AT: Final = {
+    cls: tuple(
+        i
+        for i, info in enumerate(msgspec.structs.fields(cls))
+        if info.name in {f.attr for f in _codec.wire_fields(cls) if f.kind == "money"}
+    )
+    for cls in _LAYOUT
 }
-_astuple: Final = msgspec.structs.astuple
+
+
+def _nones(values: list[Any]) -> int:
+    """How many of ``values`` are ``None``, by identity (``Decimal == None`` is slow)."""
+    return sum(map(operator.is_, values, itertools.repeat(None)))
 
 
 def _same_keys_and_texts(body: bytes, page: _Page, data: _Data) -> bool:
     """Does ``page`` hold every key and text of ``body``, no more, no less?
 
-    First by counting, when no backslash in the body can hide a colon or a quote inside a
-    text: the body's colons are its keys (plus any colons inside its texts), and its double
-    quotes are two per key and two per text value. The decoded page's keys are its envelope's,
-    its sections' and its records' set fields; a record's texts are its set fields other than
-    money. When the counts differ (a colon inside a text, say), the page is written back as
-    JSON in C and the two texts' colons and quotes compared, which counts a text's own colons
-    on both sides.
+    Every key of a JSON text is followed by one colon and written with two double quotes, and
+    every text value has two quotes; so when no text holds a colon and no backslash escapes a
+    quote, the body's colons are its keys and its quotes two per key and two per text. The
+    decoded page's keys are its envelope's, its sections' and its records' set fields; its
+    texts are the set fields other than money. A key sent twice, a ``null`` read as "absent"
+    and an amount sent as text all change a count. When the counts differ (a colon inside a
+    text), the page is written back as JSON in C and the two compared the same way, the
+    written-back texts holding the same colons and quotes as the body's; a body with an escape
+    (a backslash) is then left to the lossless path. Counting can only err towards that path:
+    the body's colons and quotes are never fewer than the keys and texts it really holds.
     """
+    envelope = _encoder.encode(msgspec.structs.replace(page, data=_EMPTY_DATA))
+    keys = envelope.count(b":")
+    quotes = envelope.count(b'"')
+    money = 0
+    for name in m.KNOWN_SECTIONS:
+        records = getattr(data, name)
+        if records is _UNSET:
+            continue
+        keys += 1
+        quotes += 2
+        if not records:
+            continue
+        cls = type(records[0])
+        width, cheap_at, slow_at = _LAYOUT[cls]
+        n = len(records)
+        values = list(itertools.chain.from_iterable(map(_astuple, records)))
+        set_cheap = sum(n - values[i::width].count(None) for i in cheap_at)
+        set_slow = sum(n - _nones(values[i::width]) for i in slow_at)
+        set_money = sum(n - _nones(values[i::width]) for i in _MONEY_AT[cls])
+        money += set_money
+        keys += set_cheap + set_slow
+        quotes += 4 * (set_cheap + set_slow) - 2 * set_money
     colons = body.count(b":")
-    quotes = body.count(b'"')
-    if b"\\" not in body:
-        envelope = _encoder.encode(msgspec.structs.replace(page, data=_EMPTY_DATA))
-        keys = envelope.count(b":")
-        text_quotes = envelope.count(b'"')
-        for name in m.KNOWN_SECTIONS:
-            records = getattr(data, name)
-            if records is _UNSET:
-                continue
-            keys += 1
-            text_quotes += 2
-            if not records:
-                continue
-            layout = _LAYOUT.get(type(records[0]))
-            if layout is None:  # pragma: no cover - the decoder builds only known classes
-                break
-            width, money_at = layout
-            flat = list(itertools.chain.from_iterable(map(_astuple, records)))
-            set_fields = len(flat) - flat.count(None) - len(records)  # extra: never None
-            money = sum(len(records) - flat[i::width].count(None) for i in money_at)
-            keys += set_fields
-            text_quotes += 4 * set_fields - 2 * money
-        else:
-            if colons == keys and quotes == text_quotes:
-                return True
-    return _written_back_matches(body, page, colons, quotes)
+    if colons == keys and body.count(b'"') == quotes:
+        return True
+    if b"\\" in body:  # an escape could make a text's colons differ once written back
+        return False
+    again = _counting_encoder.encode(page)  # amounts written as text: 2 quotes each
+    return again.count(b":") == colons and again.count(b'"') - 2 * money == body.count(b'"')
 
 
-def _written_back_matches(body: bytes, page: _Page, colons: int, quotes: int) -> bool:
-    again = _encoder.encode(page)
-    return again.count(b":") == colons and again.count(b'"') == quotes
+_astuple: Final = msgspec.structs.astuple
 
 
 def decode_page_fast(body: bytes) -> m.ImsInvoices | None:
@@ -245,8 +266,15 @@ def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
 
 
 def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
-    """Concatenate results section by section, in the order given."""
+    """Concatenate results section by section, in the order given.
+
+    The result is what is held: values that repeat from record to record are shared
+    (:func:`~flynn_async.ims._models.keep_once`).
+    """
     parts = list(parts)
+    for part in parts:
+        for key in m.KNOWN_SECTIONS:
+            m.keep_once(getattr(part, key))
     if len(parts) == 1:
         return parts[0]
     known: dict[str, list[Any]] = {k: [] for k in m.KNOWN_SECTIONS}

@@ -204,6 +204,30 @@ def _is_zero(amount: Decimal | None) -> bool:
     )
 
 
+def keep_once(records: Iterable[ImsRecord]) -> None:
+    """Share the values that repeat from record to record, in place (for held results).
+
+    The typed decoder makes a new object for every value it reads; a result that is kept keeps
+    each supplier GSTIN and place of supply once, and every zero amount (sent as ``0``: the
+    taxes that do not apply) as the one shared zero. The values are equal before and after, so
+    nothing a reader can see changes; pages handed on one by one are left as they are.
+    """
+    put = msgspec.structs.force_setattr
+    for record in records:
+        put(record, "supplier_gstin", _shared(record.supplier_gstin))
+        pos = record.place_of_supply
+        if pos is not None:
+            put(record, "place_of_supply", _shared(pos))
+        if _is_zero(record.igst):
+            put(record, "igst", _ZERO)
+        if _is_zero(record.cgst):
+            put(record, "cgst", _ZERO)
+        if _is_zero(record.sgst):
+            put(record, "sgst", _ZERO)
+        if _is_zero(record.cess):
+            put(record, "cess", _ZERO)
+
+
 def _shared(text: str) -> str:
     found = _SHARED.get(text)
     if found is None:
@@ -282,25 +306,6 @@ class ImsRecord(WireRecord, frozen=True, kw_only=True, rename=WIRE_NAMES):
     remarks: str | None = None
     #: The action before the last change (``prev_status``).
     previous_status: Status | None = None
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        # Values that repeat from record to record are kept once: the typed decoder makes a
-        # new object for every value it reads. Text through a table; a zero amount (sent as
-        # ``0``, the usual value of the taxes that do not apply) as the one shared zero.
-        put = msgspec.structs.force_setattr
-        put(self, "supplier_gstin", _shared(self.supplier_gstin))
-        pos = self.place_of_supply
-        if pos is not None:
-            put(self, "place_of_supply", _shared(pos))
-        if _is_zero(self.igst):
-            put(self, "igst", _ZERO)
-        if _is_zero(self.cgst):
-            put(self, "cgst", _ZERO)
-        if _is_zero(self.sgst):
-            put(self, "sgst", _ZERO)
-        if _is_zero(self.cess):
-            put(self, "cess", _ZERO)
 
     @property
     def pending_blocked(self) -> YesNo | str | None:
