@@ -137,8 +137,9 @@ def _same_keys_and_texts(body: bytes, page: _Page, data: _Data) -> bool:
         n = len(records)
         values = list(itertools.chain.from_iterable(map(_astuple, records)))
         set_cheap = sum(n - values[i::width].count(None) for i in cheap_at)
-        set_slow = sum(n - _nones(values[i::width]) for i in slow_at)
-        set_money = sum(n - _nones(values[i::width]) for i in _MONEY_AT[cls])
+        set_by_slot = {i: n - _nones(values[i::width]) for i in slow_at}
+        set_slow = sum(set_by_slot.values())
+        set_money = sum(set_by_slot[i] for i in _MONEY_AT[cls])
         money += set_money
         keys += set_cheap + set_slow
         quotes += 4 * (set_cheap + set_slow) - 2 * set_money
