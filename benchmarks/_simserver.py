@@ -4,7 +4,13 @@ Run by :class:`benchmarks._common.RemoteSimulator` as::
 
     python -m benchmarks._simserver '{"records_per_section": 20000, "page_size": 100}'
 
-The argument is a JSON object of :class:`~flynn_async.testing.SimulatorConfig` settings. Once
+The argument is a JSON object of :class:`~flynn_async.testing.SimulatorConfig` settings, and
+optionally ``"documented_only": true`` (the benchmarks' own setting): IMS records then carry only
+the fields the API documents (:data:`benchmarks._floor.DOCUMENTED_FIELDS`), without the
+undocumented ones the simulator's data adds to about 1 record in 20 (``xtra_ref``, ``meta``), so
+that pages hold only what the models know (with pages of 500, nearly every page served as is
+holds such a record). It wraps ``flynn_async.testing._data.ims_records`` in this process only,
+the same way in every tree the benchmarks compare. Once
 listening, the process prints one JSON line: the simulator's ``base_url`` and ``login_url``, the
 taxpayer to use, and ``control_url``, a second small loopback app that any process can ask for
 the simulator's counters (``GET /stats``) or reset them (``POST /reset``). It stops cleanly when
@@ -21,7 +27,21 @@ from typing import Any
 
 from aiohttp import web
 
-from flynn_async.testing import FlynnSimulator
+from benchmarks._floor import DOCUMENTED_FIELDS
+from flynn_async.testing import FlynnSimulator, _data
+
+
+def documented_only() -> None:
+    """From now on, IMS records in this process carry only the documented fields."""
+    generate = _data.ims_records
+
+    def records(seed: int, gstin: str, section: str, count: int) -> list[dict[str, Any]]:
+        return [
+            {key: value for key, value in record.items() if key in DOCUMENTED_FIELDS}
+            for record in generate(seed, gstin, section, count)
+        ]
+
+    _data.ims_records = records
 
 
 def _stats(sim: FlynnSimulator) -> dict[str, Any]:
@@ -80,6 +100,8 @@ def main(argv: list[str]) -> int:
     if not isinstance(config, dict):
         print("the simulator config must be a JSON object", file=sys.stderr)
         return 2
+    if config.pop("documented_only", False):
+        documented_only()
     try:
         asyncio.run(serve(config))
     except KeyboardInterrupt:  # the parent was interrupted too; leave quietly
