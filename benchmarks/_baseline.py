@@ -114,6 +114,7 @@ def compare(ref: str, *, quick: bool, only: Sequence[str], targets: Sequence[str
     """Run each target for REF and for this tree in turn; the side-by-side table."""
     chosen = list(only) or list(targets)
     rows: list[tuple[str, str, str, str, str, str]] = []
+    failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="flynn-baseline-") as tmp:
         where = Path(tmp)
         tree = _worktree(ref, where)
@@ -123,8 +124,14 @@ def compare(ref: str, *, quick: bool, only: Sequence[str], targets: Sequence[str
             for number in chosen:
                 args = [*(["--quick"] if quick else []), "--only", number]
                 code = overlay if number in AGNOSTIC else tree
-                before = {r[1]: r for r in parse_table(_run(python, code, args))}
-                after = parse_table(_run(sys.executable, ROOT, args))
+                output = _run(python, code, args)
+                before = {r[1]: r for r in parse_table(output)}
+                if not before:
+                    failures.append(_failure(f"{ref}, target {number}", output))
+                output = _run(sys.executable, ROOT, args)
+                after = parse_table(output)
+                if not after:
+                    failures.append(_failure(f"this tree, target {number}", output))
                 for _, figure, measured, goal, met in after:
                     old = before.get(figure)
                     rows.append((number, figure, old[2] if old else "?", measured, goal, met))
@@ -142,4 +149,10 @@ def compare(ref: str, *, quick: bool, only: Sequence[str], targets: Sequence[str
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(head), rule, *(line(r) for r in rows)])
+    return "\n".join([*failures, line(head), rule, *(line(r) for r in rows)])
+
+
+def _failure(who: str, output: str, lines: int = 20) -> str:
+    """What a run that printed no result table said last (so a failure is not just ``?``)."""
+    tail = "\n".join(f"    {text}" for text in output.rstrip().splitlines()[-lines:])
+    return f"{who}: no result table; its output ended:\n{tail}\n"
