@@ -23,6 +23,7 @@ from benchmarks import (
     bench_excel,
     bench_fanout,
     bench_gc,
+    bench_import,
     bench_memory,
     bench_polling,
 )
@@ -40,6 +41,7 @@ BENCHMARKS: tuple[tuple[str, str, Bench, float], ...] = (
     ("5", "memory", bench_memory.run, 180),
     ("6", "garbage collection", bench_gc.run, 120),
     ("7", "the Excel export", bench_excel.run, 600),
+    ("8", "import time", bench_import.run, 120),
 )
 
 
@@ -67,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a short smoke run")
     parser.add_argument(
-        "--only", nargs="*", default=(), metavar="N", help="run only these targets (1-7)"
+        "--only", nargs="*", default=(), metavar="N", help="run only these targets (1-8)"
     )
     parser.add_argument(
         "--baseline",

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, Self
 
 import aiohttp
+import attrs
 
 import flynn_async
 from flynn_async import Credentials, FlynnClient, GstSession
@@ -183,17 +184,40 @@ def _child_env() -> dict[str, str]:
     return env
 
 
+def _changed(group: Any) -> dict[str, Any]:
+    """A settings group's fields that differ from their defaults, as JSON values (a set of
+    names as a sorted list: the group's converters take it back)."""
+
+    def plain(_: Any, __: Any, value: Any) -> Any:
+        return sorted(value) if isinstance(value, frozenset) else value
+
+    return attrs.asdict(
+        group, filter=lambda field, value: value != field.default, value_serializer=plain
+    )
+
+
 class RemoteSimulator:
     """A :class:`~flynn_async.testing.FlynnSimulator` served by a child process.
 
-    ``async with RemoteSimulator(page_size=100, ...) as sim:`` starts
-    ``python -m benchmarks._simserver`` with those :class:`~flynn_async.testing.SimulatorConfig`
-    settings, waits for its address, and on leaving tells it to stop and waits for it to exit
+    ``async with RemoteSimulator(paging=PagingSettings(size=100), ...) as sim:`` starts
+    ``python -m benchmarks._simserver`` with those settings groups (plain values only: they
+    go as JSON), waits for its address, and on leaving tells it to stop and waits for it to exit
     (killing it only if it hangs). :meth:`stats` reads its counters over its control port.
+
+    A group may also be given as a mapping of its fields (``paging={"size": 100}``): the
+    library-agnostic benchmarks do, as they also run on libraries without the group classes
+    (see :mod:`benchmarks._baseline`). ``documented_only=True`` serves IMS records of the
+    documented fields only (see :mod:`benchmarks._simserver`).
     """
 
-    def __init__(self, **config: Any) -> None:
-        self.config = config
+    def __init__(self, **groups: Any) -> None:
+        documented_only = bool(groups.pop("documented_only", False))
+        self.config: dict[str, Any] = {
+            name: dict(group) if isinstance(group, Mapping) else _changed(group)
+            for name, group in groups.items()
+        }
+        if documented_only:
+            self.config["documented_only"] = True
         self._proc: asyncio.subprocess.Process | None = None
         self._info: SimInfo | None = None
 

@@ -34,7 +34,7 @@ from flynn_async import FlynnClient
 from flynn_async._core import _codec
 from flynn_async.ims import _decoding, decode_ims_page
 from flynn_async.ims._models import ImsInvoice
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings, TaskSettings
 
 RECORDS = 500
 TARGET = 1.0
@@ -51,7 +51,9 @@ async def page_body(records: int = RECORDS, seed: int = 0) -> bytes:
     """A page of ``records`` B2B records as served (bytes), checked to decode to its data."""
     async with (
         FlynnSimulator(
-            records_per_section=records, page_size=records, processing_polls=0, seed=seed
+            records=RecordSettings(per_section=records, seed=seed),
+            paging=PagingSettings(size=records),
+            tasks=TaskSettings(processing_polls=0),
         ) as sim,
         FlynnClient(sim.credentials, base_url=sim.base_url, login_url=sim.login_url) as client,
     ):

@@ -19,6 +19,10 @@ simulator serves them (about 1 record in 20 with an undocumented field: nearly e
 also holds the eight submits and status calls (its first status call after 10 ms: a few
 milliseconds more on loopback), the floor's does not.
 
+Library-agnostic (``--baseline REF`` runs this module on REF's library, see
+:mod:`benchmarks._baseline`): only the public API, the route constants and the client's token
+manager are used, and the simulator's settings groups are given as plain mappings.
+
 Run alone: ``python -m benchmarks.bench_end_to_end [--quick]``.
 """
 
@@ -85,13 +89,12 @@ async def run_sections(quick: bool) -> list[Row]:
     label = f"8 sections, pages of {SECTIONS_PAGE}, C={SECTIONS_C}, {records:,} records"
     rows: list[Row] = []
     for documented in (True, False):
-        config = {
-            "records_per_section": per_section,
-            "page_size": SECTIONS_PAGE,
-            "processing_polls": 0,
-            "documented_only": documented,
-        }
-        async with RemoteSimulator(**config) as sim:
+        async with RemoteSimulator(
+            records={"per_section": per_section},
+            paging={"size": SECTIONS_PAGE},
+            tasks={"processing_polls": 0},
+            documented_only=documented,
+        ) as sim:
             await eight_sections(sim.info, 1, records)  # warm-up: render every page
             mine, floor = await eight_sections(sim.info, runs, records)
         rate, floor_rate = records / min(mine), records / min(floor)
@@ -151,7 +154,11 @@ async def run(quick: bool) -> list[Row]:
     rows = []
     say(f"{records:,} records, no injected latency, simulator in a child process, best of {runs}")
     for size in SIZES:
-        config = {"records_per_section": records, "page_size": size, "processing_polls": 0}
+        config = {
+            "records": {"per_section": records},
+            "paging": {"size": size},
+            "tasks": {"processing_polls": 0},
+        }
         async with RemoteSimulator(**config) as sim:
             await timed_result(sim.info, 8, 1, records)  # warm-up: render every page
             times = await timed_result(sim.info, 8, runs, records)

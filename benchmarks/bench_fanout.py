@@ -1,7 +1,7 @@
 """Target 1: page fan-out at the ideal bound.
 
-P = 200 pages, the simulator holding each page request L = 50 ms (``page_latency``), the client
-at concurrency C. The time measured runs from task completion to the merged, typed result:
+P = 200 pages, the simulator holding each page request L = 50 ms (``DelaySettings.page``), the
+client at concurrency C. The time measured runs from task completion to the merged, typed result:
 submit, ``await task.wait()``, then time ``await task.result()`` (the page count, every page
 fetched, decoded and merged). With C requests in flight the ideal bound is ceil(P / C) x L.
 
@@ -11,6 +11,10 @@ straight into minimal ``msgspec`` types) on tasks of the same pages, alternately
 each; the target is the ratio client / floor (issue 14), judged on pages of documented fields
 only (``documented_only``, see :mod:`benchmarks._simserver`) and shown for the pages as the
 simulator serves them.
+
+Library-agnostic (``--baseline REF`` runs this module on REF's library, see
+:mod:`benchmarks._baseline`): only the public API, the route constants and the client's token
+manager are used, and the simulator's settings groups are given as plain mappings.
 
 The simulator runs in a child process (so its work does not share the client's core); its page
 bodies are rendered by a warm-up download before anything is timed.
@@ -120,10 +124,10 @@ async def run(quick: bool) -> list[Row]:
     for size in SIZES:
         headline = size == SIZES[0]
         config = {
-            "records_per_section": pages * size,
-            "page_size": size,
-            "page_latency": LATENCY,
-            "processing_polls": 0,
+            "records": {"per_section": pages * size},
+            "paging": {"size": size},
+            "delays": {"page": LATENCY},
+            "tasks": {"processing_polls": 0},
         }
         async with RemoteSimulator(**config) as sim:
             await timed_result(sim.info, 64, 1, pages * size)  # warm-up: render every page
@@ -200,14 +204,13 @@ async def run_floor(quick: bool, pages: int) -> list[Row]:
     )
     rows: list[Row] = []
     for documented in (True, False):
-        config = {
-            "records_per_section": pages * size,
-            "page_size": size,
-            "page_latency": LATENCY,
-            "processing_polls": 0,
-            "documented_only": documented,
-        }
-        async with RemoteSimulator(**config) as sim:
+        async with RemoteSimulator(
+            records={"per_section": pages * size},
+            paging={"size": size},
+            delays={"page": LATENCY},
+            tasks={"processing_polls": 0},
+            documented_only=documented,
+        ) as sim:
             await versus_floor(sim.info, 64, 1, pages * size)  # warm-up: render every page
             mine, floor = await versus_floor(sim.info, HEADLINE_C, runs, pages * size)
         kind = "documented fields only" if documented else "pages as served"

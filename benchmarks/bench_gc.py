@@ -38,6 +38,7 @@ from benchmarks._common import (
     say,
     standalone,
 )
+from flynn_async.testing import PagingSettings, RecordSettings, TaskSettings
 
 RECORDS = 100_000
 PAGE = 500
@@ -174,7 +175,11 @@ async def run(quick: bool) -> list[Row]:
     """Run the measurement in a fresh client process and tabulate it."""
     records = 20_000 if quick else RECORDS
     runs = 1 if quick else 5
-    config = {"records_per_section": records, "page_size": PAGE, "processing_polls": 0}
+    config = {
+        "records": RecordSettings(per_section=records),
+        "paging": PagingSettings(size=PAGE),
+        "tasks": TaskSettings(processing_polls=0),
+    }
     async with RemoteSimulator(**config) as sim:
         got = await run_worker("bench_gc", {"sim": sim.info.to_json(), "runs": runs})
     default, disabled = got["default"], got["disable"]

@@ -41,11 +41,12 @@ from benchmarks._common import (
     standalone,
     worker_reply,
 )
+from flynn_async.testing import PagingSettings, RecordSettings, TaskSettings
 
 PAGE = 100
 FEW, MANY = 10, 1_000
 CONCURRENCY = 8
-PER_RECORD = 1_500
+PER_RECORD = 1_000  # bytes held per record (issue 14: at most 1.0 KB)
 FLAT = 1.10
 
 
@@ -133,9 +134,10 @@ async def run(quick: bool) -> list[Row]:
     many = 200 if quick else MANY
     few = FEW
     rows: list[Row] = []
+    paged = {"paging": PagingSettings(size=PAGE), "tasks": TaskSettings(processing_polls=0)}
     async with (
-        RemoteSimulator(records_per_section=few * PAGE, page_size=PAGE, processing_polls=0) as s1,
-        RemoteSimulator(records_per_section=many * PAGE, page_size=PAGE, processing_polls=0) as s2,
+        RemoteSimulator(records=RecordSettings(per_section=few * PAGE), **paged) as s1,
+        RemoteSimulator(records=RecordSettings(per_section=many * PAGE), **paged) as s2,
     ):
         sims = {few: s1.info.to_json(), many: s2.info.to_json()}
         held = await run_worker("bench_memory", {"mode": "hold", "sim": sims[many]})

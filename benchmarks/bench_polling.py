@@ -28,9 +28,11 @@ import sys
 import time
 from collections import defaultdict
 
+import attrs
+
 from benchmarks._common import Row, log_spaced, median, say, standalone
 from flynn_async import FlynnClient, PollPolicy
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, TaskSettings
 
 DURATIONS = 30
 SEEDS = 5
@@ -63,7 +65,9 @@ async def injected(
     sim: FlynnSimulator, clock: FakeClock, duration: float, seed: int
 ) -> tuple[float, int]:
     """One task of ``duration`` fake seconds: (delay noticing completion, status calls)."""
-    sim.config = sim.config.replace(processing_polls=0, processing_seconds=duration)
+    sim.config = sim.config.replace(
+        tasks=attrs.evolve(sim.config.tasks, processing_polls=0, processing_seconds=duration)
+    )
     async with FlynnClient(
         sim.credentials,
         base_url=sim.base_url,
@@ -108,7 +112,7 @@ async def run(quick: bool) -> list[Row]:
     fractions: list[float] = []
     delays: dict[tuple[float, int], float] = {}
     calls: dict[float, list[int]] = defaultdict(list)
-    async with FlynnSimulator(clock=clock, processing_polls=0) as sim:
+    async with FlynnSimulator(clock=clock, tasks=TaskSettings(processing_polls=0)) as sim:
         say(f"injected clock: {len(durations)} durations x {len(seeds)} jitter seeds")
         say("   duration | median delay | allowed | median/allowed | status calls")
         for duration in durations:
@@ -143,12 +147,12 @@ async def run(quick: bool) -> list[Row]:
     real_durations = REAL_DURATIONS[:2] if quick else REAL_DURATIONS
     say(f"real clock: tasks of {', '.join(f'{d:g} s' for d in real_durations)} at once")
     predicted_clock = FakeClock(time.time())
-    async with FlynnSimulator(clock=predicted_clock, processing_polls=0) as sim:
+    async with FlynnSimulator(clock=predicted_clock, tasks=TaskSettings(processing_polls=0)) as sim:
         predicted = [await injected(sim, predicted_clock, d, 7) for d in real_durations]
     async with contextlib.AsyncExitStack() as stack:
         sims = [  # the setting is read when a status call is answered: one simulator a task
             await stack.enter_async_context(
-                FlynnSimulator(processing_polls=0, processing_seconds=duration)
+                FlynnSimulator(tasks=TaskSettings(processing_polls=0, processing_seconds=duration))
             )
             for duration in real_durations
         ]

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import hashlib
 import inspect
 import json
@@ -46,7 +47,6 @@ from ._core._errors import (
     GstSessionMissing,
     InvalidInput,
     ManifestError,
-    NotFound,
     SectionMismatch,
     TaskFailed,
     first_error,
@@ -58,11 +58,10 @@ from ._core._locks import FileLock
 from ._core._values import FrozenMap
 from ._http import _api
 from ._tasks._checkpoint import Checkpoint
-from ._tasks._task import Task
 from ._tasks._types import Progress
 from .gst._gst import GstApi
 from .gst._session import GstSession
-from .ims._decoding import combine_sections, structure_invoices
+from .ims._decoding import structure_invoices
 from .ims._download import ALL_SECTIONS, ImsApi, SubmittedCallback
 from .ims._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
 
@@ -743,26 +742,13 @@ class _Batch:
                 session = await self.gst.refresh_if_due(session, margin=self.refresh_margin)
             return session
 
-    async def run_job(self, job: _Job) -> JobResult:  # noqa: C901 - see issue 13 note
-        manifest = self.manifest
-        known = manifest.task_ids(job.key) if manifest is not None else {}
-        recorded_at = manifest.submitted_at(job.key) if manifest is not None else {}
+    async def run_job(self, job: _Job) -> JobResult:
+        """Run one job: its sections through ``download_sections``, the manifest kept up."""
+        known = self.resumable(job)
+        recorded_at = self.manifest.submitted_at(job.key) if self.manifest is not None else {}
         # every task id this job holds, by section value, as soon as it exists
         submitted = {s.value: t for s, t in known.items()}
         submitted_at = {s: recorded_at[s] for s in submitted if s in recorded_at}
-        got_session: list[GstSession] = []
-        session_lock = asyncio.Lock()
-
-        async def session() -> GstSession:
-            """The job's session, restored and refreshed once, when a submit first needs it
-            (a job whose tasks are all re-attached needs none)."""
-            async with session_lock:
-                if not got_session:
-                    got_session.append(await self.session_for(job))
-                return got_session[0]
-
-        tasks: dict[ImsSection, Task[ImsInvoices]] = {}
-        results: dict[ImsSection, ImsInvoices] = {}
         progress = self.running[job.key] = {}
         started = _now()
         log.info("batch job %s started", job.key)
@@ -772,95 +758,27 @@ class _Batch:
             progress[report.task_id] = report
             self.report(job.key)
 
-        def on_submitted(section: ImsSection, task_id: str) -> None:
-            # called by the submit before anything else is awaited: the id is ours now
+        def on_submitted(section: ImsSection, task_id: str) -> Awaitable[None]:
+            # called by the submit before anything else is awaited: the id is ours now, and
+            # the submit sees the manifest written (even if cancelled) before it goes on
             submitted[section.value] = task_id
             submitted_at[section.value] = _now()
-            if self.on_submitted is not None:
-                self.on_submitted(section, task_id)
+            fields = {"task_ids": dict(submitted), "submitted_at": dict(submitted_at)}
+            return self.handed_over(job, section, task_id, started_at=started, **fields)
 
-        async def submit(section: ImsSection, session: GstSession) -> Task[ImsInvoices]:
-            task = await self.ims.submit(
-                session,
-                section=section,
+        try:
+            invoices = await self.ims.download_sections(
+                functools.partial(self.session_for, job),
+                sections=job.sections,
                 status=job.status,
+                resume=known,
+                replace_lost=True,
                 on_progress=on_task_progress,
                 checkpoint_dir=self.checkpoint_dir,
                 on_submitted=on_submitted,
+                skip_empty=self.skip_empty,
             )
-            tasks[section] = task
-            if manifest is not None:
-                await manifest.record(
-                    job,
-                    "running",
-                    task_ids=dict(submitted),
-                    submitted_at=dict(submitted_at),
-                    started_at=started,
-                )
-            return task
-
-        async def reattach(section: ImsSection, task_id: str) -> Task[ImsInvoices] | None:
-            """The recorded task, or ``None`` when it cannot deliver (failed, unknown, old)."""
-            age = _age_days(recorded_at.get(section.value))
-            if age is not None and age >= _api.TASK_RESULT_DAYS:
-                log.info(
-                    "batch job %s: task %s is %.0f days old; submitting afresh",
-                    job.key,
-                    task_id,
-                    age,
-                )
-                return None
-            task = self.ims.task(
-                task_id,
-                on_progress=on_task_progress,
-                label=section.key,
-                checkpoint_dir=self.checkpoint_dir,
-            )
-            try:
-                await task.wait()
-            except (TaskFailed, NotFound) as exc:
-                log.info(
-                    "batch job %s: task %s cannot deliver (%s); submitting afresh",
-                    job.key,
-                    task_id,
-                    type(exc).__name__,
-                )
-                return None
-            return task
-
-        async def one(section: ImsSection) -> None:
-            task_id = known.get(section)
-            task = None
-            if task_id is not None:  # submitted by an earlier run: never pay twice
-                task = await reattach(section, task_id)
-                if task is None:
-                    del submitted[section.value]
-                    submitted_at.pop(section.value, None)
-                else:
-                    tasks[section] = task
-            if task is None:
-                # A submit once on the wire is seen through and its task id recorded even if
-                # the batch is cancelled meanwhile: else a rerun would pay for it again.
-                task = await _finish_even_if_cancelled(submit(section, await session()))
-            results[section] = await task.result()
-
-        try:
-            try:
-                skipped = await self.empty_sections(job, known, session) if self.skip_empty else ()
-                for section in skipped:
-                    results[section] = ImsInvoices(present=frozenset({section.key}))
-                async with asyncio.TaskGroup() as group:
-                    for section in job.sections:
-                        if section not in skipped:
-                            group.create_task(one(section))
-            except BaseExceptionGroup as group_error:
-                first = first_error(group_error)
-                note_task_ids(first, submitted)
-                raise first from first.__cause__
-            invoices = combine_sections(
-                results, {s: tasks[s].id if s in tasks else "(counted empty)" for s in job.sections}
-            )
-            return await self.deliver(job, invoices, tasks)
+            return await self.deliver(job, invoices.for_recipient(job.gstin), dict(submitted))
         except ManifestError:
             raise  # the batch cannot keep its record: stop it
         except Exception as exc:
@@ -871,29 +789,49 @@ class _Batch:
         finally:
             del self.running[job.key]
 
-    async def empty_sections(
-        self,
-        job: _Job,
-        known: Mapping[ImsSection, str],
-        session: Callable[[], Awaitable[GstSession]],
-    ) -> tuple[ImsSection, ...]:
-        """``skip_empty``: the job's sections counted empty (one read-only call), no task yet."""
-        if all(s in known for s in job.sections):
-            return ()
-        counts = await self.ims.counts(await session())
-        return tuple(
-            s
-            for s in job.sections
-            if s not in known and not counts.section(s).with_status(job.status)
-        )
+    def resumable(self, job: _Job) -> dict[ImsSection, str]:
+        """The job's recorded tasks a rerun re-attaches to: all but those too old to deliver.
+
+        (``download_sections`` replaces those the server says failed or does not know.)
+        """
+        if self.manifest is None:
+            return {}
+        recorded_at = self.manifest.submitted_at(job.key)
+        known = {}
+        for section, task_id in self.manifest.task_ids(job.key).items():
+            age = _age_days(recorded_at.get(section.value))
+            if age is not None and age >= _api.TASK_RESULT_DAYS:
+                log.info(
+                    "batch job %s: task %s is %.0f days old; submitting afresh",
+                    job.key,
+                    task_id,
+                    age,
+                )
+                continue
+            known[section] = task_id
+        return known
+
+    async def handed_over(
+        self, job: _Job, section: ImsSection, task_id: str, **fields: Any
+    ) -> None:
+        """A task was submitted for ``job``: tell the caller, record it in the manifest."""
+        handed: object = None
+        if self.on_submitted is not None:
+            try:
+                handed = self.on_submitted(section, task_id)
+            except Exception:  # the task exists either way: the manifest records it
+                log.exception("the on_submitted callback failed for task %s", task_id)
+        if self.manifest is not None:
+            await self.manifest.record(job, "running", **fields)
+        if inspect.isawaitable(handed):
+            await handed
 
     async def deliver(
-        self, job: _Job, invoices: ImsInvoices, tasks: Mapping[ImsSection, Task[ImsInvoices]]
+        self, job: _Job, invoices: ImsInvoices, task_ids: dict[str, str]
     ) -> JobResult:
-        """Save, hand on and record a completed job."""
+        """Save, hand on and record a completed job (``task_ids``: the tasks it came from)."""
         manifest = self.manifest
         records = {name: len(invoices.section(name)) for name in invoices.section_names()}
-        task_ids = _ids(tasks)
         result = JobResult(
             job.key,
             job.gstin,
@@ -986,11 +924,7 @@ def _age_days(when: str | None) -> float | None:
     return (datetime.now(UTC) - then).total_seconds() / 86400
 
 
-def _ids(tasks: Mapping[ImsSection, Task[ImsInvoices]]) -> dict[str, str]:
-    return {section.value: task.id for section, task in tasks.items()}
-
-
-async def run_batch(  # noqa: C901 - see issue 13 note
+async def run_batch(
     ims: ImsApi,
     gst: GstApi,
     jobs: Iterable[DownloadJob | GstSession | str],
@@ -1008,20 +942,13 @@ async def run_batch(  # noqa: C901 - see issue 13 note
     skip_empty: bool = False,
 ) -> BatchResult:
     """Check everything, take the manifest, run the jobs (see ``ImsApi.download_many``)."""
-    if not isinstance(skip_empty, bool):
-        raise InvalidInput("skip_empty must be True or False")
+    for name, flag in (("skip_empty", skip_empty), ("keep_results", keep_results)):
+        if not isinstance(flag, bool):
+            raise InvalidInput(f"{name} must be True or False")
     chosen = _parse_sections(sections)
     wanted = _optional_status(status)
     max_jobs = _validate.positive_int(max_jobs, "max_jobs", maximum=1024)
-    if not isinstance(keep_results, bool):
-        raise InvalidInput("keep_results must be True or False")
-    for name, callback in (
-        ("on_result", on_result),
-        ("on_progress", on_progress),
-        ("on_submitted", on_submitted),
-    ):
-        if callback is not None and not callable(callback):
-            raise InvalidInput(f"{name} must be callable")
+    _check_callbacks(on_result=on_result, on_progress=on_progress, on_submitted=on_submitted)
     if refresh_margin is not None:
         refresh_margin = _validate.positive_number(refresh_margin, "refresh_margin")
     if not keep_results and manifest is None and on_result is None:
@@ -1031,52 +958,23 @@ async def run_batch(  # noqa: C901 - see issue 13 note
     if manifest is not None and not isinstance(manifest, str | os.PathLike):
         raise InvalidInput(f"manifest must be a path, not {type(manifest).__name__}")
     planned = _plan(jobs, chosen, wanted)
-    if gst.store is None:
-        for job in planned:
-            if job.session is None:
-                raise InvalidInput(
-                    f"jobs[{job.index}] names GSTIN {job.gstin} without a session, but the "
-                    "client has no session_store to restore it from"
-                )
-    if checkpoint_dir is True or not (
-        checkpoint_dir is None
-        or checkpoint_dir is False
-        or isinstance(checkpoint_dir, str | os.PathLike)
-    ):
-        raise InvalidInput("checkpoint_dir must be a directory, None (the default) or False")
+    _check_restorable(planned, gst)
     record = None if manifest is None else _Manifest(manifest_path(manifest))
-    pages_dir: str | os.PathLike[str] | None
-    if checkpoint_dir is None:  # by default a manifest's pages are kept beside it
-        pages_dir = None if record is None else record.pages_dir
-    elif checkpoint_dir is False:
-        pages_dir = None
-    else:
-        pages_dir = checkpoint_dir
-    if record is not None:
-        record.acquire()
-    try:
-        if record is not None:
-            record.read()
-            for job in planned:
-                record.check_job(job)
-        batch = _Batch(
-            ims,
-            gst,
-            planned,
-            manifest=record,
-            max_jobs=max_jobs,
-            keep_results=keep_results,
-            on_result=on_result,
-            on_progress=on_progress,
-            checkpoint_dir=pages_dir,
-            refresh_margin=refresh_margin,
-            on_submitted=on_submitted,
-            skip_empty=skip_empty,
-        )
-        result = await batch.run()
-    finally:
-        if record is not None:
-            record.release()
+    batch = _Batch(
+        ims,
+        gst,
+        planned,
+        manifest=record,
+        max_jobs=max_jobs,
+        keep_results=keep_results,
+        on_result=on_result,
+        on_progress=on_progress,
+        checkpoint_dir=_pages_dir(checkpoint_dir, record),
+        refresh_margin=refresh_margin,
+        on_submitted=on_submitted,
+        skip_empty=skip_empty,
+    )
+    result = await _run_locked(batch, record)
     log.info(
         "batch done: %d completed, %d failed, %d skipped",
         len(result.completed),
@@ -1084,6 +982,55 @@ async def run_batch(  # noqa: C901 - see issue 13 note
         len(result.skipped),
     )
     return result
+
+
+def _check_callbacks(**callbacks: object) -> None:
+    for name, callback in callbacks.items():
+        if callback is not None and not callable(callback):
+            raise InvalidInput(f"{name} must be callable")
+
+
+def _check_restorable(planned: Iterable[_Job], gst: GstApi) -> None:
+    """A job naming a GSTIN needs the client's session store to restore its session from."""
+    if gst.store is not None:
+        return
+    for job in planned:
+        if job.session is None:
+            raise InvalidInput(
+                f"jobs[{job.index}] names GSTIN {job.gstin} without a session, but the "
+                "client has no session_store to restore it from"
+            )
+
+
+def _pages_dir(
+    checkpoint_dir: str | os.PathLike[str] | bool | None, record: _Manifest | None
+) -> str | os.PathLike[str] | None:
+    """Where pages are checkpointed: by default a manifest's pages are kept beside it."""
+    if checkpoint_dir is True or not (
+        checkpoint_dir is None
+        or checkpoint_dir is False
+        or isinstance(checkpoint_dir, str | os.PathLike)
+    ):
+        raise InvalidInput("checkpoint_dir must be a directory, None (the default) or False")
+    if checkpoint_dir is None:
+        return None if record is None else record.pages_dir
+    if checkpoint_dir is False:
+        return None
+    return checkpoint_dir
+
+
+async def _run_locked(batch: _Batch, record: _Manifest | None) -> BatchResult:
+    """Run the batch holding its manifest's lock (the manifest read and checked first)."""
+    if record is None:
+        return await batch.run()
+    record.acquire()
+    try:
+        record.read()
+        for job in batch.jobs:
+            record.check_job(job)
+        return await batch.run()
+    finally:
+        record.release()
 
 
 class BatchImsApi(ImsApi):

@@ -1055,7 +1055,94 @@ class _Book:
         write("xl/styles.xml", _STYLES_XML)
 
 
-def _write_sheet(  # noqa: C901 - see issue 13 note
+class _RowCells:
+    """The cells of a sheet's data rows as XML, adding up the amount columns as written."""
+
+    __slots__ = ("kinds", "letters", "periods", "style_attrs", "sums", "text_styles")
+
+    def __init__(self, columns: Sequence[_SheetColumn], letters: Sequence[str]) -> None:
+        self.letters = letters
+        self.kinds = [col.kind for col in columns]
+        self.text_styles = [
+            _S_CODE if k == "code" else _S_JSON if k == "json" else 0 for k in self.kinds
+        ]
+        self.style_attrs = [f' s="{style}"' if style else "" for style in self.text_styles]
+        self.periods: dict[str, int | None] = {}  # return periods repeat: parse each once
+        self.sums = [Decimal(0)] * len(columns)
+
+    def row(self, r: int, row: Sequence[_CellValue]) -> str:
+        """Row ``r``'s ``<row>`` element (empty cells left out); amounts added to the sums."""
+        kinds, letters, cells = self.kinds, self.letters, []
+        for c, value in enumerate(row):
+            if value is None:
+                continue
+            kind = kinds[c]
+            if kind == "amount":
+                assert isinstance(value, Decimal)
+                if value.adjusted() < 90:  # _paise(value), inline: the hottest line
+                    rounded = value.quantize(_PAISE, ROUND_HALF_UP, _PAISE_CONTEXT)
+                    if not rounded:
+                        rounded = _ZERO_PAISE
+                else:  # pragma: no cover - an amount of more than 90 digits
+                    rounded = _paise(value)
+                self.sums[c] += rounded
+                cells.append(f'<c r="{letters[c]}{r}" s="{_S_AMOUNT}"><v>{rounded}</v></c>')
+            elif kind == "date":
+                assert isinstance(value, date)
+                cells.append(self._date(f"{letters[c]}{r}", value))
+            elif kind == "period":
+                assert isinstance(value, str)
+                cells.append(self._period(f"{letters[c]}{r}", value))
+            else:
+                assert isinstance(value, str)
+                if len(value) > _CELL_TEXT_MAX // 2 or _SPECIAL_TEXT.search(value):
+                    cells.append(_text_cell(f"{letters[c]}{r}", value, self.text_styles[c]))
+                else:  # nothing to clean or escape: _text_cell, inline
+                    cells.append(
+                        f'<c r="{letters[c]}{r}"{self.style_attrs[c]} t="inlineStr"><is><t>'
+                        f"{value}</t></is></c>"
+                    )
+        return f'<row r="{r}">{"".join(cells)}</row>'
+
+    @staticmethod
+    def _date(ref: str, value: date) -> str:
+        serial = value.toordinal() - _EXCEL_EPOCH
+        if serial < _FIRST_SERIAL:  # before Excel's calendar is right: ISO text
+            return _text_cell(ref, value.isoformat())
+        return f'<c r="{ref}" s="{_S_DATE}"><v>{serial}</v></c>'
+
+    def _period(self, ref: str, value: str) -> str:
+        periods = self.periods
+        if value in periods:
+            serial = periods[value]
+        else:
+            serial = periods[value] = _period_serial(value)
+        if serial is None:  # an unknown section's text that is no period
+            return _text_cell(ref, value)
+        return f'<c r="{ref}" s="{_S_PERIOD}"><v>{serial}</v></c>'
+
+
+def _sheet_head(
+    columns: Sequence[_SheetColumn],
+    letters: Sequence[str],
+    sample: Sequence[Sequence[_CellValue]],
+    last_row: int,
+) -> str:
+    """A data sheet's start: fitted widths, frozen header rows, the title and wire-name rows."""
+    head = _sheet_start(_widths(columns, sample), _HEADER_ROWS, f"{letters[-1]}{last_row}", False)
+    titles = "".join(
+        _text_cell(
+            f"{letters[i]}1", col.title, _S_HEADER_NUMBER if col.kind == "amount" else _S_HEADER
+        )
+        for i, col in enumerate(columns)
+    )
+    wires = "".join(
+        _text_cell(f"{letters[i]}2", col.wire, _S_WIRE) for i, col in enumerate(columns)
+    )
+    return head + f'<row r="1" ht="31" customHeight="1">{titles}</row><row r="2">{wires}</row>'
+
+
+def _write_sheet(
     book: _Book,
     index: int,
     columns: Sequence[_SheetColumn],
@@ -1076,77 +1163,18 @@ def _write_sheet(  # noqa: C901 - see issue 13 note
     filter_ref = f"$A${_HEADER_ROWS}:${letters[-1]}${last_row}"
     book.define(index, "_xlnm._FilterDatabase", filter_ref, hidden=True)
     book.define(index, "_xlnm.Print_Titles", f"$1:${_HEADER_ROWS}")
-    kinds = [col.kind for col in columns]
-    text_styles = [_S_CODE if k == "code" else _S_JSON if k == "json" else 0 for k in kinds]
-    style_attrs = [f' s="{style}"' if style else "" for style in text_styles]
-    periods: dict[str, int | None] = {}  # return periods repeat: parse each once
-    sums = [Decimal(0)] * len(columns)
+    cells = _RowCells(columns, letters)
+    row_xml = cells.row
     # Zip64 only where a sheet might pass 2 GiB (some Excel versions refuse it otherwise)
     with book._zip.open(book.part(index), "w", force_zip64=count > _ZIP64_ROWS) as handle:
-        head = _sheet_start(
-            _widths(columns, sample), _HEADER_ROWS, f"{letters[-1]}{last_row}", False
-        )
-        titles = "".join(
-            _text_cell(
-                f"{letters[i]}1", col.title, _S_HEADER_NUMBER if col.kind == "amount" else _S_HEADER
-            )
-            for i, col in enumerate(columns)
-        )
-        wires = "".join(
-            _text_cell(f"{letters[i]}2", col.wire, _S_WIRE) for i, col in enumerate(columns)
-        )
-        head += f'<row r="1" ht="31" customHeight="1">{titles}</row><row r="2">{wires}</row>'
-        handle.write(head.encode())
+        handle.write(_sheet_head(columns, letters, sample, last_row).encode())
         chunk: list[str] = []
         done = progress.done
         report = progress.next_at
         r = _HEADER_ROWS
         for row in itertools.chain(sample, rows):
             r += 1
-            cells = []
-            for c, value in enumerate(row):
-                if value is None:
-                    continue
-                kind = kinds[c]
-                if kind == "amount":
-                    assert isinstance(value, Decimal)
-                    if value.adjusted() < 90:  # _paise(value), inline: the hottest line
-                        rounded = value.quantize(_PAISE, ROUND_HALF_UP, _PAISE_CONTEXT)
-                        if not rounded:
-                            rounded = _ZERO_PAISE
-                    else:  # pragma: no cover - an amount of more than 90 digits
-                        rounded = _paise(value)
-                    sums[c] += rounded
-                    cells.append(f'<c r="{letters[c]}{r}" s="{_S_AMOUNT}"><v>{rounded}</v></c>')
-                elif kind == "date":
-                    assert isinstance(value, date)
-                    serial = value.toordinal() - _EXCEL_EPOCH
-                    if serial < _FIRST_SERIAL:  # before Excel's calendar is right: ISO text
-                        cells.append(_text_cell(f"{letters[c]}{r}", value.isoformat()))
-                    else:
-                        cells.append(f'<c r="{letters[c]}{r}" s="{_S_DATE}"><v>{serial}</v></c>')
-                elif kind == "period":
-                    assert isinstance(value, str)
-                    if value in periods:
-                        serial_or_none = periods[value]
-                    else:
-                        serial_or_none = periods[value] = _period_serial(value)
-                    if serial_or_none is None:  # an unknown section's text that is no period
-                        cells.append(_text_cell(f"{letters[c]}{r}", value))
-                    else:
-                        cells.append(
-                            f'<c r="{letters[c]}{r}" s="{_S_PERIOD}"><v>{serial_or_none}</v></c>'
-                        )
-                else:
-                    assert isinstance(value, str)
-                    if len(value) > _CELL_TEXT_MAX // 2 or _SPECIAL_TEXT.search(value):
-                        cells.append(_text_cell(f"{letters[c]}{r}", value, text_styles[c]))
-                    else:  # nothing to clean or escape: _text_cell, inline
-                        cells.append(
-                            f'<c r="{letters[c]}{r}"{style_attrs[c]} t="inlineStr"><is><t>'
-                            f"{value}</t></is></c>"
-                        )
-            chunk.append(f'<row r="{r}">{"".join(cells)}</row>')
+            chunk.append(row_xml(r, row))
             done += 1
             if done >= report:
                 report = progress.report(done)
@@ -1158,6 +1186,7 @@ def _write_sheet(  # noqa: C901 - see issue 13 note
         progress.done = done
     if r != last_row:  # pragma: no cover - the records changed under us
         raise RuntimeError(f"wrote {r - _HEADER_ROWS} rows, expected {count}")
+    sums = cells.sums
     return {col.name: sums[c] for c, col in enumerate(columns) if col.kind == "amount"}
 
 
@@ -1496,8 +1525,9 @@ def _g2b_document_rows(result: Any) -> Iterator[list[_CellValue]]:
                     row.append(section)
                 elif name == _EXTRA:
                     extra = dict(document.to_dict())
-                    for _, wire, _ in document._FIELDS:
-                        extra.pop(wire, None)
+                    for f in _codec.wire_fields(type(document)):
+                        if f.kind != "list":  # item lines stay with what is not a column
+                            extra.pop(f.wire, None)
                     row.append(_extra_text(extra) if extra else None)
                 else:
                     value = getattr(document, name, None)

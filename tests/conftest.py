@@ -4,8 +4,9 @@ Every HTTP exchange in the suite goes over real loopback sockets to
 :class:`~flynn_async.testing.FlynnSimulator`. Time never passes for real while polling: clients
 get a :class:`FakeClock` whose ``sleep`` records each requested delay and moves the clock on.
 
-Configure the per-test simulator with a marker, ``@pytest.mark.sim(page_size=3, ...)`` (keyword
-arguments of :class:`~flynn_async.testing.SimulatorConfig`), or make more with ``make_sim``.
+Configure the per-test simulator with a marker, ``@pytest.mark.sim(paging=PagingSettings(size=3),
+...)`` (settings groups, as :class:`~flynn_async.testing.FlynnSimulator` takes them; a group given
+replaces ``SMALL_SIM``'s), or make more with ``make_sim``.
 """
 
 from __future__ import annotations
@@ -19,18 +20,21 @@ import pytest
 
 from flynn_async import Credentials, FlynnClient, GstSession
 from flynn_async.ims import ImsInvoices, ImsRecord
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 
 # the plugin is opt-in (no entry point): this project's own tests enable it like any user's
 pytest_plugins = ["flynn_async.testing.pytest_plugin"]
 
 #: Small data unless a test asks for more: 6 records per section, 2 pages of up to 4.
-SMALL_SIM: dict[str, Any] = {"records_per_section": 6, "page_size": 4}
+SMALL_SIM: dict[str, Any] = {
+    "records": RecordSettings(per_section=6),
+    "paging": PagingSettings(size=4),
+}
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
-        "markers", "sim(**config): SimulatorConfig overrides for the `sim` fixture"
+        "markers", "sim(**settings): settings groups for the `sim` fixture's simulator"
     )
 
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
+import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -46,12 +47,22 @@ from flynn_async.batch import (
     result_name,
 )
 from flynn_async.ims import ImsSection, ImsStatus
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import (
+    DelaySettings,
+    FaultSettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    TaskSettings,
+)
 from flynn_async.testing._simulator import USER_HANDLE, USER_PASSWORD
 
 SECTIONS = ("B2B", "B2BCN")
 #: Few records, two pages per task: fast, and still more than one page.
-BATCH_SIM: dict[str, Any] = {"records_per_section": 3, "page_size": 2}
+BATCH_SIM: dict[str, Any] = {
+    "records": RecordSettings(per_section=3),
+    "paging": PagingSettings(size=2),
+}
 
 
 def taxpayers(count: int, state: int = 27) -> list[str]:
@@ -113,7 +124,9 @@ async def test_fifty_taxpayers_some_fail_and_a_rerun_skips_the_finished(
 ) -> None:
     gstins = taxpayers(50)
     doomed = frozenset(gstins[3::10])  # 5 taxpayers whose every task fails
-    sim, client = await batch_client(make_sim, make_client, store, failing_gstins=doomed)
+    sim, client = await batch_client(
+        make_sim, make_client, store, tasks=TaskSettings(failing_gstins=doomed)
+    )
     await open_all(client, sim, open_gst, gstins)
     manifest = tmp_path / "nightly"
 
@@ -175,7 +188,9 @@ async def test_fifty_taxpayers_some_fail_and_a_rerun_skips_the_finished(
     assert done_entry["finished_at"]
 
     # The failing taxpayers are fixed; a rerun submits for them only.
-    sim.config = sim.config.replace(failing_gstins=frozenset())
+    sim.config = sim.config.replace(
+        tasks=attrs.evolve(sim.config.tasks, failing_gstins=frozenset())
+    )
     sim.reset_counters()
     second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=manifest)
     assert (len(second.completed), len(second.failed), len(second.skipped)) == (5, 0, 45)
@@ -368,7 +383,11 @@ async def test_one_page_bound_for_the_whole_batch_and_max_jobs(
     make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore
 ) -> None:
     # 8 taxpayers x 2 sections x 4 pages; each page answer takes 2 ms (real time)
-    sim = await make_sim(records_per_section=8, page_size=2, page_latency=0.002)
+    sim = await make_sim(
+        records=RecordSettings(per_section=8),
+        paging=PagingSettings(size=2),
+        delays=DelaySettings(page=0.002),
+    )
     client = await make_client(sim, session_store=store, max_concurrency=3)
     gstins = taxpayers(8)
     await open_all(client, sim, open_gst, gstins)
@@ -401,7 +420,9 @@ async def test_progress_reports_jobs_and_their_tasks(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     gstins = taxpayers(4)
-    sim, client = await batch_client(make_sim, make_client, store, failing_gstins={gstins[1]})
+    sim, client = await batch_client(
+        make_sim, make_client, store, tasks=TaskSettings(failing_gstins={gstins[1]})
+    )
     await open_all(client, sim, open_gst, gstins)
     reports: list[BatchProgress] = []
 
@@ -677,7 +698,9 @@ async def test_no_session_id_in_logs_manifest_reprs_or_errors(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     gstins = taxpayers(3)
-    sim, client = await batch_client(make_sim, make_client, store, failing_gstins={gstins[0]})
+    sim, client = await batch_client(
+        make_sim, make_client, store, tasks=TaskSettings(failing_gstins={gstins[0]})
+    )
     sessions = await open_all(client, sim, open_gst, gstins)
     secrets = [s.session_id.reveal() for s in sessions]
     caplog.set_level("DEBUG", logger="flynn_async")
@@ -735,7 +758,7 @@ async def test_a_rerun_of_jobs_that_failed_after_their_tasks_completed_submits_n
     gstins = taxpayers(6)
     # every page request fails: each job's tasks complete, then its page retries run out
     sim, client = await batch_client(
-        make_sim, make_client, store, fault_routes=["task_page"], error_rate=1.0
+        make_sim, make_client, store, faults=FaultSettings(routes=["task_page"], error_rate=1.0)
     )
     await open_all(client, sim, open_gst, gstins)
     handed: list[tuple[ImsSection, str]] = []
@@ -759,7 +782,7 @@ async def test_a_rerun_of_jobs_that_failed_after_their_tasks_completed_submits_n
     assert sum(len(e["task_ids"]) for e in entries.values()) == 12  # every task kept
     assert all(len(e["submitted_at"]) == 2 for e in entries.values())
 
-    sim.config = sim.config.replace(error_rate=0.0)
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, error_rate=0.0))
     sim.reset_counters()
     second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
     assert len(second.completed) == 6
@@ -774,7 +797,7 @@ async def test_a_rerun_submits_afresh_only_tasks_that_failed_are_unknown_or_too_
 ) -> None:
     gstins = taxpayers(4)
     sim, client = await batch_client(
-        make_sim, make_client, store, fault_routes=["task_page"], error_rate=1.0
+        make_sim, make_client, store, faults=FaultSettings(routes=["task_page"], error_rate=1.0)
     )
     await open_all(client, sim, open_gst, gstins)
     first = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
@@ -791,7 +814,7 @@ async def test_a_rerun_submits_afresh_only_tasks_that_failed_are_unknown_or_too_
     entries[keys[2]]["submitted_at"]["B2B"] = old
     path.write_text(json.dumps(document))
 
-    sim.config = sim.config.replace(error_rate=0.0)
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, error_rate=0.0))
     sim.reset_counters()
     second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
     assert len(second.completed) == 4
@@ -868,10 +891,10 @@ async def test_a_batch_killed_mid_run_fetches_only_the_missing_pages_on_rerun(
         make_sim,
         make_client,
         store,
-        records_per_section=40,
-        page_size=4,
-        processing_polls=0,
-        page_latency=0.01,
+        records=RecordSettings(per_section=40),
+        paging=PagingSettings(size=4),
+        tasks=TaskSettings(processing_polls=0),
+        delays=DelaySettings(page=0.01),
     )
     await open_all(client, sim, open_gst, gstins)
     script = tmp_path / "batch.py"
@@ -919,4 +942,35 @@ async def test_a_batch_killed_mid_run_fetches_only_the_missing_pages_on_rerun(
     assert sim.calls["ims_submit"] == 8 - submitted  # the killed run's tasks re-attached
     assert sim.calls["task_page"] == 8 * 10 - kept  # only the pages not on disk
     for done in rerun.completed:
+        assert done.load().to_dict() == expected(sim, done.gstin)
+
+
+async def test_a_rerun_whose_tasks_are_all_recorded_needs_no_gst_session(
+    make_sim: Any, make_client: Any, open_gst: Any, store: FileSessionStore, tmp_path: Path
+) -> None:
+    gstins = taxpayers(2)
+    sim, client = await batch_client(
+        make_sim, make_client, store, faults=FaultSettings(routes=["task_page"], error_rate=1.0)
+    )
+    await open_all(client, sim, open_gst, gstins)
+    stored: list[str] = []
+
+    async def store_id(section: ImsSection, task_id: str) -> None:  # an async on_submitted
+        stored.append(task_id)
+
+    first = await client.ims.download_many(
+        gstins, sections=SECTIONS, manifest=tmp_path, on_submitted=store_id
+    )
+    assert len(first.failed) == 2
+    assert sorted(stored) == sorted(sim.tasks)  # awaited for every task
+    for gstin in gstins:
+        await client.gst.forget(gstin)  # no session to restore any more
+        assert await store.load(gstin) is None
+
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, error_rate=0.0))
+    sim.reset_counters()
+    second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
+    assert len(second.completed) == 2  # re-attached to every task: no session was needed
+    assert sim.calls["ims_submit"] == 0
+    for done in second.completed:
         assert done.load().to_dict() == expected(sim, done.gstin)

@@ -15,11 +15,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from flynn_async import FileSessionStore, FlynnClient, FlynnError, GstSession
 from flynn_async.ims import ImsInvoices, ImsSection
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import (
+    FaultSettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    TaskSettings,
+)
 
 SECTIONS = ("B2B", "B2BCN", "ECOMA")
 
@@ -64,7 +71,11 @@ def _expected(sim: FlynnSimulator) -> dict[str, Any]:
     return {s.lower(): sim.expected_records(sim.gstin, s) for s in SECTIONS}
 
 
-@pytest.mark.sim(records_per_section=24, page_size=4, processing_polls=2)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=24),
+    paging=PagingSettings(size=4),
+    tasks=TaskSettings(processing_polls=2),
+)
 async def test_cancelling_anywhere_leaves_nothing_behind(
     sim: FlynnSimulator,
     make_client: Any,
@@ -113,7 +124,11 @@ async def _stream(client: FlynnClient, session: GstSession) -> ImsInvoices:
     return ImsInvoices.merge(pages)
 
 
-@pytest.mark.sim(records_per_section=24, page_size=4, processing_polls=3)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=24),
+    paging=PagingSettings(size=4),
+    tasks=TaskSettings(processing_polls=3),
+)
 async def test_cancelling_during_a_poll_sleep_does_not_cancel_the_server_task(
     sim: FlynnSimulator, make_client: Any, open_gst: Any
 ) -> None:
@@ -144,14 +159,16 @@ async def test_cancelling_during_a_poll_sleep_does_not_cancel_the_server_task(
 
 
 @pytest.mark.sim(
-    records_per_section=12,
-    page_size=4,
-    processing_polls=1,
-    fault_seed=7,
-    fault_routes=["task_status", "task_result", "task_page", "gst_refresh"],
-    error_rate=0.08,
-    reset_rate=0.05,
-    token_expiry_every=9,
+    records=RecordSettings(per_section=12),
+    paging=PagingSettings(size=4),
+    tasks=TaskSettings(processing_polls=1),
+    faults=FaultSettings(
+        seed=7,
+        routes=["task_status", "task_result", "task_page", "gst_refresh"],
+        error_rate=0.08,
+        reset_rate=0.05,
+        token_expiry_every=9,
+    ),
 )
 async def test_cancelling_at_random_leaves_the_server_accounted_for(
     sim: FlynnSimulator, make_client: Any, open_gst: Any, tmp_path: Path
@@ -233,7 +250,11 @@ async def test_cancelling_at_random_leaves_the_server_accounted_for(
     stored = await store.load(sim.gstin)
     assert stored is not None
     assert stored.session_id == current.session_id
-    sim.config = sim.config.replace(error_rate=0.0, reset_rate=0.0, token_expiry_every=None)
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(
+            sim.config.faults, error_rate=0.0, reset_rate=0.0, token_expiry_every=None
+        )
+    )
     result = await client.ims.download_all(current, sections=SECTIONS)
     assert _expected(sim) == result.to_dict()
     other: FlynnClient = await make_client(session_store=store)

@@ -13,9 +13,11 @@ import pytest
 
 from flynn_async import FlynnClient, GstSession, InvalidInput, Progress, ResponseError
 from flynn_async._tasks._checkpoint import Checkpoint
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 
-pytestmark = pytest.mark.sim(records_per_section=40, page_size=4)  # 10 pages per section
+pytestmark = pytest.mark.sim(
+    records=RecordSettings(per_section=40), paging=PagingSettings(size=4)
+)  # 10 pages per section
 
 
 async def _download_until(

@@ -28,6 +28,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
+import attrs
 import openpyxl
 import pytest
 from hypothesis import given
@@ -72,7 +73,13 @@ from flynn_async.cli._common import (
 )
 from flynn_async.cli._display import ProgressDisplay, format_summary
 from flynn_async.ims import ImsInvoices, ImsSection
-from flynn_async.testing import SIM_OTP, FlynnSimulator
+from flynn_async.testing import (
+    SIM_OTP,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    TaskSettings,
+)
 from tests.conftest import known_records
 
 DOCS = Path(__file__).parent.parent / "docs" / "cli.md"
@@ -733,7 +740,7 @@ def sim_ui(sim: FlynnSimulator, state: Path) -> Ui:
 
 
 async def test_a_failed_task_is_exit_5_with_its_task_ids(make_sim: Any, tmp_path: Path) -> None:
-    sim = await make_sim(terminal_status="failed", processing_polls=0)
+    sim = await make_sim(tasks=TaskSettings(terminal_status="failed", processing_polls=0))
     await stored_session(sim, tmp_path)
     ui = sim_ui(sim, tmp_path)
     args = ["ims", "download", "--section", "B2B,B2BA", "--out", str(tmp_path / "x.json"), *FAST]
@@ -747,7 +754,11 @@ async def test_a_failed_task_is_exit_5_with_its_task_ids(make_sim: Any, tmp_path
 
 
 async def test_a_timeout_prints_a_resume_command_that_works(make_sim: Any, tmp_path: Path) -> None:
-    sim = await make_sim(processing_polls=10**6, records_per_section=7, page_size=3)
+    sim = await make_sim(
+        tasks=TaskSettings(processing_polls=10**6),
+        records=RecordSettings(per_section=7),
+        paging=PagingSettings(size=3),
+    )
     await stored_session(sim, tmp_path)
     out = tmp_path / "b2b.csv"
     ui = sim_ui(sim, tmp_path)
@@ -761,7 +772,7 @@ async def test_a_timeout_prints_a_resume_command_that_works(make_sim: Any, tmp_p
     argv = shlex.split(command)
     assert ["flynn-async", "ims", "download"] == argv[:3]
     assert f"B2B={task_id}" in argv
-    sim.config = sim.config.replace(processing_polls=0)
+    sim.config = sim.config.replace(tasks=attrs.evolve(sim.config.tasks, processing_polls=0))
     again = sim_ui(sim, tmp_path)
     assert EXIT_OK == await _cli.run([*argv[1:], *FAST], again), written(again.err)
     assert [task_id] == list(sim.tasks)  # no new task was started
@@ -773,7 +784,7 @@ async def test_a_timeout_prints_a_resume_command_that_works(make_sim: Any, tmp_p
 
 
 async def test_an_expired_gst_session_is_exit_4(make_sim: Any, tmp_path: Path) -> None:
-    sim = await make_sim(processing_polls=0)
+    sim = await make_sim(tasks=TaskSettings(processing_polls=0))
     await stored_session(sim, tmp_path)
     sim._sessions.clear()  # the portal forgot it: the next IMS call says so
     ui = sim_ui(sim, tmp_path)

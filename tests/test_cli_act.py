@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
 import io
 import json
@@ -10,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 from flynn_async import FileSessionStore, FlynnClient
+from flynn_async.cli import _ims as _cli_ims
 from flynn_async.cli import _main as _cli
 from flynn_async.cli._common import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Ui
+from flynn_async.ims import ImsSection
 from flynn_async.testing import FlynnSimulator
 from tests.test_cli import written
 
@@ -294,3 +297,22 @@ def test_decision_cells_are_guarded_and_read_back_exactly(tmp_path: Path) -> Non
         guarded = _guarded(text)
         assert not guarded.startswith(("=", "+", "-", "@"))
         assert _unguarded(guarded) == text
+
+
+def test_the_resume_hint_names_only_real_tasks_and_keeps_the_filters() -> None:
+    args = argparse.Namespace(
+        section=["B2B,ECOM"],
+        status="P",
+        skip_empty=True,
+        checkpoint_dir=None,
+        format=None,
+        csv_layout=None,
+        out=Path("pending.json"),
+    )
+    # ECOM was counted empty: it has no task, so it is not named as one
+    hint = _cli_ims._resume_hint(args, "24AAAPI3182M002", {ImsSection.B2B: "t-1"})
+    assert hint.split() == [
+        *("flynn-async", "ims", "download", "--gstin", "24AAAPI3182M002"),
+        *("--section", "B2B,ECOM", "--status", "P", "--skip-empty"),
+        *("--resume", "B2B=t-1", "--out", "pending.json"),
+    ]

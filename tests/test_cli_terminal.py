@@ -18,7 +18,7 @@ from flynn_async.cli import _main as _cli
 from flynn_async.cli._common import SETTINGS, Ui
 from flynn_async.cli._display import ProgressDisplay, format_summary
 from flynn_async.ims import ImsInvoices
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 
 WIDTH = 80
 
@@ -101,7 +101,7 @@ def test_quiet_and_verbose_only_where_they_do_something() -> None:
         assert "--verbose" in parsers[path].format_help()
 
 
-@pytest.mark.sim(records_per_section=300, page_size=100)
+@pytest.mark.sim(records=RecordSettings(per_section=300), paging=PagingSettings(size=100))
 async def test_the_summary_of_a_large_download_fits_80_columns(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:

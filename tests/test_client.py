@@ -21,7 +21,13 @@ from flynn_async import (
     Stats,
 )
 from flynn_async._http import _api
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import (
+    DelaySettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    ShapeSettings,
+)
 
 # ------------------------------------------------------------------------------------------
 # Logging in
@@ -98,7 +104,7 @@ async def test_a_wrong_password_is_an_auth_error(sim: FlynnSimulator, make_clien
 
 
 async def test_token_expiry_in_seconds_is_understood(make_sim: Any, make_client: Any) -> None:
-    sim = await make_sim(expiry_unit="s")
+    sim = await make_sim(shapes=ShapeSettings(expiry_unit="s"))
     client = await make_client(sim)
     otp_request = await client.gst.request_otp(gstin=sim.gstin, username=sim.gst_username)
     await client.gst.verify_otp(otp_request, sim.otp)
@@ -260,7 +266,11 @@ async def test_gst_calls_refresh_the_token_too(sim: FlynnSimulator, client: Flyn
 
 
 @pytest.mark.parametrize("limit", [1, 3])
-@pytest.mark.sim(records_per_section=20, page_size=5, page_latency=0.02)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=20),
+    paging=PagingSettings(size=5),
+    delays=DelaySettings(page=0.02),
+)
 async def test_max_concurrency_bounds_page_requests_across_the_client(
     sim: FlynnSimulator, make_client: Any, open_gst: Any, limit: int
 ) -> None:
@@ -272,7 +282,11 @@ async def test_max_concurrency_bounds_page_requests_across_the_client(
     assert limit == sim.peak_pages_in_flight
 
 
-@pytest.mark.sim(records_per_section=20, page_size=5, page_latency=0.02)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=20),
+    paging=PagingSettings(size=5),
+    delays=DelaySettings(page=0.02),
+)
 async def test_the_limit_holds_for_separate_downloads_together(
     sim: FlynnSimulator, make_client: Any, open_gst: Any
 ) -> None:

@@ -2,7 +2,7 @@
 
 The simulator signs with its own key (``sim.einvoice``); the client is given that key, its
 certificate, or another key. Portal errors are made with the ``sim`` marker
-(``irp_error_code``, ``irp_error_shape``, ``einvoice_tamper``, ``einvoice_documents``).
+(``einvoice=EInvoiceSettings(error_code=, error_shape=, tamper=, documents=)``).
 """
 
 from __future__ import annotations
@@ -28,14 +28,22 @@ from flynn_async import (
     IrpError,
     IrpPasswordRequired,
     NotFound,
+    ResponseError,
     SignatureError,
 )
 from flynn_async._core._json import loads
+from flynn_async._core._values import thaw
 from flynn_async._http import _api
 from flynn_async._http._envelope import api_error, irp_details
 from flynn_async.cli._main import build_parser, main, run_einvoice_get
 from flynn_async.einvoice import DocumentType, EInvoiceDetails, EInvoiceStatus, IrpCredentials
-from flynn_async.testing import FlynnSimulator, SimEInvoice, sample_einvoices
+from flynn_async.testing import (
+    EInvoiceSettings,
+    FlynnSimulator,
+    ShapeSettings,
+    SimEInvoice,
+    sample_einvoices,
+)
 from flynn_async.testing._einvoice_sim import SigningIdentity, make_identity
 
 SEED = {"doc_type": "INV", "doc_number": "RAMIRNINA199", "doc_date": date(2021, 6, 21)}
@@ -163,7 +171,7 @@ async def test_a_cancelled_export_and_an_older_qr_code(
     assert debit.ewb_number is None
 
 
-@pytest.mark.sim(envelope="old")
+@pytest.mark.sim(shapes=ShapeSettings(envelope="old"))
 async def test_the_older_envelope(sim: FlynnSimulator, client: FlynnClient) -> None:
     assert SEED_IRN == (await fetch(client, sim)).irn
 
@@ -212,7 +220,7 @@ async def test_an_unknown_kid_fails(
         await fetch(client, sim)
 
 
-@pytest.mark.sim(einvoice_tamper=True)
+@pytest.mark.sim(einvoice=EInvoiceSettings(tamper=True))
 async def test_a_tampered_signature(sim: FlynnSimulator, make_client: Any) -> None:
     verifying = await make_client(einvoice_keys=sim.einvoice.certificate_pem)
     with pytest.raises(SignatureError, match="does not verify"):
@@ -246,8 +254,8 @@ async def test_unusable_keys_fail_before_any_request(sim: FlynnSimulator) -> Non
 
 
 @pytest.mark.parametrize("shape", ["details", "irp-err"])
-async def test_not_found(make_sim: Any, make_client: Any, shape: str) -> None:
-    sim = await make_sim(irp_error_shape=shape)
+async def test_not_found(make_sim: Any, make_client: Any, shape: Any) -> None:
+    sim = await make_sim(einvoice=EInvoiceSettings(error_shape=shape))
     client = await make_client(sim)
     with pytest.raises(EInvoiceNotFound) as caught:
         await fetch(client, sim, doc_number="NOPE1")
@@ -277,9 +285,9 @@ async def test_not_found(make_sim: Any, make_client: Any, shape: str) -> None:
 )
 @pytest.mark.parametrize("shape", ["details", "irp-err"])
 async def test_other_portal_codes(
-    make_sim: Any, make_client: Any, code: str, kind: type[IrpError], text: str, shape: str
+    make_sim: Any, make_client: Any, code: str, kind: type[IrpError], text: str, shape: Any
 ) -> None:
-    sim = await make_sim(irp_error_code=code, irp_error_shape=shape)
+    sim = await make_sim(einvoice=EInvoiceSettings(error_code=code, error_shape=shape))
     client = await make_client(sim)
     with pytest.raises(IrpError) as caught:
         await fetch(client, sim)
@@ -308,7 +316,7 @@ async def test_the_password_is_needed_without_a_session(
 
 
 async def test_error_texts_hold_no_secret(make_sim: Any, make_client: Any) -> None:
-    sim = await make_sim(irp_error_code="2150")
+    sim = await make_sim(einvoice=EInvoiceSettings(error_code="2150"))
     client = await make_client(sim)
     with pytest.raises(IrpError) as caught:
         await fetch(client, sim)
@@ -319,7 +327,7 @@ async def test_error_texts_hold_no_secret(make_sim: Any, make_client: Any) -> No
 async def test_an_inconsistent_answer_is_a_mismatch(make_sim: Any, make_client: Any) -> None:
     (seed, *_) = sample_einvoices()
     wrong = SimEInvoice(invoice=seed.invoice, irn="f" * 64)
-    sim = await make_sim(einvoice_documents=[wrong])
+    sim = await make_sim(einvoice=EInvoiceSettings(documents=[wrong]))
     client = await make_client(sim, einvoice_keys=sim.einvoice.certificate_pem)
     with pytest.raises(EInvoiceMismatch) as caught:
         await fetch(client, sim)
@@ -327,6 +335,36 @@ async def test_an_inconsistent_answer_is_a_mismatch(make_sim: Any, make_client: 
         d.split(" (seller")[0] for d in caught.value.differences
     ]
     assert "RAMIRNINA199" in str(caught.value)
+
+
+async def test_a_signed_invoice_off_the_schema_is_a_response_error_naming_route_and_path(
+    make_sim: Any, make_client: Any
+) -> None:
+    (seed, *_) = sample_einvoices()
+    invoice = thaw(seed.invoice)
+    invoice["ItemList"][0]["GstRt"] = "18"  # text where a rate (a JSON number) is due
+    invoice["FutureBlock"] = {"kept": True}
+    sim = await make_sim(einvoice=EInvoiceSettings(documents=(SimEInvoice(invoice=invoice),)))
+    client = await make_client(sim, einvoice_keys=sim.einvoice.certificate_pem)
+    with pytest.raises(ResponseError) as caught:
+        await fetch(client, sim)
+    assert type(caught.value) is ResponseError
+    assert _api.EINVOICE_ROUTE == caught.value.route
+    assert "signed invoice: " in str(caught.value)
+    assert "@ $.ItemList[0].GstRt" in str(caught.value)
+
+
+async def test_a_signed_invoice_with_unknown_fields_keeps_them(
+    make_sim: Any, make_client: Any
+) -> None:
+    (seed, *_) = sample_einvoices()
+    invoice = {**thaw(seed.invoice), "FutureBlock": {"New": [1, Decimal("2.50")]}}
+    sim = await make_sim(einvoice=EInvoiceSettings(documents=(SimEInvoice(invoice=invoice),)))
+    client = await make_client(sim, einvoice_keys=sim.einvoice.certificate_pem)
+    details = await fetch(client, sim)
+    assert details.verified
+    assert {"New": (1, Decimal("2.50"))} == details.invoice.extra["FutureBlock"]
+    assert details.signed_invoice.data == details.invoice.to_dict()
 
 
 # ------------------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ from flynn_async.ims import ImsInvoice, ImsInvoices, ImsRecord, ImsSection, deco
 from flynn_async.ims import _models as m
 from flynn_async.ims._decoding import structure_invoices
 from flynn_async.ims._models import ImsEntry
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 PAISE = Decimal("0.01")
@@ -1190,7 +1190,9 @@ def test_property_xlsx_round_trip_to_the_paisa(result: ImsInvoices) -> None:
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.sim(records_per_section=9, page_size=4, unknown_sections=("impg",))
+@pytest.mark.sim(
+    records=RecordSettings(per_section=9, unknown_sections=("impg",)), paging=PagingSettings(size=4)
+)
 async def test_simulator_download_exports_in_every_format(
     client: FlynnClient, session: GstSession, sim: FlynnSimulator, tmp_path: Path
 ) -> None:

@@ -36,14 +36,23 @@ from flynn_async import (
 )
 from flynn_async._core import _errors
 from flynn_async.ims import ImsSection
-from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
+from flynn_async.testing import (
+    USER_HANDLE,
+    USER_PASSWORD,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    TaskSettings,
+)
 from flynn_async.testing.pytest_plugin import FlynnTestClock
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "fastapi_app.py"
 SECTIONS = [section.value for section in ImsSection]
 
 # 6 records per section, in 2 pages of up to 4
-pytestmark = pytest.mark.flynn_simulator(records_per_section=6, page_size=4)
+pytestmark = pytest.mark.flynn_simulator(
+    records=RecordSettings(per_section=6), paging=PagingSettings(size=4)
+)
 
 
 def load_example() -> ModuleType:
@@ -280,7 +289,7 @@ async def test_unknown_downloads_are_404(http: httpx.AsyncClient) -> None:
     assert 404 == (await http.get("/downloads/nope/result")).status_code
 
 
-@pytest.mark.flynn_simulator(failing_tasks=1)
+@pytest.mark.flynn_simulator(tasks=TaskSettings(failing_first=1))
 async def test_a_failing_task_is_reported_with_its_id(
     app: FastAPI, http: httpx.AsyncClient, flynn_simulator: FlynnSimulator
 ) -> None:

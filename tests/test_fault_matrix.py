@@ -10,22 +10,29 @@ import collections
 import random
 from typing import Any
 
+import attrs
 import pytest
 
 from flynn_async import ApiError, FlynnClient, PagesMissing, ResponseError, RetryPolicy
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import (
+    FaultSettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    TaskSettings,
+)
 
 RUNS = 24
 SECTIONS = ("B2B", "B2BA", "B2BCN", "ECOM")
-MIXED_FAULTS: dict[str, Any] = {
-    "error_rate": 0.10,
-    "rate_limit_rate": 0.05,
-    "reset_rate": 0.02,
-    "slow_rate": 0.01,
-    "slow_seconds": 0.25,
-    "page_not_found_once": 0.05,
-    "token_expiry_every": 60,
-}
+MIXED_FAULTS = FaultSettings(
+    error_rate=0.10,
+    rate_limit_rate=0.05,
+    reset_rate=0.02,
+    slow_rate=0.01,
+    slow_seconds=0.25,
+    page_not_found_once=0.05,
+    token_expiry_every=60,
+)
 TOTALS: collections.Counter[str] = collections.Counter()
 FAULTS_BY_KIND: collections.Counter[str] = collections.Counter()
 
@@ -47,7 +54,10 @@ async def test_mixed_faults_end_with_exactly_the_fault_free_records(
     make_sim: Any, make_client: Any, open_gst: Any, run: int
 ) -> None:
     sim: FlynnSimulator = await make_sim(
-        records_per_section=30, page_size=5, processing_polls=2, fault_seed=run, **MIXED_FAULTS
+        records=RecordSettings(per_section=30),
+        paging=PagingSettings(size=5),
+        tasks=TaskSettings(processing_polls=2),
+        faults=attrs.evolve(MIXED_FAULTS, seed=run),
     )
     expected = {s.lower(): sim.expected_records(sim.gstin, s) for s in SECTIONS}
     client: FlynnClient = await make_client(
@@ -81,7 +91,9 @@ async def test_faults_on_every_page_request_eventually_give_a_typed_error(
     make_sim: Any, make_client: Any, open_gst: Any
 ) -> None:
     sim: FlynnSimulator = await make_sim(
-        records_per_section=10, page_size=5, error_rate=1.0, fault_routes=frozenset({"task_page"})
+        records=RecordSettings(per_section=10),
+        paging=PagingSettings(size=5),
+        faults=FaultSettings(error_rate=1.0, routes=frozenset({"task_page"})),
     )
     client: FlynnClient = await make_client(sim, retry=RetryPolicy(max_tries=3))
     session = await open_gst(client, sim)
@@ -96,7 +108,9 @@ async def test_faults_on_every_page_request_eventually_give_a_typed_error(
 async def test_a_submit_is_never_repeated_even_when_it_fails(
     make_sim: Any, make_client: Any, open_gst: Any
 ) -> None:
-    sim: FlynnSimulator = await make_sim(error_rate=1.0, fault_routes=frozenset({"ims_submit"}))
+    sim: FlynnSimulator = await make_sim(
+        faults=FaultSettings(error_rate=1.0, routes=frozenset({"ims_submit"}))
+    )
     client: FlynnClient = await make_client(sim, retry=RetryPolicy(max_tries=5))
     session = await open_gst(client, sim)
     with pytest.raises(ResponseError, match="HTTP 5"):
@@ -109,7 +123,9 @@ async def test_retry_after_is_honoured_as_given(
     make_sim: Any, make_client: Any, open_gst: Any, clock: Any
 ) -> None:
     sim: FlynnSimulator = await make_sim(
-        rate_limit_rate=1.0, retry_after="7", fault_routes=frozenset({"task_result"})
+        faults=FaultSettings(
+            rate_limit_rate=1.0, retry_after="7", routes=frozenset({"task_result"})
+        )
     )
     client: FlynnClient = await make_client(sim, retry=RetryPolicy(max_tries=3))
     session = await open_gst(client, sim)

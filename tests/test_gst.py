@@ -20,7 +20,7 @@ from flynn_async import (
     Secret,
 )
 from flynn_async._http import _api
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, ShapeSettings
 
 GSTN = _api.GSTN_HEADERS
 
@@ -267,9 +267,9 @@ GST_SHAPES = ["error_cd", "gstn-err", "older"]
 
 @pytest.mark.parametrize("shape", GST_SHAPES)
 async def test_an_unknown_session_is_expired_in_every_error_shape_and_forgotten(
-    make_sim: Any, make_client: Any, open_gst: Any, shape: str
+    make_sim: Any, make_client: Any, open_gst: Any, shape: Any
 ) -> None:
-    simulator = await make_sim(gst_error_shape=shape)
+    simulator = await make_sim(shapes=ShapeSettings(gst_error_shape=shape))
     store = MemoryStore()
     client = await make_client(simulator, session_store=store)
     session = await open_gst(client, simulator)
@@ -284,10 +284,10 @@ async def test_an_unknown_session_is_expired_in_every_error_shape_and_forgotten(
 
 @pytest.mark.parametrize("shape", GST_SHAPES)
 async def test_a_lapsed_session_is_expired_on_refresh_in_every_shape_and_forgotten(
-    make_sim: Any, make_client: Any, open_gst: Any, shape: str
+    make_sim: Any, make_client: Any, open_gst: Any, shape: Any
 ) -> None:
     now = [1_000_000.0]
-    simulator = await make_sim(gst_error_shape=shape, clock=lambda: now[0])
+    simulator = await make_sim(clock=lambda: now[0], shapes=ShapeSettings(gst_error_shape=shape))
     store = MemoryStore()
     client = await make_client(simulator, session_store=store)
     session = await open_gst(client, simulator)
@@ -302,9 +302,9 @@ async def test_a_lapsed_session_is_expired_on_refresh_in_every_shape_and_forgott
 
 @pytest.mark.parametrize("shape", GST_SHAPES)
 async def test_a_wrong_otp_is_a_refused_otp_in_every_shape(
-    make_sim: Any, make_client: Any, shape: str
+    make_sim: Any, make_client: Any, shape: Any
 ) -> None:
-    simulator = await make_sim(gst_error_shape=shape)
+    simulator = await make_sim(shapes=ShapeSettings(gst_error_shape=shape))
     client = await make_client(simulator)
     otp_request = await client.gst.request_otp(gstin=simulator.gstin, username="demo")
     wrong = "000000" if simulator.otp != "000000" else "111111"

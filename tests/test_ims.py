@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import attrs
 import pytest
 
 from flynn_async import (
@@ -31,10 +32,19 @@ from flynn_async.ims import (
 )
 from flynn_async.ims._decoding import combine_sections
 from flynn_async.ims._models import KNOWN_SECTIONS
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import (
+    FaultSettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    ShapeSettings,
+    TaskSettings,
+)
 from tests.conftest import known_records
 
-MANY_PAGES = pytest.mark.sim(records_per_section=120, page_size=25)
+MANY_PAGES = pytest.mark.sim(
+    records=RecordSettings(per_section=120), paging=PagingSettings(size=25)
+)
 AMOUNTS = ("val", "txval", "iamt", "camt", "samt", "cess")
 
 
@@ -124,7 +134,7 @@ async def test_submit_then_resume_from_another_client(
 
 
 async def test_status_filter(sim: FlynnSimulator, client: FlynnClient, session: GstSession) -> None:
-    sim.config = sim.config.replace(records_per_section=40)
+    sim.config = sim.config.replace(records=attrs.evolve(sim.config.records, per_section=40))
     expected = sim.expected_records(sim.gstin, "b2b", "P")
     assert 0 < len(expected) < 40
 
@@ -159,7 +169,10 @@ async def test_download_all_of_chosen_sections_keeps_them_once(
     assert sim.expected_records(sim.gstin, "ecom") == result.to_dict()["ecom"]
 
 
-@pytest.mark.sim(records_per_section=30, page_size=7, all_sections_in_every_task=True)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=30, all_sections_in_every_task=True),
+    paging=PagingSettings(size=7),
+)
 async def test_download_all_when_every_task_carries_every_section(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -171,7 +184,10 @@ async def test_download_all_when_every_task_carries_every_section(
     assert 8 * 30 == len(result)
 
 
-@pytest.mark.sim(records_per_section=12, page_size=5, unknown_sections=("impg",))
+@pytest.mark.sim(
+    records=RecordSettings(per_section=12, unknown_sections=("impg",)),
+    paging=PagingSettings(size=5),
+)
 async def test_unknown_sections_are_kept(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -297,16 +313,33 @@ async def test_task_refuses_a_bad_id(
 
 VARIANTS = [
     pytest.param({}, marks=pytest.mark.sim(), id="mixed envelopes"),
-    pytest.param({}, marks=pytest.mark.sim(envelope="old"), id="old envelope"),
-    pytest.param({}, marks=pytest.mark.sim(envelope="new"), id="new envelope"),
     pytest.param(
-        {}, marks=pytest.mark.sim(status_shape="wrapped", processing_polls=3), id="wrapped status"
+        {}, marks=pytest.mark.sim(shapes=ShapeSettings(envelope="old")), id="old envelope"
     ),
-    pytest.param({}, marks=pytest.mark.sim(expiry_unit="s"), id="expiry in seconds"),
-    pytest.param({"page_base": 1}, marks=pytest.mark.sim(page_base=1), id="pages from 1"),
+    pytest.param(
+        {}, marks=pytest.mark.sim(shapes=ShapeSettings(envelope="new")), id="new envelope"
+    ),
+    pytest.param(
+        {},
+        marks=pytest.mark.sim(
+            shapes=ShapeSettings(status_shape="wrapped"), tasks=TaskSettings(processing_polls=3)
+        ),
+        id="wrapped status",
+    ),
+    pytest.param(
+        {}, marks=pytest.mark.sim(shapes=ShapeSettings(expiry_unit="s")), id="expiry in seconds"
+    ),
     pytest.param(
         {"page_base": 1},
-        marks=pytest.mark.sim(page_base=1, envelope="old", status_shape="wrapped"),
+        marks=pytest.mark.sim(paging=PagingSettings(size=4, base=1)),
+        id="pages from 1",
+    ),
+    pytest.param(
+        {"page_base": 1},
+        marks=pytest.mark.sim(
+            paging=PagingSettings(size=4, base=1),
+            shapes=ShapeSettings(envelope="old", status_shape="wrapped"),
+        ),
         id="all old",
     ),
 ]
@@ -316,7 +349,10 @@ VARIANTS = [
 async def test_every_simulator_form_downloads_end_to_end(
     sim: FlynnSimulator, make_client: Any, open_gst: Any, client_options: dict[str, Any]
 ) -> None:
-    sim.config = sim.config.replace(records_per_section=11, page_size=3)
+    sim.config = sim.config.replace(
+        records=attrs.evolve(sim.config.records, per_section=11),
+        paging=attrs.evolve(sim.config.paging, size=3),
+    )
     client = await make_client(**client_options)
     session = await open_gst(client, sim)
     session = await client.gst.refresh(session)
@@ -385,7 +421,7 @@ async def test_on_submitted_hears_of_each_task_before_anything_else_is_awaited(
         assert any(f"task {task_id} started for {sim.gstin}" in m for m in caplog.messages)
 
 
-@pytest.mark.sim(processing_polls=3)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=3))
 async def test_a_cancelled_download_carries_its_task_ids(
     sim: FlynnSimulator, make_client: Any, open_gst: Any
 ) -> None:
@@ -416,7 +452,9 @@ async def test_a_cancelled_download_carries_its_task_ids(
             assert f"IMS {section} task id: {task_id}" in raised.value.__notes__
 
 
-@pytest.mark.sim(page_size=2, fault_routes=["task_page"], error_rate=1.0)
+@pytest.mark.sim(
+    paging=PagingSettings(size=2), faults=FaultSettings(routes=["task_page"], error_rate=1.0)
+)
 async def test_download_all_keeps_the_cause_of_its_error(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -430,7 +468,9 @@ async def test_download_all_keeps_the_cause_of_its_error(
     assert set(getattr(many.value, "task_ids", {}).values()) <= set(sim.tasks)
 
 
-@pytest.mark.sim(records_per_section=9, page_size=4, empty_other_sections=True)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=9, empty_other_sections=True), paging=PagingSettings(size=4)
+)
 async def test_download_all_takes_an_empty_list_of_another_section_as_no_claim(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -474,9 +514,13 @@ def test_combine_sections_still_refuses_records_that_disagree_with_an_empty_own_
 
 @pytest.mark.parametrize("style", ["boolean", "mixed"])
 async def test_pages_with_flags_as_booleans_or_any_case_download_whole(
-    make_sim: Any, make_client: Any, open_gst: Any, style: str
+    make_sim: Any, make_client: Any, open_gst: Any, style: Any
 ) -> None:
-    simulator = await make_sim(records_per_section=40, page_size=9, flag_style=style)
+    simulator = await make_sim(
+        records=RecordSettings(per_section=40),
+        paging=PagingSettings(size=9),
+        shapes=ShapeSettings(flag_style=style),
+    )
     client = await make_client(simulator)
     session = await open_gst(client, simulator)
     result = await client.ims.download(session, section="B2B")

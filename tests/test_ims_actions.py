@@ -25,10 +25,10 @@ from flynn_async import (
 )
 from flynn_async.ims import ImsActionResult, ImsDecision, ImsImport, ImsInvoices, ItcReduction
 from flynn_async.ims._rules import flag_set, is_specified
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 from tests.conftest import known_records, known_section
 
-BIG = pytest.mark.sim(records_per_section=60, page_size=50)
+BIG = pytest.mark.sim(records=RecordSettings(per_section=60), paging=PagingSettings(size=50))
 
 
 def pending_ok(decision_wire: Any) -> bool:
@@ -170,7 +170,7 @@ async def test_stale_records_are_reported_with_advice(
     assert list(result.succeeded) == decisions[2:]
 
 
-@pytest.mark.sim(records_per_section=2400, page_size=5000)
+@pytest.mark.sim(records=RecordSettings(per_section=2400), paging=PagingSettings(size=5000))
 async def test_a_save_over_4_mb_is_split_and_each_record_sent_once(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -309,7 +309,9 @@ async def test_a_lost_answer_is_an_unknown_outcome_and_not_resent(
     invoices = await client.ims.download_all(session, sections="B2B")
     decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"]
     sim.config = sim.config.replace(
-        fault_routes=frozenset({"ims_save"}), reset_rate=1.0, fault_seed=3
+        faults=attrs.evolve(
+            sim.config.faults, routes=frozenset({"ims_save"}), reset_rate=1.0, seed=3
+        )
     )
     with pytest.raises(ImsOutcomeUnknown) as caught:
         await client.ims.save(session, decisions)
@@ -348,7 +350,9 @@ async def test_secrets_stay_out_of_errors_reprs_logs_and_locals(
     result = await client.ims.save(session, decisions)
     await client.ims.counts(session)
     sim.config = sim.config.replace(
-        fault_routes=frozenset({"ims_save"}), reset_rate=1.0, fault_seed=3
+        faults=attrs.evolve(
+            sim.config.faults, routes=frozenset({"ims_save"}), reset_rate=1.0, seed=3
+        )
     )
     with pytest.raises(ImsOutcomeUnknown) as caught:
         await client.ims.save(session, [invoices.decide(invoices.b2b[0], "P", remarks="x")])

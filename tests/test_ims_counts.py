@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from flynn_async import FlynnClient, GstSession, InvalidInput, ResponseError
 from flynn_async.ims import ImsCounts, ImsSection
 from flynn_async.ims._counts import parse_counts
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FaultSettings, FlynnSimulator, RecordSettings
 
 
 def test_groups_sections_and_unknowns_are_kept() -> None:
@@ -78,7 +78,7 @@ def test_counts_round_trip(sections: dict[str, dict[str, int]]) -> None:
     assert counts.total == sum(sum(v.values()) for v in sections.values())
 
 
-@pytest.mark.sim(records_per_section=25)
+@pytest.mark.sim(records=RecordSettings(per_section=25))
 async def test_counts_over_sockets(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -99,7 +99,9 @@ async def test_counts_over_sockets(
 
 
 async def test_counts_are_retried_as_a_read(make_sim: Any, make_client: Any, open_gst: Any) -> None:
-    sim = await make_sim(fault_routes=frozenset({"ims_counts"}), error_rate=0.25, fault_seed=11)
+    sim = await make_sim(
+        faults=FaultSettings(routes=frozenset({"ims_counts"}), error_rate=0.25, seed=11)
+    )
     client = await make_client(sim)
     session = await open_gst(client, sim)
     for _ in range(12):

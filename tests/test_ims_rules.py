@@ -12,10 +12,12 @@ import pytest
 from flynn_async import FlynnClient, GstSession, InvalidDecisions, InvalidInput
 from flynn_async.ims import ImsDecision, ImsInvoices, ImsRecord, ItcReduction
 from flynn_async.ims._rules import RULES, check, flag_set, is_specified
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings, ShapeSettings
 from tests.conftest import known_records, known_section
 
-pytestmark = pytest.mark.sim(records_per_section=60, page_size=100)
+pytestmark = pytest.mark.sim(
+    records=RecordSettings(per_section=60), paging=PagingSettings(size=100)
+)
 
 Maker = Callable[..., ImsDecision]
 
@@ -101,7 +103,11 @@ async def test_rule_2_no_pending_when_blocked(
     assert check([allowed], call="save", gstin=session.gstin)[2] == []
 
 
-@pytest.mark.sim(records_per_section=60, page_size=100, flag_style="boolean")
+@pytest.mark.sim(
+    records=RecordSettings(per_section=60),
+    paging=PagingSettings(size=100),
+    shapes=ShapeSettings(flag_style="boolean"),
+)
 async def test_rule_2_on_downloaded_boolean_flags(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession, invoices: ImsInvoices
 ) -> None:

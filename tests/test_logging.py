@@ -8,14 +8,24 @@ from collections import Counter
 import pytest
 
 from flynn_async import FlynnClient, GstSession, PagesMissing, TaskFailed
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import (
+    FaultSettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    TaskSettings,
+)
 
 
 def _requests(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "flynn_async.http" and r.levelno == 10]
 
 
-@pytest.mark.sim(records_per_section=9, page_size=4, processing_polls=1)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=9),
+    paging=PagingSettings(size=4),
+    tasks=TaskSettings(processing_polls=1),
+)
 async def test_one_debug_line_per_request_with_route_status_duration_and_retries(
     sim: FlynnSimulator,
     client: FlynnClient,
@@ -44,7 +54,11 @@ async def test_one_debug_line_per_request_with_route_status_duration_and_retries
     assert f"(task {task.id} page 2)" in pages[-1].getMessage()
 
 
-@pytest.mark.sim(records_per_section=4, page_size=4, error_rate=1.0, fault_routes=["task_page"])
+@pytest.mark.sim(
+    records=RecordSettings(per_section=4),
+    paging=PagingSettings(size=4),
+    faults=FaultSettings(error_rate=1.0, routes=["task_page"]),
+)
 async def test_the_retry_count_is_logged_on_each_try(
     client: FlynnClient, session: GstSession, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -58,7 +72,11 @@ async def test_the_retry_count_is_logged_on_each_try(
     assert all(r.flynn_status >= 500 for r in pages)  # type: ignore[attr-defined]
 
 
-@pytest.mark.sim(records_per_section=9, page_size=4, processing_polls=2)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=9),
+    paging=PagingSettings(size=4),
+    tasks=TaskSettings(processing_polls=2),
+)
 async def test_one_info_line_per_task_state_change(
     client: FlynnClient, session: GstSession, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -75,7 +93,11 @@ async def test_one_info_line_per_task_state_change(
     assert "all 3 pages fetched" in mine[4]
 
 
-@pytest.mark.sim(records_per_section=4, page_size=4, failing_tasks=1)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=4),
+    paging=PagingSettings(size=4),
+    tasks=TaskSettings(failing_first=1),
+)
 async def test_a_failed_task_is_logged_once(
     client: FlynnClient, session: GstSession, caplog: pytest.LogCaptureFixture
 ) -> None:

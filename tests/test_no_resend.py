@@ -23,7 +23,7 @@ import pytest
 from flynn_async import FlynnClient, OutcomeUnknown, RetryPolicy, Secret, TransportError
 from flynn_async._http import _api
 from flynn_async._http._transport import _NO_RESEND, Call, Transport, guard_session
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FaultSettings, FlynnSimulator
 
 TASK_ID = "6f1c8d2e-0000-4000-8000-000000000001"
 IMS_PATH = _api.IMS_ROUTE.format(flynn=_api.IMS_FLYNN_VERSION)
@@ -334,7 +334,9 @@ async def test_ims_submit_end_to_end_is_never_resent(
 ) -> None:
     """A real client and the simulator: the submit goes out on the keep-alive connection the
     GST OTP calls used, the simulator resets it after reading the submit."""
-    sim: FlynnSimulator = await make_sim(reset_rate=1.0, fault_routes=frozenset({"ims_submit"}))
+    sim: FlynnSimulator = await make_sim(
+        faults=FaultSettings(reset_rate=1.0, routes=frozenset({"ims_submit"}))
+    )
     client: FlynnClient = await make_client(sim, retry=RetryPolicy(max_tries=5))
     session = await open_gst(client, sim)
     with pytest.raises(OutcomeUnknown) as caught:
@@ -349,7 +351,9 @@ async def test_given_session_is_guarded(
 ) -> None:
     """``FlynnClient(session=...)``: the caller's session gets the guard when the client
     starts (once, however many clients share it), and the submit is sent once."""
-    sim: FlynnSimulator = await make_sim(reset_rate=1.0, fault_routes=frozenset({"ims_submit"}))
+    sim: FlynnSimulator = await make_sim(
+        faults=FaultSettings(reset_rate=1.0, routes=frozenset({"ims_submit"}))
+    )
     assert guard_count(http) == 0
     client: FlynnClient = await make_client(sim, session=http)
     other: FlynnClient = await make_client(sim, session=http)

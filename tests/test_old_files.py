@@ -15,7 +15,7 @@ import pytest
 from flynn_async import Checkpoint, FileSessionStore, FileTokenStore, FlynnClient
 from flynn_async.batch import JobState
 from flynn_async.ims import ImsSection
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 
 OLD = Path(__file__).parent / "data" / "v0_1"
 GSTIN = "27AAAPI3182M002"
@@ -70,7 +70,9 @@ async def test_an_old_checkpoint_loads(old: Path) -> None:
 
 async def test_an_old_batch_manifest_is_resumed_without_a_new_task(old: Path) -> None:
     # the manifest was written by a batch against this simulator (same seed and sizes)
-    async with FlynnSimulator(records_per_section=3, page_size=2, seed=7) as sim:
+    async with FlynnSimulator(
+        records=RecordSettings(per_section=3, seed=7), paging=PagingSettings(size=2)
+    ) as sim:
         async with FlynnClient(
             sim.credentials, base_url=sim.base_url, login_url=sim.login_url
         ) as client:

@@ -16,7 +16,7 @@ import pytest
 from flynn_async import Credentials, FileSessionStore, FlynnClient, FlynnError, GstSession, Secret
 from flynn_async._http import _api
 from flynn_async.einvoice import IrpCredentials
-from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
+from flynn_async.testing import USER_HANDLE, USER_PASSWORD, EInvoiceSettings, FlynnSimulator
 
 IRP_PASSWORD = "IRP-PASSWORD-MARKER-7f3a"
 SECRET_HEADERS = {
@@ -230,7 +230,7 @@ async def _failure(work: Any) -> BaseException:
 async def test_no_secret_in_the_library_frames_of_a_failure(
     make_sim: Any, make_client: Any, open_gst: Any, tmp_path: Path
 ) -> None:
-    sim = await make_sim(irp_error_code="2150")
+    sim = await make_sim(einvoice=EInvoiceSettings(error_code="2150"))
     store = FileSessionStore(tmp_path / "sessions")
     client: FlynnClient = await make_client(sim, session_store=store)
     markers = (MARK_SESSION, MARK_OTP, MARK_IRP)

@@ -23,10 +23,10 @@ import pytest
 
 from flynn_async import FlynnClient, Task
 from flynn_async.ims import ImsInvoices
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 
 #: 20 pages of 2 records.
-PAGED = {"records_per_section": 40, "page_size": 2}
+PAGED = {"records": RecordSettings(per_section=40), "paging": PagingSettings(size=2)}
 PAGES = 20
 
 

@@ -29,7 +29,7 @@ from flynn_async import (
 from flynn_async._http import _api
 from flynn_async._tasks._task import parse_page_count, parse_status
 from flynn_async.ims import ImsInvoice, ImsRecord
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings, TaskSettings
 
 STEADY = PollPolicy(initial_delay=1, multiplier=2, max_delay=5, jitter=0, deadline=1000)
 
@@ -46,7 +46,7 @@ async def submitted(client: FlynnClient, session: GstSession, **kwargs: Any) -> 
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.sim(processing_polls=7)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=7))
 async def test_poll_sleeps_grow_exactly_and_are_capped(
     sim: FlynnSimulator, make_client: Any, open_gst: Any, clock: Any
 ) -> None:
@@ -61,7 +61,7 @@ async def test_poll_sleeps_grow_exactly_and_are_capped(
     assert 8 == task.polls == sim.tasks[task.id].status_calls
 
 
-@pytest.mark.sim(processing_polls=6)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=6))
 async def test_a_fresh_task_sleeps_before_its_first_status_call(
     sim: FlynnSimulator, make_client: Any, open_gst: Any, clock: Any
 ) -> None:
@@ -80,7 +80,7 @@ async def test_a_fresh_task_sleeps_before_its_first_status_call(
     assert 7 == sim.tasks[task.id].status_calls
 
 
-@pytest.mark.sim(processing_polls=0)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=0))
 async def test_a_task_done_at_once_is_not_slept_on(
     sim: FlynnSimulator, make_client: Any, open_gst: Any, clock: Any
 ) -> None:
@@ -91,7 +91,7 @@ async def test_a_task_done_at_once_is_not_slept_on(
     assert 1 == sim.tasks[task.id].status_calls
 
 
-@pytest.mark.sim(processing_polls=1)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=1))
 async def test_wait_is_done_once(
     sim: FlynnSimulator, make_client: Any, open_gst: Any, clock: Any
 ) -> None:
@@ -104,7 +104,7 @@ async def test_wait_is_done_once(
     assert [1] == clock.sleeps
 
 
-@pytest.mark.sim(processing_polls=8)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=8))
 async def test_poll_jitter_comes_from_the_injected_random_source(
     sim: FlynnSimulator, make_client: Any, open_gst: Any, clock: Any
 ) -> None:
@@ -125,7 +125,7 @@ async def test_poll_jitter_comes_from_the_injected_random_source(
     ("deadline", "sleeps"),
     [(10, [1, 2, 4, 3]), (7.5, [1, 2, 4, 0.5]), (7, [1, 2, 4]), (0.25, [0.25])],
 )
-@pytest.mark.sim(processing_polls=1000)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=1000))
 async def test_the_deadline_clips_the_last_sleep_then_times_out(
     sim: FlynnSimulator,
     make_client: Any,
@@ -152,7 +152,7 @@ async def test_the_deadline_clips_the_last_sleep_then_times_out(
     assert len(sleeps) + 1 == sim.tasks[task.id].status_calls
 
 
-@pytest.mark.sim(processing_polls=9)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=9))
 async def test_no_deadline_waits_as_long_as_it_takes(
     sim: FlynnSimulator, make_client: Any, open_gst: Any, clock: Any
 ) -> None:
@@ -170,10 +170,19 @@ async def test_no_deadline_waits_as_long_as_it_takes(
 @pytest.mark.parametrize(
     "terminal",
     [
-        pytest.param("failed", marks=pytest.mark.sim(terminal_status="failed", processing_polls=2)),
-        pytest.param("error", marks=pytest.mark.sim(terminal_status="error", processing_polls=2)),
         pytest.param(
-            "cancelled", marks=pytest.mark.sim(terminal_status="cancelled", processing_polls=2)
+            "failed",
+            marks=pytest.mark.sim(tasks=TaskSettings(terminal_status="failed", processing_polls=2)),
+        ),
+        pytest.param(
+            "error",
+            marks=pytest.mark.sim(tasks=TaskSettings(terminal_status="error", processing_polls=2)),
+        ),
+        pytest.param(
+            "cancelled",
+            marks=pytest.mark.sim(
+                tasks=TaskSettings(terminal_status="cancelled", processing_polls=2)
+            ),
         ),
     ],
 )
@@ -196,7 +205,7 @@ async def test_a_failed_terminal_status_raises_task_failed(
     assert 0 == sim.calls["task_page"]
 
 
-@pytest.mark.sim(processing_polls=1)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=1))
 async def test_logging_the_gst_session_out_fails_the_running_task(
     sim: FlynnSimulator, make_client: Any, open_gst: Any
 ) -> None:
@@ -214,7 +223,10 @@ async def test_logging_the_gst_session_out_fails_the_running_task(
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.sim(records_per_section=10, page_size=3, unknown_sections=("impg",))
+@pytest.mark.sim(
+    records=RecordSettings(per_section=10, unknown_sections=("impg",)),
+    paging=PagingSettings(size=3),
+)
 async def test_pages_stream_in_order(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -226,7 +238,10 @@ async def test_pages_stream_in_order(
     assert 7 == sim.calls["task_page"]
 
 
-@pytest.mark.sim(records_per_section=10, page_size=3, unknown_sections=("impg",))
+@pytest.mark.sim(
+    records=RecordSettings(per_section=10, unknown_sections=("impg",)),
+    paging=PagingSettings(size=3),
+)
 async def test_records_stream_as_section_record_pairs(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -246,7 +261,7 @@ async def test_records_stream_as_section_record_pairs(
     assert all(isinstance(record, ImsInvoice) for name, record in pairs if name == "b2b")
 
 
-@pytest.mark.sim(records_per_section=10, page_size=3)
+@pytest.mark.sim(records=RecordSettings(per_section=10), paging=PagingSettings(size=3))
 async def test_page_count_and_single_pages(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -268,7 +283,7 @@ async def test_page_count_and_single_pages(
     assert 2 == sim.calls["task_page"]
 
 
-@pytest.mark.sim(records_per_section=0)
+@pytest.mark.sim(records=RecordSettings(per_section=0))
 async def test_a_task_without_records_has_no_pages(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -280,7 +295,7 @@ async def test_a_task_without_records_has_no_pages(
     assert 0 == sim.calls["task_page"]
 
 
-@pytest.mark.sim(page_base=1)
+@pytest.mark.sim(paging=PagingSettings(size=4, base=1))
 async def test_a_page_that_cannot_be_fetched_raises_pages_missing(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -296,7 +311,7 @@ async def test_a_page_that_cannot_be_fetched_raises_pages_missing(
     assert "resume" in str(error)
 
 
-@pytest.mark.sim(page_base=0)
+@pytest.mark.sim(paging=PagingSettings(size=4, base=0))
 async def test_pages_delivered_before_a_failure_are_kept_by_the_stream(
     sim: FlynnSimulator, make_client: Any, open_gst: Any
 ) -> None:
@@ -335,7 +350,11 @@ async def test_task_repr_names_the_id(client: FlynnClient) -> None:
 # ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.sim(records_per_section=8, page_size=4, processing_polls=1)
+@pytest.mark.sim(
+    records=RecordSettings(per_section=8),
+    paging=PagingSettings(size=4),
+    tasks=TaskSettings(processing_polls=1),
+)
 async def test_progress_reports_every_phase(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from flynn_async import FlynnClient, RetryPolicy
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FaultSettings, FlynnSimulator, PagingSettings, RecordSettings
 from tests.conftest import FakeClock
 
 SECTIONS = ("B2B", "B2BA", "ECOM")
@@ -89,12 +89,9 @@ async def test_random_cancellations_leave_no_token_beyond_the_open_clients(
     threaded_sim: Callable[..., FlynnSimulator], seed: int
 ) -> None:
     sim = threaded_sim(
-        records_per_section=12,
-        page_size=3,
-        fault_seed=seed,
-        error_rate=0.1,
-        rate_limit_rate=0.05,
-        token_expiry_every=7,
+        records=RecordSettings(per_section=12),
+        paging=PagingSettings(size=3),
+        faults=FaultSettings(seed=seed, error_rate=0.1, rate_limit_rate=0.05, token_expiry_every=7),
     )
     clock = FakeClock()
     rng = random.Random(f"cancel|{seed}")

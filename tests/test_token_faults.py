@@ -19,7 +19,13 @@ import pytest
 
 from flynn_async import Credentials, FlynnClient, RetryPolicy
 from flynn_async._http import _api
-from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator
+from flynn_async.testing import (
+    USER_HANDLE,
+    USER_PASSWORD,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+)
 from tests.strict_server import LITERALS, StrictServer, Timeline
 
 SECTIONS = LITERALS["IMS_SECTIONS"]
@@ -65,7 +71,9 @@ async def strict_run() -> AsyncIterator[Run]:
         step: float = 0.0,
         records: int = RECORDS,
     ) -> StrictServer:
-        sim = FlynnSimulator(records_per_section=records, page_size=100, seed=seed)
+        sim = FlynnSimulator(
+            records=RecordSettings(per_section=records, seed=seed), paging=PagingSettings(size=100)
+        )
         await sim.start()
         opened.append(sim)
         timeline = Timeline(step=step)

@@ -14,7 +14,9 @@ serves every direction:
 * **exports** and **error reports** (:func:`wire_fields` gives each field's wire name and kind).
 
 Money is :class:`~decimal.Decimal` with exactly the digits sent (a JSON number: a string, a
-float or a boolean where money is due is an error); dates are :class:`datetime.date`; codes are
+float or a boolean where money is due is an error); dates are :class:`datetime.date`, times
+(``YYYY-MM-DD HH:MM:SS`` in a zone the record's type names) aware :class:`datetime.datetime`;
+codes are
 *open*: a known code is its enum member, an unknown one stays text. Nothing here knows HTTP.
 """
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import NoneType, UnionType
 from typing import TYPE_CHECKING, Any, ClassVar, Final, Literal, TypeAlias, Union, get_args
@@ -40,9 +42,11 @@ __all__ = [
     "DayMonthYear",
     "DaySlashMonthYear",
     "Kind",
+    "WallTime",
     "WireField",
     "WireRecord",
     "decode_hook",
+    "encoder",
     "structure",
     "structure_many",
     "to_wire",
@@ -50,7 +54,7 @@ __all__ = [
     "wire_fields",
 ]
 
-Kind = Literal["text", "money", "date", "enum", "flag", "period", "int", "object", "list"]
+Kind = Literal["text", "money", "date", "time", "enum", "flag", "period", "int", "object", "list"]
 
 if TYPE_CHECKING:
     #: A date sent as ``DD-MM-YYYY`` (a :class:`datetime.date` to every reader).
@@ -81,6 +85,40 @@ else:
 
         __slots__ = ()
         separator = "/"
+
+    class WallTime(_dt.datetime):
+        """A time sent as ``YYYY-MM-DD HH:MM:SS`` on the clock of ``zone``: a field's type.
+
+        A subclass names the zone (``zone = ...``); its instances are aware
+        :class:`datetime.datetime` values in that zone. The decoder hands the text to
+        :func:`decode_hook`, which parses it once per distinct time.
+        """
+
+        __slots__ = ()
+        zone: ClassVar[_dt.tzinfo] = _dt.UTC
+
+        def __repr__(self) -> str:
+            return _dt.datetime.__repr__(_dt.datetime(*_fields_of(self)))
+
+        def __reduce__(self) -> tuple[Any, ...]:
+            return (_dt.datetime, _fields_of(self))
+
+    def _fields_of(value: _dt.datetime) -> tuple[Any, ...]:
+        return (
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            value.tzinfo,
+        )
+
+
+if TYPE_CHECKING:
+    #: A time sent as ``YYYY-MM-DD HH:MM:SS`` (an aware :class:`datetime.datetime` to readers).
+    WallTime: TypeAlias = _dt.datetime
 
 
 if TYPE_CHECKING:
@@ -117,6 +155,47 @@ _PARSE_DATE: Final[dict[type, Callable[[str], _dt.date]]] = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
+def _time_fields(text: str) -> tuple[int, int, int, int, int, int]:
+    if (
+        len(text) == 19
+        and text.isascii()
+        and text[4] == "-"
+        and text[7] == "-"
+        and text[10] == " "
+        and text[13] == ":"
+        and text[16] == ":"
+        and (text[:4] + text[5:7] + text[8:10] + text[11:13] + text[14:16] + text[17:]).isdigit()
+    ):
+        fields = (
+            int(text[:4]),
+            int(text[5:7]),
+            int(text[8:10]),
+            int(text[11:13]),
+            int(text[14:16]),
+            int(text[17:]),
+        )
+        try:
+            _dt.datetime(*fields)
+        except ValueError:
+            pass
+        else:
+            return fields
+    raise ValueError(f"expected a time as YYYY-MM-DD HH:MM:SS, got {text!r:.40}")
+
+
+def _time(cls: Any, text: str) -> _dt.datetime:
+    """A :class:`WallTime` subclass's value of ``text``."""
+    value: _dt.datetime = cls(*_time_fields(text), tzinfo=cls.zone)
+    return value
+
+
+def _time_text(value: _dt.datetime, zone: _dt.tzinfo) -> str:
+    if value.tzinfo is not None:
+        value = value.astimezone(zone)
+    return value.strftime("%Y-%m-%d %H:%M:%S")
+
+
 @functools.lru_cache(maxsize=1024)
 def _period(text: str) -> ReturnPeriod:
     return _parse_return_period(text)
@@ -135,6 +214,8 @@ def decode_hook(tp: type, value: Any) -> Any:
             return parse(value)
         if tp is ReturnPeriod:
             return _period(value)
+        if isinstance(tp, type) and issubclass(tp, WallTime):
+            return _time(tp, value)
     raise TypeError(f"no wire conversion to {tp.__name__} from {describe(value)}")
 
 
@@ -171,6 +252,16 @@ class WireRecord(
     #: too (a flag sent as ``true``: the field reads ``YesNo.YES``, ``to_dict()`` gives
     #: ``true`` back). Set per class by :func:`wire_fields`.
     __wire_fields__: ClassVar[tuple[WireField, ...]]
+    #: Whether :func:`to_wire` gives a whole amount (a ``Decimal`` without fraction digits, as
+    #: a JSON integer decodes) back as an ``int``, as it was sent.
+    __wire_whole_ints__: ClassVar[bool] = False
+    #: Whether the lossless path keeps, in ``extra``, a text field sent as another JSON type
+    #: and an empty text sent where a date, an amount or a count is due (the GSTR-2B
+    #: document's open fields), instead of refusing the record.
+    __wire_lenient__: ClassVar[bool] = False
+    #: What error messages call the document (``"GSTR-2B"``: ``"GSTR-2B <path>: <problem>"``);
+    #: ``None``: ``"<problem> @ <path>"``.
+    __wire_label__: ClassVar[str | None] = None
 
     def __post_init__(self) -> None:
         extra = self.extra
@@ -195,7 +286,7 @@ class WireField:
     #: Must the server send it?
     required: bool
     #: The open enum of an ``enum``/``flag`` field, the record class of an ``object``/``list``
-    #: field, the date type of a ``date`` field.
+    #: field, the date or time type of a ``date``/``time`` field.
     type: Any = None
 
 
@@ -214,6 +305,8 @@ def _kind_of(tp: Any) -> tuple[Kind, Any, bool]:
         return "int", tp, optional
     if tp is ReturnPeriod:
         return "period", None, optional
+    if isinstance(tp, type) and issubclass(tp, WallTime):
+        return "time", tp, optional
     if isinstance(tp, type) and issubclass(tp, _dt.date):
         return "date", tp, optional
     if isinstance(tp, type) and issubclass(tp, _OpenEnum):
@@ -260,6 +353,18 @@ class _Plan:
     money: frozenset[str]
     #: Wire names of fields that are records or lists of records (converted one by one).
     nested: frozenset[str]
+    #: The class's ``__wire_lenient__``: a text field sent as another JSON type, or an empty
+    #: text where a date, an amount or a count is due, is kept in ``extra`` as sent.
+    lenient: bool
+    #: The class's ``__wire_label__``: errors read ``"<label> <path>: <problem>"``.
+    label: str | None
+
+
+#: What the typed conversion may take for money (it would also take text and floats).
+_MONEY_TYPES: Final = frozenset({Decimal, int})
+
+#: Kinds whose field an empty text leaves unset on a lenient record (the value is kept as sent).
+_EMPTY_IS_UNSET: Final = frozenset({"money", "date", "time", "int", "period"})
 
 
 @functools.cache
@@ -273,6 +378,16 @@ def _plan(cls: type[WireRecord]) -> _Plan:
         frozenset(by_wire),
         frozenset(f.wire for f in fields if f.kind == "money"),
         frozenset(f.wire for f in fields if f.kind in ("object", "list")),
+        cls.__wire_lenient__,
+        cls.__wire_label__,
+    )
+
+
+def _problem(plan: _Plan, message: str, path: str) -> str:
+    return (
+        f"{plan.label} {path.removeprefix('$.')}: {message}"
+        if plan.label
+        else f"{message} @ {path}"
     )
 
 
@@ -328,7 +443,11 @@ def _scalar(f: WireField, value: Any) -> tuple[Any, bool]:
     if kind == "flag":
         return _flag(value)
     if type(value) is not str and kind != "int":
-        what = {"enum": f"a {getattr(f.type, '__name__', '')} code", "date": "a date string"}
+        what = {
+            "enum": f"a {getattr(f.type, '__name__', '')} code",
+            "date": "a date string",
+            "time": "a time string",
+        }
         raise TypeError(f"expected {what.get(kind, 'a string')}, got {describe(value)}")
     if kind == "text":
         return value, False
@@ -339,6 +458,8 @@ def _scalar(f: WireField, value: Any) -> tuple[Any, bool]:
             return value, False  # an open code list: unknown codes stay text
     if kind == "date":
         return _PARSE_DATE[f.type](value), False
+    if kind == "time":
+        return _time(f.type, value), False
     if kind == "period":
         try:
             return _period(value), False
@@ -355,9 +476,10 @@ def structure(cls: type[WireRecord], item: Any, path: str, where: Mapping[str, A
     Raises :class:`~flynn_async.ResponseError` naming the path of every bad value of the
     record (a value of the wrong type, a required field missing or ``null``).
     """
-    if type(item) is not dict:
-        raise _fail(f"expected a JSON object, got {describe(item)}", path, where)
     plan = _plan(cls)
+    if type(item) is not dict:
+        message = f"expected a JSON object, got {describe(item)}"
+        raise ResponseError(_problem(plan, message, path), **where)
     values: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     problems: list[str] = []
@@ -366,17 +488,27 @@ def structure(cls: type[WireRecord], item: Any, path: str, where: Mapping[str, A
         if f is None or (value is None and not f.required):
             extra[key] = value
             continue
+        if plan.lenient and (
+            (f.kind == "text" and type(value) is not str)
+            or (value == "" and f.kind in _EMPTY_IS_UNSET)
+        ):
+            extra[key] = value
+            continue
         here = f"{path}.{key}"
+        if value is None:
+            message = f"{_null(f)}: required field must not be null"
+            problems.append(_problem(plan, message, here))
+            continue
         try:
             converted, keep = _value(f, value, here, where)
         except (TypeError, ValueError) as exc:
-            problems.append(f"{exc} @ {here}")
+            problems.append(_problem(plan, str(exc), here))
             continue
         values[f.attr] = converted
         if keep:
             extra[key] = value
     problems += [
-        f"required field is missing @ {path}.{f.wire}"
+        _problem(plan, "required field is missing", f"{path}.{f.wire}")
         for f in plan.fields
         if f.required and f.wire not in item
     ]
@@ -385,6 +517,19 @@ def structure(cls: type[WireRecord], item: Any, path: str, where: Mapping[str, A
     if extra:
         values["extra"] = FrozenMap._of_dict(extra)
     return cls(**values)
+
+
+def _null(f: WireField) -> str:
+    """What a required field sent as ``null`` should have been."""
+    if f.kind == "object":
+        return "expected a JSON object, got null"
+    if f.kind == "list":
+        return "expected a list, got null"
+    try:
+        _scalar(f, None)
+    except (TypeError, ValueError) as exc:
+        return str(exc)
+    return "got null"  # pragma: no cover - every scalar kind refuses null
 
 
 def _value(f: WireField, value: Any, path: str, where: Mapping[str, Any]) -> tuple[Any, bool]:
@@ -405,22 +550,27 @@ def structure_many(
     cannot take (a flag or code in another form, a text where money is due, a nested record)
     are read one by one by :func:`structure`, which keeps or names everything.
     """
-    if type(items) is not list:
-        raise _fail(f"expected a list, got {describe(items)}", path, where)
     plan = _plan(cls)
+    if type(items) is not list:
+        raise ResponseError(
+            _problem(plan, f"expected a list, got {describe(items)}", path), **where
+        )
     known, money, nested = plan.known, plan.money, plan.nested
     ready: list[Any] = []
     odd: list[int] = []  # records for the one-by-one path
     for i, item in enumerate(items):
         if type(item) is not dict:
-            raise _fail(f"expected a JSON object, got {describe(item)}", f"{path}[{i}]", where)
+            message = f"expected a JSON object, got {describe(item)}"
+            raise ResponseError(_problem(plan, message, f"{path}[{i}]"), **where)
         keys = item.keys()
         if not (keys <= known and None not in item.values()):
             extra = {k: v for k, v in item.items() if v is None or k not in known}
             item = {k: v for k, v in item.items() if v is not None and k in known}
             item["extra"] = extra
             keys = item.keys()
-        if (nested and keys & nested) or any(type(item[w]) is str for w in keys & money):
+        if (nested and keys & nested) or any(
+            type(item[w]) not in _MONEY_TYPES for w in keys & money
+        ):
             odd.append(i)
             item = None
         ready.append(item)
@@ -454,6 +604,8 @@ def _lossless_hook(tp: type, value: Any) -> Any:
 
 
 def _encode_value(value: Any) -> Any:
+    if isinstance(value, WallTime):
+        return _time_text(value, type(value).zone)  # type: ignore[attr-defined]
     if isinstance(value, _dt.date):
         return value.isoformat()
     if isinstance(value, ReturnPeriod):
@@ -470,13 +622,19 @@ def _date_text(value: _dt.date, separator: str) -> str:
 def to_wire(record: WireRecord) -> dict[str, Any]:
     """A record as the server shaped it: wire names, ``Decimal`` amounts, extras last."""
     out: dict[str, Any] = {}
+    whole_ints = record.__wire_whole_ints__
     for f in wire_fields(type(record)):
         value = getattr(record, f.attr)
         if value is None:
             continue
         kind = f.kind
-        if kind == "date":
+        if kind == "money":
+            if whole_ints and value.as_tuple().exponent == 0:
+                value = int(value)
+        elif kind == "date":
             value = _date_text(value, f.type.separator)
+        elif kind == "time":
+            value = _time_text(value, f.type.zone)
         elif kind == "enum" or kind == "flag":
             value = str(value.value if isinstance(value, _OpenEnum) else value)
         elif kind == "period":
@@ -494,8 +652,3 @@ def to_wire(record: WireRecord) -> dict[str, Any]:
 def encoder() -> msgspec.json.Encoder:
     """An encoder of decoded documents (for comparing a document with the bytes it came from)."""
     return msgspec.json.Encoder(enc_hook=_encode_value, decimal_format="number")
-
-
-def kinds(fields: Iterable[WireField]) -> dict[str, Kind]:
-    """Attribute name to kind (for exports)."""
-    return {f.attr: f.kind for f in fields}

@@ -27,10 +27,11 @@ from collections.abc import (
     Iterator,
     Sequence,
 )
-from typing import Any, Final, Generic, Protocol, TypeVar
+from typing import Any, Final, Generic, Protocol
 
 import attrs
 import msgspec
+from typing_extensions import TypeVar
 
 from flynn_async._core._errors import (
     InvalidInput,
@@ -52,11 +53,16 @@ from ._types import Phase, Progress, TaskState, TaskStatus
 log: Final = logging.getLogger("flynn_async.tasks")
 
 P = TypeVar("P")
+#: A record of a page (what :meth:`Task.records` yields beside its section name).
+R_co = TypeVar("R_co", covariant=True, default=object)
 ProgressCallback = Callable[[Progress], None]
 
 
-class PageCodec(Protocol[P]):
-    """How one kind of task's pages are decoded, merged and walked record by record."""
+class PageCodec(Protocol[P, R_co]):
+    """How one kind of task's pages are decoded, merged and walked record by record.
+
+    ``P`` is what a page decodes to (and the merged result); ``R_co`` a record of a page.
+    """
 
     def decode(self, data: Any, *, route: str, task_id: str, page: int) -> P:
         """One page's ``data`` to a typed page (raise ``ResponseError`` if malformed)."""
@@ -66,7 +72,7 @@ class PageCodec(Protocol[P]):
         """Pages, in order, to one result."""
         ...
 
-    def records(self, page: P) -> Iterator[tuple[str, object]]:
+    def records(self, page: P) -> Iterator[tuple[str, R_co]]:
         """A page's records as ``(section, record)`` pairs."""
         ...
 
@@ -163,8 +169,11 @@ def parse_page_count(data: Any, task_id: str, route: str) -> int:
     return pages
 
 
-class Task(Generic[P]):
+class Task(Generic[P, R_co]):
     """A handle on one server task. Create it with a route's ``submit`` or ``task(task_id)``.
+
+    ``Task[P, R]``: its pages and merged result are ``P``, its records ``R`` (an IMS download
+    task is ``Task[ImsInvoices, ImsEntry]``; ``Task[ImsInvoices]`` leaves ``R`` ``object``).
 
     The id is a resume token: the server keeps results for 7 days, so a process that stopped
     can re-attach with the id instead of starting a new task (and paying for it again).
@@ -174,7 +183,7 @@ class Task(Generic[P]):
         self,
         ctx: TaskContext,
         task_id: str,
-        codec: PageCodec[P],
+        codec: PageCodec[P, R_co],
         *,
         on_progress: ProgressCallback | None = None,
         label: str | None = None,
@@ -416,7 +425,7 @@ class Task(Generic[P]):
         """
         return self._iter_pages(self._ctx.max_concurrency)
 
-    async def records(self) -> AsyncIterator[tuple[str, Any]]:
+    async def records(self) -> AsyncIterator[tuple[str, R_co]]:
         """Every record as ``(section, record)``, page by page, streaming like :meth:`pages`."""
         pages = self._iter_pages(self._ctx.max_concurrency)
         try:

@@ -10,7 +10,6 @@ with progress), merges them and writes the result with :mod:`flynn_async.export`
 from __future__ import annotations
 
 import argparse
-import asyncio
 import getpass
 import shlex
 from collections.abc import Sequence
@@ -21,14 +20,12 @@ from typing import Any, Final
 from flynn_async import export
 from flynn_async._client import FlynnClient
 from flynn_async._core import _validate
-from flynn_async._core._errors import GstError, GstSessionExpired, InvalidInput, first_error
+from flynn_async._core._errors import GstError, GstSessionExpired, InvalidInput
 from flynn_async._core._policy import PollPolicy
 from flynn_async._core._secrets import Secret
-from flynn_async._tasks._task import Task
 from flynn_async.gst._session import GstSession
 from flynn_async.gst._store import FileSessionStore
 from flynn_async.ims import _models
-from flynn_async.ims._decoding import combine_sections
 from flynn_async.ims._models import ImsInvoices, ImsSection, ImsStatus
 
 from . import _act as _cli_act
@@ -288,7 +285,7 @@ def check_output(out: Path, fmt: str, per_section: bool) -> None:
 
 
 class _Download:
-    """The sections of one ``ims download`` run: a task each, submitted or re-attached."""
+    """The sections of one ``ims download`` run, through ``client.ims.download_sections``."""
 
     def __init__(
         self,
@@ -310,7 +307,6 @@ class _Download:
         self._resumes = resumes
         self._display = display
         self._checkpoint_dir = checkpoint_dir
-        self.tasks: dict[ImsSection, Task[ImsInvoices]] = {}
         #: every section's task id as soon as it exists (a submit cut by Ctrl-C or SIGTERM
         #: is seen through, and its id lands here before the cancellation goes on)
         self.ids: dict[ImsSection, str] = dict(resumes)
@@ -323,55 +319,27 @@ class _Download:
     def _submitted(self, section: ImsSection, task_id: str) -> None:
         self.ids[section] = task_id
 
-    async def _one(self, section: ImsSection, results: dict[ImsSection, ImsInvoices]) -> None:
-        ims = self._client.ims
-        resumed = self._resumes.get(section)
-        if resumed is not None:
-            task = ims.task(
-                resumed,
-                on_progress=self._display,
-                label=section.key,
-                checkpoint_dir=self._checkpoint_dir,
-            )
-        else:
-            task = await ims.submit(
-                self._session,
-                section=section,
-                status=self._status,
-                on_progress=self._display,
-                checkpoint_dir=self._checkpoint_dir,
-                on_submitted=self._submitted,
-            )
-        self.tasks[section] = task
-        results[section] = await task.result()
-
     async def run(self) -> ImsInvoices:
         """Every section's result, merged (each section from its own task)."""
-        results: dict[ImsSection, ImsInvoices] = {}
-        skipped: set[ImsSection] = set()
-        if self._skip_empty:  # one read-only call: no task (billed) for an empty section
-            counts = await self._client.ims.counts(self._session)
-            for section in self._sections:
-                if section not in self._resumes and not counts.section(section).with_status(
-                    self._status
-                ):
-                    skipped.add(section)
-                    results[section] = ImsInvoices(present=frozenset({section.key}))
-                    self.ids[section] = "(none: counted empty)"
-        try:
-            async with asyncio.TaskGroup() as group:
-                for section in self._sections:
-                    if section not in skipped:
-                        group.create_task(self._one(section, results))
-        except BaseExceptionGroup as errors:
-            raise first_error(errors) from None
-        ordered = {s: results[s] for s in self._sections}
-        return combine_sections(ordered, self.task_ids)
+        return await self._client.ims.download_sections(
+            self._session,
+            sections=self._sections,
+            status=self._status,
+            resume=self._resumes,
+            on_progress=self._display,
+            checkpoint_dir=self._checkpoint_dir,
+            on_submitted=self._submitted,
+            skip_empty=self._skip_empty,
+        )
 
 
 def _resume_hint(args: argparse.Namespace, gstin: str, task_ids: dict[ImsSection, str]) -> str:
     sections = ",".join(s.value for s in parse_sections(args.section))
     words = [_PROG, "ims", "download", "--gstin", gstin, "--section", sections]
+    if args.status is not None:
+        words += ["--status", args.status]
+    if args.skip_empty:  # a section counted empty has no task: it is not paid for on resume
+        words += ["--skip-empty"]
     for section, task_id in task_ids.items():
         words += ["--resume", f"{section.value}={task_id}"]
     if args.checkpoint_dir is not None:

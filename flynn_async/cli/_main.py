@@ -50,7 +50,13 @@ from flynn_async._core._errors import (
 from flynn_async._core._json import dumps
 from flynn_async._http import _api
 from flynn_async.einvoice._models import EInvoiceDetails, IrpCredentials
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import (
+    DelaySettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    TaskSettings,
+)
 
 from . import _gstr2b as _cli_gstr2b
 from . import _ims as _cli_ims
@@ -118,11 +124,10 @@ async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     err = ui.err
     started = time.perf_counter()
     async with FlynnSimulator(
-        seed=args.seed,
-        records_per_section=args.records,
-        page_size=args.page_size,
-        processing_seconds=args.processing,
-        latency=args.latency,
+        records=RecordSettings(seed=args.seed, per_section=args.records),
+        paging=PagingSettings(size=args.page_size),
+        tasks=TaskSettings(processing_seconds=args.processing),
+        delays=DelaySettings(request=args.latency),
     ) as sim:
         print(f"simulator listening on {sim.base_url}", file=err)
         async with FlynnClient(

@@ -31,7 +31,13 @@ from typing import Final
 import aiohttp
 
 from flynn_async._core._errors import InvalidInput, TransportError
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import (
+    DelaySettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    TaskSettings,
+)
 from flynn_async.testing._simulator import SIM_CERTIFICATE_ROUTE
 
 from ._common import EXIT_ERROR, EXIT_OK, EXIT_USAGE, CommandFailed, Settings, Ui, epilog
@@ -86,12 +92,12 @@ async def run_simulator_serve(args: argparse.Namespace, ui: Ui) -> int:
     if args.background:
         return await _serve_in_background(args, ui)
     sim = FlynnSimulator(
-        seed=args.seed,
-        records_per_section=args.records,
-        page_size=args.page_size,
-        processing_seconds=args.processing,
-        processing_polls=args.processing_polls,
-        latency=args.latency,
+        records=RecordSettings(seed=args.seed, per_section=args.records),
+        paging=PagingSettings(size=args.page_size),
+        tasks=TaskSettings(
+            processing_seconds=args.processing, processing_polls=args.processing_polls
+        ),
+        delays=DelaySettings(request=args.latency),
     )
     await sim.start(host=args.host, port=args.port)
     loop = asyncio.get_running_loop()

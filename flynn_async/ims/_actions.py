@@ -472,7 +472,15 @@ class ImsActions:
                         unsent.extend(part.decisions)
                         continue
                     ref = await run_to_end(
-                        self._send(kind, session, part, index, len(parts), on_submitted, ids),
+                        self._send(
+                            kind,
+                            session,
+                            part,
+                            index=index,
+                            count=len(parts),
+                            on_submitted=on_submitted,
+                            earlier=ids,
+                        ),
                         lambda ref, cancelled: note_reference_ids(cancelled, kind, [*ids, ref]),
                     )
                     ids.append(ref)
@@ -509,17 +517,22 @@ class ImsActions:
             unsent=tuple(unsent),
         )
 
-    async def _send(  # noqa: PLR0917 - see issue 13 note
+    async def _send(
         self,
         kind: CallKind,
         session: GstSession,
         part: _Part,
+        *,
         index: int,
         count: int,
         on_submitted: ActionSubmittedCallback | None,
         earlier: Sequence[str],
     ) -> str:
-        """Send one part once; returns its reference (save) or task id (reset)."""
+        """Send one part once; returns its reference (save) or task id (reset).
+
+        ``part`` is number ``index`` (from 0) of ``count``; ``earlier`` holds the references
+        of the parts already sent (they go into the error if this one's outcome is unknown).
+        """
         current = self._gst.current(session)
         if kind == "save":
             template = _api.IMS_SAVE_ROUTE

@@ -1,23 +1,28 @@
 """IMS invoice downloads: submit a task per section, wait, fetch every page, merge.
 
 ``submit`` starts a server task (it is never repeated blindly: the route takes no idempotency
-key); ``task`` re-attaches to one by id; ``download`` does the whole pipeline for a section and
-``download_all`` for several sections at once, merging them into one typed result.
+key); ``task`` re-attaches to one by id; ``download`` does the whole pipeline for a section.
+``download_sections`` is the one orchestration of several sections (a task each, submitted or
+resumed by a known id, merged into one typed result); ``download_all``, the batch runner
+(``flynn_async.batch``, on top of this module) and the CLI's ``ims download`` all run it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from flynn_async._core import _validate
 from flynn_async._core._errors import (
     GstSessionExpired,
     InvalidInput,
+    NotFound,
     ResponseError,
+    TaskFailed,
     first_error,
     note_task_ids,
 )
@@ -38,7 +43,8 @@ log: Final = logging.getLogger("flynn_async.ims")
 
 ALL_SECTIONS: Final = tuple(ImsSection)
 
-#: ``on_submitted(section, task_id)``: called as soon as a billed task exists.
+#: ``on_submitted(section, task_id)``: called as soon as a billed task exists; an awaitable it
+#: returns is awaited before the task is polled (see :meth:`ImsApi.download_sections`).
 SubmittedCallback = Callable[[ImsSection, str], object]
 
 
@@ -168,7 +174,7 @@ class ImsApi:
         on_progress: ProgressCallback | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         on_submitted: SubmittedCallback | None = None,
-    ) -> Task[ImsInvoices]:
+    ) -> Task[ImsInvoices, ImsEntry]:
         """Start a download task for one section (and optionally one action status).
 
         Returns the :class:`~flynn_async.Task`; keep its ``id`` to resume later. The call is
@@ -178,7 +184,9 @@ class ImsApi:
         Once sent, the call runs to its answer even if the caller is cancelled (bounded by the
         request timeout), and the task id is handed over at once: ``on_submitted(section,
         task_id)`` is called before anything else is awaited, an INFO line is logged, and a
-        ``CancelledError`` that follows carries the id in a note and in ``task_ids``.
+        ``CancelledError`` that follows carries the id in a note and in ``task_ids``. An
+        awaitable ``on_submitted`` returns is awaited before the task is handed back, to its
+        end even if cancelled (see :meth:`download_sections`).
         """
         chosen = ImsSection.parse(section)
         wanted = None if status is None else ImsStatus.parse(status)
@@ -221,12 +229,19 @@ class ImsApi:
         if not isinstance(task_id, str) or not task_id:
             raise ResponseError(f"submit answer has no {_api.TASK_ID_KEY!r}", route=template)
         _check_task_id(task_id, template)
+        handed: object = None
         if on_submitted is not None:
             try:
-                on_submitted(section, task_id)
+                handed = on_submitted(section, task_id)
             except Exception:  # the task exists either way: its id is logged just below
                 log.exception("the on_submitted callback failed for task %s", task_id)
         log.info("IMS %s task %s started for %s", section.value, task_id, current.gstin)
+        if inspect.isawaitable(handed):  # e.g. storing the id durably: before the task goes on
+            try:
+                await handed
+            except BaseException as exc:
+                note_task_ids(exc, {section.value: task_id})
+                raise
         return task_id
 
     def task(
@@ -236,7 +251,7 @@ class ImsApi:
         on_progress: ProgressCallback | None = None,
         label: str | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
-    ) -> Task[ImsInvoices]:
+    ) -> Task[ImsInvoices, ImsEntry]:
         """Re-attach to an existing IMS task by id (no new task is started).
 
         Results are kept 7 days after the task was created. With ``checkpoint_dir``, pages
@@ -253,7 +268,7 @@ class ImsApi:
         *,
         checkpoint_dir: str | os.PathLike[str] | None,
         fresh: bool = False,
-    ) -> Task[ImsInvoices]:
+    ) -> Task[ImsInvoices, ImsEntry]:
         task_id = _validate.task_id(task_id)
         return Task(
             self._ctx,
@@ -330,10 +345,11 @@ class ImsApi:
     ) -> ImsInvoices:
         """Download several sections at once (one task each) and merge them.
 
-        With ``skip_empty=True`` the counts are asked first (one read-only call) and no task
-        is started for a section whose count (for ``status``, if given) is zero: such a
-        section is present and empty in the result. Counts are a snapshot: a record a
-        supplier adds between the counts and the download is missed by a skipped section.
+        :meth:`download_sections` without tasks to resume: with ``skip_empty=True`` the counts
+        are asked first (one read-only call) and no task is started for a section whose count
+        (for ``status``, if given) is zero: such a section is present and empty in the result.
+        Counts are a snapshot: a record a supplier adds between the counts and the download is
+        missed by a skipped section.
 
         Each section is taken from its own task. If a task's pages also carry another
         requested section, those records must equal the ones from that section's own task, or
@@ -344,57 +360,229 @@ class ImsApi:
         resumed; a ``CancelledError`` carries them too. ``on_submitted(section, task_id)`` is
         called as soon as each task exists (see :meth:`submit`).
         """
+        return await self.download_sections(
+            session,
+            sections=sections,
+            status=status,
+            on_progress=on_progress,
+            checkpoint_dir=checkpoint_dir,
+            on_submitted=on_submitted,
+            skip_empty=skip_empty,
+        )
+
+    async def download_sections(
+        self,
+        session: GstSession | Callable[[], Awaitable[GstSession]],
+        *,
+        sections: Iterable[ImsSection | str] | ImsSection | str = ALL_SECTIONS,
+        status: ImsStatus | str | None = None,
+        resume: Mapping[ImsSection, str] | Mapping[str, str] | None = None,
+        replace_lost: bool = False,
+        on_progress: ProgressCallback | None = None,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        on_submitted: SubmittedCallback | None = None,
+        skip_empty: bool = False,
+    ) -> ImsInvoices:
+        """Download several sections for one taxpayer, a task each, resuming known tasks.
+
+        The one download orchestration (``download_all``, ``download_many`` and the CLI's
+        ``ims download`` all run it). For each section in ``sections``: re-attach to its task
+        in ``resume`` (section to task id, from an earlier run: nothing is submitted, nothing
+        paid again), else submit a new task (billed; see :meth:`submit`); then wait, fetch
+        every page (bounded by ``max_concurrency``, read back from ``checkpoint_dir`` where
+        kept) and merge the sections, each from its own task, checked as in
+        :meth:`download_all`.
+
+        - ``on_submitted(section, task_id)`` hears of each new task before anything else is
+          awaited, and an INFO line logs it. If it returns an awaitable (an ``async def``),
+          that is awaited before the task is polled, to its end even if the download is
+          cancelled meanwhile (to store the id somewhere durable); an error it raises fails the
+          download (the task id on it). An error the call itself raises is logged, not raised.
+        - Any error, ``CancelledError`` too, carries every task id this download holds
+          (resumed and submitted) in ``task_ids`` and notes: pass them back as ``resume``.
+        - ``replace_lost=True``: a resumed task the server reports failed, or does not know
+          (404), is replaced by a new task (reported to ``on_submitted``) instead of raising
+          :class:`~flynn_async.TaskFailed` or :class:`~flynn_async.NotFound`.
+        - ``skip_empty=True``: the counts are asked first (one read-only call, unless every
+          section is resumed) and no task is started for a section counted empty for
+          ``status``; it is present and empty in the result.
+        - ``session`` is the :class:`~flynn_async.GstSession`, or an async function that gives
+          it, called once, when a submit or the counts first need it: a download whose tasks
+          are all resumed needs no live session. The result knows its recipient GSTIN (for
+          ``decide``) when a session was given or needed.
+
+        Everything is checked before any request (:class:`~flynn_async.InvalidInput`).
+        """
         chosen = parse_sections(sections)
         wanted = None if status is None else ImsStatus.parse(status)
-        if not isinstance(session, GstSession):
-            raise InvalidInput("session must be a GstSession (from verify_otp)")
-        _validate.gstin(session.gstin, name="session.gstin")
+        _check_session(session)
         _check_callback(on_submitted)
-        if not isinstance(skip_empty, bool):
-            raise InvalidInput("skip_empty must be True or False")
-        tasks: dict[ImsSection, Task[ImsInvoices]] = {}
-        results: dict[ImsSection, ImsInvoices] = {}
-        submitted: dict[str, str] = {}
-        skipped: list[ImsSection] = []
-        if skip_empty:
-            counts = await self.counts(session)
-            skipped = [s for s in chosen if counts.section(s).with_status(wanted) == 0]
-            for section in skipped:
-                log.info("IMS %s: no records counted for %s, no task", section.value, session.gstin)
-                results[section] = ImsInvoices(present=frozenset({section.key}))
+        resumed = _check_resume(resume, chosen)
+        for name, flag in (("skip_empty", skip_empty), ("replace_lost", replace_lost)):
+            if not isinstance(flag, bool):
+                raise InvalidInput(f"{name} must be True or False")
+        download = _SectionsDownload(
+            self,
+            session,
+            chosen,
+            wanted,
+            resumed,
+            replace_lost=replace_lost,
+            on_progress=on_progress,
+            checkpoint_dir=checkpoint_dir,
+            on_submitted=on_submitted,
+        )
+        return await download.run(skip_empty=skip_empty)
 
-        def record(section: ImsSection, task_id: str) -> None:
-            submitted[section.value] = task_id
-            if on_submitted is not None:
-                on_submitted(section, task_id)
 
-        async def one(section: ImsSection) -> None:
-            task = await self.submit(
-                session,
-                section=section,
-                status=wanted,
-                on_progress=on_progress,
-                checkpoint_dir=checkpoint_dir,
-                on_submitted=record,
-            )
-            tasks[section] = task
-            results[section] = await task.result()
+class _SectionsDownload:
+    """One run of :meth:`ImsApi.download_sections`: a task per section, then one result."""
 
+    def __init__(
+        self,
+        ims: ImsApi,
+        session: GstSession | Callable[[], Awaitable[GstSession]],
+        sections: Sequence[ImsSection],
+        status: ImsStatus | None,
+        resume: Mapping[ImsSection, str],
+        *,
+        replace_lost: bool,
+        on_progress: ProgressCallback | None,
+        checkpoint_dir: str | os.PathLike[str] | None,
+        on_submitted: SubmittedCallback | None,
+    ) -> None:
+        self._ims = ims
+        self._given = session
+        self._session: GstSession | None = session if isinstance(session, GstSession) else None
+        self._session_lock = asyncio.Lock()
+        self._sections = sections
+        self._status = status
+        self._resume = resume
+        self._replace_lost = replace_lost
+        self._on_progress = on_progress
+        self._checkpoint_dir = checkpoint_dir
+        self._on_submitted = on_submitted
+        #: every task id this download holds, by section value, as soon as it exists
+        self._held = {s.value: t for s, t in resume.items()}
+        self._results: dict[ImsSection, ImsInvoices] = {}
+        self._delivered: dict[ImsSection, str] = {}  # the task each section's records are from
+
+    async def run(self, *, skip_empty: bool) -> ImsInvoices:
         try:
+            skipped = await self._counted_empty() if skip_empty else ()
             async with asyncio.TaskGroup() as group:
-                for section in chosen:
+                for section in self._sections:
                     if section not in skipped:
-                        group.create_task(one(section))
+                        group.create_task(self._one(section))
         except BaseExceptionGroup as group_error:
             first = first_error(group_error)
-            note_task_ids(first, submitted)
+            note_task_ids(first, self._held)
             raise first from first.__cause__
         except BaseException as exc:  # cancelled: hand the billed task ids over all the same
-            note_task_ids(exc, submitted)
+            note_task_ids(exc, self._held)
             raise
-        ids = {s: tasks[s].id if s in tasks else "(none: counted empty)" for s in chosen}
-        merged = combine_sections({s: results[s] for s in chosen}, ids)
-        return merged.for_recipient(session.gstin)
+        ids = {s: self._delivered.get(s, "(none: counted empty)") for s in self._sections}
+        merged = combine_sections({s: self._results[s] for s in self._sections}, ids)
+        session = self._session
+        return merged if session is None else merged.for_recipient(session.gstin)
+
+    async def _gst_session(self) -> GstSession:
+        """The session given, or the one the given function gives (asked once, when needed)."""
+        async with self._session_lock:
+            if self._session is None:
+                given = self._given
+                session = given if isinstance(given, GstSession) else await given()
+                if not isinstance(session, GstSession):
+                    raise InvalidInput("session must be a GstSession (from verify_otp)")
+                _validate.gstin(session.gstin, name="session.gstin")
+                self._session = session
+            return self._session
+
+    async def _counted_empty(self) -> tuple[ImsSection, ...]:
+        """``skip_empty``: sections to submit that are counted empty (one read-only call)."""
+        to_submit = [s for s in self._sections if s not in self._resume]
+        if not to_submit:
+            return ()
+        session = await self._gst_session()
+        counts = await self._ims.counts(session)
+        skipped = tuple(s for s in to_submit if not counts.section(s).with_status(self._status))
+        for section in skipped:
+            log.info("IMS %s: no records counted for %s, no task", section.value, session.gstin)
+            self._results[section] = ImsInvoices(present=frozenset({section.key}))
+        return skipped
+
+    async def _one(self, section: ImsSection) -> None:
+        task_id = self._resume.get(section)
+        task = None if task_id is None else await self._resumed(section, task_id)
+        if task is None:
+            task = await self._ims.submit(
+                await self._gst_session(),
+                section=section,
+                status=self._status,
+                on_progress=self._on_progress,
+                checkpoint_dir=self._checkpoint_dir,
+                on_submitted=self._submitted,
+            )
+        self._results[section] = await task.result()
+        self._delivered[section] = task.id
+
+    async def _resumed(
+        self, section: ImsSection, task_id: str
+    ) -> Task[ImsInvoices, ImsEntry] | None:
+        """The known task of ``section``; ``None`` if it is lost and may be replaced."""
+        task = self._ims.task(
+            task_id,
+            on_progress=self._on_progress,
+            label=section.key,
+            checkpoint_dir=self._checkpoint_dir,
+        )
+        if not self._replace_lost:
+            return task
+        try:
+            await task.wait()
+        except (TaskFailed, NotFound) as exc:
+            log.info(
+                "IMS %s task %s cannot deliver (%s); submitting a new one",
+                section.value,
+                task_id,
+                type(exc).__name__,
+            )
+            del self._held[section.value]
+            return None
+        return task
+
+    def _submitted(self, section: ImsSection, task_id: str) -> object:
+        self._held[section.value] = task_id
+        return None if self._on_submitted is None else self._on_submitted(section, task_id)
+
+
+def _check_session(session: object) -> None:
+    """A GST session (its GSTIN checked at once), or an async function giving one."""
+    if isinstance(session, GstSession):
+        _validate.gstin(session.gstin, name="session.gstin")
+    elif not callable(session):
+        raise InvalidInput(
+            "session must be a GstSession (from verify_otp) or an async function giving one"
+        )
+
+
+def _check_resume(
+    resume: Mapping[ImsSection, str] | Mapping[str, str] | None, sections: Sequence[ImsSection]
+) -> dict[ImsSection, str]:
+    """``resume``: a task id for some of the sections being downloaded."""
+    if resume is None:
+        return {}
+    if not isinstance(resume, Mapping):
+        raise InvalidInput(f"resume must map sections to task ids, not {type(resume).__name__}")
+    checked: dict[ImsSection, str] = {}
+    for name, task_id in resume.items():
+        section = ImsSection.parse(name)
+        if section not in sections:
+            raise InvalidInput(f"resume names {section.value}, a section not being downloaded")
+        if section in checked:
+            raise InvalidInput(f"resume names {section.value} twice")
+        checked[section] = _validate.task_id(task_id)
+    return checked
 
 
 def _check_callback(callback: object) -> None:

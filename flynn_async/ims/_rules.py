@@ -172,17 +172,36 @@ def check(
     return to_send, unchanged, problems
 
 
-def _check_one(decision: ImsDecision, *, call: CallKind, gstin: str) -> list[tuple[int, str]]:  # noqa: C901 - one rule a branch
-    found: list[tuple[int, str]] = []
+_Found = list[tuple[int, str]]
+"""Broken rules, by number, each with what is wrong."""
+
+
+def _check_one(decision: ImsDecision, *, call: CallKind, gstin: str) -> _Found:
+    """Every rule ``decision`` breaks, in rule order (1, 8, 2, 3, 4 and 5, 6)."""
+    return [
+        *_rule_call(decision, call),
+        *_rule_origin(decision, gstin),
+        *_rules_pending_and_imports(decision),
+        *_rules_declaration(decision),
+        *_rule_remarks(decision),
+    ]
+
+
+def _rule_call(decision: ImsDecision, call: CallKind) -> _Found:
+    """Rule 1: the action fits the call."""
     action = decision.action
+    if call == "save" and action not in _api.IMS_SAVE_ACTIONS:
+        return [(1, f"a save sends A, R or P, not {action!r} (use reset for N)")]
+    if call == "reset" and action != _api.IMS_RESET_ACTION:
+        return [(1, f"a reset sends N, not {action!r} (use save)")]
+    return []
+
+
+def _rule_origin(decision: ImsDecision, gstin: str) -> _Found:
+    """Rule 8: whose record, from which download, which section."""
+    found: _Found = []
     section = decision.section
     wire = decision.wire
-    # rule 1: the action fits the call
-    if call == "save" and action not in _api.IMS_SAVE_ACTIONS:
-        found.append((1, f"a save sends A, R or P, not {action!r} (use reset for N)"))
-    if call == "reset" and action != _api.IMS_RESET_ACTION:
-        found.append((1, f"a reset sends N, not {action!r} (use save)"))
-    # rule 8: whose record, from which download, which section
     if decision.recipient_gstin != gstin:
         found.append(
             (8, f"recipient {decision.recipient_gstin} is not the session's GSTIN {gstin}")
@@ -191,21 +210,34 @@ def _check_one(decision: ImsDecision, *, call: CallKind, gstin: str) -> list[tup
         found.append((8, f"{section!r} is not an IMS section that takes actions"))
     if not isinstance(wire.get("action"), str) or wire.get("action") not in _api.IMS_STATUSES:
         found.append((8, "the record has no action from its download (prev_status unknown)"))
-    # rule 2: pending blocked (the newer name wins when both are sent)
+    return found
+
+
+def _rules_pending_and_imports(decision: ImsDecision) -> _Found:
+    """Rule 2: pending blocked (the newer flag's name wins when both are sent); rule 3: no
+    reject on imports."""
+    found: _Found = []
+    action = decision.action
+    wire = decision.wire
     if action == "P":
         newer = wire.get("ispendactblocked")
         blocked = newer if newer is not None else wire.get("ispendactnallwd")
         if flag_set(blocked):
             found.append((2, "pending is not allowed on this record (its pending flag is set)"))
-    # rule 3: no reject on imports
-    if action == "R" and section in _IMPORTS:
-        found.append((3, f"reject is not allowed on an import record ({section})"))
-    # rules 4 and 5: the declaration
+    if action == "R" and decision.section in _IMPORTS:
+        found.append((3, f"reject is not allowed on an import record ({decision.section})"))
+    return found
+
+
+def _rules_declaration(decision: ImsDecision) -> _Found:
+    """Rules 4 and 5: the declaration, when it is needed, allowed, and what it may say."""
+    found: _Found = []
     declaration = decision.declaration
-    specified = is_specified(section, wire)
+    wire = decision.wire
+    specified = is_specified(decision.section, wire)
     other = wire.get("itcRedReqBlocked")
     decl_blocked = flag_set(other if other is not None else wire.get("isItcRedReqBlocked"))
-    if action == "A" and specified:
+    if decision.action == "A" and specified:
         if decl_blocked and declaration is not None:
             found.append((4, "this record takes no declaration (its declaration flag is set)"))
         elif not decl_blocked and declaration is None:
@@ -219,29 +251,41 @@ def _check_one(decision: ImsDecision, *, call: CallKind, gstin: str) -> list[tup
     elif declaration is not None:
         found.append((5, "a declaration goes only with the Accept of a specified record"))
     if declaration is not None and declaration.kind == "partial":
-        amounts = declaration.amounts()
-        if amounts["declCgst"] != amounts["declSgst"]:
-            found.append((5, "a partial declaration's CGST must equal its SGST"))
-        for key, limit_key in (
-            ("declIgst", "iamt"),
-            ("declCgst", "camt"),
-            ("declSgst", "samt"),
-            ("declCess", "cess"),
-        ):
-            value = amounts[key]
-            if value < 0:
-                found.append((5, f"{key} is negative ({value})"))
-                continue
-            limit = _amount(wire.get(limit_key)) or Decimal(0)
-            if value > limit:
-                found.append((5, f"{key} {value} is more than the record's {limit_key} {limit}"))
-    # rule 6: remarks
+        found += _rule_partial_amounts(declaration.amounts(), wire)
+    return found
+
+
+def _rule_partial_amounts(amounts: Mapping[str, Decimal], wire: Mapping[str, Any]) -> _Found:
+    """Rule 5 for a partial declaration: CGST equals SGST, each amount within the record's."""
+    found: _Found = []
+    if amounts["declCgst"] != amounts["declSgst"]:
+        found.append((5, "a partial declaration's CGST must equal its SGST"))
+    for key, limit_key in (
+        ("declIgst", "iamt"),
+        ("declCgst", "camt"),
+        ("declSgst", "samt"),
+        ("declCess", "cess"),
+    ):
+        value = amounts[key]
+        if value < 0:
+            found.append((5, f"{key} is negative ({value})"))
+            continue
+        limit = _amount(wire.get(limit_key)) or Decimal(0)
+        if value > limit:
+            found.append((5, f"{key} {value} is more than the record's {limit_key} {limit}"))
+    return found
+
+
+def _rule_remarks(decision: ImsDecision) -> _Found:
+    """Rule 6: remarks go only with reject or pending, within the limit, where not blocked."""
     remarks = decision.remarks
-    if remarks is not None:
-        if action not in ("R", "P"):
-            found.append((6, "remarks go only with reject or pending"))
-        if len(remarks) > _api.IMS_REMARKS_MAX:
-            found.append((6, f"remarks are {len(remarks)} characters, over the limit"))
-        if flag_set(wire.get("isRemarksBlocked")):
-            found.append((6, "remarks are blocked on this record"))
+    if remarks is None:
+        return []
+    found: _Found = []
+    if decision.action not in ("R", "P"):
+        found.append((6, "remarks go only with reject or pending"))
+    if len(remarks) > _api.IMS_REMARKS_MAX:
+        found.append((6, f"remarks are {len(remarks)} characters, over the limit"))
+    if flag_set(decision.wire.get("isRemarksBlocked")):
+        found.append((6, "remarks are blocked on this record"))
     return found

@@ -15,7 +15,7 @@ import datetime
 import random
 from collections.abc import Iterable, Sequence
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from flynn_async._core import _validate
 from flynn_async._http import _api
@@ -139,21 +139,24 @@ def _doc_number(rng: random.Random, kind: str, year: int) -> str:
     return rng.choice(forms)
 
 
-def _ims_record(rng: random.Random, section: str, recipient_state: str) -> dict[str, Any]:  # noqa: C901 - see issue 13 note
-    year = rng.choice(_YEARS)
-    month = rng.randint(1, 12)
-    last_day = calendar.monthrange(year, month)[1]
-    doc_day = datetime.date(year, month, rng.randint(1, last_day))
-    if rng.random() < 0.15:  # a document dated a month or two before its return period
-        doc_day -= datetime.timedelta(days=rng.randint(28, 60))
-    stin = rng.choice(_SUPPLIERS)
-    pos = recipient_state if rng.random() < 0.85 else rng.choice(_STATES)
-    inv_typ = None
-    if section in _B2B_FAMILY:
-        inv_typ = _weighted(
-            rng, (("R", 0.8), ("DE", 0.05), ("SEWP", 0.05), ("SEWOP", 0.05), ("CBW", 0.05))
-        )
-    intra = pos == stin[:2] and inv_typ in (None, "R")
+class _Amounts(NamedTuple):
+    """A record's amounts, exact to the paisa, and how it sends them (see :func:`_money`)."""
+
+    style: str
+    zero_as_decimal: bool
+    val: Decimal
+    txval: Decimal
+    iamt: Decimal
+    camt: Decimal
+    samt: Decimal
+    cess: Decimal
+
+    def money(self, amount: Decimal) -> Money:
+        return _money(amount, self.style, self.zero_as_decimal)
+
+
+def _amounts(rng: random.Random, inv_typ: str | None, intra: bool) -> _Amounts:
+    """Draw a record's taxable value, rate and cess; split the tax as intra- or inter-state."""
     style = _weighted(rng, (("2dp", 0.6), ("short", 0.25), ("int", 0.15)))
     zero_as_decimal = style == "2dp" and rng.random() < 0.3
     if style == "int":  # multiples of 200: every tax of every rate, and its halves, are whole
@@ -174,8 +177,13 @@ def _ims_record(rng: random.Random, section: str, recipient_state: str) -> dict[
     if style == "int":
         cess = cess.to_integral_value()
     val = txval + iamt + camt + samt + cess
+    return _Amounts(style, zero_as_decimal, val, txval, iamt, camt, samt, cess)
 
-    record: dict[str, Any] = {"stin": stin}
+
+def _document_numbers(
+    rng: random.Random, record: dict[str, Any], section: str, year: int, doc_day: datetime.date
+) -> None:
+    """Add the document's number and date (and the original's, in an amendment section)."""
     if section in _INVOICE_AMENDMENTS:
         record["oinum"] = _doc_number(rng, "invoice", year)
         record["oidt"] = _date(doc_day - datetime.timedelta(days=rng.randint(1, 120)))
@@ -189,6 +197,46 @@ def _ims_record(rng: random.Random, section: str, recipient_state: str) -> dict[
     else:
         record["nt_num"] = _doc_number(rng, "credit" if "cn" in section else "debit", year)
         record["nt_dt"] = _date(doc_day)
+
+
+def _newer_fields(rng: random.Random, record: dict[str, Any], amounts: _Amounts) -> None:
+    """Add the fields of the API's newer records (declared amounts, remarks, ...)."""
+    record["isRemarksBlocked"] = "Y" if rng.random() < 0.3 else "N"
+    record["itcRedReq"] = "Y" if rng.random() < 0.3 else "N"
+    for key, amount in (
+        ("declIgst", amounts.iamt),
+        ("declCgst", amounts.camt),
+        ("declSgst", amounts.samt),
+    ):
+        record[key] = amounts.money(amount)
+    record["declCess"] = amounts.money(amounts.cess)
+    record["remarks"] = rng.choice(_REMARKS)
+    record["prev_status"] = rng.choice(_api.IMS_STATUSES)
+    # the declaration-blocked flag under either of its names, drawn from the hash (no
+    # draw of the random stream, so every other value stays as it was)
+    digest = record["hash"]
+    blocked = "itcRedReqBlocked" if digest[1] in "01234567" else "isItcRedReqBlocked"
+    record[blocked] = "Y" if digest[2] in "0123" else "N"
+
+
+def _ims_record(rng: random.Random, section: str, recipient_state: str) -> dict[str, Any]:
+    year = rng.choice(_YEARS)
+    month = rng.randint(1, 12)
+    last_day = calendar.monthrange(year, month)[1]
+    doc_day = datetime.date(year, month, rng.randint(1, last_day))
+    if rng.random() < 0.15:  # a document dated a month or two before its return period
+        doc_day -= datetime.timedelta(days=rng.randint(28, 60))
+    stin = rng.choice(_SUPPLIERS)
+    pos = recipient_state if rng.random() < 0.85 else rng.choice(_STATES)
+    inv_typ = None
+    if section in _B2B_FAMILY:
+        inv_typ = _weighted(
+            rng, (("R", 0.8), ("DE", 0.05), ("SEWP", 0.05), ("SEWOP", 0.05), ("CBW", 0.05))
+        )
+    amounts = _amounts(rng, inv_typ, intra=pos == stin[:2] and inv_typ in (None, "R"))
+
+    record: dict[str, Any] = {"stin": stin}
+    _document_numbers(rng, record, section, year, doc_day)
     if inv_typ is not None:
         record["inv_typ"] = inv_typ
     record["action"] = _weighted(rng, (("A", 0.35), ("R", 0.1), ("P", 0.2), ("N", 0.35)))
@@ -198,29 +246,11 @@ def _ims_record(rng: random.Random, section: str, recipient_state: str) -> dict[
     record["rtnprd"] = f"{month:02d}{year}"
     record["srcfilstatus"] = "Filed" if rng.random() < 0.75 else "Not Filed"
     record["pos"] = pos
-    for key, amount in (
-        ("val", val),
-        ("txval", txval),
-        ("iamt", iamt),
-        ("camt", camt),
-        ("samt", samt),
-        ("cess", cess),
-    ):
-        record[key] = _money(amount, style, zero_as_decimal)
+    for key in ("val", "txval", "iamt", "camt", "samt", "cess"):
+        record[key] = amounts.money(getattr(amounts, key))
     record["hash"] = f"{rng.getrandbits(256):064x}"
     if rng.random() < 0.1:  # the newer fields
-        record["isRemarksBlocked"] = "Y" if rng.random() < 0.3 else "N"
-        record["itcRedReq"] = "Y" if rng.random() < 0.3 else "N"
-        for key, amount in (("declIgst", iamt), ("declCgst", camt), ("declSgst", samt)):
-            record[key] = _money(amount, style, zero_as_decimal)
-        record["declCess"] = _money(cess, style, zero_as_decimal)
-        record["remarks"] = rng.choice(_REMARKS)
-        record["prev_status"] = rng.choice(_api.IMS_STATUSES)
-        # the declaration-blocked flag under either of its names, drawn from the hash (no
-        # draw of the random stream, so every other value stays as it was)
-        digest = record["hash"]
-        blocked = "itcRedReqBlocked" if digest[1] in "01234567" else "isItcRedReqBlocked"
-        record[blocked] = "Y" if digest[2] in "0123" else "N"
+        _newer_fields(rng, record, amounts)
     roll = rng.random()
     if roll < 0.025:  # fields nobody has documented yet
         record["xtra_ref"] = f"XR-{rng.randrange(1_000_000):06d}"

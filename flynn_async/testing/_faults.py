@@ -1,8 +1,8 @@
 """Seeded fault injection for the simulator: which fault, if any, a request gets.
 
 The simulator asks :class:`FaultStream` once per request on a fault route, as the request
-arrives; the stream draws from its own :class:`random.Random` (seeded from ``fault_seed`` only,
-never from the data seed), always the same number of draws per request, so the same sequence
+arrives; the stream draws from its own :class:`random.Random` (seeded from the faults' ``seed``
+only, never from the data seed), always the same number of draws per request, so the same sequence
 of requests meets the same faults. This module decides; the simulator (``_simulator.py``) acts
 the faults out on the wire.
 """
@@ -37,8 +37,8 @@ __all__ = [
 
 RequestFault = Literal["error", "rate_limit", "reset", "slow", "truncate", "malformed"]
 
-#: The per-request faults, in the fixed order a draw is mapped to them. A config field
-#: ``<kind>_rate`` gives each one's share of the requests on the fault routes.
+#: The per-request faults, in the fixed order a draw is mapped to them. A field
+#: ``<kind>_rate`` of ``FaultSettings`` gives each one's share of the requests on the fault routes.
 REQUEST_FAULTS: Final[tuple[RequestFault, ...]] = (
     "error",
     "rate_limit",
@@ -67,7 +67,7 @@ class Fault:
 
 
 class FaultStream:
-    """The faults' own random stream, seeded from ``fault_seed`` alone."""
+    """The faults' own random stream, seeded from ``FaultSettings.seed`` alone."""
 
     def __init__(self, seed: int) -> None:
         self.seed = seed

@@ -11,21 +11,48 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import attrs
 from aiohttp import web
 
 from flynn_async._http import _api
+from flynn_async.testing._objects import GstSessionRecord, SimTask
+from flynn_async.testing._settings import SimulatorConfig
 
-#: The simulator (``_simulator.FlynnSimulator``) and its tasks: typed loosely here, since the
-#: simulator imports this module (no import cycle).
-FlynnSimulator = Any
-SimTask = Any
+__all__ = ["ImsSimRequest", "ImsState", "Simulator"]
 
-__all__ = ["ImsSimRequest", "ImsState"]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Simulator(Protocol):
+    """What the IMS state and its routes use of the simulator (``_simulator.FlynnSimulator``,
+    which imports this module: a protocol, not an import, keeps the two apart)."""
+
+    config: SimulatorConfig
+    ims_state: ImsState
+    _clock: Callable[[], float]
+
+    def _new_id(self) -> str: ...
+
+    def _section_records(
+        self, gstin: str, key: str, status: str | None
+    ) -> list[dict[str, Any]]: ...
+
+    def _api_headers(self, request: web.Request) -> str: ...
+
+    def _gstn_headers(self, request: web.Request) -> tuple[str, str]: ...
+
+    def _live_session(self, session_id: object, gstin: str, username: str) -> GstSessionRecord: ...
+
+    def _reset_task(self, received: ImsSimRequest, session: GstSessionRecord) -> SimTask: ...
+
+    def _peeking(self, request: web.Request) -> bool: ...
+
+    def _route(self, name: str, handler: Callable[[web.Request], Awaitable[Any]]) -> Handler: ...
+
 
 _DOMESTIC: Final = frozenset(s.lower() for s in _api.IMS_SECTIONS)
 _IMPORTS: Final = frozenset(_api.IMS_IMPORT_SECTIONS)
@@ -122,7 +149,7 @@ class ImsState:
     request stays in progress at most ``seconds_in_progress`` by the simulator's clock.
     """
 
-    def __init__(self, sim: FlynnSimulator) -> None:
+    def __init__(self, sim: Simulator) -> None:
         self._sim = sim
         self.version = 0
         """Moves on each change: the simulator's download plans depend on it."""
@@ -183,8 +210,7 @@ class ImsState:
         else:  # a bill of entry: its taxable value
             value = Decimal(str(record["txval"])) + 1
             self._change(gstin, key, identity(key, record), txval=value, hash=digest)
-        amended: dict[str, Any] = self._sim._section_records(gstin, key, None)[index]
-        return amended
+        return self._sim._section_records(gstin, key, None)[index]
 
     def counts(self, gstin: str, group: str) -> dict[str, Any]:
         """The ``GETCNT`` data of one group."""
@@ -192,7 +218,7 @@ class ImsState:
         total = 0
         for key in _api.IMS_COUNT_GROUPS[group]:
             known = key in _DOMESTIC or key in _IMPORTS
-            if not known and key not in self._sim.config.unknown_sections:
+            if not known and key not in self._sim.config.records.unknown_sections:
                 continue
             tally = dict.fromkeys(_api.IMS_COUNT_FIELDS.values(), 0)
             for record in self._sim._section_records(gstin, key, None):
@@ -248,7 +274,7 @@ class ImsState:
         self.requests[ref] = request
         return request
 
-    def _one(  # noqa: C901 - see issue 13 note
+    def _one(
         self,
         kind: str,
         gstin: str,
@@ -257,45 +283,19 @@ class ImsState:
         current: Mapping[tuple[str, str, str, str], dict[str, Any]],
     ) -> str | None:
         """Apply one record; the portal's error code, or ``None`` when applied."""
-        allowed = _IMPORT_FIELDS if key in _IMPORTS else _SAVE_FIELDS
-        if set(sent) - allowed or not isinstance(sent.get("prev_status"), str):
-            return _api.IMS_CODE_SCHEMA
-        action = sent.get("action")
-        if kind == "reset":
-            if action is not None:
-                return _api.IMS_CODE_SCHEMA
-            action = _api.IMS_RESET_ACTION
-        elif action not in _api.IMS_SAVE_ACTIONS:
-            return _api.IMS_CODE_SCHEMA
-        for name in _api.IMS_BODY_AMOUNTS:
-            value = sent.get(name)
-            if value is not None and (not isinstance(value, Decimal | int) or value < 0):
-                return _api.IMS_CODE_SCHEMA
-        remarks = sent.get("remarks")
-        if remarks is not None and (not isinstance(remarks, str) or len(remarks) > 250):
+        action = _sent_action(kind, key, sent)
+        if action is None:
             return _api.IMS_CODE_SCHEMA
         ident = identity(key, sent)
         record = current.get(ident)
-        if record is None or record.get("action") != sent["prev_status"]:
+        if record is None or _stale(sent, record):
             return _api.IMS_CODE_STALE
-        if sent.get("hash") != record.get("hash") or _amount(sent.get("val")) != _amount(
-            record.get("val")
-        ):
-            return _api.IMS_CODE_STALE
-        if action == "P":
-            newer = record.get("ispendactblocked")
-            if _set(newer if newer is not None else record.get("ispendactnallwd")):
-                return _api.IMS_CODE_PENDING_NOT_ALLOWED
-        if action == "R" and key in _IMPORTS:
-            return _api.IMS_CODE_REJECT_NOT_ALLOWED
-        other = record.get("itcRedReqBlocked")
-        blocked = _set(other if other is not None else record.get("isItcRedReqBlocked"))
-        specified = action == "A" and _specified(key, record) and not blocked
-        if specified and sent.get("itcRedReq") not in ("Y", "N"):
-            return _api.IMS_CODE_DECLARATION_MISSING
+        code = _refusal(key, action, sent, record)
+        if code is not None:
+            return code
         fields: dict[str, Any] = {"action": action, "prev_status": record.get("action")}
         if kind == "save":
-            fields["remarks"] = remarks
+            fields["remarks"] = sent.get("remarks")
             fields["itcRedReq"] = sent.get("itcRedReq")
             for name in _DECL:
                 fields[name] = sent.get(name)
@@ -345,6 +345,56 @@ class ImsState:
         return request.payload
 
 
+def _sent_action(kind: str, key: str, sent: Mapping[str, Any]) -> str | None:
+    """The action a sent record asks for, or ``None`` if it fails the schema."""
+    allowed = _IMPORT_FIELDS if key in _IMPORTS else _SAVE_FIELDS
+    if set(sent) - allowed or not isinstance(sent.get("prev_status"), str):
+        return None
+    action = sent.get("action")
+    if kind == "reset":
+        if action is not None:
+            return None
+        action = _api.IMS_RESET_ACTION
+    elif action not in _api.IMS_SAVE_ACTIONS:
+        return None
+    for name in _api.IMS_BODY_AMOUNTS:
+        value = sent.get(name)
+        if value is not None and (not isinstance(value, Decimal | int) or value < 0):
+            return None
+    remarks = sent.get("remarks")
+    if remarks is not None and (not isinstance(remarks, str) or len(remarks) > 250):
+        return None
+    assert isinstance(action, str)
+    return action
+
+
+def _stale(sent: Mapping[str, Any], record: Mapping[str, Any]) -> bool:
+    """Has the record changed since the download the sent one came from?"""
+    return (
+        record.get("action") != sent["prev_status"]
+        or sent.get("hash") != record.get("hash")
+        or _amount(sent.get("val")) != _amount(record.get("val"))
+    )
+
+
+def _refusal(
+    key: str, action: str, sent: Mapping[str, Any], record: Mapping[str, Any]
+) -> str | None:
+    """The portal's code for an action the record does not allow, or ``None``."""
+    if action == "P":
+        newer = record.get("ispendactblocked")
+        if _set(newer if newer is not None else record.get("ispendactnallwd")):
+            return _api.IMS_CODE_PENDING_NOT_ALLOWED
+    if action == "R" and key in _IMPORTS:
+        return _api.IMS_CODE_REJECT_NOT_ALLOWED
+    other = record.get("itcRedReqBlocked")
+    blocked = _set(other if other is not None else record.get("isItcRedReqBlocked"))
+    specified = action == "A" and _specified(key, record) and not blocked
+    if specified and sent.get("itcRedReq") not in ("Y", "N"):
+        return _api.IMS_CODE_DECLARATION_MISSING
+    return None
+
+
 def _amount(value: Any) -> Decimal | None:
     if value is None or isinstance(value, bool):
         return None
@@ -363,32 +413,63 @@ def _parse_body(raw: bytes) -> Any:
         return None
 
 
-def routes(  # noqa: C901 - see issue 13 note
-    sim: FlynnSimulator,
+def routes(
+    sim: Simulator,
     *,
     bad_request: Callable[..., Exception],
     fail: Callable[..., Exception],
 ) -> list[web.RouteDef]:
     """The IMS returns routes, registered by the simulator (which hands its error makers)."""
-    _bad_request, _Fail = bad_request, fail
+    return _ImsRoutes(sim, bad_request=bad_request, fail=fail).defs()
 
-    state = sim.ims_state
-    flynn = _api.IMS_RETURNS_FLYNN_VERSION
 
-    def returns(template: str) -> str:
-        return template.format(flynn=flynn, version="{version}")
+class _ImsRoutes:
+    """The handlers of the IMS returns routes: counts, save, request status and reset."""
 
-    def session(request: web.Request) -> tuple[str, str, Any]:
+    def __init__(
+        self,
+        sim: Simulator,
+        *,
+        bad_request: Callable[..., Exception],
+        fail: Callable[..., Exception],
+    ) -> None:
+        self._sim = sim
+        self._state = sim.ims_state
+        self._bad_request = bad_request
+        self._fail = fail
+
+    def defs(self) -> list[web.RouteDef]:
+        sim = self._sim
+
+        def returns(template: str) -> str:
+            return template.format(flynn=_api.IMS_RETURNS_FLYNN_VERSION, version="{version}")
+
+        return [
+            web.get(returns(_api.IMS_COUNTS_ROUTE), sim._route("ims_counts", self.counts)),
+            web.put(returns(_api.IMS_SAVE_ROUTE), sim._route("ims_save", self.save)),
+            web.get(
+                returns(_api.IMS_REQUEST_STATUS_ROUTE),
+                sim._route("ims_request_status", self.request_status),
+            ),
+            web.put(
+                _api.IMS_RESET_ROUTE.format(flynn=_api.IMS_FLYNN_VERSION),
+                sim._route("ims_reset", self.reset),
+            ),
+        ]
+
+    def _session(self, request: web.Request) -> tuple[str, str, GstSessionRecord]:
+        """Check the headers, the live GST session and the API version: (org, GSTIN, session)."""
+        sim = self._sim
         org_id = sim._api_headers(request)
         gstin, username = sim._gstn_headers(request)
         header = _api.GSTN_HEADERS["session_id"]
         session_id = request.headers.get(header, "")
         if not session_id:
-            raise _bad_request(header)
+            raise self._bad_request(header)
         live = sim._live_session(session_id, gstin, username)
         version = request.match_info.get("version")
         if version is not None and version != _api.DEFAULT_IMS_API_VERSION:
-            raise _Fail(
+            raise self._fail(
                 400,
                 "err-invalid-gst-returns-api-version",
                 _api.ERR_TYPE_CLIENT_REQUEST,
@@ -396,79 +477,76 @@ def routes(  # noqa: C901 - see issue 13 note
             )
         return org_id, gstin, live
 
-    async def counts(request: web.Request) -> dict[str, Any]:
-        _, gstin, _ = session(request)
+    def _query_gstin(self, request: web.Request) -> tuple[str, str]:
+        """The session's organisation and GSTIN, which the query must name too."""
+        org_id, gstin, _ = self._session(request)
         if request.query.get(_api.IMS_QUERY_GSTIN) != gstin:
-            raise _bad_request(_api.IMS_QUERY_GSTIN)
+            raise self._bad_request(_api.IMS_QUERY_GSTIN)
+        return org_id, gstin
+
+    async def counts(self, request: web.Request) -> dict[str, Any]:
+        _, gstin = self._query_gstin(request)
         goods = request.query.get(_api.IMS_QUERY_GOODS_TYPE)
         if goods not in _api.IMS_GOODS_TYPES:
-            raise _bad_request(_api.IMS_QUERY_GOODS_TYPE)
+            raise self._bad_request(_api.IMS_QUERY_GOODS_TYPE)
         group = goods.lower()
-        return {group: state.counts(gstin, group)}
+        return {group: self._state.counts(gstin, group)}
 
-    async def body(request: web.Request, kind: str) -> tuple[str, str, Any, dict[str, Any]]:
-        org_id, gstin, live = session(request)
+    async def _body(
+        self, request: web.Request, kind: str
+    ) -> tuple[str, str, GstSessionRecord, dict[str, Any]]:
+        """Check a save or reset: (org, GSTIN, session, the parsed body)."""
+        org_id, gstin, live = self._session(request)
         raw = await request.read()
-        state.body_sizes.append(len(raw))
+        self._state.body_sizes.append(len(raw))
         if len(raw) > _api.IMS_MAX_BODY_BYTES:
-            raise _bad_request("body")
+            raise self._bad_request("body")
         data = _parse_body(raw)
         if not isinstance(data, dict):
-            raise _bad_request("body")
-        reqtyp = _api.IMS_REQUEST_SAVE if kind == "save" else _api.IMS_REQUEST_RESET
-        bad = []
-        if data.get(_api.IMS_BODY_RECIPIENT) != gstin:
-            bad.append(_api.IMS_BODY_RECIPIENT)
-        if data.get(_api.IMS_BODY_REQUEST_TYPE) != reqtyp:
-            bad.append(_api.IMS_BODY_REQUEST_TYPE)
-        invdata = data.get(_api.IMS_BODY_DATA)
-        if not isinstance(invdata, dict) or not invdata:
-            bad.append(_api.IMS_BODY_DATA)
-        else:
-            for key, records in invdata.items():
-                known = key in _DOMESTIC or key in _IMPORTS
-                if (
-                    not known
-                    or not isinstance(records, list)
-                    or not all(isinstance(r, dict) for r in records)
-                ):
-                    bad.append(f"{_api.IMS_BODY_DATA}.{key}")
-        if set(data) - {_api.IMS_BODY_RECIPIENT, _api.IMS_BODY_REQUEST_TYPE, _api.IMS_BODY_DATA}:
-            bad.append("body")
+            raise self._bad_request("body")
+        bad = _body_problems(data, gstin, kind)
         if bad:
-            raise _bad_request(*bad)
+            raise self._bad_request(*bad)
         return org_id, gstin, live, data
 
-    async def save(request: web.Request) -> dict[str, Any]:
-        org_id, gstin, _, data = await body(request, "save")
-        return {_api.IMS_REFERENCE_KEY: state.receive("save", gstin, org_id, data).id}
+    async def save(self, request: web.Request) -> dict[str, Any]:
+        org_id, gstin, _, data = await self._body(request, "save")
+        return {_api.IMS_REFERENCE_KEY: self._state.receive("save", gstin, org_id, data).id}
 
-    async def reset(request: web.Request) -> dict[str, Any]:
-        org_id, gstin, live, data = await body(request, "reset")
-        received = state.receive("reset", gstin, org_id, data)
-        received.task = sim._reset_task(received, live)
+    async def reset(self, request: web.Request) -> dict[str, Any]:
+        org_id, gstin, live, data = await self._body(request, "reset")
+        received = self._state.receive("reset", gstin, org_id, data)
+        received.task = self._sim._reset_task(received, live)
         return {_api.TASK_ID_KEY: received.id}
 
-    async def request_status(request: web.Request) -> dict[str, Any]:
-        org_id, gstin, _ = session(request)
-        if request.query.get(_api.IMS_QUERY_GSTIN) != gstin:
-            raise _bad_request(_api.IMS_QUERY_GSTIN)
+    async def request_status(self, request: web.Request) -> dict[str, Any]:
+        org_id, gstin = self._query_gstin(request)
         ref = request.query.get(_api.IMS_QUERY_REFERENCE, "")
-        found = state.requests.get(ref)
+        found = self._state.requests.get(ref)
         if found is None or found.gstin != gstin or found.org_id != org_id or found.task:
-            raise _Fail(404, _api.ERR_NOT_FOUND, _api.ERR_TYPE_NOT_FOUND, {"int_tran_id": ref})
-        answer: dict[str, Any] = state.status_of(found, count=not sim._peeking(request))
-        return answer
+            raise self._fail(404, _api.ERR_NOT_FOUND, _api.ERR_TYPE_NOT_FOUND, {"int_tran_id": ref})
+        return self._state.status_of(found, count=not self._sim._peeking(request))
 
-    return [
-        web.get(returns(_api.IMS_COUNTS_ROUTE), sim._route("ims_counts", counts)),
-        web.put(returns(_api.IMS_SAVE_ROUTE), sim._route("ims_save", save)),
-        web.get(
-            returns(_api.IMS_REQUEST_STATUS_ROUTE),
-            sim._route("ims_request_status", request_status),
-        ),
-        web.put(
-            _api.IMS_RESET_ROUTE.format(flynn=_api.IMS_FLYNN_VERSION),
-            sim._route("ims_reset", reset),
-        ),
-    ]
+
+def _body_problems(data: Mapping[str, Any], gstin: str, kind: str) -> list[str]:
+    """The fields of a save or reset body that are wrong (the 400 answer's error location)."""
+    reqtyp = _api.IMS_REQUEST_SAVE if kind == "save" else _api.IMS_REQUEST_RESET
+    bad = []
+    if data.get(_api.IMS_BODY_RECIPIENT) != gstin:
+        bad.append(_api.IMS_BODY_RECIPIENT)
+    if data.get(_api.IMS_BODY_REQUEST_TYPE) != reqtyp:
+        bad.append(_api.IMS_BODY_REQUEST_TYPE)
+    invdata = data.get(_api.IMS_BODY_DATA)
+    if not isinstance(invdata, dict) or not invdata:
+        bad.append(_api.IMS_BODY_DATA)
+    else:
+        bad += [
+            f"{_api.IMS_BODY_DATA}.{key}"
+            for key, records in invdata.items()
+            if (key not in _DOMESTIC and key not in _IMPORTS)
+            or not isinstance(records, list)
+            or not all(isinstance(r, dict) for r in records)
+        ]
+    if set(data) - {_api.IMS_BODY_RECIPIENT, _api.IMS_BODY_REQUEST_TYPE, _api.IMS_BODY_DATA}:
+        bad.append("body")
+    return bad

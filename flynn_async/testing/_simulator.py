@@ -7,7 +7,8 @@ checks (headers, tokens and their expiry, organisation, GST session, query value
 range), so that a sloppy client fails against it. Every route, header name, status value and
 error code comes from :mod:`flynn_async._http._api`, the module the client uses too. Seeded faults
 (gateway errors, 429, resets, slow, cut and non-JSON answers, token expiry, failing tasks,
-pages that 404 once) are switched on in :class:`SimulatorConfig`; ``_faults`` decides them.
+pages that 404 once) are switched on in :class:`~._settings.FaultSettings`; ``_faults`` decides
+them. The settings groups and :class:`SimulatorConfig` live in ``_settings``.
 
 The simulator never logs: tokens, passwords, OTPs and session ids stay out of every log.
 """
@@ -26,7 +27,7 @@ import time
 import types
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Self
 
 import attrs
 import msgspec
@@ -34,15 +35,34 @@ from aiohttp import web
 
 from flynn_async._http import _api
 from flynn_async._http._credentials import Credentials
-from flynn_async.testing import _data, _einvoice_sim, _faults, _gstr2b_sim, _ims_state
+from flynn_async.testing import (
+    _data,
+    _einvoice_sim,
+    _faults,
+    _gstr2b_sim,
+    _ims_state,
+    _settings,
+)
+from flynn_async.testing._objects import GstSessionRecord as _GstSession
+from flynn_async.testing._objects import Plan as _Plan
+from flynn_async.testing._objects import SimTask
+from flynn_async.testing._settings import (
+    DelaySettings,
+    EInvoiceSettings,
+    FaultSettings,
+    GstErrorShape,
+    PagingSettings,
+    RecordSettings,
+    ShapeSettings,
+    SimulatorConfig,
+    TaskSettings,
+)
 
 __all__ = [
     "SIM_OTP",
     "USER_HANDLE",
     "USER_PASSWORD",
     "FlynnSimulator",
-    "SimTask",
-    "SimulatorConfig",
 ]
 
 USER_HANDLE: Final = "demo@example.com"
@@ -66,33 +86,11 @@ _LOGIN_PREFIX: Final = "/theodore/apis/v1"
 #: The simulator's own route (not the API's) answering its e-invoice signing certificate.
 SIM_CERTIFICATE_ROUTE: Final = "/_simulator/einvoice-certificate.pem"
 _HANDLE_TYPES: Final = ("email", "mobile")
-_GSTIN_CHARS: Final = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _JWT_HEADER: Final = base64.urlsafe_b64encode(b'{"alg":"HS256","typ":"JWT"}').rstrip(b"=")
 
-Envelope = Literal["new", "old"]
-
+Envelope = _settings.Envelope
 #: Which envelope each route answers with in "mixed" mode (section 4 of the API notes).
-_MIXED: Final[dict[str, Envelope]] = {
-    "login": "old",
-    "token_refresh": "old",
-    "token_logout": "old",
-    "otp_request": "old",
-    "otp_verify": "old",
-    "gst_refresh": "old",
-    "gst_logout": "old",
-    "task_status": "old",
-    "ims_submit": "new",
-    "einvoice": "new",
-    "task_result": "new",
-    "task_page": "new",
-    "gstr2b_get": "new",
-    "gstr2b_regenerate": "new",
-    "gstr2b_status": "new",
-    "ims_counts": "new",
-    "ims_save": "new",
-    "ims_request_status": "new",
-    "ims_reset": "new",
-}
+_MIXED: Final = _settings.MIXED_ENVELOPES
 _GST_ACTIONS: Final = {
     _api.GST_ACTION_OTP_REQUEST: "otp_request",
     _api.GST_ACTION_VERIFY: "otp_verify",
@@ -115,230 +113,6 @@ _READ_ONLY_ROUTES: Final = frozenset(
 _encoder: Final = msgspec.json.Encoder(decimal_format="number")
 
 
-def _non_negative(_: object, attribute: attrs.Attribute[Any], value: float) -> None:
-    if value < 0:
-        raise ValueError(f"{attribute.name} must be at least 0, got {value!r}")
-
-
-def _optional_non_negative(_: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None and value < 0:  # type: ignore[operator]
-        raise ValueError(f"{attribute.name} must be at least 0, got {value!r}")
-
-
-def _optional_positive(_: object, attribute: attrs.Attribute[Any], value: int | None) -> None:
-    if value is not None and value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1 or None, got {value!r}")
-
-
-def _route_names(value: Any) -> frozenset[str]:
-    if isinstance(value, str):
-        raise TypeError("fault_routes takes a collection of route names, not one name")
-    return frozenset(value)
-
-
-def _known_routes(_: object, attribute: attrs.Attribute[Any], value: frozenset[str]) -> None:
-    unknown = sorted(value - _MIXED.keys())
-    if unknown:
-        raise ValueError(f"{attribute.name}: unknown route names {unknown}")
-
-
-def _gstin_set(value: Any) -> frozenset[str]:
-    if isinstance(value, str):
-        raise TypeError("failing_gstins takes a collection of GSTINs, not one GSTIN")
-    return frozenset(value)
-
-
-def _gstins(_: object, attribute: attrs.Attribute[Any], value: frozenset[str]) -> None:
-    bad = sorted(repr(g) for g in value if not isinstance(g, str) or not _is_gstin(g))
-    if bad:
-        raise ValueError(f"{attribute.name}: not GSTINs: {', '.join(bad)}")
-
-
-def _lower_names(_: object, attribute: attrs.Attribute[Any], value: tuple[str, ...]) -> None:
-    known = {s.lower() for s in _api.IMS_SECTIONS}
-    for name in value:
-        if not name or name != name.lower() or name in known:
-            raise ValueError(f"{attribute.name}: {name!r} must be a new lower-case section name")
-
-
-#: How the simulated Flynn relays a GST portal error (sections 4 and 13).
-GstErrorShape = Literal["error_cd", "gstn-err", "older"]
-
-
-@attrs.frozen(kw_only=True)
-class SimulatorConfig:
-    """How the simulator behaves; an immutable value (derive a changed copy with :meth:`replace`).
-
-    ``seed`` fixes all generated data and ids. ``records_per_section`` records exist per
-    (GSTIN, section) before status filtering; results are cut into pages of ``page_size``
-    records, numbered from ``page_base``. A task answers ``processing`` to its first
-    ``processing_polls`` status calls and until ``processing_seconds`` have passed (by the
-    injected clock), then ``terminal_status`` (``"failed"`` or ``"error"`` make every task
-    fail). ``latency`` seconds are added to every request, ``page_latency`` (when set) to page
-    requests instead. ``envelope`` picks the answer envelope: ``"mixed"`` as documented (login,
-    GST session and task status answer the old ``{"data": ...}`` shape, the IMS route, result
-    and pages the new one), or ``"new"``/``"old"`` for every route. ``status_shape`` picks
-    ``{"task": {...}}`` or the wrapped ``{"id", "status", "jobs"}`` status answer;
-    ``expiry_unit`` whether the login answer's ``expiry`` is epoch milliseconds or seconds.
-    ``all_sections_in_every_task`` makes every task's pages carry all eight sections (like the
-    seed sample), ``unknown_sections`` adds undocumented sections to every task's pages, and
-    ``empty_other_sections`` makes every page also carry the known sections its task does not
-    as empty lists (``"b2ba": []`` on a B2B task's pages), as real pages may.
-    ``flag_style`` picks how Y/N flags are sent: ``"text"`` (``"Y"``/``"N"``, as in every API
-    sample), ``"boolean"`` (JSON ``true``/``false``, as the portal's own web API sends them) or
-    ``"mixed"`` (each record one of ``"Y"``, ``"y"``, ``true`` ... in turn).
-    ``gst_error_shape`` picks how a GST portal error (an unknown or lapsed GST session) is
-    relayed: ``"error_cd"`` (``args.error_cd``, HTTP 400), ``"gstn-err"``
-    (``args["gstn-err"]["error-code"]``, HTTP 502) or ``"older"`` (``err-gstn-returned`` with
-    ``args["gstn-err"]["code"]`` and ``args["status-code"]``, HTTP 502).
-
-    E-invoices: ``einvoice_documents`` are the documents the simulated portal knows (``None``:
-    the built-in :func:`~flynn_async.testing.sample_einvoices` of the default GSTIN);
-    ``irp_error_code`` makes every lookup answer that portal code, in the ``irp_error_shape``
-    of the answer (``"details"``, or the older ``"irp-err"``); ``einvoice_tamper`` flips a
-    bit of every signature.
-
-    Faults (all off by default) come from their own random stream, seeded from
-    ``fault_seed`` alone (not ``seed``), so the same requests in the same order meet the same
-    faults. They apply to the routes named in ``fault_routes`` (by default the read-only,
-    safe-to-repeat ``task_status``, ``task_result``, ``task_page`` and ``einvoice``; add
-    ``ims_submit`` only on purpose: a client must never repeat a submit). Each request there
-    draws at most one fault as it arrives, with these shares (their sum at most 1):
-
-    - ``error_rate``: one of ``error_statuses`` (5xx) with an HTML gateway page, not an API
-      error envelope;
-    - ``rate_limit_rate``: 429 with ``Retry-After: <retry_after>`` (whole seconds or an HTTP
-      date, sent as given; ``"date"`` sends an HTTP date 1 s ahead by the simulator's clock);
-    - ``reset_rate``: the connection is reset (TCP RST) without an answer;
-    - ``slow_rate``: the usual answer, sent ``slow_seconds`` late;
-    - ``truncate_rate``: the usual answer with its full ``Content-Length`` but only the first
-      half of its body, then the connection closes;
-    - ``malformed_rate``: status 200 with an HTML proxy page instead of the JSON.
-
-    A faulted request changes no state on the read-only routes: a faulted status call is not
-    counted and does not move the task on, and a slow or cut lookup opens no IRP session. On
-    other routes (only when named in ``fault_routes``) ``error``, ``rate_limit``, ``reset`` and
-    ``malformed`` never reach the route either, while ``slow`` and ``truncate`` answers come
-    from the route as usual (a submit starts its task: the client cannot tell).
-
-    Not drawn per request: ``token_expiry_every`` expires every live login token once every
-    N-th API call (login-service calls are not counted; counted since start or
-    :meth:`FlynnSimulator.reset_counters`) has been answered; ``failing_tasks`` makes the
-    first N tasks of the simulator's life end ``failed``; ``failing_gstins`` makes every task
-    submitted for those GSTINs end ``failed``; ``page_not_found_once`` makes that
-    share of pages (fixed per fault seed, task and page) answer 404 ``err-resource-not-found``
-    the first time they are asked for without another fault (only when ``task_page`` is a
-    fault route).
-    """
-
-    seed: int = 0
-    records_per_section: int = attrs.field(default=25, validator=_non_negative)
-    page_size: int = attrs.field(default=100, validator=attrs.validators.ge(1))
-    processing_polls: int = attrs.field(default=1, validator=_non_negative)
-    processing_seconds: float = attrs.field(default=0.0, validator=_non_negative)
-    terminal_status: str = attrs.field(
-        default=_api.TASK_STATUS_COMPLETED, validator=attrs.validators.min_len(1)
-    )
-    latency: float = attrs.field(default=0.0, validator=_non_negative)
-    page_latency: float | None = attrs.field(default=None, validator=_optional_non_negative)
-    envelope: Literal["mixed", "new", "old"] = attrs.field(
-        default="mixed", validator=attrs.validators.in_(("mixed", "new", "old"))
-    )
-    status_shape: Literal["task", "wrapped"] = attrs.field(
-        default="task", validator=attrs.validators.in_(("task", "wrapped"))
-    )
-    expiry_unit: Literal["ms", "s"] = attrs.field(
-        default="ms", validator=attrs.validators.in_(("ms", "s"))
-    )
-    page_base: int = attrs.field(default=_api.PAGE_BASE, validator=_non_negative)
-    all_sections_in_every_task: bool = False
-    empty_other_sections: bool = False
-    unknown_sections: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=_lower_names
-    )
-    einvoice_documents: tuple[_einvoice_sim.SimEInvoice, ...] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(tuple), hash=False
-    )
-    irp_error_code: str | None = None
-    irp_error_shape: Literal["details", "irp-err"] = attrs.field(
-        default="details", validator=attrs.validators.in_(("details", "irp-err"))
-    )
-    gst_error_shape: GstErrorShape = attrs.field(
-        default="error_cd", validator=attrs.validators.in_(("error_cd", "gstn-err", "older"))
-    )
-    flag_style: Literal["text", "boolean", "mixed"] = attrs.field(
-        default="text", validator=attrs.validators.in_(("text", "boolean", "mixed"))
-    )
-    einvoice_tamper: bool = False
-    fault_seed: int = 0
-    fault_routes: frozenset[str] = attrs.field(
-        default=_faults.DEFAULT_FAULT_ROUTES, converter=_route_names, validator=_known_routes
-    )
-    error_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
-    error_statuses: tuple[int, ...] = attrs.field(
-        default=(500, 502, 503), converter=tuple, validator=_faults.check_statuses
-    )
-    rate_limit_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
-    retry_after: str = attrs.field(default="1", validator=_faults.check_retry_after)
-    reset_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
-    slow_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
-    slow_seconds: float = attrs.field(default=1.0, validator=_non_negative)
-    truncate_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
-    malformed_rate: float = attrs.field(default=0.0, validator=_faults.check_rate)
-    token_expiry_every: int | None = attrs.field(default=None, validator=_optional_positive)
-    failing_tasks: int = attrs.field(default=0, validator=_non_negative)
-    failing_gstins: frozenset[str] = attrs.field(
-        default=frozenset(), converter=_gstin_set, validator=_gstins
-    )
-    page_not_found_once: float = attrs.field(default=0.0, validator=_faults.check_rate)
-
-    def __attrs_post_init__(self) -> None:
-        total = sum(rate for _, rate in self._fault_rates())
-        if total > 1.0 + 1e-9:
-            raise ValueError(f"the per-request fault rates add up to {total!r}, more than 1")
-
-    def _fault_rates(self) -> tuple[tuple[_faults.RequestFault, float], ...]:
-        """Each per-request fault kind with its rate, in the order draws are mapped to them."""
-        return tuple((kind, getattr(self, f"{kind}_rate")) for kind in _faults.REQUEST_FAULTS)
-
-    def replace(self, **changes: Any) -> SimulatorConfig:
-        """A copy with ``changes`` applied (:func:`attrs.evolve`)."""
-        return attrs.evolve(self, **changes)
-
-
-@attrs.define(kw_only=True)
-class SimTask:
-    """A task the simulator handed out.
-
-    ``id`` is the task id, ``gstin``/``section``/``status`` the IMS request that made it
-    (``status`` is the filter asked for, ``None`` for all records), ``pages`` the page count
-    of its result, ``status_calls`` how many status calls it has answered, ``state`` its
-    current status (``processing`` until it reaches its terminal status), ``org_id`` the
-    organisation it belongs to and ``created_at`` its submission time by the simulator's clock.
-    """
-
-    id: str
-    gstin: str
-    section: str
-    status: str | None
-    pages: int
-    org_id: str = attrs.field(repr=False)
-    created_at: float = attrs.field(repr=False)
-    status_calls: int = 0
-    state: str = _api.TASK_STATUS_PROCESSING
-    _plan: _Plan = attrs.field(repr=False, alias="plan")
-    _session: _GstSession = attrs.field(repr=False, alias="session")
-    _doomed: bool = attrs.field(default=False, repr=False, alias="doomed")  # failing_*
-
-
-@attrs.define
-class _Plan:
-    """A task result: the pages' data and, once rendered, their bodies by envelope."""
-
-    pages: list[dict[str, list[dict[str, Any]]]]
-    bodies: dict[tuple[int, Envelope], bytes] = attrs.Factory(dict)
-
-
 @attrs.define
 class _Token:
     login_at: float  # start of the login this token descends from (refresh keeps it)
@@ -347,15 +121,6 @@ class _Token:
 
     def hard_expiry(self) -> float:
         return self.login_at + _api.TOKEN_HARD_EXPIRY_FACTOR * self.duration
-
-
-@attrs.define(eq=False)
-class _GstSession:
-    id: str
-    gstin: str
-    username: str
-    started_at: float
-    logged_out: bool = False
 
 
 class _Fail(Exception):
@@ -404,8 +169,7 @@ def _auth_error(message: str, http_status: int = 403) -> _Fail:
     return _Fail(http_status, message, _api.ERR_TYPE_AUTHORIZATION)
 
 
-def _is_gstin(value: str) -> bool:
-    return len(value) == 15 and set(value) <= _GSTIN_CHARS
+_is_gstin = _settings.is_gstin
 
 
 def _is_text(value: object) -> bool:
@@ -420,16 +184,23 @@ class FlynnSimulator:
 
     Use it as an async context manager (or call :meth:`start` and :meth:`close`)::
 
-        async with FlynnSimulator(records_per_section=500) as sim:
+        async with FlynnSimulator(records=RecordSettings(per_section=500)) as sim:
             client = FlynnClient(sim.credentials, base_url=sim.base_url,
                                  login_url=sim.login_url)
             ...
 
-    ``config`` (or keyword ``overrides`` of its fields) sets the behaviour; ``clock`` (wall
-    seconds) drives token expiry, GST session age and ``processing_seconds``, so tests can move
-    time without sleeping. The built-in user logs in with :attr:`credentials`, acts for
-    :attr:`org_id` and opens GST sessions with :attr:`otp`; any non-empty GST username and any
-    15-character upper-case alphanumeric GSTIN are accepted.
+    The behaviour is ``config`` (a :class:`SimulatorConfig`, by default every default) with
+    the settings groups given by keyword replacing its own: ``records``
+    (:class:`RecordSettings`), ``paging`` (:class:`PagingSettings`), ``tasks``
+    (:class:`TaskSettings`), ``delays`` (:class:`DelaySettings`), ``shapes``
+    (:class:`ShapeSettings`), ``einvoice`` (:class:`EInvoiceSettings`) and ``faults``
+    (:class:`FaultSettings`). The flat keyword arguments of 0.1 (``page_size=4``, ...) still
+    work for one release, with a :class:`DeprecationWarning` naming the new spelling.
+    ``clock`` (wall seconds) drives token expiry, GST session age and
+    ``processing_seconds``, so tests can move time without sleeping. The built-in user logs
+    in with :attr:`credentials`, acts for :attr:`org_id` and opens GST sessions with
+    :attr:`otp`; any non-empty GST username and any 15-character upper-case alphanumeric
+    GSTIN are accepted.
 
     Inspection: :attr:`calls` counts handled requests by route name (``login``,
     ``token_refresh``, ``token_logout``, ``otp_request``, ``otp_verify``, ``gst_refresh``,
@@ -457,10 +228,28 @@ class FlynnSimulator:
         config: SimulatorConfig | None = None,
         *,
         clock: Callable[[], float] = time.time,
-        **overrides: Any,
+        records: RecordSettings | None = None,
+        paging: PagingSettings | None = None,
+        tasks: TaskSettings | None = None,
+        delays: DelaySettings | None = None,
+        shapes: ShapeSettings | None = None,
+        einvoice: EInvoiceSettings | None = None,
+        faults: FaultSettings | None = None,
+        **deprecated: Any,
     ) -> None:
         base = config if config is not None else SimulatorConfig()
-        self.config: SimulatorConfig = base.replace(**overrides) if overrides else base
+        given = {
+            "records": records,
+            "paging": paging,
+            "tasks": tasks,
+            "delays": delays,
+            "shapes": shapes,
+            "einvoice": einvoice,
+            "faults": faults,
+        }
+        self.config: SimulatorConfig = base._replaced(
+            given, deprecated, where="FlynnSimulator", stacklevel=2
+        )
         """The behaviour; may be replaced between requests (existing tasks keep their data)."""
         self.calls: collections.Counter[str] = collections.Counter()
         """Handled requests by route name."""
@@ -471,7 +260,7 @@ class FlynnSimulator:
         self.peak_pages_in_flight = 0
         """The most page requests handled at once since start or :meth:`reset_counters`."""
         self._clock = clock
-        self._ids = random.Random(f"flynn-sim/1|{self.config.seed}|ids")
+        self._ids = random.Random(f"flynn-sim/1|{self.config.records.seed}|ids")
         self._tokens: dict[str, _Token] = {}
         self._otp_requests: dict[str, tuple[str, str]] = {}
         self._sessions: dict[str, _GstSession] = {}
@@ -480,7 +269,7 @@ class FlynnSimulator:
         self._plans: dict[tuple[Any, ...], _Plan] = {}
         self._runner: web.AppRunner | None = None
         self._base_url: str | None = None
-        self._fault_stream = _faults.FaultStream(self.config.fault_seed)
+        self._fault_stream = _faults.FaultStream(self.config.faults.seed)
         self._api_calls = 0  # API calls since start or reset_counters, for token_expiry_every
         self._missed_pages: set[tuple[str, int]] = set()  # pages that answered 404 once
         self._peeks: set[int] = set()  # id() of faulted read-only requests being answered
@@ -493,7 +282,7 @@ class FlynnSimulator:
         self.gstr2b = _gstr2b_sim.Gstr2bPortal(
             records=self._ims_records_of,
             fail=_Fail,
-            error_shape=lambda: self.config.gst_error_shape,
+            error_shape=lambda: self.config.shapes.gst_error_shape,
             new_id=self._new_id,
         )
         """The simulated portal's GSTR-2B: settings (``files``, ``error_code``, ``queued``
@@ -605,15 +394,15 @@ class FlynnSimulator:
 
     def _section_records(self, gstin: str, key: str, status: str | None) -> list[dict[str, Any]]:
         cfg = self.config
-        cache_key = (cfg.seed, cfg.records_per_section, gstin, key, cfg.flag_style)
+        cache_key = (cfg.records.seed, cfg.records.per_section, gstin, key, cfg.shapes.flag_style)
         records = self._records.get(cache_key)
         if records is None:
             make = _data.ims_records if key.upper() in _api.IMS_SECTIONS else _data.unknown_records
             if key in _api.IMS_IMPORT_SECTIONS:
                 make = _ims_state.import_records
-            records = make(cfg.seed, gstin, key, cfg.records_per_section)
-            if cfg.flag_style != "text":
-                _data.flags_as(records, cfg.flag_style)
+            records = make(cfg.records.seed, gstin, key, cfg.records.per_section)
+            if cfg.shapes.flag_style != "text":
+                _data.flags_as(records, cfg.shapes.flag_style)
             self._records[cache_key] = records
         records = self.ims_state.apply(gstin, key, records)
         if status is None:
@@ -623,13 +412,9 @@ class FlynnSimulator:
     def _plan_for(self, gstin: str, section: str, status: str | None) -> _Plan:
         cfg = self.config
         plan_key = (
-            cfg.seed,
-            cfg.records_per_section,
-            cfg.page_size,
-            cfg.all_sections_in_every_task,
-            cfg.empty_other_sections,
-            cfg.unknown_sections,
-            cfg.flag_style,
+            cfg.records,
+            cfg.paging.size,
+            cfg.shapes.flag_style,
             gstin,
             section,
             status,
@@ -638,12 +423,12 @@ class FlynnSimulator:
         plan = self._plans.get(plan_key)
         if plan is None:
             keys = [section.lower()]
-            if cfg.all_sections_in_every_task:
+            if cfg.records.all_sections_in_every_task:
                 keys += [s.lower() for s in _api.IMS_SECTIONS if s != section]
-            keys += cfg.unknown_sections
+            keys += cfg.records.unknown_sections
             carried = [(key, self._section_records(gstin, key, status)) for key in keys]
-            pages = _data.paginate(carried, cfg.page_size)
-            if cfg.empty_other_sections:
+            pages = _data.paginate(carried, cfg.paging.size)
+            if cfg.records.empty_other_sections:
                 empty = [s.lower() for s in _api.IMS_SECTIONS if s.lower() not in keys]
                 pages = [{**page, **{key: [] for key in empty}} for page in pages]
             plan = _Plan(pages)
@@ -743,7 +528,7 @@ class FlynnSimulator:
         )
 
     def _envelope(self, route: str) -> Envelope:
-        mode = self.config.envelope
+        mode = self.config.shapes.envelope
         return _MIXED[route] if mode == "mixed" else mode
 
     @staticmethod
@@ -789,7 +574,7 @@ class FlynnSimulator:
         fault = self._draw_fault(name)
         expire_after = self._count_api_call(name)
         try:
-            delay = self.config.latency if latency is None else latency
+            delay = self.config.delays.request if latency is None else latency
             if delay > 0:
                 await asyncio.sleep(delay)
             if fault is None:
@@ -819,12 +604,12 @@ class FlynnSimulator:
 
     def _draw_fault(self, name: str) -> _faults.Fault | None:
         """The request's fault from the fault stream (two draws per request on a fault route)."""
-        cfg = self.config
-        if name not in cfg.fault_routes:
+        faults = self.config.faults
+        if name not in faults.routes:
             return None
-        if self._fault_stream.seed != cfg.fault_seed:  # a replaced config restarts the stream
-            self._fault_stream = _faults.FaultStream(cfg.fault_seed)
-        fault = self._fault_stream.draw(cfg._fault_rates(), cfg.error_statuses)
+        if self._fault_stream.seed != faults.seed:  # a replaced config restarts the stream
+            self._fault_stream = _faults.FaultStream(faults.seed)
+        fault = self._fault_stream.draw(faults.request_rates(), faults.error_statuses)
         if fault is not None:
             self.faults[fault.kind] += 1
         return fault
@@ -834,7 +619,7 @@ class FlynnSimulator:
         if name in _LOGIN_ROUTES:
             return False
         self._api_calls += 1
-        every = self.config.token_expiry_every
+        every = self.config.faults.token_expiry_every
         return every is not None and self._api_calls % every == 0
 
     async def _faulted(
@@ -849,7 +634,7 @@ class FlynnSimulator:
             return self._html(_faults.error_page(fault.status), fault.status)
         if kind == "rate_limit":
             response = self._html(_faults.error_page(429), 429)
-            retry_after = _faults.retry_after_value(self.config.retry_after, self._clock())
+            retry_after = _faults.retry_after_value(self.config.faults.retry_after, self._clock())
             response.headers["Retry-After"] = retry_after
             return response
         if kind == "malformed":
@@ -866,7 +651,7 @@ class FlynnSimulator:
         finally:
             self._peeks.discard(id(request))
         if kind == "slow":
-            await self._wait(self.config.slow_seconds)
+            await self._wait(self.config.faults.slow_seconds)
             return answer
         return await self._truncated(request, answer)
 
@@ -920,7 +705,7 @@ class FlynnSimulator:
                 raise
             self.calls["unknown"] += 1
             old = request.path.startswith(_LOGIN_PREFIX)
-            mode = self.config.envelope
+            mode = self.config.shapes.envelope
             envelope: Envelope = ("old" if old else "new") if mode == "mixed" else mode
             error = {
                 "message": _api.ERR_NOT_FOUND,
@@ -988,9 +773,9 @@ class FlynnSimulator:
     def _live_session(self, session_id: object, gstin: str, username: str) -> _GstSession:
         session = self._sessions.get(session_id) if isinstance(session_id, str) else None
         if session is None or session.gstin != gstin or session.username != username:
-            raise _gst_error(_api.GST_CODE_INVALID_SESSION, self.config.gst_error_shape)
+            raise _gst_error(_api.GST_CODE_INVALID_SESSION, self.config.shapes.gst_error_shape)
         if self._clock() - session.started_at >= _api.GST_SESSION_SECONDS:
-            raise _gst_error(_api.GST_CODE_SESSION_EXPIRED, self.config.gst_error_shape)
+            raise _gst_error(_api.GST_CODE_SESSION_EXPIRED, self.config.shapes.gst_error_shape)
         return session
 
     # ---------------------------------------------------------------------------------------
@@ -1001,7 +786,9 @@ class FlynnSimulator:
         expiry = record.expires_at
         return {
             "token": token,
-            "expiry": round(expiry * 1000) if self.config.expiry_unit == "ms" else round(expiry),
+            "expiry": round(expiry * 1000)
+            if self.config.shapes.expiry_unit == "ms"
+            else round(expiry),
             "userId": _USER_ID,
             "email": USER_HANDLE,
             "associatedOrgs": [
@@ -1094,7 +881,7 @@ class FlynnSimulator:
             raise _bad_request(*bad)
         assert isinstance(request_id, str)
         if self._otp_requests.get(request_id) != (gstin, username) or otp != self.otp:
-            raise _gst_error(_api.GST_CODE_INVALID_SESSION, self.config.gst_error_shape)
+            raise _gst_error(_api.GST_CODE_INVALID_SESSION, self.config.shapes.gst_error_shape)
         del self._otp_requests[request_id]
         session = _GstSession(self._new_id(), gstin, username, self._clock())
         self._sessions[session.id] = session
@@ -1145,7 +932,8 @@ class FlynnSimulator:
         if bad or section is None:
             raise _bad_request(*bad)
         plan = self._plan_for(gstin, section, status)
-        doomed = len(self._tasks) < self.config.failing_tasks or gstin in self.config.failing_gstins
+        tasks = self.config.tasks
+        doomed = len(self._tasks) < tasks.failing_first or gstin in tasks.failing_gstins
         if doomed:
             self.faults["task_failed"] += 1
         task = SimTask(
@@ -1196,7 +984,7 @@ class FlynnSimulator:
         if task._session.logged_out:
             task.state = _api.TASK_STATUS_FAILED
             return
-        cfg = self.config
+        cfg = self.config.tasks
         if cfg.processing_polls and not (status_call and task.status_calls > cfg.processing_polls):
             return  # it takes a status call past the "processing" answers to see it finish
         if self._clock() - task.created_at >= cfg.processing_seconds:
@@ -1204,8 +992,8 @@ class FlynnSimulator:
 
     async def _einvoice(self, request: web.Request) -> dict[str, Any]:
         org_id = self._api_headers(request)
-        cfg = self.config
-        documents = cfg.einvoice_documents
+        cfg = self.config.einvoice
+        documents = cfg.documents
         if documents is None:
             documents = _einvoice_sim.sample_einvoices(self.gstin)
         portal = self.einvoice
@@ -1215,9 +1003,9 @@ class FlynnSimulator:
                 request,
                 org_id,
                 documents=documents,
-                error_code=cfg.irp_error_code,
-                error_shape=cfg.irp_error_shape,
-                tamper=cfg.einvoice_tamper,
+                error_code=cfg.error_code,
+                error_shape=cfg.error_shape,
+                tamper=cfg.tamper,
             )
         except _einvoice_sim.Refusal as refusal:
             raise _Fail(refusal.http_status, refusal.message, refusal.type, refusal.args_) from None
@@ -1252,7 +1040,7 @@ class FlynnSimulator:
         task = self._task(request)
         if not self._peeking(request):  # a faulted status call is not counted, moves nothing
             self._advance(task, status_call=True)
-        if self.config.status_shape == "task":
+        if self.config.shapes.status_shape == "task":
             return {"task": {"id": task.id, "status": task.state}}
         done = task.state != _api.TASK_STATUS_PROCESSING
         failed = done and task.state != _api.TASK_STATUS_COMPLETED
@@ -1288,18 +1076,18 @@ class FlynnSimulator:
         self.peak_pages_in_flight = max(self.peak_pages_in_flight, self.pages_in_flight)
         try:
             return await self._handle(
-                "task_page", self._page, request, latency=self.config.page_latency
+                "task_page", self._page, request, latency=self.config.delays.page
             )
         finally:
             self.pages_in_flight -= 1
 
     def _misses_once(self, task_id: str, index: int) -> bool:
         """Whether this page answers 404 now: ``page_not_found_once``, first asking only."""
-        cfg = self.config
+        faults = self.config.faults
         key = (task_id, index)
-        if "task_page" not in cfg.fault_routes or key in self._missed_pages:
+        if "task_page" not in faults.routes or key in self._missed_pages:
             return False
-        if not _faults.page_misses_once(cfg.fault_seed, cfg.page_not_found_once, task_id, index):
+        if not _faults.page_misses_once(faults.seed, faults.page_not_found_once, task_id, index):
             return False
         self._missed_pages.add(key)
         return True
@@ -1311,7 +1099,7 @@ class FlynnSimulator:
             number = int(raw)
         except ValueError:
             raise _bad_request("page") from None
-        index = number - self.config.page_base
+        index = number - self.config.paging.base
         if not 0 <= index < task.pages:
             raise _Fail(
                 404,

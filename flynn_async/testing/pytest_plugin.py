@@ -16,7 +16,10 @@ Fixtures (all function-scoped):
 - ``flynn_simulator``: a started :class:`~flynn_async.testing.FlynnSimulator`, served from a
   background thread with its own event loop (so it works from any test: sync, pytest-asyncio
   in either mode, anyio), configured by ``flynn_simulator_config`` and the
-  ``@pytest.mark.flynn_simulator(**config)`` marker.
+  ``@pytest.mark.flynn_simulator(**settings)`` marker (settings groups by keyword,
+  ``paging=PagingSettings(size=4)``, as :class:`~flynn_async.testing.FlynnSimulator` takes
+  them; the flat names of 0.1, ``page_size=4``, still work for one release, with a
+  :class:`DeprecationWarning`).
 - ``flynn_make_client`` (async): a factory of logged-in :class:`~flynn_async.FlynnClient`
   objects pointed at the simulator, sleeping on ``flynn_clock``; all closed at teardown.
 - ``flynn_client`` (async): one such client.
@@ -42,6 +45,7 @@ import pytest
 
 from flynn_async import Credentials, FlynnClient, FlynnError, GstSession
 from flynn_async.testing import FlynnSimulator, SimulatorConfig
+from flynn_async.testing._settings import GROUP_NAMES as _GROUPS
 
 __all__ = [
     "FlynnClientFactory",
@@ -72,8 +76,8 @@ def pytest_configure(config: pytest.Config) -> None:
     """Register the ``flynn_simulator`` marker (so ``--strict-markers`` accepts it)."""
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(**config): SimulatorConfig keyword arguments for the flynn_simulator "
-        "fixture (flynn-async)",
+        f"{MARKER}(**settings): the flynn_simulator fixture's settings groups by keyword "
+        "(records=RecordSettings(...), paging=..., faults=...; flynn-async)",
     )
 
 
@@ -276,13 +280,14 @@ class _SimulatorThread:
 
 
 def _marker_overrides(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
-    """The ``flynn_simulator`` markers' keyword arguments, the closest marker winning."""
+    """The ``flynn_simulator`` markers' keyword arguments, the closest marker winning (a
+    whole settings group at a time)."""
     overrides: dict[str, Any] = {}
     for marker in reversed(list(node.iter_markers(MARKER))):
         if marker.args:
             pytest.fail(
-                f"@pytest.mark.{MARKER} takes SimulatorConfig keyword arguments only, "
-                f"got positional {marker.args!r}",
+                f"@pytest.mark.{MARKER} takes settings groups by keyword only "
+                f"(records=RecordSettings(...), ...), got positional {marker.args!r}",
                 pytrace=False,
             )
         overrides.update(marker.kwargs)
@@ -293,7 +298,7 @@ def _marker_overrides(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
 def flynn_simulator_config() -> SimulatorConfig:
     """The simulator's base configuration (the defaults); override it to change them.
 
-    ``@pytest.mark.flynn_simulator(**config)`` markers are applied on top of it.
+    The settings groups of ``@pytest.mark.flynn_simulator(...)`` markers replace its own.
     """
     return SimulatorConfig()
 
@@ -306,12 +311,17 @@ def flynn_simulator(
 ) -> Iterator[FlynnSimulator]:
     """A started simulator on a free loopback port, stopped after the test.
 
-    Configured by ``flynn_simulator_config`` with the keyword arguments of the closest
-    ``@pytest.mark.flynn_simulator(...)`` markers on top, on the test's ``flynn_clock``. It
+    Configured by ``flynn_simulator_config`` with the settings groups of the closest
+    ``@pytest.mark.flynn_simulator(...)`` markers replacing its own, on the test's
+    ``flynn_clock``. It
     is served from a thread of its own, so sync tests can use it as well as async ones.
     """
+    overrides = _marker_overrides(request.node)
+    given = {name: overrides.pop(name) for name in _GROUPS if name in overrides}
     try:
-        config = flynn_simulator_config.replace(**_marker_overrides(request.node))
+        config = flynn_simulator_config._replaced(
+            given, overrides, where=f"@pytest.mark.{MARKER}", stacklevel=1
+        )
     except (TypeError, ValueError) as exc:
         pytest.fail(f"@pytest.mark.{MARKER}: {exc}", pytrace=False)
     server = _SimulatorThread(FlynnSimulator(config, clock=flynn_clock))

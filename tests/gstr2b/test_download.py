@@ -20,7 +20,7 @@ from flynn_async import (
     ReturnPeriod,
 )
 from flynn_async.gstr2b import Gstr2b, Gstr2bSupplier, decode_gstr2b
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FaultSettings, FlynnSimulator, RecordSettings, ShapeSettings
 from tests.conftest import ClientFactory, FakeClock, GstOpener
 
 PERIOD = "102025"
@@ -58,7 +58,7 @@ async def test_a_multi_file_2b_is_fetched_whole_and_merges_to_the_one_file_resul
     assert sim.gstr2b.calls["get"] == 1 + files
 
 
-@pytest.mark.sim(records_per_section=30)
+@pytest.mark.sim(records=RecordSettings(per_section=30))
 async def test_ims_actions_show_after_regeneration(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -161,11 +161,11 @@ async def test_each_portal_code_gives_its_typed_error(
     make_sim: Any,
     make_client: ClientFactory,
     open_gst: GstOpener,
-    shape: str,
+    shape: Any,
     code: str,
     error: type[GstError],
 ) -> None:
-    simulator = await make_sim(gst_error_shape=shape)
+    simulator = await make_sim(shapes=ShapeSettings(gst_error_shape=shape))
     client = await make_client(simulator)
     session = await open_gst(client, simulator)
     simulator.gstr2b.error_code = code
@@ -181,9 +181,9 @@ async def test_each_portal_code_gives_its_typed_error(
 
 @pytest.mark.parametrize("shape", ["error_cd", "gstn-err", "older"])
 async def test_no_documents_is_an_empty_2b(
-    make_sim: Any, make_client: ClientFactory, open_gst: GstOpener, shape: str
+    make_sim: Any, make_client: ClientFactory, open_gst: GstOpener, shape: Any
 ) -> None:
-    simulator = await make_sim(gst_error_shape=shape)
+    simulator = await make_sim(shapes=ShapeSettings(gst_error_shape=shape))
     client = await make_client(simulator)
     session = await open_gst(client, simulator)
     simulator.gstr2b.error_code = "RET2B1016"
@@ -197,7 +197,7 @@ async def test_no_documents_is_an_empty_2b(
     assert result.to_dict() == {"gstin": simulator.gstin, "rtnprd": PERIOD}
 
 
-@pytest.mark.sim(records_per_section=0)
+@pytest.mark.sim(records=RecordSettings(per_section=0))
 async def test_a_taxpayer_without_records_gets_an_empty_2b(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -231,7 +231,9 @@ async def test_a_queue_past_the_deadline_gives_the_request_id(
     assert clock.sleeps == [60.0, 60.0]  # a third wait would pass the 150 s deadline
 
 
-@pytest.mark.sim(fault_routes={"gstr2b_get"}, error_rate=0.4, reset_rate=0.2, fault_seed=3)
+@pytest.mark.sim(
+    faults=FaultSettings(routes={"gstr2b_get"}, error_rate=0.4, reset_rate=0.2, seed=3)
+)
 async def test_gets_are_retried_like_other_read_only_calls(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:

@@ -19,7 +19,7 @@ from flynn_async.cli import _main as _cli
 from flynn_async.cli._common import EXIT_OK, Ui
 from flynn_async.export import GSTR2B_TABLES, export_gstr2b, gstr2b_rows
 from flynn_async.gstr2b import Gstr2b, decode_gstr2b
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, RecordSettings
 from tests.test_cli import sim_ui, stored_session, written
 
 PERIOD = "102025"
@@ -70,7 +70,7 @@ async def test_json_is_the_document_as_sent(downloaded: tuple[FlynnSimulator, Pa
     assert f"wrote {out}" in written(ui.err)
 
 
-@pytest.mark.sim(records_per_section=12)
+@pytest.mark.sim(records=RecordSettings(per_section=12))
 async def test_jsonl_and_csv_rows_equal_the_typed_result_exactly(
     downloaded: tuple[FlynnSimulator, Path],
 ) -> None:
@@ -98,7 +98,7 @@ async def test_jsonl_and_csv_rows_equal_the_typed_result_exactly(
     assert len(rows) == total
 
 
-@pytest.mark.sim(records_per_section=12)
+@pytest.mark.sim(records=RecordSettings(per_section=12))
 async def test_excel_equals_the_typed_result_to_the_paisa(
     downloaded: tuple[FlynnSimulator, Path],
 ) -> None:

@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from flynn_async import ResponseError, ReturnPeriod
+from flynn_async._core import _codec
 from flynn_async.gstr2b import (
     Gstr2b,
     Gstr2bBillOfEntry,
@@ -287,7 +288,7 @@ _dates = st.dates(min_value=datetime.date(2017, 7, 1), max_value=datetime.date(2
     day=_dates,
     extra=st.dictionaries(
         st.text("abcdefghijklmnopqrstuvwxyz", min_size=3, max_size=8).filter(
-            lambda k: k not in Gstr2bInvoice._BY_WIRE
+            lambda k: k not in {f.wire for f in _codec.wire_fields(Gstr2bInvoice)}
         ),
         st.one_of(st.text(max_size=5), _amounts, st.none()),
         max_size=3,

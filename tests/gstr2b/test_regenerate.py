@@ -17,7 +17,7 @@ from flynn_async import (
     PollPolicy,
     TaskTimeout,
 )
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FaultSettings, FlynnSimulator
 from tests.conftest import ClientFactory, FakeClock, GstOpener
 
 PERIOD = "102025"
@@ -139,7 +139,7 @@ async def test_a_cancelled_regeneration_runs_to_its_answer_and_carries_the_id(
     assert sim.gstr2b.calls["regenerate"] == 1
 
 
-@pytest.mark.sim(fault_routes={"gstr2b_regenerate"}, truncate_rate=1.0)
+@pytest.mark.sim(faults=FaultSettings(routes={"gstr2b_regenerate"}, truncate_rate=1.0))
 async def test_a_lost_answer_is_outcome_unknown_and_never_resent(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -152,7 +152,7 @@ async def test_a_lost_answer_is_outcome_unknown_and_never_resent(
     assert len(sim.gstr2b.regenerations) == 1  # it did start on the portal
 
 
-@pytest.mark.sim(fault_routes={"gstr2b_status"}, reset_rate=1.0)
+@pytest.mark.sim(faults=FaultSettings(routes={"gstr2b_status"}, reset_rate=1.0))
 async def test_a_lost_connection_while_polling_gives_outcome_unknown_with_the_id(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -209,7 +209,7 @@ async def test_secrets_stay_out_of_regeneration_errors_and_logs(
         tb = tb.tb_next
 
 
-@pytest.mark.sim(fault_routes={"gstr2b_regenerate"}, reset_rate=1.0)
+@pytest.mark.sim(faults=FaultSettings(routes={"gstr2b_regenerate"}, reset_rate=1.0))
 async def test_a_reset_connection_on_regenerate_is_outcome_unknown_and_not_resent(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:

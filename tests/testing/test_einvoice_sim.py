@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 import yarl
 from cryptography import x509
@@ -26,6 +27,7 @@ from flynn_async.testing import (
     SIM_EINVOICE_ISSUER,
     USER_HANDLE,
     USER_PASSWORD,
+    EInvoiceSettings,
     FlynnSimulator,
     SimEInvoice,
     SimulatorConfig,
@@ -175,9 +177,11 @@ async def test_tokens_verify_with_the_published_key_and_certificate(
 
 @pytest.mark.parametrize("shape", ["details", "irp-err"])
 async def test_tampering_breaks_the_signature(
-    http: aiohttp.ClientSession, sim: FlynnSimulator, token: str, shape: str
+    http: aiohttp.ClientSession, sim: FlynnSimulator, token: str, shape: Any
 ) -> None:
-    sim.config = sim.config.replace(einvoice_tamper=True, irp_error_shape=shape)
+    sim.config = sim.config.replace(
+        einvoice=attrs.evolve(sim.config.einvoice, tamper=True, error_shape=shape)
+    )
     _, body = await lookup(http, sim, token)
     public = serialization.load_pem_public_key(sim.einvoice.public_key_pem.encode())
     assert isinstance(public, RSAPublicKey)
@@ -216,7 +220,9 @@ async def test_documents_can_be_given(
     http: aiohttp.ClientSession, sim: FlynnSimulator, token: str
 ) -> None:
     (seed, *_) = sample_einvoices("27AAPFU0939F1ZV")
-    sim.config = sim.config.replace(einvoice_documents=[SimEInvoice(invoice=seed.invoice)])
+    sim.config = sim.config.replace(
+        einvoice=attrs.evolve(sim.config.einvoice, documents=[SimEInvoice(invoice=seed.invoice)])
+    )
     status, _ = await lookup(http, sim, token)
     assert 502 == status  # the default taxpayer's documents are gone
     status, body = await lookup(http, sim, token, gstin="27AAPFU0939F1ZV")
@@ -245,7 +251,9 @@ async def test_unknown_documents_are_2154(
 async def test_the_older_error_shape(
     http: aiohttp.ClientSession, sim: FlynnSimulator, token: str
 ) -> None:
-    sim.config = sim.config.replace(irp_error_code="2150", irp_error_shape="irp-err")
+    sim.config = sim.config.replace(
+        einvoice=attrs.evolve(sim.config.einvoice, error_code="2150", error_shape="irp-err")
+    )
     status, body = await lookup(http, sim, token)
     assert 502 == status
     legacy = {"errorcode": "2150", "errormessage": "duplicate IRN"}
@@ -355,7 +363,7 @@ async def test_the_query_and_path_are_checked(
 
 def test_config_checks_the_error_shape() -> None:
     with pytest.raises(ValueError):  # noqa: PT011 - attrs' message
-        SimulatorConfig(irp_error_shape="other")  # type: ignore[arg-type]
-    config = SimulatorConfig(einvoice_documents=[])
-    assert () == config.einvoice_documents
+        SimulatorConfig(einvoice=EInvoiceSettings(error_shape="other"))  # type: ignore[arg-type]
+    config = SimulatorConfig(einvoice=EInvoiceSettings(documents=[]))
+    assert () == config.einvoice.documents
     hash(config)  # the documents are left out of the hash

@@ -15,10 +15,20 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 
 from flynn_async._http import _api
-from flynn_async.testing import USER_HANDLE, USER_PASSWORD, FlynnSimulator, SimulatorConfig
+from flynn_async.testing import (
+    USER_HANDLE,
+    USER_PASSWORD,
+    FaultSettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    SimulatorConfig,
+    TaskSettings,
+)
 from flynn_async.testing._faults import FAULT_KINDS
 
 from .conftest import T0, Clock
@@ -43,7 +53,11 @@ async def make() -> AsyncIterator[Any]:
     started: list[FlynnSimulator] = []
 
     async def start(**overrides: Any) -> FlynnSimulator:
-        overrides = {"records_per_section": 6, "page_size": 2, **overrides}
+        overrides = {
+            "records": RecordSettings(per_section=6),
+            "paging": PagingSettings(size=2),
+            **overrides,
+        }
         simulator = FlynnSimulator(clock=Clock(), **overrides)
         await simulator.start()
         started.append(simulator)
@@ -204,19 +218,20 @@ def count_faults(sim: FlynnSimulator) -> dict[str, int]:
 
 
 def test_fault_settings_default_off_and_are_validated() -> None:
-    config = SimulatorConfig()
-    assert config.fault_seed == 0
-    assert config.fault_routes == frozenset(SAFE_ROUTES)
-    assert "ims_submit" not in config.fault_routes
-    assert all(getattr(config, name) == 0.0 for name in NO_FAULTS)
-    assert config.error_statuses == (500, 502, 503)
-    assert (config.retry_after, config.slow_seconds) == ("1", 1.0)
-    assert (config.token_expiry_every, config.failing_tasks) == (None, 0)
-    assert config.page_not_found_once == 0.0
-    assert config.replace(fault_routes=["ims_submit"]).fault_routes == frozenset({"ims_submit"})
-    assert config.replace(error_rate=0.5, reset_rate=0.5).reset_rate == 0.5
+    faults = SimulatorConfig().faults
+    assert faults == FaultSettings()
+    assert faults.seed == 0
+    assert faults.routes == frozenset(SAFE_ROUTES)
+    assert "ims_submit" not in faults.routes
+    assert all(getattr(faults, name) == 0.0 for name in NO_FAULTS)
+    assert faults.error_statuses == (500, 502, 503)
+    assert (faults.retry_after, faults.slow_seconds) == ("1", 1.0)
+    assert (faults.token_expiry_every, SimulatorConfig().tasks.failing_first) == (None, 0)
+    assert faults.page_not_found_once == 0.0
+    assert attrs.evolve(faults, routes=["ims_submit"]).routes == frozenset({"ims_submit"})
+    assert attrs.evolve(faults, error_rate=0.5, reset_rate=0.5).reset_rate == 0.5
     http_date = "Wed, 21 Oct 2015 07:28:00 GMT"
-    assert config.replace(retry_after=http_date).retry_after == http_date
+    assert attrs.evolve(faults, retry_after=http_date).retry_after == http_date
     for bad in (
         {"error_rate": -0.1},
         {"reset_rate": 1.5},
@@ -224,21 +239,22 @@ def test_fault_settings_default_off_and_are_validated() -> None:
         {"error_rate": 0.6, "slow_rate": 0.6},  # shares of one draw: at most 1 in all
         {"error_statuses": ()},
         {"error_statuses": (404,)},
-        {"fault_routes": ["task_stats"]},
+        {"routes": ["task_stats"]},
         {"retry_after": "soon"},
         {"retry_after": "-1"},
         {"slow_seconds": -1.0},
         {"token_expiry_every": 0},
-        {"failing_tasks": -1},
     ):
         with pytest.raises(ValueError):  # noqa: PT011
-            SimulatorConfig(**bad)
+            FaultSettings(**bad)
+    with pytest.raises(ValueError, match="failing_first"):
+        TaskSettings(failing_first=-1)
     with pytest.raises(TypeError):
-        SimulatorConfig(fault_routes="task_page")
+        FaultSettings(routes="task_page")
 
 
 async def test_no_faults_by_default(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(processing_polls=0)
+    sim = await make(tasks=TaskSettings(processing_polls=0))
     token, task_id = await new_task(http, sim)
     headers = api_headers(sim, token)
     for _ in range(20):
@@ -253,7 +269,7 @@ async def test_no_faults_by_default(http: aiohttp.ClientSession, make: Any) -> N
 
 
 async def test_error_answers_a_5xx_html_page(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(error_rate=1.0)
+    sim = await make(faults=FaultSettings(error_rate=1.0))
     token, task_id = await new_task(http, sim)
     seen = set()
     for _ in range(30):
@@ -268,7 +284,7 @@ async def test_error_answers_a_5xx_html_page(http: aiohttp.ClientSession, make: 
     assert sim.calls["task_status"] == 30
     assert count_faults(sim) == {"error": 30}
 
-    sim.config = sim.config.replace(error_statuses=(504,))
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, error_statuses=(504,)))
     assert await outcome(http, status_url(sim, task_id), api_headers(sim, token)) == "504 html"
 
 
@@ -283,7 +299,7 @@ async def test_error_answers_a_5xx_html_page(http: aiohttp.ClientSession, make: 
 async def test_rate_limit_sends_retry_after(
     http: aiohttp.ClientSession, make: Any, setting: str, expected: str
 ) -> None:
-    sim = await make(rate_limit_rate=1.0, retry_after=setting)
+    sim = await make(faults=FaultSettings(rate_limit_rate=1.0, retry_after=setting))
     token, task_id = await new_task(http, sim)
     async with http.get(result_url(sim, task_id), headers=api_headers(sim, token)) as resp:
         assert resp.status == 429
@@ -294,7 +310,7 @@ async def test_rate_limit_sends_retry_after(
 
 
 async def test_reset_drops_the_connection(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(reset_rate=1.0)
+    sim = await make(faults=FaultSettings(reset_rate=1.0))
     token, task_id = await new_task(http, sim)
     with pytest.raises(aiohttp.ClientOSError) as caught:
         await read_get(http, status_url(sim, task_id), api_headers(sim, token))
@@ -306,19 +322,21 @@ async def test_reset_drops_the_connection(http: aiohttp.ClientSession, make: Any
 
 
 async def test_slow_answers_late_and_unchanged(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(processing_polls=0)
+    sim = await make(tasks=TaskSettings(processing_polls=0))
     token, task_id = await new_task(http, sim)
     headers = api_headers(sim, token)
     status, expected = await call(http, page_url(sim, task_id, 0), headers=headers)
     assert status == 200
 
-    sim.config = sim.config.replace(slow_rate=1.0, slow_seconds=0.05)
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(sim.config.faults, slow_rate=1.0, slow_seconds=0.05)
+    )
     started = time.monotonic()
     assert await call(http, page_url(sim, task_id, 0), headers=headers) == (200, expected)
     assert time.monotonic() - started >= 0.05
 
     # Slower than the client's timeout: the client gives up; closing does not wait it out.
-    sim.config = sim.config.replace(slow_seconds=30.0)
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, slow_seconds=30.0))
     with pytest.raises(TimeoutError):
         await call(
             http, page_url(sim, task_id, 0), headers=headers, timeout=aiohttp.ClientTimeout(0.1)
@@ -332,7 +350,9 @@ async def test_slow_answers_late_and_unchanged(http: aiohttp.ClientSession, make
 
 
 async def test_truncate_cuts_the_body_short(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(processing_polls=0, truncate_rate=1.0)
+    sim = await make(
+        tasks=TaskSettings(processing_polls=0), faults=FaultSettings(truncate_rate=1.0)
+    )
     token, task_id = await new_task(http, sim)
     headers = api_headers(sim, token)
     async with http.get(page_url(sim, task_id, 0), headers=headers) as resp:
@@ -341,7 +361,7 @@ async def test_truncate_cuts_the_body_short(http: aiohttp.ClientSession, make: A
         announced = int(resp.headers["Content-Length"])
         with pytest.raises(aiohttp.ClientPayloadError, match="Not enough data"):
             await resp.read()
-    sim.config = sim.config.replace(truncate_rate=0.0)
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, truncate_rate=0.0))
     async with http.get(page_url(sim, task_id, 0), headers=headers) as resp:
         assert len(await resp.read()) == announced  # the real body's length was announced
     assert count_faults(sim) == {"truncate": 1}
@@ -350,7 +370,7 @@ async def test_truncate_cuts_the_body_short(http: aiohttp.ClientSession, make: A
 
 
 async def test_malformed_answers_200_html(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(malformed_rate=1.0)
+    sim = await make(faults=FaultSettings(malformed_rate=1.0))
     token, task_id = await new_task(http, sim)
     async with http.get(status_url(sim, task_id), headers=api_headers(sim, token)) as resp:
         assert resp.status == 200
@@ -362,9 +382,9 @@ async def test_malformed_answers_200_html(http: aiohttp.ClientSession, make: Any
 
 
 async def test_token_expiry_every_n_api_calls(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(processing_polls=100)
+    sim = await make(tasks=TaskSettings(processing_polls=100))
     token, task_id = await new_task(http, sim)
-    sim.config = sim.config.replace(token_expiry_every=3)
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, token_expiry_every=3))
     sim.reset_counters()  # API calls are counted from here
     url = status_url(sim, task_id)
     seen = []
@@ -382,7 +402,7 @@ async def test_token_expiry_every_n_api_calls(http: aiohttp.ClientSession, make:
 
 
 async def test_failing_tasks(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(failing_tasks=1)
+    sim = await make(tasks=TaskSettings(failing_first=1))
     token = await login(http, sim)
     session_id = await gst_session(http, sim, token)
     headers = api_headers(sim, token)
@@ -401,7 +421,9 @@ async def test_failing_tasks(http: aiohttp.ClientSession, make: Any) -> None:
 
 
 async def test_pages_not_found_once(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(processing_polls=0, page_not_found_once=1.0)
+    sim = await make(
+        tasks=TaskSettings(processing_polls=0), faults=FaultSettings(page_not_found_once=1.0)
+    )
     token, task_id = await new_task(http, sim)
     headers = api_headers(sim, token)
     assert sim.tasks[task_id].pages == 3
@@ -421,8 +443,12 @@ async def test_pages_not_found_once(http: aiohttp.ClientSession, make: Any) -> N
 
 
 async def test_pages_not_found_once_by_seed(http: aiohttp.ClientSession, make: Any) -> None:
-    async def missed(**overrides: Any) -> list[int]:
-        sim = await make(processing_polls=0, page_size=1, page_not_found_once=0.5, **overrides)
+    async def missed(**faults: Any) -> list[int]:
+        sim = await make(
+            tasks=TaskSettings(processing_polls=0),
+            paging=PagingSettings(size=1),
+            faults=FaultSettings(page_not_found_once=0.5, **faults),
+        )
         token, task_id = await new_task(http, sim)
         headers = api_headers(sim, token)
         statuses = [
@@ -432,11 +458,11 @@ async def test_pages_not_found_once_by_seed(http: aiohttp.ClientSession, make: A
         assert sim.faults["page_not_found"] == statuses.count(404)
         return [page for page, status in enumerate(statuses) if status == 404]
 
-    first = await missed(fault_seed=1)
+    first = await missed(seed=1)
     assert 0 < len(first) < 6
-    assert await missed(fault_seed=1) == first
-    assert await missed(fault_seed=2) != first
-    assert await missed(fault_seed=1, fault_routes=["task_status"]) == []
+    assert await missed(seed=1) == first
+    assert await missed(seed=2) != first
+    assert await missed(seed=1, routes=["task_status"]) == []
 
 
 # ------------------------------------------------------------------------------------------
@@ -454,32 +480,36 @@ async def fault_sequence(http: aiohttp.ClientSession, sim: FlynnSimulator) -> li
     return seen
 
 
-MIXED_FAULTS: dict[str, Any] = {
-    "processing_polls": 0,
-    "error_rate": 0.15,
-    "rate_limit_rate": 0.1,
-    "reset_rate": 0.05,
-    "truncate_rate": 0.1,
-    "malformed_rate": 0.1,
-}
+NO_WAIT = TaskSettings(processing_polls=0)
+MIXED_FAULTS = FaultSettings(
+    error_rate=0.15,
+    rate_limit_rate=0.1,
+    reset_rate=0.05,
+    truncate_rate=0.1,
+    malformed_rate=0.1,
+)
 
 
 async def test_same_fault_seed_same_faults(http: aiohttp.ClientSession, make: Any) -> None:
-    one = await make(fault_seed=5, **MIXED_FAULTS)
+    one = await make(tasks=NO_WAIT, faults=attrs.evolve(MIXED_FAULTS, seed=5))
     first = await fault_sequence(http, one)
     assert len(set(first)) >= 5  # a real mix of outcomes
     # Same fault seed, other data seed: the same faults in the same order.
-    two = await make(fault_seed=5, seed=99, **MIXED_FAULTS)
+    two = await make(
+        tasks=NO_WAIT,
+        faults=attrs.evolve(MIXED_FAULTS, seed=5),
+        records=RecordSettings(per_section=6, seed=99),
+    )
     assert await fault_sequence(http, two) == first
     assert two.faults == one.faults
     assert set(one.faults) <= set(FAULT_KINDS)
     assert sum(one.faults.values()) > 10
-    other = await make(fault_seed=6, **MIXED_FAULTS)
+    other = await make(tasks=NO_WAIT, faults=attrs.evolve(MIXED_FAULTS, seed=6))
     assert await fault_sequence(http, other) != first
 
 
 async def test_faults_only_on_fault_routes(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(processing_polls=0, error_rate=1.0)
+    sim = await make(tasks=TaskSettings(processing_polls=0), faults=FaultSettings(error_rate=1.0))
     token, task_id = await new_task(http, sim)  # login, OTP, submit: not fault routes
     assert not sim.faults
     headers = api_headers(sim, token)
@@ -495,13 +525,13 @@ async def test_faults_only_on_fault_routes(http: aiohttp.ClientSession, make: An
         assert resp.content_type == "text/html"
     assert sim.faults["error"] == 3
 
-    sim.config = sim.config.replace(fault_routes=["task_page"])
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, routes=["task_page"]))
     assert await outcome(http, status_url(sim, task_id), headers) == "200 json"
     assert await outcome(http, result_url(sim, task_id), headers) == "200 json"
     assert await outcome(http, page_url(sim, task_id, 0), headers) in server_errors
 
     # A faulted submit never reaches the route: no task is started.
-    sim.config = sim.config.replace(fault_routes=["ims_submit"])
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, routes=["ims_submit"]))
     session_id = await gst_session(http, sim, token)
     async with http.get(
         ims_url(sim), headers=gst_headers(sim, token, session_id), params={"section": "B2B"}
@@ -510,7 +540,9 @@ async def test_faults_only_on_fault_routes(http: aiohttp.ClientSession, make: An
     assert list(sim.tasks) == [task_id]
     assert sim.faults["error"] == 5
     # A cut answer to a submit is the route's own: the task was started all the same.
-    sim.config = sim.config.replace(error_rate=0.0, truncate_rate=1.0)
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(sim.config.faults, error_rate=0.0, truncate_rate=1.0)
+    )
     async with http.get(
         ims_url(sim), headers=gst_headers(sim, token, session_id), params={"section": "B2B"}
     ) as resp:
@@ -521,7 +553,12 @@ async def test_faults_only_on_fault_routes(http: aiohttp.ClientSession, make: An
 
 async def test_rate_zero_and_one(http: aiohttp.ClientSession, make: Any) -> None:
     for kind in ("error", "rate_limit", "reset", "slow", "truncate", "malformed"):
-        sim = await make(processing_polls=0, slow_seconds=0.0, **{f"{kind}_rate": 1.0})
+        sim = await make(
+            tasks=TaskSettings(processing_polls=0),
+            faults=attrs.evolve(
+                FaultSettings(slow_seconds=0.0), **{**NO_FAULTS, f"{kind}_rate": 1.0}
+            ),
+        )
         token, task_id = await new_task(http, sim)
         headers = api_headers(sim, token)
         for _ in range(3):
@@ -529,7 +566,9 @@ async def test_rate_zero_and_one(http: aiohttp.ClientSession, make: Any) -> None
         assert set(sim.faults) == {kind}
         assert sim.faults[kind] == sim.calls["task_page"] >= 3
         assert sim.pages_in_flight == 0
-        sim.config = sim.config.replace(**{f"{kind}_rate": 0.0})
+        sim.config = sim.config.replace(
+            faults=attrs.evolve(sim.config.faults, **{f"{kind}_rate": 0.0})
+        )
         sim.reset_counters()
         for _ in range(10):
             assert await outcome(http, page_url(sim, task_id, 0), headers) == "200 json"
@@ -538,7 +577,9 @@ async def test_rate_zero_and_one(http: aiohttp.ClientSession, make: Any) -> None
 
 
 async def test_counters_and_reset(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(processing_polls=0, error_rate=0.5, fault_seed=3)
+    sim = await make(
+        tasks=TaskSettings(processing_polls=0), faults=FaultSettings(error_rate=0.5, seed=3)
+    )
     token, task_id = await new_task(http, sim)
     for _ in range(10):
         await outcome(http, status_url(sim, task_id), api_headers(sim, token))
@@ -552,28 +593,30 @@ async def test_counters_and_reset(http: aiohttp.ClientSession, make: Any) -> Non
 async def test_faulted_status_calls_do_not_move_the_task(
     http: aiohttp.ClientSession, make: Any
 ) -> None:
-    sim = await make(processing_polls=1, slow_seconds=0.0)
+    sim = await make(tasks=TaskSettings(processing_polls=1), faults=FaultSettings(slow_seconds=0.0))
     token, task_id = await new_task(http, sim)
     headers = api_headers(sim, token)
     url = status_url(sim, task_id)
     task = sim.tasks[task_id]
     for kind in ("error", "rate_limit", "reset", "malformed", "truncate"):
-        sim.config = sim.config.replace(**{**NO_FAULTS, f"{kind}_rate": 1.0})
+        faults = attrs.evolve(sim.config.faults, **{**NO_FAULTS, f"{kind}_rate": 1.0})
+        sim.config = sim.config.replace(faults=faults)
         await outcome(http, url, headers)
-    sim.config = sim.config.replace(**{**NO_FAULTS, "slow_rate": 1.0})
+    faults = attrs.evolve(sim.config.faults, **{**NO_FAULTS, "slow_rate": 1.0})
+    sim.config = sim.config.replace(faults=faults)
     for _ in range(3):  # a slow answer arrives, showing the state without moving it
         status, body = await call(http, url, headers=headers)
         assert status == 200
         assert body["data"]["task"]["status"] == _api.TASK_STATUS_PROCESSING
     assert (task.status_calls, task.state) == (0, _api.TASK_STATUS_PROCESSING)
-    sim.config = sim.config.replace(**NO_FAULTS)
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, **NO_FAULTS))
     states = [(await call(http, url, headers=headers))[1]["data"]["task"]["status"] for _ in "ab"]
     assert states == [_api.TASK_STATUS_PROCESSING, _api.TASK_STATUS_COMPLETED]
     assert task.status_calls == 2
 
 
 async def test_faulted_lookups_open_no_irp_session(http: aiohttp.ClientSession, make: Any) -> None:
-    sim = await make(truncate_rate=1.0)
+    sim = await make(faults=FaultSettings(truncate_rate=1.0))
     token = await login(http, sim)
     url = einvoice_url(sim)
     async with http.get(
@@ -581,7 +624,7 @@ async def test_faulted_lookups_open_no_irp_session(http: aiohttp.ClientSession, 
     ) as resp:
         with pytest.raises(aiohttp.ClientPayloadError):
             await resp.read()
-    sim.config = sim.config.replace(truncate_rate=0.0)
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, truncate_rate=0.0))
     headers = einvoice_headers(sim, token, password=False)
     status, body = await call(http, url, params=EINVOICE_QUERY, headers=headers)
     assert (status, body["error"]["message"]) == (
@@ -593,7 +636,10 @@ async def test_faulted_lookups_open_no_irp_session(http: aiohttp.ClientSession, 
 async def test_concurrent_faulted_pages_keep_the_in_flight_count(
     http: aiohttp.ClientSession, make: Any
 ) -> None:
-    sim = await make(processing_polls=0, slow_rate=0.5, reset_rate=0.25, slow_seconds=0.2)
+    sim = await make(
+        tasks=TaskSettings(processing_polls=0),
+        faults=FaultSettings(slow_rate=0.5, reset_rate=0.25, slow_seconds=0.2),
+    )
     token, task_id = await new_task(http, sim)
     headers = api_headers(sim, token)
     urls = [page_url(sim, task_id, n % 3) for n in range(12)]

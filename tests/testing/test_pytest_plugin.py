@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import re
 import subprocess
 import sys
 import textwrap
@@ -19,8 +20,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flynn_async.testing import FlynnSimulator, pytest_plugin
+from flynn_async.testing import FlynnSimulator, RecordSettings, pytest_plugin
+from flynn_async.testing._settings import FLAT_NAMES
 from flynn_async.testing.pytest_plugin import FlynnTestClock
+
+from .test_settings import OLD_VALUES
 
 pytest_plugins = ["pytester"]
 
@@ -49,15 +53,23 @@ import threading
 import pytest
 
 from flynn_async import FlynnClient, GstSession
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import (
+    FaultSettings,
+    FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    TaskSettings,
+)
 from flynn_async.testing.pytest_plugin import FlynnClientFactory, FlynnTestClock
 
-pytestmark = pytest.mark.flynn_simulator(records_per_section=5, page_size=10)
+pytestmark = pytest.mark.flynn_simulator(
+    records=RecordSettings(per_section=5), paging=PagingSettings(size=10)
+)
 
 
 def test_a_sync_test_gets_a_running_simulator(flynn_simulator: FlynnSimulator) -> None:
     assert flynn_simulator.base_url.startswith("http://127.0.0.1:")
-    assert flynn_simulator.config.records_per_section == 5
+    assert flynn_simulator.config.records.per_section == 5
 
     async def org_id() -> str | None:
         simulator = flynn_simulator
@@ -70,7 +82,7 @@ def test_a_sync_test_gets_a_running_simulator(flynn_simulator: FlynnSimulator) -
 
 
 {mark}
-@pytest.mark.flynn_simulator(page_size=2)
+@pytest.mark.flynn_simulator(paging=PagingSettings(size=2))
 async def test_client_and_session_download_exactly(
     flynn_client: FlynnClient,
     flynn_gst_session: GstSession,
@@ -82,11 +94,11 @@ async def test_client_and_session_download_exactly(
     assert result.to_dict()["b2b"] == expected
     assert len(expected) == 5
     (task,) = flynn_simulator.tasks.values()
-    assert task.pages == 3  # the closest marker's page_size, the module's record count
+    assert task.pages == 3  # the closest marker's paging, the module's records
 
 
 {mark}
-@pytest.mark.flynn_simulator(processing_seconds=600)
+@pytest.mark.flynn_simulator(tasks=TaskSettings(processing_seconds=600))
 async def test_polling_waits_pass_on_the_shared_clock(
     flynn_client: FlynnClient,
     flynn_gst_session: GstSession,
@@ -100,7 +112,9 @@ async def test_polling_waits_pass_on_the_shared_clock(
 
 
 {mark}
-@pytest.mark.flynn_simulator(fault_seed=3, error_rate=0.3, failing_tasks=0)
+@pytest.mark.flynn_simulator(
+    faults=FaultSettings(seed=3, error_rate=0.3), tasks=TaskSettings(failing_first=0)
+)
 async def test_faults_are_retried(
     flynn_make_client: FlynnClientFactory,
     flynn_simulator: FlynnSimulator,
@@ -172,7 +186,7 @@ def test_a_project_without_the_plugin_never_imports_flynn_async(
 
 def test_the_marker_is_registered(pytestconfig: pytest.Config) -> None:
     markers = pytestconfig.getini("markers")
-    assert any(line.startswith("flynn_simulator(**config):") for line in markers)
+    assert any(line.startswith("flynn_simulator(**settings):") for line in markers)
 
 
 def test_importing_the_plugin_starts_nothing() -> None:
@@ -278,31 +292,66 @@ def test_an_overridden_base_config_keeps_the_markers(pytester: pytest.Pytester) 
     pytester.makeconftest(
         """
         import pytest
-        from flynn_async.testing import SimulatorConfig
+        from flynn_async.testing import DelaySettings, RecordSettings, SimulatorConfig
 
         @pytest.fixture
         def flynn_simulator_config():
-            return SimulatorConfig(seed=42, records_per_section=3)
+            return SimulatorConfig(
+                records=RecordSettings(seed=42, per_section=3),
+                delays=DelaySettings(request=0.001),
+            )
         """
     )
     source = """
     import pytest
+    from flynn_async.testing import PagingSettings, RecordSettings
 
     def test_base(flynn_simulator):
-        assert (42, 3) == (flynn_simulator.config.seed, flynn_simulator.config.records_per_section)
+        records = flynn_simulator.config.records
+        assert (42, 3) == (records.seed, records.per_section)
 
-    @pytest.mark.flynn_simulator(records_per_section=9)
-    def test_marker_on_top(flynn_simulator):
-        assert (42, 9) == (flynn_simulator.config.seed, flynn_simulator.config.records_per_section)
+    @pytest.mark.flynn_simulator(records=RecordSettings(per_section=9))
+    def test_a_marker_replaces_a_whole_group(flynn_simulator):
+        config = flynn_simulator.config
+        assert (0, 9) == (config.records.seed, config.records.per_section)
+        assert 0.001 == config.delays.request  # the base's other groups stay
 
-    @pytest.mark.flynn_simulator(records_per_section=9)
+    @pytest.mark.flynn_simulator(records=RecordSettings(per_section=9))
     class TestClass:
-        @pytest.mark.flynn_simulator(page_size=4)
-        def test_closest_wins_field_by_field(self, flynn_simulator):
-            assert 9 == flynn_simulator.config.records_per_section
-            assert 4 == flynn_simulator.config.page_size
+        @pytest.mark.flynn_simulator(paging=PagingSettings(size=4))
+        def test_closest_wins_group_by_group(self, flynn_simulator):
+            assert 9 == flynn_simulator.config.records.per_section
+            assert 4 == flynn_simulator.config.paging.size
     """
     run_user_tests(pytester, source).assert_outcomes(passed=3)
+
+
+OLD_MARKERS = """
+import pytest
+
+@pytest.mark.flynn_simulator(records_per_section=9)
+class TestOld:
+    @pytest.mark.flynn_simulator(page_size=4)
+    def test_old_names(self, flynn_simulator):
+        config = flynn_simulator.config
+        assert (9, 4) == (config.records.per_section, config.paging.size)
+"""
+
+
+def test_the_old_marker_settings_warn_and_still_work(pytester: pytest.Pytester) -> None:
+    result = run_user_tests(pytester, OLD_MARKERS, "-W", "default::DeprecationWarning")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*@pytest.mark.flynn_simulator: the flat setting records_per_section= is deprecated"
+            "*use records=RecordSettings(per_section=...)*",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*use paging=PagingSettings(size=...)*"])
+    # with warnings as errors (the ini's "filterwarnings = error"), the test errors, saying so
+    result = run_user_tests(pytester, OLD_MARKERS)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*DeprecationWarning*records_per_section=*deprecated*"])
 
 
 def test_a_bad_marker_fails_the_test_clearly(pytester: pytest.Pytester) -> None:
@@ -314,7 +363,7 @@ def test_a_bad_marker_fails_the_test_clearly(pytester: pytest.Pytester) -> None:
     def test_unknown(flynn_simulator):
         pass
 
-    @pytest.mark.flynn_simulator(page_size=0)
+    @pytest.mark.flynn_simulator(paging={"size": 4})  # a group's fields, not the group
     def test_invalid(flynn_simulator):
         pass
 
@@ -327,10 +376,35 @@ def test_a_bad_marker_fails_the_test_clearly(pytester: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*@pytest.mark.flynn_simulator:*no_such_setting*",
-            "*@pytest.mark.flynn_simulator:*page_size*",
-            "*takes SimulatorConfig keyword arguments only*",
+            "*@pytest.mark.flynn_simulator:*paging*PagingSettings*",
+            "*takes settings groups by keyword only*",
         ]
     )
+
+
+def test_each_old_marker_setting_warns_and_has_the_same_effect(pytester: pytest.Pytester) -> None:
+    cases = {name: value for name, value in OLD_VALUES.items() if name != "einvoice_documents"}
+    cases["einvoice_documents"] = ()  # not the default (None): the built-in samples
+    source = f"""
+    import pytest
+    from flynn_async.testing._settings import FLAT_NAMES
+
+    CASES = {cases!r}
+
+    @pytest.mark.parametrize(
+        "name",
+        [pytest.param(n, marks=pytest.mark.flynn_simulator(**{{n: v}})) for n, v in CASES.items()],
+    )
+    def test_old_name(name, flynn_simulator):
+        group, field = FLAT_NAMES[name]
+        assert getattr(getattr(flynn_simulator.config, group), field) == CASES[name]
+    """
+    result = run_user_tests(pytester, source, "-W", "default::DeprecationWarning")
+    result.assert_outcomes(passed=len(FLAT_NAMES))
+    warned = re.findall(
+        r"flynn_simulator: the flat setting (\w+)= is deprecated", result.stdout.str()
+    )
+    assert sorted(set(warned)) == sorted(FLAT_NAMES)
 
 
 # -------------------------------------------------------------------------------------------
@@ -338,14 +412,14 @@ def test_a_bad_marker_fails_the_test_clearly(pytester: pytest.Pytester) -> None:
 # -------------------------------------------------------------------------------------------
 
 
-@pytest.mark.flynn_simulator(records_per_section=2)
+@pytest.mark.flynn_simulator(records=RecordSettings(per_section=2))
 async def test_the_simulator_is_served_from_its_own_thread(
     flynn_simulator: FlynnSimulator, flynn_clock: FlynnTestClock
 ) -> None:
     import threading
 
     assert "flynn-async simulator" in [thread.name for thread in threading.enumerate()]
-    assert flynn_simulator.config.records_per_section == 2
+    assert flynn_simulator.config.records.per_section == 2
     # the simulator's clock is the test's: moving one moves the other
     flynn_clock.advance(7200)
     assert flynn_simulator._clock is flynn_clock

@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import aiohttp
+import attrs
 import pytest
 
 from flynn_async._http import _api
@@ -17,8 +18,13 @@ from flynn_async.testing import (
     SIM_OTP,
     USER_HANDLE,
     USER_PASSWORD,
+    DelaySettings,
     FlynnSimulator,
+    PagingSettings,
+    RecordSettings,
+    ShapeSettings,
     SimulatorConfig,
+    TaskSettings,
     _data,
 )
 
@@ -162,9 +168,9 @@ async def ready_task(
     token = await login(http, sim)
     session_id = await gst_session(http, sim, token)
     task_id = await submit(http, sim, token, session_id, section, status)
-    for _ in range(sim.config.processing_polls + 1):
+    for _ in range(sim.config.tasks.processing_polls + 1):
         data = await task_status(http, sim, token, task_id)
-    assert data["task"]["status"] == sim.config.terminal_status
+    assert data["task"]["status"] == sim.config.tasks.terminal_status
     return token, task_id
 
 
@@ -175,7 +181,7 @@ async def pages_of(
     code, body = await call(http, "GET", url, headers=api_headers(sim, token))
     assert code == 200, body
     count = body["data"]["pages"]
-    base = sim.config.page_base
+    base = sim.config.paging.base
     pages = []
     for number in range(base, base + count):
         url = task_url(sim, _api.TASK_PAGE_ROUTE, task_id, number)
@@ -208,21 +214,29 @@ async def test_binds_a_free_loopback_port_and_closes_twice() -> None:
 
 def test_config_defaults_replace_and_validation() -> None:
     config = SimulatorConfig()
-    assert config.page_base == _api.PAGE_BASE
-    assert config.terminal_status == _api.TASK_STATUS_COMPLETED
-    assert config.replace(page_size=7).page_size == 7
-    assert FlynnSimulator(config, page_size=3, seed=9).config == config.replace(page_size=3, seed=9)
-    for bad in (
-        {"page_size": 0},
-        {"records_per_section": -1},
-        {"latency": -0.1},
-        {"envelope": "newest"},
-        {"unknown_sections": ("IMPG",)},
-        {"unknown_sections": ("b2b",)},
-        {"terminal_status": ""},
-    ):
+    assert config.paging.base == _api.PAGE_BASE
+    assert config.tasks.terminal_status == _api.TASK_STATUS_COMPLETED
+    assert config.replace(paging=PagingSettings(size=7)).paging.size == 7
+    assert config.replace(paging=PagingSettings(size=7)).records is config.records
+    assert FlynnSimulator(
+        config, paging=PagingSettings(size=3), records=RecordSettings(seed=9)
+    ).config == config.replace(
+        paging=attrs.evolve(config.paging, size=3), records=attrs.evolve(config.records, seed=9)
+    )
+    bad: list[tuple[type, dict[str, Any]]] = [
+        (PagingSettings, {"size": 0}),
+        (RecordSettings, {"per_section": -1}),
+        (DelaySettings, {"request": -0.1}),
+        (ShapeSettings, {"envelope": "newest"}),
+        (RecordSettings, {"unknown_sections": ("IMPG",)}),
+        (RecordSettings, {"unknown_sections": ("b2b",)}),
+        (TaskSettings, {"terminal_status": ""}),
+    ]
+    for group, fields in bad:
         with pytest.raises(ValueError):  # noqa: PT011
-            SimulatorConfig(**bad)
+            group(**fields)
+    with pytest.raises(TypeError, match="records"):  # a group, not a dict of its fields
+        SimulatorConfig(records={"per_section": 3})  # type: ignore[arg-type]
 
 
 def test_identity() -> None:
@@ -264,7 +278,7 @@ async def test_login_answers_token_expiry_and_orgs(
 
 
 async def test_expiry_in_seconds(http: aiohttp.ClientSession, clock: Clock) -> None:
-    async with FlynnSimulator(clock=clock, expiry_unit="s") as sim:
+    async with FlynnSimulator(clock=clock, shapes=ShapeSettings(expiry_unit="s")) as sim:
         _, body = await call(http, "POST", sim.login_url + _api.LOGIN_ROUTE, json=login_body())
     expiry = body["data"]["expiry"]
     assert expiry == round(T0 + _api.TOKEN_MINUTES_DEFAULT * 60)
@@ -629,7 +643,10 @@ async def test_submit_checks_query_and_session(
 
 async def test_task_lifecycle(http: aiohttp.ClientSession, clock: Clock) -> None:
     async with FlynnSimulator(
-        clock=clock, processing_polls=2, records_per_section=60, page_size=25
+        clock=clock,
+        tasks=TaskSettings(processing_polls=2),
+        records=RecordSettings(per_section=60),
+        paging=PagingSettings(size=25),
     ) as sim:
         token = await login(http, sim)
         session_id = await gst_session(http, sim, token)
@@ -665,7 +682,9 @@ async def test_task_lifecycle(http: aiohttp.ClientSession, clock: Clock) -> None
 async def test_processing_seconds_follow_the_clock(
     http: aiohttp.ClientSession, clock: Clock
 ) -> None:
-    async with FlynnSimulator(clock=clock, processing_polls=0, processing_seconds=30) as sim:
+    async with FlynnSimulator(
+        clock=clock, tasks=TaskSettings(processing_polls=0, processing_seconds=30)
+    ) as sim:
         token = await login(http, sim)
         session_id = await gst_session(http, sim, token)
         task_id = await submit(http, sim, token, session_id)
@@ -681,7 +700,7 @@ async def test_processing_seconds_follow_the_clock(
 
 @pytest.mark.parametrize("page_base", [0, 1])
 async def test_not_found(http: aiohttp.ClientSession, page_base: int) -> None:
-    async with FlynnSimulator(page_base=page_base, page_size=10) as sim:
+    async with FlynnSimulator(paging=PagingSettings(base=page_base, size=10)) as sim:
         token, task_id = await ready_task(http, sim)
         headers = api_headers(sim, token)
         pages = sim.tasks[task_id].pages
@@ -709,7 +728,7 @@ async def test_not_found(http: aiohttp.ClientSession, page_base: int) -> None:
 
 
 async def test_failed_terminal_status(http: aiohttp.ClientSession) -> None:
-    async with FlynnSimulator(terminal_status="error") as sim:
+    async with FlynnSimulator(tasks=TaskSettings(terminal_status="error")) as sim:
         token, task_id = await ready_task(http, sim)
         for route in (_api.TASK_RESULT_ROUTE, _api.TASK_PAGE_ROUTE):
             url = task_url(sim, route, task_id, 0)
@@ -722,18 +741,20 @@ async def test_failing_gstins_fail_every_task_of_those_taxpayers(
 ) -> None:
     doomed, healthy = "27AAPFU0939F1ZV", "24AAAPI3182M002"
     with pytest.raises(TypeError):
-        SimulatorConfig(failing_gstins=doomed)  # one string is not a set of GSTINs
+        SimulatorConfig(
+            tasks=TaskSettings(failing_gstins=doomed)
+        )  # one string is not a set of GSTINs
     with pytest.raises(ValueError, match="not GSTINs"):
-        SimulatorConfig(failing_gstins={"27aapfu0939f1zv"})
-    async with FlynnSimulator(failing_gstins=[doomed]) as sim:
-        assert sim.config.failing_gstins == frozenset({doomed})
+        SimulatorConfig(tasks=TaskSettings(failing_gstins={"27aapfu0939f1zv"}))
+    async with FlynnSimulator(tasks=TaskSettings(failing_gstins=[doomed])) as sim:
+        assert sim.config.tasks.failing_gstins == frozenset({doomed})
         token = await login(http, sim)
         states = {}
         for gstin in (doomed, healthy, doomed):
             session_id = await gst_session(http, sim, token, gstin)
             for section in ("B2B", "B2BCN"):
                 task_id = await submit(http, sim, token, session_id, section, gstin=gstin)
-                for _ in range(sim.config.processing_polls + 1):
+                for _ in range(sim.config.tasks.processing_polls + 1):
                     data = await task_status(http, sim, token, task_id)
                 states[task_id] = (gstin, data["task"]["status"])
         assert sorted(states.values()) == sorted(
@@ -747,7 +768,7 @@ async def test_failing_gstins_fail_every_task_of_those_taxpayers(
 
 
 async def test_wrapped_status_shape(http: aiohttp.ClientSession) -> None:
-    async with FlynnSimulator(status_shape="wrapped") as sim:
+    async with FlynnSimulator(shapes=ShapeSettings(status_shape="wrapped")) as sim:
         token = await login(http, sim)
         session_id = await gst_session(http, sim, token)
         task_id = await submit(http, sim, token, session_id)
@@ -761,8 +782,8 @@ async def test_wrapped_status_shape(http: aiohttp.ClientSession) -> None:
 
 
 @pytest.mark.parametrize("mode", ["mixed", "new", "old"])
-async def test_envelope_modes(http: aiohttp.ClientSession, mode: str) -> None:
-    async with FlynnSimulator(envelope=mode) as sim:
+async def test_envelope_modes(http: aiohttp.ClientSession, mode: Any) -> None:
+    async with FlynnSimulator(shapes=ShapeSettings(envelope=mode)) as sim:
         token = await login(http, sim)
         session_id = await gst_session(http, sim, token)
         headers = api_headers(sim, token)
@@ -807,10 +828,10 @@ async def test_envelope_modes(http: aiohttp.ClientSession, mode: str) -> None:
 
 async def test_all_and_unknown_sections(http: aiohttp.ClientSession) -> None:
     async with FlynnSimulator(
-        all_sections_in_every_task=True,
-        unknown_sections=("impg",),
-        records_per_section=7,
-        page_size=20,
+        records=RecordSettings(
+            all_sections_in_every_task=True, unknown_sections=("impg",), per_section=7
+        ),
+        paging=PagingSettings(size=20),
     ) as sim:
         token, task_id = await ready_task(http, sim, "ECOM", "P")
         pages = await pages_of(http, sim, token, task_id)
@@ -828,7 +849,7 @@ async def test_all_and_unknown_sections(http: aiohttp.ClientSession) -> None:
 
 
 async def test_zero_records_make_zero_pages(http: aiohttp.ClientSession) -> None:
-    async with FlynnSimulator(records_per_section=0) as sim:
+    async with FlynnSimulator(records=RecordSettings(per_section=0)) as sim:
         token, task_id = await ready_task(http, sim)
         url = task_url(sim, _api.TASK_RESULT_ROUTE, task_id)
         _, body = await call(http, "GET", url, headers=api_headers(sim, token))
@@ -842,7 +863,9 @@ async def test_same_seed_same_bytes_other_seed_other_bytes(
     http: aiohttp.ClientSession,
 ) -> None:
     async def run(seed: int) -> tuple[str, list[bytes]]:
-        async with FlynnSimulator(seed=seed, records_per_section=40, page_size=15) as sim:
+        async with FlynnSimulator(
+            records=RecordSettings(seed=seed, per_section=40), paging=PagingSettings(size=15)
+        ) as sim:
             token, task_id = await ready_task(http, sim, "B2BA")
             bodies = []
             for number in range(sim.tasks[task_id].pages):
@@ -858,7 +881,9 @@ async def test_same_seed_same_bytes_other_seed_other_bytes(
 
 
 async def test_money_is_exact_on_the_wire(http: aiohttp.ClientSession) -> None:
-    async with FlynnSimulator(records_per_section=300, page_size=300) as sim:
+    async with FlynnSimulator(
+        records=RecordSettings(per_section=300), paging=PagingSettings(size=300)
+    ) as sim:
         token, task_id = await ready_task(http, sim, "B2BDNA")
         url = task_url(sim, _api.TASK_PAGE_ROUTE, task_id, 0)
         async with http.get(url, headers=api_headers(sim, token)) as response:
@@ -877,7 +902,7 @@ async def test_money_is_exact_on_the_wire(http: aiohttp.ClientSession) -> None:
 
 
 async def test_page_counters_and_latency(http: aiohttp.ClientSession) -> None:
-    async with FlynnSimulator(page_size=5, page_latency=0.1) as sim:
+    async with FlynnSimulator(paging=PagingSettings(size=5), delays=DelaySettings(page=0.1)) as sim:
         token, task_id = await ready_task(http, sim)
         sim.reset_counters()
         assert not sim.calls
