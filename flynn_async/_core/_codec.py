@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
+import operator
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import NoneType, UnionType
@@ -361,7 +362,7 @@ class _Plan:
 
 
 #: What the typed conversion may take for money (it would also take text and floats).
-_MONEY_TYPES: Final = frozenset({Decimal, int})
+_MONEY_TYPES: Final = frozenset({Decimal, int, NoneType})
 
 #: Kinds whose field an empty text leaves unset on a lenient record (the value is kept as sent).
 _EMPTY_IS_UNSET: Final = frozenset({"money", "date", "time", "int", "period"})
@@ -555,25 +556,20 @@ def structure_many(
         raise ResponseError(
             _problem(plan, f"expected a list, got {describe(items)}", path), **where
         )
-    known, money, nested = plan.known, plan.money, plan.nested
+    known = plan.known
     ready: list[Any] = []
-    odd: list[int] = []  # records for the one-by-one path
     for i, item in enumerate(items):
         if type(item) is not dict:
             message = f"expected a JSON object, got {describe(item)}"
             raise ResponseError(_problem(plan, message, f"{path}[{i}]"), **where)
-        keys = item.keys()
-        if not (keys <= known and None not in item.values()):
-            extra = {k: v for k, v in item.items() if v is None or k not in known}
+        extra = {k: v for k, v in item.items() if v is None or k not in known}
+        if extra:
             item = {k: v for k, v in item.items() if v is not None and k in known}
             item["extra"] = extra
-            keys = item.keys()
-        if (nested and keys & nested) or any(
-            type(item[w]) not in _MONEY_TYPES for w in keys & money
-        ):
-            odd.append(i)
-            item = None
         ready.append(item)
+    odd = _odd(plan, ready)  # records for the one-by-one path
+    for i in odd:
+        ready[i] = None
     if not odd:
         try:
             return msgspec.convert(ready, tuple[cls, ...], dec_hook=_lossless_hook)  # type: ignore[valid-type]
@@ -589,6 +585,19 @@ def structure_many(
                 pass
         out.append(structure(cls, items[i], f"{path}[{i}]", where))
     return tuple(out)
+
+
+def _odd(plan: _Plan, ready: list[dict[str, Any]]) -> list[int]:
+    """The records the typed conversion must not take: money sent as anything but a JSON number
+    (it would read text and floats), or a nested record (converted one by one)."""
+    odd: set[int] = set()
+    for wire in plan.money:
+        column = list(map(operator.methodcaller("get", wire), ready))
+        if not _MONEY_TYPES.issuperset(map(type, column)):
+            odd.update(i for i, v in enumerate(column) if type(v) not in _MONEY_TYPES)
+    if plan.nested:
+        odd.update(i for i, item in enumerate(ready) if item.keys() & plan.nested)
+    return sorted(odd)
 
 
 def _lossless_hook(tp: type, value: Any) -> Any:
