@@ -564,7 +564,9 @@ def structure_many(
             raise ResponseError(_problem(plan, message, f"{path}[{i}]"), **where)
         extra = {k: v for k, v in item.items() if v is None or k not in known}
         if extra:
-            item = {k: v for k, v in item.items() if v is not None and k in known}
+            item = dict(item)  # the caller's dict is left as it is
+            for key in extra:
+                del item[key]
             item["extra"] = extra
         ready.append(item)
     odd = _odd(plan, ready)  # records for the one-by-one path
