@@ -4,15 +4,30 @@ REF (any git revision) is checked out into a temporary git worktree; a temporary
 environment runs it: its interpreter is this one's, its ``sys.path`` puts REF's tree first and
 then this environment's packages (the same dependencies, no download). Each target is run in
 child processes, alternately REF then this tree, so both meet the same machine at the same
-hour; each child runs REF's or this tree's own benchmark code on its own library, with the same
-sizes and seeds (so the same pages from the same simulated server). The rows are read back
-from each child's result table and printed together.
+hour, with the same sizes and seeds (so the same pages from the same simulated server). The
+rows are read back from each child's result table and printed together.
+
+Whose benchmark code runs on REF's library depends on the target:
+
+- Targets whose code is library-agnostic, :data:`AGNOSTIC` (1, the fan-out, and 3, end to end):
+  REF's library runs **this tree's** benchmark code. These benchmarks use only the public API,
+  the route constants of ``flynn_async._http._api`` and the client's token manager (all in
+  every tree compared), so the same code can measure both libraries, and it must: the rows a
+  newer tree adds (the typed floor client of :mod:`benchmarks._floor`, the 8-section
+  download) would otherwise have no baseline figure, and a change to how a row is measured
+  would pass for a change of the library. The files of :data:`SHARED` are copied from this
+  tree over a copy of REF's ``benchmarks/`` in a directory of their own (REF's tree itself is
+  left as it is), and those targets run from there.
+- The other targets (decoding, polling, memory, garbage collection, the Excel export) reach
+  into the library's internals, which change from tree to tree: REF's own benchmark code runs
+  on REF's library.
 """
 
 from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -24,6 +39,17 @@ from pathlib import Path
 __all__ = ["compare", "parse_table"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+#: The targets whose benchmark code is library-agnostic: REF runs this tree's code for them.
+AGNOSTIC: frozenset[str] = frozenset({"1", "3"})
+#: The files of ``benchmarks/`` those targets need, copied from this tree for REF's runs.
+SHARED: tuple[str, ...] = (
+    "_common.py",
+    "_simserver.py",
+    "_floor.py",
+    "bench_fanout.py",
+    "bench_end_to_end.py",
+)
 _ROW = re.compile(r"^\| (?P<cells>.*) \|$")
 
 
@@ -61,6 +87,16 @@ def _environment(tree: Path, where: Path) -> Path:
     return env / ("Scripts" if os.name == "nt" else "bin") / "python"
 
 
+def _overlay(tree: Path, where: Path) -> Path:
+    """A directory holding REF's ``benchmarks/`` with this tree's :data:`SHARED` files over it
+    (no library: REF's comes from the environment's path)."""
+    overlay = where / "agnostic"
+    shutil.copytree(tree / "benchmarks", overlay / "benchmarks")
+    for name in SHARED:
+        shutil.copy2(ROOT / "benchmarks" / name, overlay / "benchmarks" / name)
+    return overlay
+
+
 def _run(python: Path | str, cwd: Path, args: Sequence[str]) -> str:
     env = {**os.environ, "PYTHONPATH": str(cwd)}
     done = subprocess.run(
@@ -78,15 +114,24 @@ def compare(ref: str, *, quick: bool, only: Sequence[str], targets: Sequence[str
     """Run each target for REF and for this tree in turn; the side-by-side table."""
     chosen = list(only) or list(targets)
     rows: list[tuple[str, str, str, str, str, str]] = []
+    failures: list[str] = []
     with tempfile.TemporaryDirectory(prefix="flynn-baseline-") as tmp:
         where = Path(tmp)
         tree = _worktree(ref, where)
         try:
             python = _environment(tree, where)
+            overlay = _overlay(tree, where) if AGNOSTIC.intersection(chosen) else tree
             for number in chosen:
                 args = [*(["--quick"] if quick else []), "--only", number]
-                before = {r[1]: r for r in parse_table(_run(python, tree, args))}
-                after = parse_table(_run(sys.executable, ROOT, args))
+                code = overlay if number in AGNOSTIC else tree
+                output = _run(python, code, args)
+                before = {r[1]: r for r in parse_table(output)}
+                if not before:
+                    failures.append(_failure(f"{ref}, target {number}", output))
+                output = _run(sys.executable, ROOT, args)
+                after = parse_table(output)
+                if not after:
+                    failures.append(_failure(f"this tree, target {number}", output))
                 for _, figure, measured, goal, met in after:
                     old = before.get(figure)
                     rows.append((number, figure, old[2] if old else "?", measured, goal, met))
@@ -104,4 +149,10 @@ def compare(ref: str, *, quick: bool, only: Sequence[str], targets: Sequence[str
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)) + " |"
 
     rule = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
-    return "\n".join([line(head), rule, *(line(r) for r in rows)])
+    return "\n".join([*failures, line(head), rule, *(line(r) for r in rows)])
+
+
+def _failure(who: str, output: str, lines: int = 20) -> str:
+    """What a run that printed no result table said last (so a failure is not just ``?``)."""
+    tail = "\n".join(f"    {text}" for text in output.rstrip().splitlines()[-lines:])
+    return f"{who}: no result table; its output ended:\n{tail}\n"

@@ -203,10 +203,21 @@ class RemoteSimulator:
     ``python -m benchmarks._simserver`` with those settings groups (plain values only: they
     go as JSON), waits for its address, and on leaving tells it to stop and waits for it to exit
     (killing it only if it hangs). :meth:`stats` reads its counters over its control port.
+
+    A group may also be given as a mapping of its fields (``paging={"size": 100}``): the
+    library-agnostic benchmarks do, as they also run on libraries without the group classes
+    (see :mod:`benchmarks._baseline`). ``documented_only=True`` serves IMS records of the
+    documented fields only (see :mod:`benchmarks._simserver`).
     """
 
     def __init__(self, **groups: Any) -> None:
-        self.config = {name: _changed(group) for name, group in groups.items()}
+        documented_only = bool(groups.pop("documented_only", False))
+        self.config: dict[str, Any] = {
+            name: dict(group) if isinstance(group, Mapping) else _changed(group)
+            for name, group in groups.items()
+        }
+        if documented_only:
+            self.config["documented_only"] = True
         self._proc: asyncio.subprocess.Process | None = None
         self._info: SimInfo | None = None
 

@@ -12,7 +12,6 @@ money into typed records, and test it all against the built-in simulator
 
 import importlib
 import warnings
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any, Final
 
 from ._client import FlynnClient
@@ -64,10 +63,8 @@ from .gst._period import ReturnPeriod
 from .gst._session import GstSession, OtpRequest
 from .gst._store import FileSessionStore, SessionStore
 
-try:
-    __version__ = version("flynn-async")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
+#: The installed version (read from the distribution's metadata on first use).
+__version__: str
 
 __all__ = [
     "ApiError",
@@ -189,8 +186,24 @@ _PRIVATE: Final[dict[str, str]] = {
 }
 
 
+def _version() -> str:
+    """The installed distribution's version (read on first use: the metadata reader is slow
+    to import, and most programs never ask)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("flynn-async")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> Any:
-    """Old top-level names: the object from its new home, with a ``DeprecationWarning``."""
+    """``__version__``, and old top-level names: the object from its new home, with a
+    ``DeprecationWarning``."""
+    if name == "__version__":
+        global __version__
+        __version__ = _version()
+        return __version__
     if name in _MOVED:
         home = _MOVED[name]
         warnings.warn(

@@ -38,16 +38,15 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
-from types import NoneType, UnionType
-from typing import IO, Any, BinaryIO, Final, Literal, TypeVar, Union, get_args, get_origin
+from typing import IO, Any, BinaryIO, Final, Literal, TypeVar
 
 import attrs
 import msgspec
 
+from ._core import _codec
 from ._core._errors import InvalidInput
 from ._core._files import atomic_writer
 from ._core._json import dumps
-from ._core._values import _OpenEnum
 from .gst._period import ReturnPeriod
 from .gstr2b import Gstr2b
 from .ims import _models as m
@@ -146,30 +145,24 @@ class _Column:
     kind: _Kind
 
 
-def _kind(f: attrs.Attribute[Any]) -> _Kind:
-    if m.DATE_FORMAT in f.metadata:
-        return "date"
-    tp = f.type
-    args = set(get_args(tp)) - {NoneType} if get_origin(tp) in (Union, UnionType) else {tp}
-    if args == {Decimal}:
-        return "amount"
-    if args == {ReturnPeriod}:
-        return "period"
-    if args == {str}:
-        return "text"
-    if str in args and any(isinstance(a, type) and issubclass(a, _OpenEnum) for a in args):
-        return "code"  # an open enum: a member or an unknown code, written as its wire code
-    raise TypeError(f"no export column kind for {f.name}: {tp!r}")  # pragma: no cover
+#: The export's kind of column for each of the codec's kinds of field.
+_KINDS: Final[dict[str, _Kind]] = {
+    "date": "date",
+    "money": "amount",
+    "period": "period",
+    "text": "text",
+    "enum": "code",  # an open enum: a member or an unknown code, written as its wire code
+    "flag": "code",
+}
 
 
 def _record_columns(cls: type[m.ImsRecord]) -> tuple[_Column, ...]:
-    """The columns of one record class, in the fixed order (unlisted new fields last)."""
-    attrs.resolve_types(cls)
-    found = {
-        f.name: _Column(f.name, f.metadata[m.WIRE], _kind(f))
-        for f in attrs.fields(cls)
-        if f.name != "extra"
-    }
+    """The columns of one record class, in the fixed order (unlisted new fields last).
+
+    Read from the one wire codec's description of the class: the same names and kinds that
+    decode and encode the records.
+    """
+    found = {f.attr: _Column(f.attr, f.wire, _KINDS[f.kind]) for f in _codec.wire_fields(cls)}
     ordered = [found[name] for name in _ORDER if name in found]
     ordered += [col for name, col in found.items() if name not in _ORDER]
     return tuple(ordered)
@@ -1532,8 +1525,9 @@ def _g2b_document_rows(result: Any) -> Iterator[list[_CellValue]]:
                     row.append(section)
                 elif name == _EXTRA:
                     extra = dict(document.to_dict())
-                    for _, wire, _ in document._FIELDS:
-                        extra.pop(wire, None)
+                    for f in _codec.wire_fields(type(document)):
+                        if f.kind != "list":  # item lines stay with what is not a column
+                            extra.pop(f.wire, None)
                     row.append(_extra_text(extra) if extra else None)
                 else:
                     value = getattr(document, name, None)

@@ -950,7 +950,7 @@ async def test_a_rerun_whose_tasks_are_all_recorded_needs_no_gst_session(
 ) -> None:
     gstins = taxpayers(2)
     sim, client = await batch_client(
-        make_sim, make_client, store, fault_routes=["task_page"], error_rate=1.0
+        make_sim, make_client, store, faults=FaultSettings(routes=["task_page"], error_rate=1.0)
     )
     await open_all(client, sim, open_gst, gstins)
     stored: list[str] = []
@@ -967,7 +967,7 @@ async def test_a_rerun_whose_tasks_are_all_recorded_needs_no_gst_session(
         await client.gst.forget(gstin)  # no session to restore any more
         assert await store.load(gstin) is None
 
-    sim.config = sim.config.replace(error_rate=0.0)
+    sim.config = sim.config.replace(faults=attrs.evolve(sim.config.faults, error_rate=0.0))
     sim.reset_counters()
     second = await client.ims.download_many(gstins, sections=SECTIONS, manifest=tmp_path)
     assert len(second.completed) == 2  # re-attached to every task: no session was needed

@@ -28,9 +28,11 @@ from flynn_async import (
     IrpError,
     IrpPasswordRequired,
     NotFound,
+    ResponseError,
     SignatureError,
 )
 from flynn_async._core._json import loads
+from flynn_async._core._values import thaw
 from flynn_async._http import _api
 from flynn_async._http._envelope import api_error, irp_details
 from flynn_async.cli._main import build_parser, main, run_einvoice_get
@@ -333,6 +335,36 @@ async def test_an_inconsistent_answer_is_a_mismatch(make_sim: Any, make_client: 
         d.split(" (seller")[0] for d in caught.value.differences
     ]
     assert "RAMIRNINA199" in str(caught.value)
+
+
+async def test_a_signed_invoice_off_the_schema_is_a_response_error_naming_route_and_path(
+    make_sim: Any, make_client: Any
+) -> None:
+    (seed, *_) = sample_einvoices()
+    invoice = thaw(seed.invoice)
+    invoice["ItemList"][0]["GstRt"] = "18"  # text where a rate (a JSON number) is due
+    invoice["FutureBlock"] = {"kept": True}
+    sim = await make_sim(einvoice=EInvoiceSettings(documents=(SimEInvoice(invoice=invoice),)))
+    client = await make_client(sim, einvoice_keys=sim.einvoice.certificate_pem)
+    with pytest.raises(ResponseError) as caught:
+        await fetch(client, sim)
+    assert type(caught.value) is ResponseError
+    assert _api.EINVOICE_ROUTE == caught.value.route
+    assert "signed invoice: " in str(caught.value)
+    assert "@ $.ItemList[0].GstRt" in str(caught.value)
+
+
+async def test_a_signed_invoice_with_unknown_fields_keeps_them(
+    make_sim: Any, make_client: Any
+) -> None:
+    (seed, *_) = sample_einvoices()
+    invoice = {**thaw(seed.invoice), "FutureBlock": {"New": [1, Decimal("2.50")]}}
+    sim = await make_sim(einvoice=EInvoiceSettings(documents=(SimEInvoice(invoice=invoice),)))
+    client = await make_client(sim, einvoice_keys=sim.einvoice.certificate_pem)
+    details = await fetch(client, sim)
+    assert details.verified
+    assert {"New": (1, Decimal("2.50"))} == details.invoice.extra["FutureBlock"]
+    assert details.signed_invoice.data == details.invoice.to_dict()
 
 
 # ------------------------------------------------------------------------------------------

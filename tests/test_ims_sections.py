@@ -20,7 +20,7 @@ from flynn_async import (
 )
 from flynn_async.ims import ImsInvoices, ImsSection
 from flynn_async.ims._models import ImsEntry
-from flynn_async.testing import FlynnSimulator
+from flynn_async.testing import FlynnSimulator, RecordSettings, TaskSettings
 
 SECTIONS = ("B2B", "ECOM")
 UNKNOWN_TASK = "0b0e0f00-0000-4000-8000-000000000000"
@@ -141,7 +141,7 @@ async def test_an_async_on_submitted_that_fails_fails_the_download_with_the_task
     assert sim.calls["task_page"] == 0
 
 
-@pytest.mark.sim(processing_polls=3)
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=3))
 async def test_a_cancelled_download_carries_its_resumed_and_submitted_task_ids(
     sim: FlynnSimulator, make_client: Any, open_gst: Any
 ) -> None:
@@ -206,7 +206,7 @@ async def test_a_lost_task_is_an_error_unless_it_may_be_replaced(
     assert expected(sim) == result.to_dict()
 
 
-@pytest.mark.sim(records_per_section=3)
+@pytest.mark.sim(records=RecordSettings(per_section=3))
 async def test_skip_empty_counts_only_the_sections_it_would_submit(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:

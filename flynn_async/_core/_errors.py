@@ -4,8 +4,7 @@
 
     FlynnError
     ├── InvalidInput (ValueError)       bad arguments, raised before any request
-    │   ├── InvalidDecisions            IMS decisions that break the rules (.problems)
-    │   └── DataInvalid                 (internal) data given to a from_dict does not fit
+    │   └── InvalidDecisions            IMS decisions that break the rules (.problems)
     ├── ApiError                        the API answered an error envelope
     │   ├── AuthError                   login token, organisation, credentials
     │   │   └── TooManyTokens           more than 10 live login tokens for the user
@@ -143,15 +142,6 @@ class InvalidDecisions(InvalidInput):
     def __init__(self, message: str, *, problems: Sequence[Any], **kwargs: Any) -> None:
         super().__init__(message, **kwargs)
         self.problems = tuple(problems)
-
-
-class DataInvalid(InvalidInput):
-    """Data given to a model (``from_dict``, a signed document) does not fit it.
-
-    Internal: raised and documented as the ``ValueError`` of those methods; the message ends
-    with the path to the field (``@ $.path``). An answer from the API that does not fit is
-    reported as a :class:`ResponseError` instead.
-    """
 
 
 class ApiError(FlynnError):

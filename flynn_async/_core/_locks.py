@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import importlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -29,7 +30,7 @@ __all__ = ["BACKEND", "FileLock", "hold"]
 
 def _optional(name: str) -> ModuleType | None:
     try:
-        return __import__(name)
+        return importlib.import_module(name)
     except ImportError:
         return None
 

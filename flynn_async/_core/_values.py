@@ -24,7 +24,8 @@ class FrozenMap(Mapping[str, Any]):
     Its values are frozen as it is made: JSON arrays become tuples and JSON objects become
     ``FrozenMap`` values in turn, so nothing inside can be changed (and nothing inside can
     ever refer back to the record that holds it). ``to_dict()`` gives lists and dicts back.
-    Compares equal to any mapping with the same items; not hashable.
+    Compares equal to any mapping with the same items, and hashes by its items (every value
+    inside is immutable), so a record that holds one can be hashed and kept in a set.
     """
 
     __slots__ = ("_data",)
@@ -67,6 +68,12 @@ class FrozenMap(Mapping[str, Any]):
 
     def __repr__(self) -> str:
         return f"FrozenMap({dict(self._data)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return Mapping.__eq__(self, other)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._data.items()))
 
     def __reduce__(self) -> tuple[type[FrozenMap], tuple[dict[str, Any]]]:
         return (FrozenMap, (dict(self._data),))

@@ -478,8 +478,12 @@ class Api:
         limiter: asyncio.Semaphore | None = None,
         raw: bool = False,
         retry_not_found: bool = False,
+        fast: Callable[[bytes], Any] | None = None,
     ) -> Any:
         """Call ``path`` (under the API base); returns the envelope's ``data``.
+
+        ``fast``, when given, is a typed decoder of a successful body (see
+        :attr:`~flynn_async._http._transport.Call.fast`).
 
         Whether a failed try is repeated is decided by ``route`` alone, from the one table
         :data:`flynn_async._http._api.RETRYABLE_ROUTES`. Every try reads the token current at the
@@ -514,6 +518,7 @@ class Api:
             page=page,
             raw=raw,
             retry_not_found=retry_not_found,
+            fast=fast,
         )
         while True:
             try:

@@ -219,11 +219,22 @@ class Call:
     task_id: str | None = None
     page: int | None = None
     raw: bool = False  # return (data, body bytes) instead of the envelope's data
+    #: A typed decoder of a 2xx body, tried before the body is read the general way: its
+    #: result comes back as :class:`Decoded`; ``None`` from it means "read it the general way"
+    #: (an error envelope, or a body the typed models do not describe). It never raises.
+    fast: Callable[[bytes], Any] | None = None
     #: A 404 API error is a passing fault, not an answer (a page the result route promised).
     retry_not_found: bool = False
 
     def where(self) -> dict[str, Any]:
         return {"route": self.route, "task_id": self.task_id, "page": self.page}
+
+
+@attrs.frozen
+class Decoded:
+    """A body a call's ``fast`` decoder read whole (``value``), returned in place of ``data``."""
+
+    value: Any
 
 
 class _Retry(Exception):
@@ -440,6 +451,10 @@ class Transport:
         where = call.where()
         if 300 <= status < 400:
             raise ResponseError(f"HTTP {status}: redirects are not followed", **where)
+        if call.fast is not None and 200 <= status < 300:
+            typed = call.fast(body)
+            if typed is not None:
+                return (Decoded(typed), body) if call.raw else Decoded(typed)
         try:
             document = loads(body)
         except msgspec.DecodeError:

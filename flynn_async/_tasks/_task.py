@@ -45,6 +45,7 @@ from flynn_async._core._policy import PollPolicy, RandomSource
 from flynn_async._http import _api
 from flynn_async._http._auth import Api
 from flynn_async._http._envelope import unwrap
+from flynn_async._http._transport import Decoded
 
 from ._checkpoint import Checkpoint
 from ._types import Phase, Progress, TaskState, TaskStatus
@@ -73,6 +74,14 @@ class PageCodec(Protocol[P, R_co]):
 
     def records(self, page: P) -> Iterator[tuple[str, R_co]]:
         """A page's records as ``(section, record)`` pairs."""
+        ...
+
+
+class FastPageCodec(PageCodec[P], Protocol[P]):
+    """A codec that can also read a whole page body in one typed call."""
+
+    def decode_body(self, body: bytes) -> P | None:
+        """The page, or ``None`` when the body needs :meth:`decode` (never raises)."""
         ...
 
 
@@ -187,6 +196,8 @@ class Task(Generic[P, R_co]):
         self.pages_from_checkpoint = 0
         self._id = task_id
         self._codec = codec
+        #: The codec's typed reader of whole page bodies, if it has one.
+        self._fast: Callable[[bytes], P | None] | None = getattr(codec, "decode_body", None)
         self.on_progress = on_progress
         self.label = label
         self._completed: TaskStatus | None = None
@@ -335,14 +346,22 @@ class Task(Generic[P, R_co]):
             # the result route promised this page: a 404 for it is the result store
             # catching up, retried like any fault, then given up
             retry_not_found=True,
+            fast=self._fast,
         )
-        page = self._codec.decode(data, route=template, task_id=self._id, page=number)
+        if type(data) is Decoded:
+            page: P = data.value
+        else:
+            page = self._codec.decode(data, route=template, task_id=self._id, page=number)
         if checkpoint is not None:  # only a page that decoded is kept
             await checkpoint.write(index, body)
         return page
 
     def _decode_stored(self, body: bytes, route: str, number: int) -> P:
         where: dict[str, Any] = {"route": route, "task_id": self._id, "page": number}
+        if self._fast is not None:
+            page = self._fast(body)
+            if page is not None:
+                return page
         try:
             document = loads(body)
         except msgspec.DecodeError as exc:  # pragma: no cover - the digest was checked
@@ -428,6 +447,7 @@ class Task(Generic[P, R_co]):
 
 
 __all__ = [
+    "FastPageCodec",
     "PageCodec",
     "ProgressCallback",
     "Task",

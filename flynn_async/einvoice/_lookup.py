@@ -13,10 +13,8 @@ from typing import Any, Final
 
 from flynn_async._core import _validate
 from flynn_async._core._errors import (
-    DataInvalid,
     EInvoiceMismatch,
     InvalidInput,
-    ResponseError,
     SignatureError,
 )
 from flynn_async._http import _api
@@ -189,9 +187,7 @@ class EInvoiceApi:
             params=params,
         )
         try:
-            details = decode_details(data, keys=self._keys)
-        except DataInvalid as exc:
-            raise ResponseError(f"the e-invoice answer does not fit: {exc}", route=route) from None
+            details = decode_details(data, keys=self._keys, route=route)
         except SignatureError as exc:
             exc.route = route
             raise

@@ -1,16 +1,24 @@
 """E-invoices: the INV-01 invoice, the QR summary, signed documents, lookup results.
 
-Nothing here knows about HTTP or asyncio. The classes are frozen, slotted attrs classes that
-follow the e-invoice schema (INV-01): amounts are :class:`~decimal.Decimal` with exactly the
-digits the portal signed (``12.000`` stays ``Decimal("12.000")``), dates are
-:class:`datetime.date`, acknowledgement times are :class:`datetime.datetime` in India time,
-codes are open enums (an unknown code stays text). Every part keeps the fields the models
-don't know, and known fields sent as ``null``, in its ``extra`` mapping, and ``to_dict()``
-gives back exactly the portal's keys and values.
+Nothing here knows about HTTP or asyncio. The parts of the signed documents (the INV-01
+invoice and the QR code summary) are *wire records*: frozen :class:`msgspec.Struct` classes
+described by the one wire codec (:mod:`flynn_async._core._codec`), decoded in one typed call
+when a document carries only what the models know, and by the lossless path otherwise.
+Amounts are :class:`~decimal.Decimal` with exactly the digits the portal signed (``12.000``
+stays ``Decimal("12.000")``), dates are :class:`datetime.date`, acknowledgement times are
+:class:`datetime.datetime` in India time, codes are open enums (an unknown code stays text).
+Every part keeps the fields the models don't know, known fields sent as ``null`` and flags in
+another form in its ``extra`` mapping, and ``to_dict()`` gives back exactly the portal's keys
+and values. A document that does not fit raises :class:`~flynn_async.ResponseError` naming
+the path of the bad value.
+
+The library's own values are attrs classes: :class:`EInvoiceDetails` (the lookup's answer put
+together with its decoded documents and whether their signatures were verified),
+:class:`SignedDocument` (a token, equal by its text), :class:`IrpCredentials`, the keys.
 
 Signed documents (the signed invoice and the signed QR code) are RS256 JWTs. Decoding them is
-parsing; :meth:`SignedDocument.verify` checks the signature with the ``cryptography`` library.
-Nothing is verified unless a key is given.
+parsing; :meth:`SignedDocument.verify` checks the signature with the ``cryptography`` library,
+which is imported only then. Nothing is verified unless a key is given.
 """
 
 from __future__ import annotations
@@ -18,27 +26,25 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
-from types import NoneType, UnionType
-from typing import Any, Final, Self, TypeAlias, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, ClassVar, Final, Self, TypeAlias, TypeVar
 
 import attrs
 import msgspec
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
-from flynn_async._core import _validate
-from flynn_async._core._errors import DataInvalid as _Invalid
-from flynn_async._core._errors import InvalidInput, SignatureError
+from flynn_async._core import _codec, _validate
+from flynn_async._core._codec import DaySlashMonthYear, WallTime, WireRecord
+from flynn_async._core._errors import InvalidInput, ResponseError, SignatureError
 from flynn_async._core._json import describe, loads
 from flynn_async._core._secrets import Secret
-from flynn_async._core._values import EMPTY, FrozenMap, YesNo, _OpenEnum, thaw
+from flynn_async._core._values import EMPTY, FrozenMap, YesNo, _OpenEnum
 from flynn_async._http import _api
+
+if TYPE_CHECKING:  # cryptography is imported when a signature is verified, not before
+    from cryptography import x509
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 
 __all__ = [
     "IST",
@@ -88,9 +94,6 @@ def _india() -> tzinfo:
 
 IST: Final[tzinfo] = _india()
 """India Standard Time (``Asia/Kolkata``, or a fixed +05:30 when tzdata is missing)."""
-
-#: attrs metadata key holding a field's name on the wire.
-WIRE: Final = "flynn_wire"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -143,232 +146,105 @@ class VehicleType(_OpenEnum):
 assert tuple(t.value for t in DocumentType) == _api.EINVOICE_DOC_TYPES
 
 
+if TYPE_CHECKING:
+    #: A code of an open list: a known code is its enum member, an unknown one stays text.
+    Flag: TypeAlias = YesNo | str
+    Supply: TypeAlias = SupplyType | str
+    DocType: TypeAlias = DocumentType | str
+    Mode: TypeAlias = TransportMode | str
+    Vehicle: TypeAlias = VehicleType | str
+    #: A portal time, ``YYYY-MM-DD HH:MM:SS`` in India time (an aware ``datetime``).
+    IndiaTime: TypeAlias = datetime
+else:  # what the typed decoder reads: a code it does not know takes the lossless path
+    Flag, Supply, DocType, Mode, Vehicle = (
+        YesNo,
+        SupplyType,
+        DocumentType,
+        TransportMode,
+        VehicleType,
+    )
+
+    class IndiaTime(WallTime):
+        """A portal time (``YYYY-MM-DD HH:MM:SS``) on India's clock."""
+
+        __slots__ = ()
+        zone = IST
+
+
 # ----------------------------------------------------------------------------------------------
-# The codec: one table per class, built from the annotations and the wire names.
+# Decoding: one typed call for documents of known fields, the lossless path for the rest
 # ----------------------------------------------------------------------------------------------
 
 
-Parse = Callable[[Any, str], Any]
-Unparse = Callable[[Any], Any]
+_P = TypeVar("_P", bound="_Part")
+
+_DECODERS: Final[dict[type, msgspec.json.Decoder[Any]]] = {}
+_ENCODER: Final = _codec.encoder()
 
 
-def _text(value: Any, path: str) -> str:
-    if type(value) is str:
-        return value
-    raise _Invalid(f"expected a string, got {describe(value)} @ {path}")
+def decode_typed(cls: type[_P], body: bytes) -> _P | None:
+    """``cls`` decoded from JSON ``body`` in one typed call, or ``None`` if it needs more.
 
-
-def _int(value: Any, path: str) -> int:
-    if type(value) is int:
-        return value
-    raise _Invalid(f"expected a whole number, got {describe(value)} @ {path}")
-
-
-def _money(value: Any, path: str) -> Decimal:
-    if type(value) is Decimal:
-        if not value.is_finite():
-            raise _Invalid(f"expected a finite number, got {value} @ {path}")
-        return value
-    if type(value) is int:
-        return Decimal(value)
-    raise _Invalid(f"expected a number, got {describe(value)} @ {path}")
-
-
-def _unmoney(value: Decimal) -> Decimal | int:
-    # A whole number sent without a fraction comes back as an int, as it was sent.
-    exponent = value.as_tuple().exponent
-    return int(value) if exponent == 0 else value
-
-
-def _date(value: Any, path: str) -> date:
-    if type(value) is not str or len(value) != 10:
-        raise _Invalid(f"expected a date as DD/MM/YYYY, got {describe(value)} @ {path}")
+    ``None`` when the document is not JSON, has a field or a code the models do not know, a
+    ``null`` value, a repeated key or a text where a number belongs: the typed record written
+    back as JSON must have exactly as many colons and double quotes as ``body`` (see
+    :mod:`flynn_async.ims._decoding`). The lossless path then keeps all of it or names the
+    bad value. Never raises.
+    """
+    decoder = _DECODERS.get(cls)
+    if decoder is None:
+        decoder = _DECODERS[cls] = _codec.typed_decoder(cls)
     try:
-        return datetime.strptime(value, _api.EINVOICE_DATE_FORMAT).date()
-    except ValueError:
-        raise _Invalid(f"expected a date as DD/MM/YYYY, got {value!r} @ {path}") from None
-
-
-def _undate(value: date) -> str:
-    return value.strftime(_api.EINVOICE_DATE_FORMAT)
-
-
-def parse_time(value: Any, path: str) -> datetime:
-    """A ``YYYY-MM-DD HH:MM:SS`` portal time as an aware ``datetime`` in India time."""
-    if type(value) is not str or len(value) != 19:
-        raise _Invalid(f"expected a time as YYYY-MM-DD HH:MM:SS, got {describe(value)} @ {path}")
-    try:
-        parsed = datetime.strptime(value, _api.EINVOICE_DATETIME_FORMAT)
-    except ValueError:
-        raise _Invalid(f"expected a time as YYYY-MM-DD HH:MM:SS, got {value!r} @ {path}") from None
-    return parsed.replace(tzinfo=IST)
-
-
-def _untime(value: datetime) -> str:
-    if value.tzinfo is not None:
-        value = value.astimezone(IST)
-    return value.strftime(_api.EINVOICE_DATETIME_FORMAT)
-
-
-def _open_enum(enum_cls: type[_OpenEnum]) -> Parse:
-    members: dict[str, _OpenEnum] = {member.value: member for member in enum_cls}
-
-    def parse(value: Any, path: str) -> Any:
-        if type(value) is not str:
-            raise _Invalid(f"expected a {enum_cls.__name__} code, got {describe(value)} @ {path}")
-        return members.get(value, value)
-
-    return parse
-
-
-def _unenum(value: Any) -> str:
-    return value.value if isinstance(value, _OpenEnum) else str(value)
-
-
-def _same(value: Any) -> Any:
+        value: _P = decoder.decode(body)
+        again = _ENCODER.encode(value)
+    except (msgspec.DecodeError, RecursionError, NotImplementedError):
+        return None
+    if again.count(b":") != body.count(b":") or again.count(b'"') != body.count(b'"'):
+        return None
     return value
 
 
-@attrs.frozen
-class _Field:
-    name: str
-    wire: str
-    required: bool
-    parse: Parse
-    unparse: Unparse
+def decode_part(cls: type[_P], data: Any, path: str = "$", where: Mapping[str, Any] = EMPTY) -> _P:
+    """``cls`` from a decoded JSON object (numbers as exact ``Decimal``/``int``), losslessly.
 
-
-def _codec(tp: Any) -> tuple[Parse, Unparse]:
-    args: tuple[Any, ...] = get_args(tp) if get_origin(tp) in (Union, UnionType) else (tp,)
-    args = tuple(a for a in args if a is not NoneType)
-    if len(args) == 2 and str in args:
-        other = args[0] if args[1] is str else args[1]
-        if isinstance(other, type) and issubclass(other, _OpenEnum):
-            return _open_enum(other), _unenum
-    if len(args) != 1:  # pragma: no cover - a models bug
-        raise TypeError(f"no codec for {tp!r}")
-    (one,) = args
-    if get_origin(one) is tuple:
-        item_parse, item_unparse = _codec(get_args(one)[0])
-
-        def parse_list(value: Any, path: str) -> tuple[Any, ...]:
-            if type(value) is not list:
-                raise _Invalid(f"expected a list, got {describe(value)} @ {path}")
-            return tuple(item_parse(v, f"{path}[{i}]") for i, v in enumerate(value))
-
-        def unparse_list(value: tuple[Any, ...]) -> list[Any]:
-            return [item_unparse(v) for v in value]
-
-        return parse_list, unparse_list
-    if isinstance(one, type) and issubclass(one, _Part):
-        part = one
-
-        def parse_part(value: Any, path: str) -> Any:
-            return _structure(part, value, path)
-
-        return parse_part, _unstructure
-    simple: dict[Any, tuple[Parse, Unparse]] = {
-        str: (_text, _same),
-        int: (_int, _same),
-        Decimal: (_money, _unmoney),
-        datetime: (parse_time, _untime),
-        date: (_date, _undate),
-    }
-    if one in simple:
-        return simple[one]
-    raise TypeError(f"no codec for {tp!r}")  # pragma: no cover - a models bug
-
-
-_FIELDS: Final[dict[type, tuple[_Field, ...]]] = {}
-
-
-def _fields(cls: type[_Part]) -> tuple[_Field, ...]:
-    cached = _FIELDS.get(cls)
-    if cached is not None:
-        return cached
-    attrs.resolve_types(cls)
-    out = []
-    for f in attrs.fields(cls):
-        if f.name == "extra":
-            continue
-        parse, unparse = _codec(f.type)
-        out.append(_Field(f.name, f.metadata[WIRE], f.default is attrs.NOTHING, parse, unparse))
-    _FIELDS[cls] = result = tuple(out)
-    _WIRES[cls] = frozenset(f.wire for f in result)
-    return result
-
-
-_WIRES: Final[dict[type, frozenset[str]]] = {}
-
-
-_ABSENT: Final = object()
-_P = TypeVar("_P", bound="_Part")
-
-
-def _structure(cls: type[_P], data: Any, path: str) -> _P:
-    if type(data) is not dict:
-        raise _Invalid(f"expected a JSON object, got {describe(data)} @ {path}")
-    values: dict[str, Any] = {}
-    extra: dict[str, Any] = {}
-    for f in _fields(cls):
-        value = data.get(f.wire, _ABSENT)
-        if value is _ABSENT or value is None:
-            if f.required:
-                what = "is missing" if value is _ABSENT else "must not be null"
-                raise _Invalid(f"required field {what} @ {path}.{f.wire}")
-            if value is None:
-                extra[f.wire] = None  # kept, so that to_dict gives it back
-            continue
-        values[f.name] = f.parse(value, f"{path}.{f.wire}")
-    known = _WIRES[cls]
-    for key, value in data.items():
-        if key not in known:
-            extra[key] = value
-    return cls(**values, extra=FrozenMap(extra) if extra else EMPTY)
-
-
-def _unstructure(part: _Part) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    extra = part.extra
-    for f in _fields(type(part)):
-        value = getattr(part, f.name)
-        if value is None:
-            if f.wire in extra:
-                out[f.wire] = None
-            continue
-        out[f.wire] = f.unparse(value)
-    for key, value in extra.items():
-        if key not in out:
-            out[key] = thaw(value)  # a fresh copy, arrays as lists and objects as dicts
-    return out
+    Raises :class:`~flynn_async.ResponseError` naming the path of every value that does not
+    fit (and ``where``: the route when it is known).
+    """
+    if isinstance(data, Mapping) and type(data) is not dict:
+        data = dict(data)
+    try:
+        part: _P = _codec.structure(cls, data, path, where)
+    except RecursionError:  # values too deeply nested to keep (frozen) in a record
+        raise ResponseError(f"the document is nested too deeply @ {path}", **where) from None
+    return part
 
 
 def _w(name: str) -> Any:
-    return attrs.field(metadata={WIRE: name})
+    return msgspec.field(name=name)
 
 
 def _o(name: str) -> Any:
-    return attrs.field(default=None, metadata={WIRE: name})
+    return msgspec.field(default=None, name=name)
 
 
-@attrs.frozen(kw_only=True)
-class _Part:
-    """A part of an e-invoice: typed fields, and ``extra`` for everything else."""
+class _Part(WireRecord, frozen=True, kw_only=True):
+    """A part of an e-invoice: a wire record (typed fields, ``extra`` for everything else).
 
-    #: Fields the models don't know (and known ones sent as ``null``), exactly as sent.
-    extra: Mapping[str, Any] = attrs.field(default=EMPTY, repr=False, hash=False)
+    Frozen: make a changed copy with :func:`msgspec.structs.replace`. Equality and hashing
+    cover every field, ``extra`` included.
+    """
+
+    #: Whole amounts come back from ``to_dict()`` as ``int``, as they were sent.
+    __wire_whole_ints__: ClassVar[bool] = True
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Self:
         """Build from the portal's JSON object (numbers as exact ``Decimal`` or ``int``).
 
-        Raises ``ValueError`` naming the path of the first field that does not fit.
+        Raises :class:`~flynn_async.ResponseError` naming the path of every field that does
+        not fit (``@ $.ItemList[1].GstRt``).
         """
-        return _structure(cls, dict(data) if isinstance(data, Mapping) else data, "$")
-
-    def to_dict(self) -> dict[str, Any]:
-        """The part as the portal shaped it: its keys, its values, unknown fields included."""
-        return _unstructure(self)
+        return decode_part(cls, data)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -376,28 +252,25 @@ class _Part:
 # ----------------------------------------------------------------------------------------------
 
 
-@attrs.frozen(kw_only=True)
-class TransactionDetails(_Part):
+class TransactionDetails(_Part, frozen=True, kw_only=True):
     """``TranDtls``: tax scheme, supply type, reverse charge, e-commerce operator."""
 
     tax_scheme: str = _w("TaxSch")
-    supply_type: SupplyType | str = _w("SupTyp")
-    reverse_charge: YesNo | str | None = _o("RegRev")
+    supply_type: Supply = _w("SupTyp")
+    reverse_charge: Flag | None = _o("RegRev")
     ecommerce_gstin: str | None = _o("EcmGstin")
-    igst_on_intra: YesNo | str | None = _o("IgstOnIntra")
+    igst_on_intra: Flag | None = _o("IgstOnIntra")
 
 
-@attrs.frozen(kw_only=True)
-class DocumentDetails(_Part):
+class DocumentDetails(_Part, frozen=True, kw_only=True):
     """``DocDtls``: the document's type, number and date."""
 
-    type: DocumentType | str = _w("Typ")
+    type: DocType = _w("Typ")
     number: str = _w("No")
-    date: date = attrs.field(metadata={WIRE: "Dt"})
+    date: DaySlashMonthYear = _w("Dt")
 
 
-@attrs.frozen(kw_only=True)
-class SellerDetails(_Part):
+class SellerDetails(_Part, frozen=True, kw_only=True):
     """``SellerDtls``: the supplier."""
 
     gstin: str = _w("Gstin")
@@ -412,8 +285,7 @@ class SellerDetails(_Part):
     email: str | None = _o("Em")
 
 
-@attrs.frozen(kw_only=True)
-class BuyerDetails(_Part):
+class BuyerDetails(_Part, frozen=True, kw_only=True):
     """``BuyerDtls``: the recipient, with the place of supply."""
 
     gstin: str = _w("Gstin")
@@ -429,8 +301,7 @@ class BuyerDetails(_Part):
     email: str | None = _o("Em")
 
 
-@attrs.frozen(kw_only=True)
-class DispatchDetails(_Part):
+class DispatchDetails(_Part, frozen=True, kw_only=True):
     """``DispDtls``: where the goods are dispatched from."""
 
     name: str | None = _o("Nm")
@@ -441,8 +312,7 @@ class DispatchDetails(_Part):
     state_code: str | None = _o("Stcd")
 
 
-@attrs.frozen(kw_only=True)
-class ShipToDetails(_Part):
+class ShipToDetails(_Part, frozen=True, kw_only=True):
     """``ShipDtls``: where the goods are shipped to."""
 
     gstin: str | None = _o("Gstin")
@@ -455,30 +325,27 @@ class ShipToDetails(_Part):
     state_code: str | None = _o("Stcd")
 
 
-@attrs.frozen(kw_only=True)
-class BatchDetails(_Part):
+class BatchDetails(_Part, frozen=True, kw_only=True):
     """``BchDtls``: an item's batch, expiry and warranty dates."""
 
     name: str | None = _o("Nm")
-    expiry_date: date | None = _o("ExpDt")
-    warranty_date: date | None = _o("WrDt")
+    expiry_date: DaySlashMonthYear | None = _o("ExpDt")
+    warranty_date: DaySlashMonthYear | None = _o("WrDt")
 
 
-@attrs.frozen(kw_only=True)
-class ItemAttribute(_Part):
+class ItemAttribute(_Part, frozen=True, kw_only=True):
     """One of ``AttribDtls``: a named attribute of an item."""
 
     name: str | None = _o("Nm")
     value: str | None = _o("Val")
 
 
-@attrs.frozen(kw_only=True)
-class InvoiceItem(_Part):
+class InvoiceItem(_Part, frozen=True, kw_only=True):
     """One of ``ItemList``: a line of the invoice, amounts as exact ``Decimal``."""
 
     item_number: int | None = _o("ItemNo")
     serial_number: str = _w("SlNo")
-    is_service: YesNo | str = _w("IsServc")
+    is_service: Flag = _w("IsServc")
     description: str | None = _o("PrdDesc")
     hsn_code: str = _w("HsnCd")
     barcode: str | None = _o("Barcde")
@@ -509,8 +376,7 @@ class InvoiceItem(_Part):
     attributes: tuple[ItemAttribute, ...] | None = _o("AttribDtls")
 
 
-@attrs.frozen(kw_only=True)
-class ValueDetails(_Part):
+class ValueDetails(_Part, frozen=True, kw_only=True):
     """``ValDtls``: the invoice's totals."""
 
     assessable_value: Decimal = _w("AssVal")
@@ -526,8 +392,7 @@ class ValueDetails(_Part):
     total_invoice_value_fc: Decimal | None = _o("TotInvValFc")
 
 
-@attrs.frozen(kw_only=True)
-class PaymentDetails(_Part):
+class PaymentDetails(_Part, frozen=True, kw_only=True):
     """``PayDtls``: payee, mode and terms of payment."""
 
     payee_name: str | None = _o("Nm")
@@ -543,39 +408,35 @@ class PaymentDetails(_Part):
     payment_due: Decimal | None = _o("PaymtDue")
 
 
-@attrs.frozen(kw_only=True)
-class DocumentPeriod(_Part):
+class DocumentPeriod(_Part, frozen=True, kw_only=True):
     """``DocPerdDtls``: the period the invoice covers."""
 
-    start_date: date | None = _o("InvStDt")
-    end_date: date | None = _o("InvEndDt")
+    start_date: DaySlashMonthYear | None = _o("InvStDt")
+    end_date: DaySlashMonthYear | None = _o("InvEndDt")
 
 
-@attrs.frozen(kw_only=True)
-class PrecedingDocument(_Part):
+class PrecedingDocument(_Part, frozen=True, kw_only=True):
     """One of ``PrecDocDtls``: an earlier document this one refers to."""
 
     number: str | None = _o("InvNo")
-    date: date | None = attrs.field(default=None, metadata={WIRE: "InvDt"})
+    date: DaySlashMonthYear | None = _o("InvDt")
     other_reference: str | None = _o("OthRefNo")
 
 
-@attrs.frozen(kw_only=True)
-class ContractDetails(_Part):
+class ContractDetails(_Part, frozen=True, kw_only=True):
     """One of ``ContrDtls``: receipt advice, tender, contract, project and PO references."""
 
     receipt_advice_reference: str | None = _o("RecAdvRefr")
-    receipt_advice_date: date | None = _o("RecAdvDt")
+    receipt_advice_date: DaySlashMonthYear | None = _o("RecAdvDt")
     tender_reference: str | None = _o("TendRefr")
     contract_reference: str | None = _o("ContrRefr")
     external_reference: str | None = _o("ExtRefr")
     project_reference: str | None = _o("ProjRefr")
     po_reference: str | None = _o("PORefr")
-    po_reference_date: date | None = _o("PORefDt")
+    po_reference_date: DaySlashMonthYear | None = _o("PORefDt")
 
 
-@attrs.frozen(kw_only=True)
-class ReferenceDetails(_Part):
+class ReferenceDetails(_Part, frozen=True, kw_only=True):
     """``RefDtls``: remarks, the period, preceding documents, contract references."""
 
     remarks: str | None = _o("InvRm")
@@ -584,8 +445,7 @@ class ReferenceDetails(_Part):
     contracts: tuple[ContractDetails, ...] | None = _o("ContrDtls")
 
 
-@attrs.frozen(kw_only=True)
-class AdditionalDocument(_Part):
+class AdditionalDocument(_Part, frozen=True, kw_only=True):
     """One of ``AddlDocDtls``: a supporting document."""
 
     url: str | None = _o("Url")
@@ -593,35 +453,32 @@ class AdditionalDocument(_Part):
     info: str | None = _o("Info")
 
 
-@attrs.frozen(kw_only=True)
-class ExportDetails(_Part):
+class ExportDetails(_Part, frozen=True, kw_only=True):
     """``ExpDtls``: shipping bill, port, currency and country of an export."""
 
     shipping_bill_number: str | None = _o("ShipBNo")
-    shipping_bill_date: date | None = _o("ShipBDt")
+    shipping_bill_date: DaySlashMonthYear | None = _o("ShipBDt")
     port: str | None = _o("Port")
-    refund_claim: YesNo | str | None = _o("RefClm")
+    refund_claim: Flag | None = _o("RefClm")
     foreign_currency: str | None = _o("ForCur")
     country_code: str | None = _o("CntCode")
     export_duty: Decimal | None = _o("ExpDuty")
 
 
-@attrs.frozen(kw_only=True)
-class EwayBillDetails(_Part):
+class EwayBillDetails(_Part, frozen=True, kw_only=True):
     """``EwbDtls``: transporter and vehicle details for the e-way bill."""
 
     transporter_id: str | None = _o("TransId")
     transporter_name: str | None = _o("TransName")
-    transport_mode: TransportMode | str | None = _o("TransMode")
+    transport_mode: Mode | None = _o("TransMode")
     distance: int | None = _o("Distance")
     transport_document_number: str | None = _o("TransDocNo")
-    transport_document_date: date | None = _o("TransDocDt")
+    transport_document_date: DaySlashMonthYear | None = _o("TransDocDt")
     vehicle_number: str | None = _o("VehNo")
-    vehicle_type: VehicleType | str | None = _o("VehType")
+    vehicle_type: Vehicle | None = _o("VehType")
 
 
-@attrs.frozen(kw_only=True)
-class EInvoice(_Part):
+class EInvoice(_Part, frozen=True, kw_only=True):
     """The signed invoice's data: an INV-01 invoice with the portal's IRN and acknowledgement.
 
     Parts the invoice does not have are ``None``. ``to_dict()`` gives back the signed data
@@ -630,7 +487,7 @@ class EInvoice(_Part):
 
     ack_number: int | None = _o("AckNo")
     #: The acknowledgement time as signed (to the second), India time.
-    ack_date: datetime | None = _o("AckDt")
+    ack_date: IndiaTime | None = _o("AckDt")
     irn: str | None = _o("Irn")
     version: str = _w("Version")
     transaction: TransactionDetails = _w("TranDtls")
@@ -648,8 +505,7 @@ class EInvoice(_Part):
     eway_bill: EwayBillDetails | None = _o("EwbDtls")
 
 
-@attrs.frozen(kw_only=True)
-class EInvoiceQrCode(_Part):
+class EInvoiceQrCode(_Part, frozen=True, kw_only=True):
     """The signed QR code's data: a summary of the invoice.
 
     ``irn_date`` is ``None`` for older tokens, which lack ``IrnDt``.
@@ -658,13 +514,13 @@ class EInvoiceQrCode(_Part):
     seller_gstin: str = _w("SellerGstin")
     buyer_gstin: str = _w("BuyerGstin")
     doc_number: str = _w("DocNo")
-    doc_type: DocumentType | str = _w("DocTyp")
-    doc_date: date = _w("DocDt")
+    doc_type: DocType = _w("DocTyp")
+    doc_date: DaySlashMonthYear = _w("DocDt")
     total_invoice_value: Decimal = _w("TotInvVal")
     item_count: int = _w("ItemCnt")
     main_hsn_code: str = _w("MainHsnCode")
     irn: str = _w("Irn")
-    irn_date: datetime | None = _o("IrnDt")
+    irn_date: IndiaTime | None = _o("IrnDt")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -741,12 +597,12 @@ def compute_irn(gstin: str, doc_type: DocumentType | str, doc_number: str, doc_d
 
 #: One verification key: a PEM (or DER) public key or X.509 certificate as text or bytes, or
 #: an already loaded ``cryptography`` RSA public key or certificate.
-KeyMaterial: TypeAlias = str | bytes | RSAPublicKey | x509.Certificate
+KeyMaterial: TypeAlias = "str | bytes | RSAPublicKey | x509.Certificate"
 #: Keys to verify signed documents with: one key, a mapping from ``kid`` to keys (the portal
 #: has rotated its signing key several times), or a list of certificates (each matched to the
 #: tokens whose ``kid`` is its SHA-1 thumbprint).
 EInvoiceKeys: TypeAlias = (
-    KeyMaterial | Mapping[str, KeyMaterial] | Sequence[x509.Certificate | str | bytes]
+    "KeyMaterial | Mapping[str, KeyMaterial] | Sequence[x509.Certificate | str | bytes]"
 )
 
 
@@ -757,6 +613,11 @@ class _Key:
 
 
 def _load_key(material: object, what: str) -> _Key:
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
+
     cert: x509.Certificate | None = None
     key: object
     if isinstance(material, x509.Certificate):
@@ -851,16 +712,16 @@ def _b64url(part: str, what: str) -> bytes:
     try:
         return base64.b64decode(part + "=" * (-len(part) % 4), altchars=b"-_", validate=True)
     except ValueError:
-        raise _Invalid(f"the token's {what} is not base64url") from None
+        raise ResponseError(f"the token's {what} is not base64url") from None
 
 
 def _json_object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = loads(raw)
     except msgspec.DecodeError:
-        raise _Invalid(f"the token's {what} is not JSON") from None
+        raise ResponseError(f"the token's {what} is not JSON") from None
     if type(value) is not dict:
-        raise _Invalid(f"the token's {what} is not a JSON object")
+        raise ResponseError(f"the token's {what} is not a JSON object")
     return value
 
 
@@ -881,15 +742,17 @@ class SignedDocument:
 
     @classmethod
     def parse(cls, token: str) -> SignedDocument:
-        """Decode a compact JWT (``header.payload.signature``); ``ValueError`` if malformed.
+        """Decode a compact JWT (``header.payload.signature``).
 
-        The ``data`` claim, a JSON string, is decoded too (``None`` when absent).
+        The ``data`` claim, a JSON string, is decoded too (``None`` when absent). A token
+        that is not a JWT raises :class:`~flynn_async.ResponseError`; one that is not a
+        ``str`` raises :class:`~flynn_async.InvalidInput`.
         """
         if not isinstance(token, str):
-            raise _Invalid(f"a signed document must be a str, not {type(token).__name__}")
+            raise InvalidInput(f"a signed document must be a str, not {type(token).__name__}")
         parts = token.split(".")
         if len(parts) != 3 or not all(parts[:2]):
-            raise _Invalid("a signed document must be a JWT: header.payload.signature")
+            raise ResponseError("a signed document must be a JWT: header.payload.signature")
         header = _json_object(_b64url(parts[0], "header"), "header")
         claims = _json_object(_b64url(parts[1], "payload"), "payload")
         _b64url(parts[2], "signature")
@@ -899,7 +762,7 @@ class SignedDocument:
             try:
                 data = loads(raw)
             except msgspec.DecodeError:
-                raise _Invalid("the token's data claim is not a JSON document") from None
+                raise ResponseError("the token's data claim is not a JSON document") from None
         else:
             data = raw
         return cls(token, FrozenMap(header), FrozenMap(claims), data)
@@ -961,6 +824,10 @@ class SignedDocument:
         that does not match, an algorithm other than RS256, or a ``kid`` with no key raises
         ``SignatureError``; unusable key material raises ``InvalidInput``.
         """
+        from cryptography.exceptions import InvalidSignature
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.asymmetric import padding
+
         ring = load_keys(keys)
         kid = self.kid
         if self.alg != _api.EINVOICE_SIGNATURE_ALG:
@@ -1030,12 +897,31 @@ def _flexible_int(value: Any, path: str) -> int:
         return value
     if type(value) is str and value.isascii() and value.isdigit():
         return int(value)
-    raise _Invalid(f"expected a number or a string of digits, got {describe(value)} @ {path}")
+    raise ValueError(f"expected a number or a string of digits, got {describe(value)} @ {path}")
 
 
-def _optional(data: Mapping[str, Any], key: str, parse: Parse) -> Any:
-    value = data.get(key)
-    return None if value is None else parse(value, f"$.{key}")
+def _text(value: Any, path: str) -> str:
+    if type(value) is str:
+        return value
+    raise ValueError(f"expected a string, got {describe(value)} @ {path}")
+
+
+def _time(value: Any, path: str) -> datetime:
+    if type(value) is not str:
+        raise ValueError(f"expected a time string, got {describe(value)} @ {path}")
+    try:
+        return _codec.decode_hook(IndiaTime, value)  # type: ignore[no-any-return]
+    except ValueError as exc:
+        raise ValueError(f"{exc} @ {path}") from None
+
+
+def _status(value: Any, path: str) -> EInvoiceStatus | str:
+    if type(value) is not str:
+        raise ValueError(f"expected an EInvoiceStatus code, got {describe(value)} @ {path}")
+    try:
+        return EInvoiceStatus(value)
+    except ValueError:
+        return value  # an open code list: unknown codes stay text
 
 
 _DETAIL_KEYS: Final = frozenset(
@@ -1054,14 +940,16 @@ _DETAIL_KEYS: Final = frozenset(
 )
 
 
-def _signed(data: Mapping[str, Any], key: str) -> SignedDocument:
+def _signed(data: Mapping[str, Any], key: str, where: Mapping[str, Any]) -> SignedDocument:
     value = data.get(key)
     if type(value) is not str:
-        raise _Invalid(f"expected a signed document (a JWT string) @ $.{key}")
+        raise ResponseError(
+            f"expected a signed document (a JWT string), got {describe(value)} @ $.{key}", **where
+        )
     try:
         return SignedDocument.parse(value)
-    except _Invalid as exc:
-        raise _Invalid(f"{exc} @ $.{key}") from None
+    except ResponseError as exc:
+        raise ResponseError(f"{exc.message_text} @ $.{key}", **where) from None
 
 
 @attrs.frozen(kw_only=True)
@@ -1074,6 +962,10 @@ class EInvoiceDetails:
     ``invoice`` and ``qr_code`` their decoded data. ``verified`` is true only when the client
     checked both signatures with a key given to it (``einvoice_keys=``); without a key nothing
     is verified. ``extra`` holds answer fields the models don't know.
+
+    The library's own value (an attrs class, not a wire record): it puts the answer together
+    with its decoded documents and whether they were verified; :func:`attrs.evolve` makes a
+    changed copy.
     """
 
     irn: str
@@ -1115,51 +1007,79 @@ class EInvoiceDetails:
     def from_dict(cls, data: Mapping[str, Any]) -> EInvoiceDetails:
         """Decode the lookup answer's ``data`` (signed documents included); nothing verified.
 
-        Raises ``ValueError`` naming the first part that does not fit.
+        Raises :class:`~flynn_async.ResponseError` naming the part and the path of what does
+        not fit.
         """
         return decode_details(data)
 
 
-def decode_details(data: Any, *, keys: KeyRing | None = None) -> EInvoiceDetails:
+def _document(cls: type[_P], signed: SignedDocument, what: str, where: Mapping[str, Any]) -> _P:
+    """A signed document's data as ``cls``: typed from the claim's text if it can be."""
+    raw = signed.claims.get(_api.EINVOICE_DATA_CLAIM)
+    if isinstance(raw, str):
+        typed = decode_typed(cls, raw.encode("utf-8", "surrogatepass"))
+        if typed is not None:
+            return typed
+    try:
+        return decode_part(cls, signed.data)
+    except ResponseError as exc:
+        raise ResponseError(f"{what}: {exc.message_text}", **where) from None
+
+
+def decode_details(
+    data: Any, *, keys: KeyRing | None = None, route: str | None = None
+) -> EInvoiceDetails:
     """The answer's ``data`` as :class:`EInvoiceDetails`.
 
     With ``keys``, both signatures are verified before anything inside them is decoded
-    (``SignatureError``); a shape that does not fit raises ``ValueError``.
+    (``SignatureError``); a shape that does not fit raises :class:`~flynn_async.ResponseError`
+    naming ``route`` (when given), the part and the path of the bad value.
     """
+    where: Mapping[str, Any] = {"route": route} if route is not None else EMPTY
     if not isinstance(data, Mapping):
-        raise _Invalid(f"expected a JSON object, got {describe(data)} @ $")
-    signed_invoice = _signed(data, "SignedInvoice")
-    signed_qr_code = _signed(data, "SignedQRCode")
+        raise ResponseError(f"expected a JSON object, got {describe(data)} @ $", **where)
+    signed_invoice = _signed(data, "SignedInvoice", where)
+    signed_qr_code = _signed(data, "SignedQRCode", where)
     if keys is not None:
         signed_invoice.verify(keys)
         signed_qr_code.verify(keys)
-    try:
-        invoice = _structure(EInvoice, signed_invoice.data, "$")
-    except _Invalid as exc:
-        raise _Invalid(f"signed invoice: {exc}") from None
-    try:
-        qr_code = _structure(EInvoiceQrCode, signed_qr_code.data, "$")
-    except _Invalid as exc:
-        raise _Invalid(f"signed QR code: {exc}") from None
-    irn = data.get("Irn")
+    invoice = _document(EInvoice, signed_invoice, "signed invoice", where)
+    qr_code = _document(EInvoiceQrCode, signed_qr_code, "signed QR code", where)
+    problems: list[str] = []
+
+    def get(key: str, parse: Any) -> Any:
+        value = data.get(key)
+        if value is None:
+            return None
+        try:
+            return parse(value, f"$.{key}")
+        except ValueError as exc:
+            problems.append(str(exc))
+            return None
+
+    irn: Any = data.get("Irn")
     if type(irn) is not str:
-        raise _Invalid(f"expected the IRN as a string, got {describe(irn)} @ $.Irn")
-    ack_number = _optional(data, "AckNo", _flexible_int)
-    if ack_number is None:
+        problems.append(f"expected the IRN as a string, got {describe(irn)} @ $.Irn")
+    ack_number = get("AckNo", _flexible_int)
+    if data.get("AckNo") is None:
         ack_number = invoice.ack_number
-    if ack_number is None:
-        raise _Invalid("the answer has no acknowledgement number @ $.AckNo")
-    status = _optional(data, "Status", _open_enum(EInvoiceStatus))
+        if ack_number is None:
+            problems.append("the answer has no acknowledgement number @ $.AckNo")
+    fields = {
+        "ack_date": get("AckDt", _time),
+        "status": get("Status", _status),
+        "ewb_number": get("EwbNo", _flexible_int),
+        "ewb_date": get("EwbDt", _time),
+        "ewb_valid_till": get("EwbValidTill", _time),
+        "remarks": get("Remarks", _text),
+    }
+    if problems:
+        raise ResponseError("; ".join(problems), **where)
     extra = {k: v for k, v in data.items() if k not in _DETAIL_KEYS}
     return EInvoiceDetails(
         irn=irn,
         ack_number=ack_number,
-        ack_date=_optional(data, "AckDt", parse_time),
-        status=status,
-        ewb_number=_optional(data, "EwbNo", _flexible_int),
-        ewb_date=_optional(data, "EwbDt", parse_time),
-        ewb_valid_till=_optional(data, "EwbValidTill", parse_time),
-        remarks=_optional(data, "Remarks", _text),
+        **fields,
         signed_invoice=signed_invoice,
         signed_qr_code=signed_qr_code,
         invoice=invoice,

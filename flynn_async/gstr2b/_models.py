@@ -1,7 +1,9 @@
 """The GSTR-2B document as typed records, decoded exactly and given back as sent.
 
-Each record is a frozen :class:`msgspec.Struct` with readable attribute names; a small table per
-class maps them to the wire names of GSTN's 2B schema (``flynn-api.md`` section 13). Money is
+Each record is a wire record of the one codec (:mod:`flynn_async._core._codec`): a frozen
+:class:`msgspec.Struct` with readable attribute names, a small ``rename`` table per class giving
+the wire names of GSTN's 2B schema (``flynn-api.md`` section 13), read by the same lossless path,
+``to_dict()`` and export columns as the IMS records. Money is
 :class:`~decimal.Decimal` with the digits sent (a JSON number; a string, a float or a boolean
 where money is due is a :class:`~flynn_async.ResponseError` naming the path), dates are
 :class:`~datetime.date` from ``DD-MM-YYYY``, codes stay open text. Whatever a record does not
@@ -16,11 +18,13 @@ import datetime as _dt
 import functools
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
-from typing import Any, ClassVar, Final, Literal, NamedTuple
+from typing import Any, Final, NamedTuple
 
 import attrs
 import msgspec
 
+from flynn_async._core import _codec
+from flynn_async._core._codec import DayMonthYear, WireRecord
 from flynn_async._core._errors import ResponseError
 from flynn_async._core._values import EMPTY, FrozenMap, thaw
 from flynn_async.gst._period import ReturnPeriod
@@ -41,14 +45,16 @@ __all__ = [
     "TaxAmounts",
 ]
 
-Kind = Literal["text", "money", "date", "int", "number"]
-
 
 class Where(NamedTuple):
     """Where a document is being decoded, for error messages."""
 
     route: str | None = None
     page: int | None = None
+
+    def fields(self) -> dict[str, Any]:
+        """As an error's keyword arguments."""
+        return {"route": self.route, "page": self.page}
 
 
 #: No route or file known (decoding a document given by the caller).
@@ -59,25 +65,12 @@ def _fail(message: str, path: str, where: Where) -> ResponseError:
     return ResponseError(f"GSTR-2B {path}: {message}", route=where.route, page=where.page)
 
 
-def _money(value: Any, path: str, where: Where) -> Decimal:
-    if type(value) is Decimal:
-        return value
-    if type(value) is int:
-        return Decimal(value)
-    raise _fail(f"amount must be a JSON number, got {value!r:.60}", path, where)
-
-
 @functools.lru_cache(maxsize=8192)
 def _parse_date(text: str) -> _dt.date | None:
     """``DD-MM-YYYY`` as a date (``None`` if it is not one); dates repeat: cached."""
-    if len(text) != 10 or text[2] != "-" or text[5] != "-":
-        return None
-    day, month, year = text[:2], text[3:5], text[6:]
-    if not (day.isdigit() and month.isdigit() and year.isdigit() and text.isascii()):
-        return None
     try:
-        return _dt.date(int(year), int(month), int(day))
-    except ValueError:
+        return _codec.decode_hook(DayMonthYear, text)  # type: ignore[no-any-return]
+    except (TypeError, ValueError):
         return None
 
 
@@ -88,131 +81,74 @@ def _date(value: Any, path: str, where: Where) -> _dt.date:
     return found
 
 
-def _int(value: Any, path: str, where: Where) -> int:
-    if type(value) is int:
-        return value
-    raise _fail(f"count must be a whole JSON number, got {value!r:.60}", path, where)
-
-
-def _convert(kind: Kind, value: Any, path: str, where: Where) -> Any:
-    if kind == "money" or kind == "number":
-        return _money(value, path, where)
-    if kind == "date":
-        return _date(value, path, where)
-    if kind == "int":
-        return _int(value, path, where)
-    return value
-
-
 @functools.lru_cache(maxsize=8192)
 def _date_text(value: _dt.date) -> str:
     return f"{value.day:02d}-{value.month:02d}-{value.year:04d}"
 
 
-def _encode(kind: Kind, value: Any) -> Any:
-    return _date_text(value) if kind == "date" else value
+def _wire_names(
+    fields: tuple[tuple[str, str], ...], lists: tuple[tuple[str, str, type], ...]
+) -> dict[str, str]:
+    """A record class's ``rename`` table: attribute name to wire name."""
+    return dict(fields) | {attr: wire for attr, wire, _ in lists}
 
 
-class _Record(msgspec.Struct, frozen=True, gc=False, kw_only=True):
-    """A flat record: scalar fields by the table ``_FIELDS``, lists by ``_LISTS``."""
+class _Record(WireRecord, frozen=True, kw_only=True):
+    """A 2B record on the one wire codec: every field optional, open texts kept as sent.
 
-    #: (attribute, wire name, kind) of the scalar fields, in wire order.
-    _FIELDS: ClassVar[tuple[tuple[str, str, Kind], ...]] = ()
-    #: (attribute, wire name, record class) of the nested lists.
-    _LISTS: ClassVar[tuple[tuple[str, str, type[_Record]], ...]] = ()
-    _BY_WIRE: ClassVar[dict[str, tuple[str, Kind | type[_Record], bool]]] = {}
+    Whatever a record does not know is kept in ``extra`` (``__wire_lenient__``): an unknown
+    field, a ``null``, a text field sent as another type, an empty text where a date or an
+    amount is due. Money must still be a JSON number and a date ``DD-MM-YYYY``: anything else is
+    a :class:`~flynn_async.ResponseError` naming the path. Whole amounts come back out of
+    ``to_dict()`` as they were sent, as JSON integers.
+    """
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        table: dict[str, tuple[str, Kind | type[_Record], bool]] = {}
-        for attr, wire, kind in cls._FIELDS:
-            table[wire] = (attr, kind, False)
-        for attr, wire, record in cls._LISTS:
-            table[wire] = (attr, record, True)
-        cls._BY_WIRE = table
+    __wire_lenient__ = True
+    __wire_whole_ints__ = True
+    __wire_label__ = "GSTR-2B"
 
     @classmethod
     def decode(cls, raw: Any, path: str, where: Where = NOWHERE) -> Any:
         """Build the record from its wire object (``path`` names it in errors)."""
-        if not isinstance(raw, dict):
-            raise _fail(f"expected an object, got {type(raw).__name__}", path, where)
-        values: dict[str, Any] = {}
-        extra: dict[str, Any] = {}
-        table = cls._BY_WIRE
-        for key, value in raw.items():
-            spec = table.get(key)
-            if spec is None or value is None:
-                extra[key] = value
-                continue
-            attr, kind, is_list = spec
-            if is_list:
-                if not isinstance(value, list):
-                    raise _fail(
-                        f"expected a list, got {type(value).__name__}", f"{path}.{key}", where
-                    )
-                assert isinstance(kind, type)
-                values[attr] = tuple(
-                    kind.decode(item, f"{path}.{key}[{i}]", where) for i, item in enumerate(value)
-                )
-            elif kind == "text":
-                if isinstance(value, str):
-                    values[attr] = value
-                else:
-                    extra[key] = value  # an open text sent as another type: kept as sent
-            elif value == "":
-                extra[key] = value  # an empty date or amount: no value, kept as sent
-            else:
-                assert isinstance(kind, str)
-                values[attr] = _convert(kind, value, f"{path}.{key}", where)
-        return cls(**values, extra=FrozenMap(extra) if extra else EMPTY)
-
-    def to_dict(self) -> dict[str, Any]:
-        """The record as the server sent it (wire names, amounts with their digits)."""
-        out: dict[str, Any] = {}
-        for attr, wire, kind in self._FIELDS:
-            value = getattr(self, attr)
-            if value is not None:
-                out[wire] = _encode(kind, value)
-        for attr, wire, _ in self._LISTS:
-            items = getattr(self, attr)
-            if items is not None:
-                out[wire] = [item.to_dict() for item in items]
-        extra: Mapping[str, Any] = getattr(self, "extra")  # noqa: B009
-        if extra:
-            out.update(thaw(extra))
-        return out
+        return _codec.structure(cls, raw, path, where.fields())
 
 
-_TAX: Final[tuple[tuple[str, str, Kind], ...]] = (
-    ("igst", "igst", "money"),
-    ("cgst", "cgst", "money"),
-    ("sgst", "sgst", "money"),
-    ("cess", "cess", "money"),
+_TAX: Final[tuple[tuple[str, str], ...]] = (
+    ("igst", "igst"),
+    ("cgst", "cgst"),
+    ("sgst", "sgst"),
+    ("cess", "cess"),
 )
 
 
-class TaxAmounts(_Record, frozen=True, gc=False, kw_only=True):
-    """The four tax amounts of one ITC summary section (may be negative)."""
+#: TaxAmounts's wire names (scalar fields, then lists of records).
+_TAX_AMOUNTS_WIRE: Final = _wire_names((("taxable_value", "txval"), *_TAX), ())
 
-    _FIELDS = (("taxable_value", "txval", "money"), *_TAX)
+
+class TaxAmounts(_Record, frozen=True, kw_only=True, rename=_TAX_AMOUNTS_WIRE):
+    """The four tax amounts of one ITC summary section (may be negative)."""
 
     taxable_value: Decimal | None = None
     igst: Decimal | None = None
     cgst: Decimal | None = None
     sgst: Decimal | None = None
     cess: Decimal | None = None
-    extra: Mapping[str, Any] = EMPTY
 
 
-class Gstr2bItem(_Record, frozen=True, gc=False, kw_only=True):
-    """An item line of the older 2B versions (``items``): rate and amounts."""
-
-    _FIELDS = (
-        ("number", "num", "int"),
-        ("rate", "rt", "number"),
-        ("taxable_value", "txval", "money"),
+#: Gstr2bItem's wire names (scalar fields, then lists of records).
+_GSTR2B_ITEM_WIRE: Final = _wire_names(
+    (
+        ("number", "num"),
+        ("rate", "rt"),
+        ("taxable_value", "txval"),
         *_TAX,
-    )
+    ),
+    (),
+)
+
+
+class Gstr2bItem(_Record, frozen=True, kw_only=True, rename=_GSTR2B_ITEM_WIRE):
+    """An item line of the older 2B versions (``items``): rate and amounts."""
 
     number: int | None = None
     rate: Decimal | None = None
@@ -221,44 +157,47 @@ class Gstr2bItem(_Record, frozen=True, gc=False, kw_only=True):
     cgst: Decimal | None = None
     sgst: Decimal | None = None
     cess: Decimal | None = None
-    extra: Mapping[str, Any] = EMPTY
 
 
-_DOC_COMMON: Final[tuple[tuple[str, str, Kind], ...]] = (
-    ("value", "val", "money"),
-    ("place_of_supply", "pos", "text"),
-    ("reverse_charge", "rev", "text"),
-    ("itc_available", "itcavl", "text"),
-    ("reason", "rsn", "text"),
-    ("differential_percentage", "diffprcnt", "number"),
-    ("source_type", "srctyp", "text"),
-    ("irn", "irn", "text"),
-    ("irn_date", "irngendate", "date"),
-    ("taxable_value", "txval", "money"),
+_DOC_COMMON: Final[tuple[tuple[str, str], ...]] = (
+    ("value", "val"),
+    ("place_of_supply", "pos"),
+    ("reverse_charge", "rev"),
+    ("itc_available", "itcavl"),
+    ("reason", "rsn"),
+    ("differential_percentage", "diffprcnt"),
+    ("source_type", "srctyp"),
+    ("irn", "irn"),
+    ("irn_date", "irngendate"),
+    ("taxable_value", "txval"),
     *_TAX,
-    ("ims_status", "imsStatus", "text"),
+    ("ims_status", "imsStatus"),
 )
 
 
-class Gstr2bInvoice(_Record, frozen=True, gc=False, kw_only=True):
+#: Gstr2bInvoice's wire names (scalar fields, then lists of records).
+_GSTR2B_INVOICE_WIRE: Final = _wire_names(
+    (
+        ("number", "inum"),
+        ("type", "typ"),
+        ("date", "dt"),
+        ("original_number", "oinum"),
+        ("original_date", "oidt"),
+        *_DOC_COMMON,
+    ),
+    (("items", "items", Gstr2bItem),),
+)
+
+
+class Gstr2bInvoice(_Record, frozen=True, kw_only=True, rename=_GSTR2B_INVOICE_WIRE):
     """An invoice of ``b2b``, ``b2ba``, ``ecom``, ``ecoma`` (amendments add the original's
     number and date). ``itc_available`` is ``Y``, ``N`` or ``T``; ``reason`` ``P`` or ``C``."""
 
-    _FIELDS = (
-        ("number", "inum", "text"),
-        ("type", "typ", "text"),
-        ("date", "dt", "date"),
-        ("original_number", "oinum", "text"),
-        ("original_date", "oidt", "date"),
-        *_DOC_COMMON,
-    )
-    _LISTS = (("items", "items", Gstr2bItem),)
-
     number: str | None = None
     type: str | None = None
-    date: _dt.date | None = None
+    date: DayMonthYear | None = None
     original_number: str | None = None
-    original_date: _dt.date | None = None
+    original_date: DayMonthYear | None = None
     value: Decimal | None = None
     place_of_supply: str | None = None
     reverse_charge: str | None = None
@@ -267,7 +206,7 @@ class Gstr2bInvoice(_Record, frozen=True, gc=False, kw_only=True):
     differential_percentage: Decimal | None = None
     source_type: str | None = None
     irn: str | None = None
-    irn_date: _dt.date | None = None
+    irn_date: DayMonthYear | None = None
     taxable_value: Decimal | None = None
     igst: Decimal | None = None
     cgst: Decimal | None = None
@@ -275,31 +214,34 @@ class Gstr2bInvoice(_Record, frozen=True, gc=False, kw_only=True):
     cess: Decimal | None = None
     ims_status: str | None = None
     items: tuple[Gstr2bItem, ...] | None = None
-    extra: Mapping[str, Any] = EMPTY
 
 
-class Gstr2bNote(_Record, frozen=True, gc=False, kw_only=True):
-    """A credit or debit note of ``cdnr``/``cdnra`` (``note_type`` ``C`` or ``D``)."""
-
-    _FIELDS = (
-        ("number", "ntnum", "text"),
-        ("note_type", "typ", "text"),
-        ("supply_type", "suptyp", "text"),
-        ("date", "dt", "date"),
-        ("original_note_type", "onttyp", "text"),
-        ("original_number", "ontnum", "text"),
-        ("original_date", "ontdt", "date"),
+#: Gstr2bNote's wire names (scalar fields, then lists of records).
+_GSTR2B_NOTE_WIRE: Final = _wire_names(
+    (
+        ("number", "ntnum"),
+        ("note_type", "typ"),
+        ("supply_type", "suptyp"),
+        ("date", "dt"),
+        ("original_note_type", "onttyp"),
+        ("original_number", "ontnum"),
+        ("original_date", "ontdt"),
         *_DOC_COMMON,
-    )
-    _LISTS = (("items", "items", Gstr2bItem),)
+    ),
+    (("items", "items", Gstr2bItem),),
+)
+
+
+class Gstr2bNote(_Record, frozen=True, kw_only=True, rename=_GSTR2B_NOTE_WIRE):
+    """A credit or debit note of ``cdnr``/``cdnra`` (``note_type`` ``C`` or ``D``)."""
 
     number: str | None = None
     note_type: str | None = None
     supply_type: str | None = None
-    date: _dt.date | None = None
+    date: DayMonthYear | None = None
     original_note_type: str | None = None
     original_number: str | None = None
-    original_date: _dt.date | None = None
+    original_date: DayMonthYear | None = None
     value: Decimal | None = None
     place_of_supply: str | None = None
     reverse_charge: str | None = None
@@ -308,7 +250,7 @@ class Gstr2bNote(_Record, frozen=True, gc=False, kw_only=True):
     differential_percentage: Decimal | None = None
     source_type: str | None = None
     irn: str | None = None
-    irn_date: _dt.date | None = None
+    irn_date: DayMonthYear | None = None
     taxable_value: Decimal | None = None
     igst: Decimal | None = None
     cgst: Decimal | None = None
@@ -316,63 +258,69 @@ class Gstr2bNote(_Record, frozen=True, gc=False, kw_only=True):
     cess: Decimal | None = None
     ims_status: str | None = None
     items: tuple[Gstr2bItem, ...] | None = None
-    extra: Mapping[str, Any] = EMPTY
 
 
-class Gstr2bIsdDocument(_Record, frozen=True, gc=False, kw_only=True):
-    """A document of an input service distributor (``isd``, ``isda``; ``ISDI``/``ISDC``)."""
-
-    _FIELDS = (
-        ("document_type", "doctyp", "text"),
-        ("number", "docnum", "text"),
-        ("date", "docdt", "date"),
-        ("original_document_type", "odoctyp", "text"),
-        ("original_number", "odocnum", "text"),
-        ("original_date", "odocdt", "date"),
-        ("original_invoice_number", "oinvnum", "text"),
-        ("original_invoice_date", "oinvdt", "date"),
+#: Gstr2bIsdDocument's wire names (scalar fields, then lists of records).
+_ISD_DOCUMENT_WIRE: Final = _wire_names(
+    (
+        ("document_type", "doctyp"),
+        ("number", "docnum"),
+        ("date", "docdt"),
+        ("original_document_type", "odoctyp"),
+        ("original_number", "odocnum"),
+        ("original_date", "odocdt"),
+        ("original_invoice_number", "oinvnum"),
+        ("original_invoice_date", "oinvdt"),
         *_TAX,
-        ("itc_eligible", "itcelg", "text"),
-    )
-    _LISTS = (("items", "items", Gstr2bItem),)
+        ("itc_eligible", "itcelg"),
+    ),
+    (("items", "items", Gstr2bItem),),
+)
+
+
+class Gstr2bIsdDocument(_Record, frozen=True, kw_only=True, rename=_ISD_DOCUMENT_WIRE):
+    """A document of an input service distributor (``isd``, ``isda``; ``ISDI``/``ISDC``)."""
 
     document_type: str | None = None
     number: str | None = None
-    date: _dt.date | None = None
+    date: DayMonthYear | None = None
     original_document_type: str | None = None
     original_number: str | None = None
-    original_date: _dt.date | None = None
+    original_date: DayMonthYear | None = None
     original_invoice_number: str | None = None
-    original_invoice_date: _dt.date | None = None
+    original_invoice_date: DayMonthYear | None = None
     igst: Decimal | None = None
     cgst: Decimal | None = None
     sgst: Decimal | None = None
     cess: Decimal | None = None
     itc_eligible: str | None = None
     items: tuple[Gstr2bItem, ...] | None = None
-    extra: Mapping[str, Any] = EMPTY
 
 
-class Gstr2bBillOfEntry(_Record, frozen=True, gc=False, kw_only=True):
+#: Gstr2bBillOfEntry's wire names (scalar fields, then lists of records).
+_BILL_OF_ENTRY_WIRE: Final = _wire_names(
+    (
+        ("reference_date", "refdt"),
+        ("received_date", "recdt"),
+        ("port_code", "portcode"),
+        ("number", "boenum"),
+        ("date", "boedt"),
+        ("amended", "isamd"),
+        ("taxable_value", "txval"),
+        *_TAX,
+    ),
+    (("items", "items", Gstr2bItem),),
+)
+
+
+class Gstr2bBillOfEntry(_Record, frozen=True, kw_only=True, rename=_BILL_OF_ENTRY_WIRE):
     """A bill of entry of imported goods (``impg``, and under a supplier in ``impgsez``)."""
 
-    _FIELDS = (
-        ("reference_date", "refdt", "date"),
-        ("received_date", "recdt", "date"),
-        ("port_code", "portcode", "text"),
-        ("number", "boenum", "text"),
-        ("date", "boedt", "date"),
-        ("amended", "isamd", "text"),
-        ("taxable_value", "txval", "money"),
-        *_TAX,
-    )
-    _LISTS = (("items", "items", Gstr2bItem),)
-
-    reference_date: _dt.date | None = None
-    received_date: _dt.date | None = None
+    reference_date: DayMonthYear | None = None
+    received_date: DayMonthYear | None = None
     port_code: str | None = None
     number: str | None = None
-    date: _dt.date | None = None
+    date: DayMonthYear | None = None
     amended: str | None = None
     taxable_value: Decimal | None = None
     igst: Decimal | None = None
@@ -380,67 +328,76 @@ class Gstr2bBillOfEntry(_Record, frozen=True, gc=False, kw_only=True):
     sgst: Decimal | None = None
     cess: Decimal | None = None
     items: tuple[Gstr2bItem, ...] | None = None
-    extra: Mapping[str, Any] = EMPTY
 
 
-_SUPPLIER: Final[tuple[tuple[str, str, Kind], ...]] = (
-    ("supplier_gstin", "ctin", "text"),
-    ("trade_name", "trdnm", "text"),
-    ("supplier_period", "supprd", "text"),
-    ("filing_date", "supfildt", "date"),
+_SUPPLIER: Final[tuple[tuple[str, str], ...]] = (
+    ("supplier_gstin", "ctin"),
+    ("trade_name", "trdnm"),
+    ("supplier_period", "supprd"),
+    ("filing_date", "supfildt"),
 )
 
 
-class Gstr2bSupplier(_Record, frozen=True, gc=False, kw_only=True):
+#: Gstr2bSupplier's wire names (scalar fields, then lists of records).
+_GSTR2B_SUPPLIER_WIRE: Final = _wire_names(
+    _SUPPLIER,
+    (
+        ("invoices", "inv", Gstr2bInvoice),
+        ("notes", "nt", Gstr2bNote),
+        ("isd_documents", "doclist", Gstr2bIsdDocument),
+        ("bills_of_entry", "boe", Gstr2bBillOfEntry),
+    ),
+)
+
+
+class Gstr2bSupplier(_Record, frozen=True, kw_only=True, rename=_GSTR2B_SUPPLIER_WIRE):
     """One supplier's documents in a section: invoices, notes, ISD documents or bills of entry.
 
     ``supplier_gstin`` (``ctin``) may be a non-resident id: it is not checked as a GSTIN.
     """
 
-    _FIELDS = _SUPPLIER
-    _LISTS = (
-        ("invoices", "inv", Gstr2bInvoice),
-        ("notes", "nt", Gstr2bNote),
-        ("isd_documents", "doclist", Gstr2bIsdDocument),
-        ("bills_of_entry", "boe", Gstr2bBillOfEntry),
-    )
-
     supplier_gstin: str | None = None
     trade_name: str | None = None
     supplier_period: str | None = None
-    filing_date: _dt.date | None = None
+    filing_date: DayMonthYear | None = None
     invoices: tuple[Gstr2bInvoice, ...] | None = None
     notes: tuple[Gstr2bNote, ...] | None = None
     isd_documents: tuple[Gstr2bIsdDocument, ...] | None = None
     bills_of_entry: tuple[Gstr2bBillOfEntry, ...] | None = None
-    extra: Mapping[str, Any] = EMPTY
 
     @property
     def documents(self) -> tuple[Any, ...]:
         """Every document of the supplier, of whichever kind the section holds."""
-        found: tuple[Any, ...] = ()
-        for attr, _, _ in self._LISTS:
-            found += getattr(self, attr) or ()
-        return found
+        return (
+            (self.invoices or ())
+            + (self.notes or ())
+            + (self.isd_documents or ())
+            + (self.bills_of_entry or ())
+        )
 
 
-class Gstr2bSupplierSummary(_Record, frozen=True, gc=False, kw_only=True):
-    """One supplier's totals in a section of ``cpsumm``."""
-
-    _FIELDS = (
+#: Gstr2bSupplierSummary's wire names (scalar fields, then lists of records).
+_SUPPLIER_SUMMARY_WIRE: Final = _wire_names(
+    (
         *_SUPPLIER,
-        ("document_count", "ttldocs", "int"),
-        ("note_type", "nttyp", "text"),
-        ("document_type", "doctyp", "text"),
-        ("port_code", "portcode", "text"),
-        ("taxable_value", "txval", "money"),
+        ("document_count", "ttldocs"),
+        ("note_type", "nttyp"),
+        ("document_type", "doctyp"),
+        ("port_code", "portcode"),
+        ("taxable_value", "txval"),
         *_TAX,
-    )
+    ),
+    (),
+)
+
+
+class Gstr2bSupplierSummary(_Record, frozen=True, kw_only=True, rename=_SUPPLIER_SUMMARY_WIRE):
+    """One supplier's totals in a section of ``cpsumm``."""
 
     supplier_gstin: str | None = None
     trade_name: str | None = None
     supplier_period: str | None = None
-    filing_date: _dt.date | None = None
+    filing_date: DayMonthYear | None = None
     document_count: int | None = None
     note_type: str | None = None
     document_type: str | None = None
@@ -450,7 +407,6 @@ class Gstr2bSupplierSummary(_Record, frozen=True, gc=False, kw_only=True):
     cgst: Decimal | None = None
     sgst: Decimal | None = None
     cess: Decimal | None = None
-    extra: Mapping[str, Any] = EMPTY
 
 
 # ------------------------------------------------------------------------------------------

@@ -1,619 +1,187 @@
 """IMS pages to typed records and back, and merging.
 
-JSON comes from :mod:`flynn_async._core._json` (exact decimals). Records are built by a
-specialised function generated once per record class (the fast path); when it meets data that
-breaks the schema, the library's private cattrs converter structures the same record with
-detailed validation to name the path to every bad field. The converter also turns records back
-into server-shaped dictionaries (``to_dict``).
+A page body is decoded in one typed call straight into the record structs
+(:func:`decode_page_fast`) when it carries only what the models know; a page that carries more
+(unknown fields or sections, a ``null`` where a value is optional, a code or a flag in a form
+the models do not know, a repeated key) is read by the lossless path
+(:func:`structure_invoices`), which keeps all of it and names the path of any bad value. Both
+paths are described by the one wire codec, :mod:`flynn_async._core._codec`.
+
+How the fast path knows a page needs more: the record structs forbid unknown fields and refuse
+unknown codes, and the decoded page written back as JSON (in C) must have as many colons and
+double quotes as the body. Every key of a JSON text is followed by one colon and written with
+two quotes, every text value has two quotes, and the texts themselves are written back as they
+were read; so the counts differ exactly when the body has a key the decoded page lost (a
+repeated key, a ``null`` read as "absent"), a text where a number belongs (an amount sent as
+``"1.50"``), or writes a colon or quote inside a text as an escape (rare; the lossless path then
+decides).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import date, datetime
-from decimal import Decimal
-from types import NoneType, UnionType
-from typing import Any, Final, Union, get_args, get_origin
+import itertools
+import operator
+from collections.abc import Iterable
+from typing import Any, Final
 
-import attrs
-import cattrs
 import msgspec
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from flynn_async._core import _codec
 from flynn_async._core._errors import PartsDisagree as _PartsDisagree
 from flynn_async._core._errors import ResponseError, SectionMismatch
 from flynn_async._core._json import describe, loads
-from flynn_async._core._values import EMPTY, FrozenMap, YesNo, _OpenEnum, thaw
+from flynn_async._core._values import EMPTY, FrozenMap, thaw
+from flynn_async._http import _api
 from flynn_async._http._envelope import unwrap
-from flynn_async.gst._period import ReturnPeriod, _parse_return_period
 
 from . import _models as m
 
 __all__ = ["decode_ims_page"]
 
-# ----------------------------------------------------------------------------------------------
-# Scalar checks shared by the fast path and the cattrs hooks. Nothing is coerced: a string
-# where a number belongs, or a number where text belongs, is an error.
-# ----------------------------------------------------------------------------------------------
 
-
-class _Memo(dict[Any, Any]):
-    """A bounded memo of immutable values: ``memo[key]`` makes and keeps the value on a miss.
-
-    The fast path reads it with a plain subscript, so a known key costs no call. The maker
-    validates: a bad key raises and is never kept. When full, the memo starts over.
-    """
-
-    __slots__ = ("_limit", "_make")
-
-    def __init__(self, make: Callable[[Any], Any], limit: int) -> None:
-        super().__init__()
-        self._make = make
-        self._limit = limit
-
-    def __missing__(self, key: Any) -> Any:
-        value = self._make(key)
-        if len(self) >= self._limit:
-            self.clear()
-        self[key] = value
-        return value
-
-
-#: Whole-rupee amounts (zero above all) repeat: one shared immutable Decimal per value. Only
-#: ever indexed with an exact ``int`` (never a ``bool``, which would find ``1``'s entry).
-_INT_MONEY: Final = _Memo(Decimal, 4096)
-
-
-def _money(value: Any, _: Any = None) -> Decimal:
-    if type(value) is Decimal:
-        if not value.is_finite():
-            raise ValueError(f"amount must be finite, got {value}")
-        return value
-    if type(value) is int:
-        return _INT_MONEY[value]  # type: ignore[no-any-return]
-    raise TypeError(f"expected a JSON number, got {describe(value)}")
-
-
-def _text(value: Any, _: Any = None) -> str:
-    if type(value) is str:
-        return value
-    raise TypeError(f"expected a string, got {describe(value)}")
-
-
-#: Text that repeats (the supplier's GSTIN, the place of supply): one ``str`` per value, so a
-#: held result keeps each once. The maker checks the type, so any key is safe to try.
-_SHARED_TEXT: Final = _Memo(_text, 4096)
-
-
-def _ims_date_text(value: Any) -> date:
-    if type(value) is not str:
-        raise TypeError(f"expected a date string, got {describe(value)}")
-    if len(value) == 10:
-        try:
-            return datetime.strptime(value, m.IMS_DATE_FORMAT).date()
-        except ValueError:
-            pass
-    raise ValueError(f"expected a date as DD-MM-YYYY, got {value!r}")
-
-
-#: ``DD-MM-YYYY`` text to dates: a month of invoices has a few dozen distinct dates.
-_IMS_DATES: Final = _Memo(_ims_date_text, 8192)
-
-
-def _text_memo_reader(memo: _Memo, what: str) -> Callable[[Any, Any], Any]:
-    """A converter (and cattrs hook) reading text through ``memo``."""
-
-    def read(value: Any, _: Any = None) -> Any:
-        if type(value) is not str:  # checked first: an unhashable value can't be a memo key
-            raise TypeError(f"expected {what}, got {describe(value)}")
-        return memo[value]
-
-    return read
-
-
-_shared_text: Final = _text_memo_reader(_SHARED_TEXT, "a string")
-_ims_date: Final = _text_memo_reader(_IMS_DATES, "a date string")
-
-
-def _period(value: Any, _: Any = None) -> ReturnPeriod:
-    if type(value) is not str:
-        raise TypeError(f"expected a return period string, got {describe(value)}")
-    return _parse_return_period(value)
-
-
-#: ``MMYYYY`` text to return periods (the maker checks the type, so any key is safe to try).
-_PERIODS: Final = _Memo(_period, 1024)
-
-
-def _open_enum_parser(enum_cls: type[_OpenEnum]) -> Callable[[Any, Any], str]:
-    members: dict[str, str] = {member.value: member for member in enum_cls}
-
-    def parse(value: Any, _: Any = None) -> str:
-        if type(value) is not str:
-            raise TypeError(f"expected a {enum_cls.__name__} code, got {describe(value)}")
-        return members.get(value, value)
-
-    parse.members = members  # type: ignore[attr-defined]
-    return parse
-
-
-#: A flag's canonical text: read by a plain subscript, and nothing kept beside it.
-_CANONICAL_FLAGS: Final[dict[str, YesNo]] = {"Y": YesNo.YES, "N": YesNo.NO}
-#: A flag's other text, by its upper case (the portal's web API sends JSON ``true``/``false``).
-_FLAG_TEXT: Final[dict[str, YesNo]] = {
-    "Y": YesNo.YES,
-    "N": YesNo.NO,
-    "TRUE": YesNo.YES,
-    "FALSE": YesNo.NO,
-}
-
-
-def _flag(value: Any, _: Any = None) -> YesNo | str:
-    """A Y/N flag from ``"Y"``/``"N"``, ``true``/``false`` or their text in any case.
-
-    Other text is kept as it is (an open code list); any other JSON value is an error.
-    """
-    if value is True:
-        return YesNo.YES
-    if value is False:
-        return YesNo.NO
-    if type(value) is not str:
-        raise TypeError(f"expected a Y/N flag (text or a boolean), got {describe(value)}")
-    member = _CANONICAL_FLAGS.get(value)
-    if member is not None:
-        return member
-    return _FLAG_TEXT.get(value.upper(), value)
-
-
-def _open_enum_of(tp: Any) -> type[_OpenEnum] | None:
-    """``SomeEnum`` for ``SomeEnum | str`` (an open enum), else ``None``."""
-    if get_origin(tp) not in (Union, UnionType):
-        return None
-    args = [a for a in get_args(tp) if a is not NoneType]
-    if len(args) == 2 and str in args:
-        other = args[0] if args[1] is str else args[1]
-        if isinstance(other, type) and issubclass(other, _OpenEnum):
-            return other
-    return None
-
-
-# ----------------------------------------------------------------------------------------------
-# Field tables
-# ----------------------------------------------------------------------------------------------
-
-
-@attrs.frozen
-class _Field:
-    name: str
-    wire: str
-    required: bool
-    kind: str  # "text", "shared", "money", "enum", "flag", "date", "period": fast-path conversion
-    parse: Callable[[Any, Any], Any]  # the whole check and conversion of a non-null value
-    unparse: Callable[[Any], Any] | None
-
-
-def _field_codec(
-    f: attrs.Attribute[Any],
-) -> tuple[str, Callable[[Any, Any], Any], Callable[[Any], Any] | None]:
-    tp = f.type
-    if m.DATE_FORMAT in f.metadata:
-        fmt = f.metadata[m.DATE_FORMAT]
-        return "date", _ims_date, lambda d: d.strftime(fmt)
-    enum_cls = _open_enum_of(tp)
-    if enum_cls is YesNo:
-        return "flag", _flag, str
-    if enum_cls is not None:
-        return "enum", _open_enum_parser(enum_cls), str
-    args = set(get_args(tp)) - {NoneType} if get_origin(tp) in (Union, UnionType) else {tp}
-    if args == {Decimal}:
-        return "money", _money, None
-    if args == {str}:
-        if f.metadata.get(m.SHARED):
-            return "shared", _shared_text, None
-        return "text", _text, None
-    if args == {ReturnPeriod}:
-        return "period", _period, str
-    raise TypeError(f"no codec for {f.name}: {tp!r}")  # pragma: no cover - a models bug
-
-
-_FIELD_CACHE: Final[dict[type[m.ImsRecord], tuple[_Field, ...]]] = {}
-
-
-def _fields(cls: type[m.ImsRecord]) -> tuple[_Field, ...]:
-    cached = _FIELD_CACHE.get(cls)
-    if cached is not None:
-        return cached
-    attrs.resolve_types(cls)
-    out = []
-    for f in attrs.fields(cls):
-        if f.name == "extra":
-            continue
-        kind, parse, unparse = _field_codec(f)
-        required = f.default is attrs.NOTHING
-        out.append(_Field(f.name, f.metadata[m.WIRE], required, kind, parse, unparse))
-    _FIELD_CACHE[cls] = result = tuple(out)
-    return result
-
-
-# ----------------------------------------------------------------------------------------------
-# The fast path: code generated per record class and per key layout.
-# ----------------------------------------------------------------------------------------------
-
-
-#: How many distinct key layouts per record class get their own compiled branch. Real pages
-#: use a handful; past the limit, records take the generic compiled function.
-_MAX_SHAPES: Final = 64
-
-
-class _RecordCodec:
-    """Structures dicts into one record class, fast.
-
-    Records of a page nearly always share a few key layouts ("shapes": their sets of keys).
-    For the shapes seen so far, one function is generated that structures a whole section: it
-    tells the shapes apart by the record's length and a few ``in`` tests, then runs the
-    shape's straight-line branch. A branch reads each present key with a plain subscript,
-    checks and converts the value inline (known codes, dates, return periods and whole-rupee
-    amounts through memos, so a known value costs no call), knows statically which keys are
-    unknown (to keep them in ``extra``), and fills the instance's slots with plain stores
-    through a builder subclass (:func:`_builder`) instead of the keyword-argument ``__init__``
-    (the class has no validators or post-init hook, so the result is the same object the
-    constructor would build; a test holds the paths equal).
-
-    A record the branches don't cover (a new shape, an unknown code: any ``KeyError``) takes
-    the generic function, which reads every field by name; a new shape gets its own branch
-    from the next section on. Wrong data raises from either path; the caller then asks the
-    cattrs converter for the detailed report.
-    """
-
-    def __init__(self, cls: type[m.ImsRecord]) -> None:
-        self.cls = cls
-        self.fields = _fields(cls)
-        self.by_wire = {f.wire: f for f in self.fields}
-        self.required = frozenset(f.wire for f in self.fields if f.required)
-        #: The shapes that have a branch (or will, at the next :meth:`many`).
-        self.shapes: set[frozenset[str]] = set()
-        self._compiled: frozenset[frozenset[str]] = frozenset()
-        self._ns = self._namespace()
-        self.generic: Callable[[dict[str, Any]], m.ImsRecord] = self._compile_generic()
-        self._many: Callable[[list[Any]], tuple[m.ImsRecord, ...]] = self._compile_many()
-
-    def __call__(self, d: Any) -> m.ImsRecord:
-        """Structure one record (learning its shape)."""
-        if type(d) is not dict:
-            raise TypeError("expected a JSON object")
-        self._learn(d)
-        return self.many([d])[0]
-
-    def many(self, items: list[Any]) -> tuple[m.ImsRecord, ...]:
-        """Structure a section's records."""
-        if len(self._compiled) != len(self.shapes):  # a shape was learnt: add its branch
-            self._many = self._compile_many()
-        return self._many(items)
-
-    def _learn(self, d: dict[str, Any]) -> None:
-        if len(self.shapes) < _MAX_SHAPES and self.required <= d.keys():
-            self.shapes.add(frozenset(d))
-
-    def _miss(self, d: Any) -> m.ImsRecord:
-        """A record no branch covers: the generic function; its shape gets a branch later."""
-        if type(d) is not dict:
-            raise TypeError("expected a JSON object")
-        self._learn(d)
-        return self.generic(d)
-
-    def _namespace(self) -> dict[str, Any]:
-        ns: dict[str, Any] = {
-            "_cls": self.cls,
-            "_Builder": _builder(self.cls),
-            "_D": Decimal,
-            "_ints": _INT_MONEY,
-            "_dates": _IMS_DATES,
-            "_periods": _PERIODS,
-            "_shared": _SHARED_TEXT,
-            "_money": _money,
-            "_text": _text,
-            "_proxy": FrozenMap._of_dict,
-            "_flag": _flag,
-            "_EMPTY": EMPTY,
-            "_known": frozenset(self.by_wire),
-            "_miss": self._miss,
-            "_canon": _CANONICAL_FLAGS,
-            "_flagwires": frozenset(f.wire for f in self.fields if f.kind == "flag"),
-        }
-        for i, f in enumerate(self.fields):
-            ns[f"_p{i}"] = f.parse
-            if f.kind == "enum":
-                ns[f"_m{i}"] = f.parse.members  # type: ignore[attr-defined]
-            elif f.kind == "flag":
-                ns[f"_m{i}"] = _CANONICAL_FLAGS
-        return ns
-
-    def _compile_generic(self) -> Callable[[dict[str, Any]], m.ImsRecord]:
-        """Any shape: every field read by name, converted by its whole check."""
-        lines = ["def generic(d):", "    o = _Builder()", "    raw = 0"]
-        for i, f in enumerate(self.fields):
-            if f.required:
-                lines.append(f"    o.{f.name} = _p{i}(d[{f.wire!r}])")
-            else:
-                lines.append(f"    v = d.get({f.wire!r})")
-                lines.append(f"    o.{f.name} = None if v is None else _p{i}(v)")
-                if f.kind == "flag":  # a flag in another form than "Y"/"N": kept as sent
-                    lines += [
-                        "    if v is not None and (type(v) is not str or v not in _canon):",
-                        "        raw = 1",
-                    ]
-        keep = "v is None or k not in _known"
-        raw_flag = "(k in _flagwires and (type(v) is not str or v not in _canon))"
-        lines += [
-            "    if not raw and d.keys() <= _known and None not in d.values():",
-            "        o.extra = _EMPTY",
-            "    elif raw:",
-            f"        o.extra = _proxy({{k: v for k, v in d.items() if {keep} or {raw_flag}}})",
-            "    else:",
-            f"        o.extra = _proxy({{k: v for k, v in d.items() if {keep}}})",
-            "    o.__class__ = _cls",
-            "    return o",
-        ]
-        fn: Callable[[dict[str, Any]], m.ImsRecord] = self._exec(lines, "generic")["generic"]
-        return fn
-
-    def _compile_many(self) -> Callable[[list[Any]], tuple[m.ImsRecord, ...]]:
-        shapes = frozenset(self.shapes)
-        by_length: dict[int, list[frozenset[str]]] = {}
-        for shape in sorted(shapes, key=sorted):
-            by_length.setdefault(len(shape), []).append(shape)
-        lines = [
-            # the tables as defaults: read as fast locals, not globals
-            f"def many(items, {', '.join(f'{k}={k}' for k in self._ns)}, type=type, str=str):",
-            "    out = []",
-            "    append = out.append",
-            "    for d in items:",
-            "        try:",
-            "            n = len(d)",
-        ]
-        keyword = "if"
-        for length, group in sorted(by_length.items()):
-            lines.append(f"            {keyword} n == {length}:")
-            lines.extend(self._tree(group, " " * 16))
-            keyword = "elif"
-        if by_length:
-            lines.append("            else:")
-            lines.append("                append(_miss(d))")
-        else:
-            lines.append("            append(_miss(d))")
-        lines += [
-            "        except KeyError:  # not the shape it looked like, or an unknown code",
-            "            append(_miss(d))",
-            "    return tuple(out)",
-        ]
-        fn: Callable[[list[Any]], tuple[m.ImsRecord, ...]] = self._exec(lines, "shapes")["many"]
-        self._compiled = shapes
-        return fn
-
-    def _tree(self, shapes: list[frozenset[str]], pad: str) -> list[str]:
-        """Branches telling same-length shapes apart by ``in`` tests, then each shape's body."""
-        if len(shapes) == 1:
-            return self._branch(shapes[0], pad)
-        counts: dict[str, int] = {}
-        for shape in shapes:
-            for key in shape:
-                counts[key] = counts.get(key, 0) + 1
-        key = min(
-            (k for k, c in counts.items() if c < len(shapes)),
-            key=lambda k: (abs(2 * counts[k] - len(shapes)), k),
-        )
-        return [
-            f"{pad}if {key!r} in d:",
-            *self._tree([s for s in shapes if key in s], pad + "    "),
-            f"{pad}else:",
-            *self._tree([s for s in shapes if key not in s], pad + "    "),
-        ]
-
-    def _branch(self, shape: frozenset[str], pad: str) -> list[str]:
-        """Straight-line code for one shape; ``nul`` notes a known field sent as ``null``."""
-        out = [f"{pad}o = _Builder()"]
-        nullable = any(not f.required and f.wire in shape for f in self.fields)
-        if nullable:
-            out.append(f"{pad}nul = 0")
-        for i, f in enumerate(self.fields):
-            if f.wire not in shape:
-                out.append(f"{pad}o.{f.name} = None")
-                continue
-            out.append(f"{pad}v = d[{f.wire!r}]")
-            out.extend(pad + line for line in _convert(i, f))
-            out.append(f"{pad}o.{f.name} = v")
-        # Every key of the shape must be read: with the length equal, that proves the record
-        # has exactly these keys (an unknown key that is missing raises KeyError here).
-        keep_unknown = not shape <= self.by_wire.keys()
-        out.extend(f"{pad}d[{k!r}]" for k in sorted(shape - self.by_wire.keys()))
-        unknown = "{k: v for k, v in d.items() if k not in _known}"
-        with_nulls = (
-            "{k: v for k, v in d.items() if v is None or k not in _known or type(v) is bool}"
-        )
-        plain = f"_proxy({unknown})" if keep_unknown else "_EMPTY"
-        if nullable:
-            out.append(f"{pad}o.extra = _proxy({with_nulls}) if nul else {plain}")
-        else:
-            out.append(f"{pad}o.extra = {plain}")
-        out.append(f"{pad}o.__class__ = _cls")
-        out.append(f"{pad}append(o)")
-        return out
-
-    def _exec(self, lines: list[str], what: str) -> dict[str, Any]:
-        ns = dict(self._ns)
-        name = f"<flynn_async structure {self.cls.__name__} {what}>"
-        exec(compile("\n".join(lines), name, "exec"), ns)
-        return ns
-
-
-def _convert(i: int, f: _Field) -> list[str]:
-    """Lines that check and convert ``v`` (the value of field ``i``) in place.
-
-    A ``null`` in an optional field stays ``None`` and sets ``nul``; in a required field it
-    fails like any value of the wrong type. Unknown codes raise ``KeyError`` (the record then
-    takes the generic path, which keeps them as text). A flag sent as a JSON boolean is read
-    here and sets ``nul`` too, so that the value as sent is kept in ``extra``; flag text other
-    than ``"Y"``/``"N"`` takes the generic path.
-    """
-    opt = not f.required
-    if f.kind == "flag":
-        return [
-            "if type(v) is str:",
-            f"    v = _m{i}[v]",
-            "elif v is None:",
-            "    nul = 1",
-            "else:",
-            "    v = _flag(v)",
-            "    nul = 1",
-        ]
-    if f.kind == "text":
-        if opt:
-            return [
-                "if type(v) is not str:",
-                "    if v is not None:",
-                "        _text(v)",
-                "    nul = 1",
-            ]
-        return ["if type(v) is not str:", "    _text(v)"]
-    if f.kind == "money":
-        if opt:
-            return [
-                "if type(v) is not _D:",
-                "    if type(v) is int:",
-                "        v = _ints[v]",
-                "    elif v is None:",
-                "        nul = 1",
-                "    else:",
-                "        _money(v)",
-            ]
-        return ["if type(v) is not _D:", "    v = _ints[v] if type(v) is int else _money(v)"]
-    table = {"enum": f"_m{i}", "shared": "_shared", "date": "_dates", "period": "_periods"}[f.kind]
-    if opt:
-        return ["if v is None:", "    nul = 1", "else:", f"    v = {table}[v]"]
-    return [f"v = {table}[v]"]
-
-
-def _builder(cls: type) -> type:
-    """A subclass of ``cls`` that can be filled with plain attribute stores.
-
-    A frozen class's ``__setattr__`` raises, and calling each slot's descriptor costs a call
-    per field. The builder adds no slots and takes back ``object``'s ``__setattr__`` and
-    ``__delattr__`` (both, so that CPython uses its generic attribute setter and specialises
-    each store), so a generated function fills it with one fast store per field, then sets
-    ``__class__`` to ``cls``: the same layout, so the result is exactly the object the
-    constructor would have built (a test holds the two equal), at about a quarter of the cost.
-    """
-    return type(
-        f"_Build{cls.__name__}",
-        (cls,),
-        {
-            "__slots__": (),
-            "__setattr__": object.__setattr__,
-            "__delattr__": object.__delattr__,
-            "__init__": object.__init__,  # ``_Builder()``: an empty instance, in C
-            "__module__": __name__,
-            "__doc__": f"Private: fills a {cls.__name__} during decoding (never escapes).",
-        },
+_UNSET: Final = msgspec.UNSET
+
+
+class _Data(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True):
+    """A page's ``data`` when it holds only the known sections."""
+
+    b2b: tuple[m.ImsInvoice, ...] | msgspec.UnsetType = _UNSET
+    b2ba: tuple[m.ImsAmendedInvoice, ...] | msgspec.UnsetType = _UNSET
+    b2bdn: tuple[m.ImsNote, ...] | msgspec.UnsetType = _UNSET
+    b2bdna: tuple[m.ImsAmendedNote, ...] | msgspec.UnsetType = _UNSET
+    b2bcn: tuple[m.ImsNote, ...] | msgspec.UnsetType = _UNSET
+    b2bcna: tuple[m.ImsAmendedNote, ...] | msgspec.UnsetType = _UNSET
+    ecom: tuple[m.ImsInvoice, ...] | msgspec.UnsetType = _UNSET
+    ecoma: tuple[m.ImsAmendedInvoice, ...] | msgspec.UnsetType = _UNSET
+
+
+class _Page(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True):
+    """A whole page body: the API's envelope around ``data`` (every member kept as sent)."""
+
+    status: Any = _UNSET
+    data: _Data | msgspec.UnsetType = _UNSET
+    error: Any = _UNSET
+    info: Any = _UNSET
+    additionalInfo: Any = _UNSET
+    alert: Any = _UNSET
+
+
+assert tuple(msgspec.structs.fields(_Data)[i].name for i in range(8)) == m.KNOWN_SECTIONS
+
+_page_decoder: Final = _codec.typed_decoder(_Page)
+_EMPTY_DATA: Final = _Data()
+_encoder: Final = _codec.encoder()
+#: Writes a decoded page back for counting only: amounts as text (much faster than as numbers),
+#: dates and periods as empty texts (theirs hold no colon and no quote).
+_counting_encoder: Final = msgspec.json.Encoder(enc_hook=lambda _: "", decimal_format="string")
+
+
+def _layout(cls: type[m.ImsRecord]) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+    """Where a record class's wire fields sit in :func:`msgspec.structs.astuple`: its width,
+    the positions of fields compared to ``None`` cheaply (text, codes, dates), and of those
+    counted by identity (money: ``Decimal == None`` asks ``numbers.Rational``; periods)."""
+    position = {info.name: i for i, info in enumerate(msgspec.structs.fields(cls))}
+    fields = _codec.wire_fields(cls)
+    slow = {"money", "period"}
+    return (
+        len(position),
+        tuple(position[f.attr] for f in fields if f.kind not in slow),
+        tuple(position[f.attr] for f in fields if f.kind in slow),
     )
 
 
-_FAST: Final[dict[type[m.ImsRecord], _RecordCodec]] = {
-    cls: _RecordCodec(cls) for cls in set(m.SECTION_RECORD_TYPES.values())
+_LAYOUT: Final = {cls: _layout(cls) for cls in set(m.SECTION_RECORD_TYPES.values())}
+_MONEY_AT: Final = {
+    cls: tuple(
+        i
+        for i, info in enumerate(msgspec.structs.fields(cls))
+        if info.name in {f.attr for f in _codec.wire_fields(cls) if f.kind == "money"}
+    )
+    for cls in _LAYOUT
 }
 
 
-# ----------------------------------------------------------------------------------------------
-# The private cattrs converter: unstructuring, and detailed error reports.
-# ----------------------------------------------------------------------------------------------
+def _nones(values: list[Any]) -> int:
+    """How many of ``values`` are ``None``, by identity (``Decimal == None`` is slow)."""
+    return sum(map(operator.is_, values, itertools.repeat(None)))
 
 
-def _make_converter() -> cattrs.Converter:
-    conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=False)
-    conv.register_structure_hook(Decimal, _money)
-    conv.register_structure_hook(str, _text)
-    conv.register_structure_hook(ReturnPeriod, _period)
-    conv.register_unstructure_hook(Decimal, lambda d: d)
-    conv.register_unstructure_hook(ReturnPeriod, str)
-    conv.register_structure_hook_func(lambda t: _open_enum_of(t) is not None, _structure_open_enum)
-    for cls in set(m.SECTION_RECORD_TYPES.values()):
-        attrs.resolve_types(cls)
-        struct: dict[str, Any] = {"extra": override(omit=True)}
-        unstruct: dict[str, Any] = {"extra": override(omit=True)}
-        for f in attrs.fields(cls):
-            if f.name == "extra":
-                continue
-            wire = f.metadata[m.WIRE]
-            if m.DATE_FORMAT in f.metadata:
-                fmt = f.metadata[m.DATE_FORMAT]
-                struct[f.name] = override(rename=wire, struct_hook=_ims_date)
-                unstruct[f.name] = override(
-                    rename=wire,
-                    unstruct_hook=_date_formatter(fmt),
-                )
-            else:
-                struct[f.name] = override(rename=wire)
-                unstruct[f.name] = override(rename=wire, unstruct_hook=_plain)
-        conv.register_structure_hook(cls, make_dict_structure_fn(cls, conv, **struct))
-        conv.register_unstructure_hook(
-            cls, make_dict_unstructure_fn(cls, conv, _cattrs_omit_if_default=True, **unstruct)
-        )
-    return conv
+def _same_keys_and_texts(body: bytes, page: _Page, data: _Data) -> bool:
+    """Does ``page`` hold every key and text of ``body``, no more, no less?
+
+    Every key of a JSON text is followed by one colon and written with two double quotes, and
+    every text value has two quotes; so when no text holds a colon and no backslash escapes a
+    quote, the body's colons are its keys and its quotes two per key and two per text. The
+    decoded page's keys are its envelope's, its sections' and its records' set fields; its
+    texts are the set fields other than money. A key sent twice, a ``null`` read as "absent"
+    and an amount sent as text all change a count. When the counts differ (a colon inside a
+    text), the page is written back as JSON in C and the two compared the same way, the
+    written-back texts holding the same colons and quotes as the body's; a body with an escape
+    (a backslash) is then left to the lossless path. Counting can only err towards that path:
+    the body's colons and quotes are never fewer than the keys and texts it really holds.
+    """
+    envelope = _encoder.encode(msgspec.structs.replace(page, data=_EMPTY_DATA))
+    keys = envelope.count(b":")
+    quotes = envelope.count(b'"')
+    money = 0
+    for name in m.KNOWN_SECTIONS:
+        records = getattr(data, name)
+        if records is _UNSET:
+            continue
+        keys += 1
+        quotes += 2
+        if not records:
+            continue
+        cls = type(records[0])
+        width, cheap_at, slow_at = _LAYOUT[cls]
+        n = len(records)
+        values = list(itertools.chain.from_iterable(map(_astuple, records)))
+        set_cheap = sum(n - values[i::width].count(None) for i in cheap_at)
+        set_by_slot = {i: n - _nones(values[i::width]) for i in slow_at}
+        set_slow = sum(set_by_slot.values())
+        set_money = sum(set_by_slot[i] for i in _MONEY_AT[cls])
+        money += set_money
+        keys += set_cheap + set_slow
+        quotes += 4 * (set_cheap + set_slow) - 2 * set_money
+    colons = body.count(b":")
+    if colons == keys and body.count(b'"') == quotes:
+        return True
+    if b"\\" in body:  # an escape could make a text's colons differ once written back
+        return False
+    again = _counting_encoder.encode(page)  # amounts written as text: 2 quotes each
+    return again.count(b":") == colons and again.count(b'"') - 2 * money == body.count(b'"')
 
 
-def _structure_open_enum(value: Any, tp: Any) -> Any:
-    enum_cls = _open_enum_of(tp)
-    assert enum_cls is not None
-    if value is None and NoneType in get_args(tp):
-        return None
-    if enum_cls is YesNo:
-        return _flag(value)
-    return _open_enum_parser(enum_cls)(value, tp)
+_astuple: Final = msgspec.structs.astuple
 
 
-def _date_formatter(fmt: str) -> Callable[[date], str]:
-    def unparse(value: date) -> str:
-        return value.strftime(fmt)
+def decode_page_fast(body: bytes) -> m.ImsInvoices | None:
+    """A successful page's records in one typed call, or ``None`` if the page needs more.
 
-    return unparse
-
-
-def _plain(value: Any) -> Any:
-    """Open-enum members back to their text; everything else as it is."""
-    if isinstance(value, _OpenEnum):
-        return value.value
-    if isinstance(value, ReturnPeriod):
-        return str(value)
-    return value
-
-
-_converter: Final = _make_converter()
-
-
-def _format(exc: BaseException, tp: type | None) -> str:
-    if isinstance(exc, KeyError):
-        return "required field is missing"
-    return str(exc) or type(exc).__name__
-
-
-def _explain(record: Any, cls: type[m.ImsRecord], path: str, fast_error: Exception) -> list[str]:
-    """Messages naming every bad field of ``record``, by cattrs' detailed validation."""
-    if type(record) is not dict:
-        return [f"expected a JSON object, got {describe(record)} @ {path}"]
+    ``None`` means only "not this way": the body may be an error envelope, carry what the
+    models do not know, repeat a key, or not be JSON at all. The caller then reads it the
+    general way (:func:`structure_invoices` after the envelope is checked), which keeps
+    everything or raises the precise error. Never raises.
+    """
     try:
-        _converter.structure(record, cls)
-    except Exception as exc:  # the detailed report of the same failure
-        wire = {f.name: f.wire for f in _fields(cls)}
-        messages = []
-        for message in cattrs.transform_error(exc, path=path, format_exception=_format):
-            text, _, where = message.rpartition(" @ ")
-            head, _, name = where.rpartition(".")
-            if name in wire:
-                where = f"{head}.{wire[name]}"
-            messages.append(f"{text} @ {where}")
-        return messages
-    if isinstance(fast_error, KeyError):
-        return [f"required field {fast_error.args[0]!r} is missing @ {path}"]
-    return [f"{fast_error} @ {path}"]  # pragma: no cover - both paths must fail alike
+        page = _page_decoder.decode(body)
+    except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+        return None
+    data = page.data
+    if data is _UNSET:
+        return None
+    status = page.status
+    if status is _UNSET:
+        if page.error is not _UNSET and page.error is not None:
+            return None
+    elif status != _api.STATUS_OK:
+        return None
+    if not _same_keys_and_texts(body, page, data):
+        return None
+    sections = {
+        name: records for name in m.KNOWN_SECTIONS if (records := getattr(data, name)) is not _UNSET
+    }
+    return m.ImsInvoices(**sections, present=frozenset(sections))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -660,21 +228,7 @@ def _structure_invoices(data: Any, where: dict[str, Any]) -> m.ImsInvoices:
                     )
             other[key] = tuple(FrozenMap(item) for item in value)
             continue
-        fast = _FAST[cls]
-        try:
-            known[key] = fast.many(value)
-        except Exception:
-            for i, item in enumerate(value):
-                try:
-                    fast(item)
-                except RecursionError:
-                    raise
-                except Exception as exc:
-                    messages = _explain(item, cls, f"$.{key}[{i}]", exc)
-                    raise ResponseError(
-                        "page does not match the IMS schema: " + "; ".join(messages), **where
-                    ) from None
-            raise  # pragma: no cover - the loop above re-finds the failure
+        known[key] = _codec.structure_many(cls, value, f"$.{key}", where)
     return m.ImsInvoices(
         **known,
         other_sections=FrozenMap(other) if other else EMPTY,
@@ -689,19 +243,14 @@ def decode_ims_page(body: bytes) -> m.ImsInvoices:
     Raises :class:`~flynn_async.ResponseError` when the body is not JSON or not a page, and an
     :class:`~flynn_async.ApiError` when it is an error envelope.
     """
+    fast = decode_page_fast(body)
+    if fast is not None:
+        return fast
     try:
         document = loads(body)
     except msgspec.DecodeError as exc:
         raise ResponseError(f"page body is not valid JSON: {exc}") from None
     return structure_invoices(unwrap(document, http_status=200))
-
-
-def unstructure_record(record: m.ImsRecord) -> dict[str, Any]:
-    """A record as the server shaped it (wire names; ``Decimal`` amounts; extras last)."""
-    out: dict[str, Any] = _converter.unstructure(record, type(record))
-    if record.extra:
-        out.update(thaw(record.extra))
-    return out
 
 
 def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
@@ -710,7 +259,7 @@ def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
     for name in result.section_names():
         if name in m.SECTION_RECORD_TYPES:
             known: tuple[m.ImsRecord, ...] = getattr(result, name)
-            out[name] = [unstructure_record(r) for r in known]
+            out[name] = [_codec.to_wire(r) for r in known]
         else:
             out[name] = [thaw(r) for r in result.other_sections[name]]
     out.update(thaw(result.extra))
@@ -718,8 +267,15 @@ def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
 
 
 def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
-    """Concatenate results section by section, in the order given."""
+    """Concatenate results section by section, in the order given.
+
+    The result is what is held: values that repeat from record to record are shared
+    (:func:`~flynn_async.ims._models.keep_once`).
+    """
     parts = list(parts)
+    for part in parts:
+        for key in m.KNOWN_SECTIONS:
+            m.keep_once(getattr(part, key))
     if len(parts) == 1:
         return parts[0]
     known: dict[str, list[Any]] = {k: [] for k in m.KNOWN_SECTIONS}

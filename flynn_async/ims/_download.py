@@ -36,7 +36,7 @@ from flynn_async.gst._taxpayer_locks import TaxpayerLocks
 from ._actions import ActionSubmittedCallback, ImsActionResult, ImsActions, ImsDecision
 from ._actions import ImsRequestStatus as ImsRequestStatus
 from ._counts import ImsCounts
-from ._decoding import combine_sections, merge_invoices, structure_invoices
+from ._decoding import combine_sections, decode_page_fast, merge_invoices, structure_invoices
 from ._models import ImsEntry, ImsInvoices, ImsSection, ImsStatus, parse_sections
 
 log: Final = logging.getLogger("flynn_async.ims")
@@ -54,6 +54,10 @@ class ImsCodec:
     def decode(self, data: Any, *, route: str, task_id: str, page: int) -> ImsInvoices:
         """Structure one page's ``data``."""
         return structure_invoices(data, route=route, task_id=task_id, page=page)
+
+    def decode_body(self, body: bytes) -> ImsInvoices | None:
+        """A whole page body in one typed call, or ``None`` if it needs :meth:`decode`."""
+        return decode_page_fast(body)
 
     def merge(self, pages: Sequence[ImsInvoices]) -> ImsInvoices:
         """Concatenate the pages in order."""

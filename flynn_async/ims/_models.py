@@ -2,26 +2,30 @@
 
 Nothing here knows about HTTP or asyncio (return periods live in :mod:`flynn_async.gst`, task
 state in :mod:`flynn_async._tasks`, ``FrozenMap`` and ``YesNo`` in :mod:`flynn_async._core`).
-Records are frozen, slotted attrs classes; money is :class:`decimal.Decimal` exactly as the
-server sent it; dates are :class:`datetime.date`; codes
-are *open* enums: a code the models know becomes an enum member, an unknown one stays a plain
-``str`` so nothing the server says is lost. Fields the models don't know are kept in each
-record's ``extra`` mapping and written back by ``to_dict()``.
+Records are frozen :class:`msgspec.Struct` classes described by the one wire codec
+(:mod:`flynn_async._core._codec`); money is :class:`decimal.Decimal` exactly as the server sent
+it; dates are :class:`datetime.date`; codes are *open* enums: a code the models know becomes an
+enum member, an unknown one stays a plain ``str`` so nothing the server says is lost. Fields the
+models don't know are kept in each record's ``extra`` mapping and written back by
+``to_dict()``. The merged result, :class:`ImsInvoices`, is the library's own value (attrs).
 """
 
 from __future__ import annotations
 
+import itertools
+import operator
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from datetime import date
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Final, TypeAlias
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 import attrs
+import msgspec
 
+from flynn_async._core._codec import DayMonthYear, WireRecord
 from flynn_async._core._errors import InvalidInput
-from flynn_async._core._values import EMPTY, FrozenMap, YesNo, _OpenEnum
+from flynn_async._core._values import EMPTY, YesNo, _OpenEnum
 from flynn_async._http import _api
 from flynn_async.gst._period import ReturnPeriod
 
@@ -40,12 +44,6 @@ __all__ = [
     "SourceForm",
 ]
 
-#: attrs metadata key holding a field's name on the wire.
-WIRE: Final = "flynn_wire"
-#: attrs metadata key holding a date field's wire format.
-DATE_FORMAT: Final = "flynn_date_format"
-#: attrs metadata key marking text with few distinct values (one shared ``str`` per value).
-SHARED: Final = "flynn_shared"
 IMS_DATE_FORMAT: Final = "%d-%m-%Y"
 
 
@@ -124,98 +122,188 @@ assert tuple(s.value for s in ImsSection) == _api.IMS_SECTIONS
 assert tuple(s.value for s in ImsStatus) == _api.IMS_STATUSES
 
 
-def _frozen(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
-    """A record's ``extra`` as a deeply read-only :class:`FrozenMap`."""
-    if type(value) is FrozenMap:
-        return value
-    return FrozenMap(value) if value else EMPTY
+#: Each record attribute's wire name (every record class takes the names it has).
+WIRE_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "supplier_gstin": "stin",
+        "value": "val",
+        "return_period": "rtnprd",
+        "source_form": "srcform",
+        "place_of_supply": "pos",
+        "taxable_value": "txval",
+        "igst": "iamt",
+        "cgst": "camt",
+        "sgst": "samt",
+        "cess": "cess",
+        "action": "action",
+        "source_filing_status": "srcfilstatus",
+        "hash": "hash",
+        "pending_not_allowed": "ispendactnallwd",
+        "pending_action_blocked": "ispendactblocked",
+        "remarks_blocked": "isRemarksBlocked",
+        "itc_reduction_not_allowed": "isItcRedReqBlocked",
+        "itc_reduction_request_blocked": "itcRedReqBlocked",
+        "itc_reduction_required": "itcRedReq",
+        "declared_igst": "declIgst",
+        "declared_cgst": "declCgst",
+        "declared_sgst": "declSgst",
+        "declared_cess": "declCess",
+        "remarks": "remarks",
+        "previous_status": "prev_status",
+        "number": "inum",
+        "date": "idt",
+        "invoice_type": "inv_typ",
+        "original_number": "oinum",
+        "original_date": "oidt",
+    }
+)
+_NOTE_NAMES: Final = MappingProxyType(
+    {
+        **WIRE_NAMES,
+        "number": "nt_num",
+        "date": "nt_dt",
+        "original_number": "ont_num",
+        "original_date": "ont_dt",
+    }
+)
+
+if TYPE_CHECKING:
+    #: A code of an open list: a known code is its enum member, an unknown one stays text.
+    Status: TypeAlias = ImsStatus | str
+    Form: TypeAlias = SourceForm | str
+    Filing: TypeAlias = FilingStatus | str
+    Flag: TypeAlias = YesNo | str
+    InvType: TypeAlias = InvoiceType | str
+    Period: TypeAlias = ReturnPeriod | str
+else:  # what the typed decoder reads: a code it does not know takes the lossless path
+    Status, Form, Filing, Flag, InvType, Period = (
+        ImsStatus,
+        SourceForm,
+        FilingStatus,
+        YesNo,
+        InvoiceType,
+        ReturnPeriod,
+    )
 
 
-def _wire(name: str, **extra: Any) -> dict[str, Any]:
-    return {WIRE: name, **extra}
+#: The one shared zero amount (``0`` as sent: no fraction digits, no sign).
+_ZERO: Final = Decimal(0)
 
 
-def _opt(name: str, **extra: Any) -> Any:
-    return attrs.field(default=None, metadata=_wire(name, **extra))
+def _is_zero(amount: Decimal | None) -> bool:
+    """Is ``amount`` exactly ``0`` as sent (not ``0.00``, not ``-0``: those keep their digits)?"""
+    return (
+        amount is not None
+        and not amount
+        and amount is not _ZERO
+        and amount.adjusted() == 0
+        and not amount.is_signed()
+    )
 
 
-def _ims_date(name: str) -> Any:
-    return attrs.field(metadata=_wire(name, **{DATE_FORMAT: IMS_DATE_FORMAT}))
+#: The amounts that are zero on most records (the taxes that do not apply).
+_MOSTLY_ZERO: Final = ("igst", "cgst", "sgst", "cess")
+#: Text that repeats from record to record: one ``str`` per distinct value in held results.
+_REPEATED_TEXT: Final = ("supplier_gstin", "place_of_supply")
+_SHARED: Final[dict[str, str]] = {}
+_SHARED_LIMIT: Final = 65536
 
 
-@attrs.frozen(kw_only=True)
-class ImsRecord:
+def keep_once(records: Sequence[ImsRecord]) -> None:
+    """Share the values of held records that repeat from record to record, in place.
+
+    The typed decoder makes a new object for every value it reads; a kept result holds each
+    supplier GSTIN and place of supply once, and the taxes that do not apply (sent as ``0``) as
+    the one shared zero. The values are equal before and after, so nothing a reader can see
+    changes; zeros written with fraction digits (``0.00``) keep their own object and digits.
+    Each field is done a column at a time (found in C, set one by one).
+    """
+    put = msgspec.structs.force_setattr
+    if len(_SHARED) > _SHARED_LIMIT:
+        _SHARED.clear()
+    for name in _REPEATED_TEXT:
+        column = list(map(operator.attrgetter(name), records))
+        shared = list(map(_SHARED.setdefault, column, column))
+        for i in itertools.compress(range(len(column)), map(operator.is_not, shared, column)):
+            if shared[i] is not None:
+                put(records[i], name, shared[i])
+    for name in _MOSTLY_ZERO:
+        column = list(map(operator.attrgetter(name), records))
+        for i in itertools.compress(range(len(column)), map(operator.not_, column)):
+            amount = column[i]
+            if _is_zero(amount):
+                put(records[i], name, _ZERO)
+
+
+class ImsRecord(WireRecord, frozen=True, kw_only=True, rename=WIRE_NAMES):
     """Fields every IMS record carries; the base of the four record kinds.
 
-    Attribute names are readable; each one's wire name is given in brackets. Only the supplier,
-    the document number and date, and the invoice value are required; every other field is
-    ``None`` when the server left it out. ``extra`` holds, unchanged, every field the models
-    don't know, and known optional fields that the server sent as ``null``.
+    A frozen :class:`msgspec.Struct`: attribute names are readable, each one's wire name is
+    given in brackets. Only the supplier, the document number and date, and the invoice value
+    are required; every other field is ``None`` when the server left it out. ``extra`` holds,
+    unchanged, every field the models don't know, and known optional fields that the server
+    sent as ``null``. Make a changed copy with :func:`msgspec.structs.replace`.
 
+    Codes are open: a known code is its enum member (``record.action is ImsStatus.ACCEPTED``),
+    an unknown one stays text; both compare equal to their code (``record.action == "A"``).
     Y/N flags read ``YesNo.YES``/``YesNo.NO`` whether the server sent ``"Y"``/``"N"`` or
     JSON ``true``/``false`` (any letter case for text); ``to_dict()`` gives back the form sent.
     """
 
     #: Supplier GSTIN (``stin``). Kept as sent: sandbox GSTINs are not validated.
-    supplier_gstin: str = attrs.field(metadata=_wire("stin", **{SHARED: True}))
+    supplier_gstin: str
     #: Invoice or note value (``val``).
-    value: Decimal = attrs.field(metadata=_wire("val"))
-    #: Return period of the supplier's return (``rtnprd``).
-    return_period: ReturnPeriod | None = _opt("rtnprd")
+    value: Decimal
+    #: Return period of the supplier's return (``rtnprd``); text if it is not ``MMYYYY``.
+    return_period: Period | None = None
     #: Source return (``srcform``).
-    source_form: SourceForm | str | None = _opt("srcform")
+    source_form: Form | None = None
     #: Place of supply, two-digit state code (``pos``).
-    place_of_supply: str | None = _opt("pos", **{SHARED: True})
+    place_of_supply: str | None = None
     #: Taxable value (``txval``).
-    taxable_value: Decimal | None = _opt("txval")
+    taxable_value: Decimal | None = None
     #: Integrated tax (``iamt``).
-    igst: Decimal | None = _opt("iamt")
+    igst: Decimal | None = None
     #: Central tax (``camt``).
-    cgst: Decimal | None = _opt("camt")
+    cgst: Decimal | None = None
     #: State/UT tax (``samt``).
-    sgst: Decimal | None = _opt("samt")
+    sgst: Decimal | None = None
     #: Cess (``cess``).
-    cess: Decimal | None = _opt("cess")
+    cess: Decimal | None = None
     #: The recipient's IMS action (``action``).
-    action: ImsStatus | str | None = _opt("action")
+    action: Status | None = None
     #: Whether the source return is filed (``srcfilstatus``).
-    source_filing_status: FilingStatus | str | None = _opt("srcfilstatus")
+    source_filing_status: Filing | None = None
     #: Record hash (``hash``).
-    hash: str | None = _opt("hash")
+    hash: str | None = None
     #: Pending not allowed, under its older wire name (``ispendactnallwd``). Read
     #: :attr:`pending_blocked`, which answers from either name.
-    pending_not_allowed: YesNo | str | None = _opt("ispendactnallwd")
+    pending_not_allowed: Flag | None = None
     #: Pending blocked, under its newer wire name (``ispendactblocked``). Read
     #: :attr:`pending_blocked`, which answers from either name.
-    pending_action_blocked: YesNo | str | None = _opt("ispendactblocked")
+    pending_action_blocked: Flag | None = None
     #: Are remarks blocked (``isRemarksBlocked``).
-    remarks_blocked: YesNo | str | None = _opt("isRemarksBlocked")
+    remarks_blocked: Flag | None = None
     #: No ITC-reduction declaration allowed, one wire name (``isItcRedReqBlocked``). Read
     #: :attr:`itc_reduction_blocked`, which answers from either name.
-    itc_reduction_not_allowed: YesNo | str | None = _opt("isItcRedReqBlocked")
+    itc_reduction_not_allowed: Flag | None = None
     #: No ITC-reduction declaration allowed, the other wire name (``itcRedReqBlocked``). Read
     #: :attr:`itc_reduction_blocked`, which answers from either name.
-    itc_reduction_request_blocked: YesNo | str | None = _opt("itcRedReqBlocked")
+    itc_reduction_request_blocked: Flag | None = None
     #: Is an ITC reduction required (``itcRedReq``).
-    itc_reduction_required: YesNo | str | None = _opt("itcRedReq")
+    itc_reduction_required: Flag | None = None
     #: Declared IGST (``declIgst``).
-    declared_igst: Decimal | None = _opt("declIgst")
+    declared_igst: Decimal | None = None
     #: Declared CGST (``declCgst``).
-    declared_cgst: Decimal | None = _opt("declCgst")
+    declared_cgst: Decimal | None = None
     #: Declared SGST (``declSgst``).
-    declared_sgst: Decimal | None = _opt("declSgst")
+    declared_sgst: Decimal | None = None
     #: Declared cess (``declCess``).
-    declared_cess: Decimal | None = _opt("declCess")
+    declared_cess: Decimal | None = None
     #: Recipient's remarks (``remarks``).
-    remarks: str | None = _opt("remarks")
+    remarks: str | None = None
     #: The action before the last change (``prev_status``).
-    previous_status: ImsStatus | str | None = _opt("prev_status")
-    #: Fields the models don't know, known ones sent as ``null``, and Y/N flags sent in
-    #: another form than ``"Y"``/``"N"`` (``true``, ``"y"``), each exactly as sent and deeply
-    #: read-only (arrays as tuples, objects as :class:`FrozenMap`). Not part of the hash.
-    extra: Mapping[str, Any] = attrs.field(
-        default=EMPTY, eq=True, hash=False, repr=False, converter=_frozen
-    )
+    previous_status: Status | None = None
 
     @property
     def pending_blocked(self) -> YesNo | str | None:
@@ -253,55 +341,45 @@ class ImsRecord:
         )
         return self.pending_not_allowed
 
-    def to_dict(self) -> dict[str, Any]:
-        """The record as the server shaped it: wire names, amounts as ``Decimal``."""
-        from ._decoding import unstructure_record
 
-        return unstructure_record(self)
-
-
-@attrs.frozen(kw_only=True)
-class ImsInvoice(ImsRecord):
+class ImsInvoice(ImsRecord, frozen=True, kw_only=True, rename=WIRE_NAMES):
     """A supplier invoice (sections ``b2b`` and ``ecom``)."""
 
     #: Invoice number (``inum``).
-    number: str = attrs.field(metadata=_wire("inum"))
+    number: str
     #: Invoice date (``idt``, ``DD-MM-YYYY``).
-    date: date = _ims_date("idt")
+    date: DayMonthYear
     #: Invoice type (``inv_typ``); absent on ``ecom``.
-    invoice_type: InvoiceType | str | None = _opt("inv_typ")
+    invoice_type: InvType | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ImsAmendedInvoice(ImsInvoice):
+class ImsAmendedInvoice(ImsInvoice, frozen=True, kw_only=True, rename=WIRE_NAMES):
     """An amendment of an invoice (sections ``b2ba`` and ``ecoma``)."""
 
     #: The original invoice's number (``oinum``).
-    original_number: str = attrs.field(metadata=_wire("oinum"))
+    original_number: str
     #: The original invoice's date (``oidt``).
-    original_date: date = _ims_date("oidt")
+    original_date: DayMonthYear
 
 
-@attrs.frozen(kw_only=True)
-class ImsNote(ImsRecord):
+class ImsNote(ImsRecord, frozen=True, kw_only=True, rename=_NOTE_NAMES):
     """A debit or credit note (sections ``b2bdn`` and ``b2bcn``)."""
 
     #: Note number (``nt_num``).
-    number: str = attrs.field(metadata=_wire("nt_num"))
+    number: str
     #: Note date (``nt_dt``).
-    date: date = _ims_date("nt_dt")
+    date: DayMonthYear
     #: Invoice type (``inv_typ``).
-    invoice_type: InvoiceType | str | None = _opt("inv_typ")
+    invoice_type: InvType | None = None
 
 
-@attrs.frozen(kw_only=True)
-class ImsAmendedNote(ImsNote):
+class ImsAmendedNote(ImsNote, frozen=True, kw_only=True, rename=_NOTE_NAMES):
     """An amendment of a note (sections ``b2bdna`` and ``b2bcna``)."""
 
     #: The original note's number (``ont_num``).
-    original_number: str = attrs.field(metadata=_wire("ont_num"))
+    original_number: str
     #: The original note's date (``ont_dt``).
-    original_date: date = _ims_date("ont_dt")
+    original_date: DayMonthYear
 
 
 #: The record class of each known section key.
@@ -323,8 +401,6 @@ SECTION_RECORD_TYPES: Final[Mapping[str, type[ImsRecord]]] = MappingProxyType(
 )
 KNOWN_SECTIONS: Final = tuple(SECTION_RECORD_TYPES)
 assert tuple(s.key for s in ImsSection) == KNOWN_SECTIONS
-
-_ZERO: Final = Decimal(0)
 
 
 @attrs.frozen
