@@ -17,7 +17,7 @@ schema, version 1 (every key is required):
 ``machine``
     The lines describing the machine and the software measured, as printed.
 ``rows``
-    One object per table row, in order: ``target`` (``"1"`` to ``"7"``), ``figure``,
+    One object per table row, in order: ``target`` (``"1"`` to ``"8"``), ``figure``,
     ``measured`` and ``goal`` (the texts of the table), ``met`` (``true``, ``false``, or
     ``null`` for a figure shown for information) and ``values`` (the numbers behind
     ``measured``: an object of names to numbers, units in the names: ``_ms``, ``_s``, ``_mb``).
