@@ -16,8 +16,8 @@ serves every direction:
 Money is :class:`~decimal.Decimal` with exactly the digits sent (a JSON number: a string, a
 float or a boolean where money is due is an error); dates are :class:`datetime.date`, times
 (``YYYY-MM-DD HH:MM:SS`` in a zone the record's type names) aware :class:`datetime.datetime`;
-codes are
-*open*: a known code is its enum member, an unknown one stays text. Nothing here knows HTTP.
+codes are *open*: a known code is its enum member, an unknown one stays text. Nothing here
+knows HTTP.
 """
 
 from __future__ import annotations
