@@ -35,6 +35,7 @@ from flynn_async import (
 from flynn_async._core import _codec
 from flynn_async._core import _json as _core_json
 from flynn_async._core._json import MAX_DEPTH, dumps, loads
+from flynn_async._core._period import _parse_return_period
 from flynn_async._http import _api
 from flynn_async.ims import (
     FilingStatus,
@@ -775,7 +776,7 @@ def test_date_and_period_caches_are_bounded_and_never_keep_a_bad_value() -> None
         parse("31-02-2024")
     assert before == parse.cache_info().currsize  # type: ignore[attr-defined]
     assert parse("01-03-2024") is parse("01-03-2024")  # one shared date per value
-    assert 1024 == _codec._period.cache_info().maxsize
+    assert 4096 == _parse_return_period.cache_info().maxsize
 
 
 # ------------------------------------------------------------------------------------------

@@ -197,11 +197,6 @@ def _time_text(value: _dt.datetime, zone: _dt.tzinfo) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
-@functools.lru_cache(maxsize=1024)
-def _period(text: str) -> ReturnPeriod:
-    return _parse_return_period(text)
-
-
 def decode_hook(tp: type, value: Any) -> Any:
     """msgspec's hook for the codec's own wire types (dates by form, return periods).
 
@@ -214,7 +209,7 @@ def decode_hook(tp: type, value: Any) -> Any:
         if parse is not None:
             return parse(value)
         if tp is ReturnPeriod:
-            return _period(value)
+            return _parse_return_period(value)
         if isinstance(tp, type) and issubclass(tp, WallTime):
             return _time(tp, value)
     raise TypeError(f"no wire conversion to {tp.__name__} from {describe(value)}")
@@ -463,7 +458,7 @@ def _scalar(f: WireField, value: Any) -> tuple[Any, bool]:
         return _time(f.type, value), False
     if kind == "period":
         try:
-            return _period(value), False
+            return _parse_return_period(value), False
         except ValueError:
             return value, True  # kept as sent; the field reads it as text
     if type(value) is not f.type or (f.type is int and type(value) is bool):

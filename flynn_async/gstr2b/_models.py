@@ -65,9 +65,8 @@ def _fail(message: str, path: str, where: Where) -> ResponseError:
     return ResponseError(f"GSTR-2B {path}: {message}", route=where.route, page=where.page)
 
 
-@functools.lru_cache(maxsize=8192)
 def _parse_date(text: str) -> _dt.date | None:
-    """``DD-MM-YYYY`` as a date (``None`` if it is not one); dates repeat: cached."""
+    """``DD-MM-YYYY`` as a date (``None`` if it is not one); the codec's parser caches."""
     try:
         return _codec.decode_hook(DayMonthYear, text)  # type: ignore[no-any-return]
     except (TypeError, ValueError):

@@ -76,10 +76,13 @@ _encoder: Final = _codec.encoder()
 _counting_encoder: Final = msgspec.json.Encoder(enc_hook=lambda _: "", decimal_format="string")
 
 
-def _layout(cls: type[m.ImsRecord]) -> tuple[int, tuple[int, ...], tuple[int, ...]]:
+def _layout(
+    cls: type[m.ImsRecord],
+) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
     """Where a record class's wire fields sit in :func:`msgspec.structs.astuple`: its width,
-    the positions of fields compared to ``None`` cheaply (text, codes, dates), and of those
-    counted by identity (money: ``Decimal == None`` asks ``numbers.Rational``; periods)."""
+    the positions of fields compared to ``None`` cheaply (text, codes, dates), of those
+    counted by identity (money: ``Decimal == None`` asks ``numbers.Rational``; periods), and
+    of its money fields (a subset of those)."""
     position = {info.name: i for i, info in enumerate(msgspec.structs.fields(cls))}
     fields = _codec.wire_fields(cls)
     slow = {"money", "period"}
@@ -87,18 +90,11 @@ def _layout(cls: type[m.ImsRecord]) -> tuple[int, tuple[int, ...], tuple[int, ..
         len(position),
         tuple(position[f.attr] for f in fields if f.kind not in slow),
         tuple(position[f.attr] for f in fields if f.kind in slow),
+        tuple(position[f.attr] for f in fields if f.kind == "money"),
     )
 
 
 _LAYOUT: Final = {cls: _layout(cls) for cls in set(m.SECTION_RECORD_TYPES.values())}
-_MONEY_AT: Final = {
-    cls: tuple(
-        i
-        for i, info in enumerate(msgspec.structs.fields(cls))
-        if info.name in {f.attr for f in _codec.wire_fields(cls) if f.kind == "money"}
-    )
-    for cls in _LAYOUT
-}
 
 
 def _nones(values: list[Any]) -> int:
@@ -132,14 +128,13 @@ def _same_keys_and_texts(body: bytes, page: _Page, data: _Data) -> bool:
         quotes += 2
         if not records:
             continue
-        cls = type(records[0])
-        width, cheap_at, slow_at = _LAYOUT[cls]
+        width, cheap_at, slow_at, money_at = _LAYOUT[type(records[0])]
         n = len(records)
         values = list(itertools.chain.from_iterable(map(_astuple, records)))
         set_cheap = sum(n - values[i::width].count(None) for i in cheap_at)
         set_by_slot = {i: n - _nones(values[i::width]) for i in slow_at}
         set_slow = sum(set_by_slot.values())
-        set_money = sum(set_by_slot[i] for i in _MONEY_AT[cls])
+        set_money = sum(set_by_slot[i] for i in money_at)
         money += set_money
         keys += set_cheap + set_slow
         quotes += 4 * (set_cheap + set_slow) - 2 * set_money
