@@ -615,14 +615,33 @@ def test_fast_path_equals_the_lossless_path_and_the_constructor(
 FAST_BASE = {"stin": "S", "val": 1, "inum": "N", "idt": "01-01-2024", "action": "A"}
 
 
+#: Records the typed call refuses and the lossless path keeps: read a record at a time.
+ODD_RECORDS = [
+    pytest.param({"x_new": 1}, id="unknown field"),
+    pytest.param({"x_new": {"deep": [1, {"k": None}]}}, id="unknown nested field"),
+    pytest.param({"itcRedReq": True}, id="boolean flag"),
+    pytest.param({"action": "Z"}, id="unknown code"),
+    pytest.param({"rtnprd": "132023"}, id="period not MMYYYY"),
+]
+
+
+@pytest.mark.parametrize("odd", ODD_RECORDS)
+def test_the_fast_path_reads_records_it_cannot_take_the_lossless_way(odd: dict[str, Any]) -> None:
+    plain = [{**FAST_BASE, "inum": f"N{i}", "pos": "27", "camt": 0} for i in range(4)]
+    records = [plain[0], {**plain[1], **odd}, plain[2], {**plain[3], **odd}]
+    data = {"b2b": records, "b2ba": [], "ecom": [plain[0]]}
+    body = dumps({"status": "1", "data": data, "error": None})
+    fast = _decoding.decode_page_fast(body)
+    assert fast is not None
+    assert fast == structure_invoices(data)
+    assert fast.to_dict() == data
+    assert {"b2b", "b2ba", "ecom"} == fast.present
+    assert [bool(r.extra) for r in fast.b2b] == [False, "action" not in odd] * 2
+
+
 @pytest.mark.parametrize(
     ("body", "why"),
     [
-        (
-            b'{"status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"01-01-2024",'
-            b'"x_new":1}]}}',
-            "unknown field",
-        ),
         (
             b'{"status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"01-01-2024",'
             b'"pos":null}]}}',
@@ -634,29 +653,54 @@ FAST_BASE = {"stin": "S", "val": 1, "inum": "N", "idt": "01-01-2024", "action": 
             "repeated key",
         ),
         (
+            b'{"status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"01-01-2024",'
+            b'"x_new":1},{"stin":"S","val":1,"val":2,"inum":"N","idt":"01-01-2024"}]}}',
+            "repeated key beside an unknown field",
+        ),
+        (
+            b'{"status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"01-01-2024",'
+            b'"x_new":1}],"b2b":[]}}',
+            "repeated section beside an unknown field",
+        ),
+        (
+            b'{"status":"1","status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N",'
+            b'"idt":"01-01-2024","x_new":1}]}}',
+            "repeated envelope key beside an unknown field",
+        ),
+        (
             b'{"status":"1","data":{"b2b":[{"stin":"S","val":"1.50","inum":"N",'
             b'"idt":"01-01-2024"}]}}',
             "text amount",
         ),
         (
             b'{"status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"01-01-2024",'
-            b'"itcRedReq":true}]}}',
-            "boolean flag",
+            b'"x_new":1},{"stin":"S","val":"1.50","inum":"N","idt":"01-01-2024"}]}}',
+            "text amount beside an unknown field",
+        ),
+        (
+            b'{"status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"31-02-2024",'
+            b'"x_new":1}]}}',
+            "a bad value in a record the typed call refuses",
         ),
         (
             b'{"status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"01-01-2024",'
-            b'"action":"Z"}]}}',
-            "unknown code",
+            b'"x_new":1}],"impg":[]}}',
+            "unknown section",
         ),
-        (b'{"status":"1","data":{"impg":[]}}', "unknown section"),
+        (b'{"status":"1","data":{"impg":[]}}', "unknown section alone"),
         (b'{"status":"1","data":{"b2b":[],"note":"x"}}', "unknown data key"),
         (b'{"status":"0","error":{"message":"m","error_cd":"E1"}}', "error envelope"),
+        (
+            b'{"status":"0","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"01-01-2024",'
+            b'"x_new":1}]}}',
+            "failed status around records the typed call refuses",
+        ),
         (b'{"status":"1","data":{"b2b":[]},"more":1}', "unknown envelope key"),
         (b"[1]", "not a page"),
         (b"{", "not JSON"),
     ],
 )
-def test_the_fast_path_hands_a_page_that_needs_more_to_the_lossless_path(
+def test_the_fast_path_hands_a_page_that_needs_more_to_the_general_way(
     body: bytes, why: str
 ) -> None:
     assert _decoding.decode_page_fast(body) is None, why
@@ -763,7 +807,9 @@ def test_repeated_text_is_held_once() -> None:
         {**base, "stin": "".join(["29ABCDE", "1234F1Z5"]), "inum": f"N{i}"} for i in range(3)
     ]
     page = decode_ims_page(dumps({"data": {"b2b": records}}))
-    section = merge_invoices([page]).b2b  # a held result (task.result() merges its pages)
+    assert page.b2b[0].supplier_gstin is not page.b2b[2].supplier_gstin  # as decoded
+    _decoding.hold_invoices(page)  # what task.result() does with each page as it comes in
+    section = merge_invoices([page]).b2b
     assert section[0].supplier_gstin is section[2].supplier_gstin
     assert section[0].place_of_supply is section[1].place_of_supply
 
@@ -777,6 +823,24 @@ def test_date_and_period_caches_are_bounded_and_never_keep_a_bad_value() -> None
     assert before == parse.cache_info().currsize  # type: ignore[attr-defined]
     assert parse("01-03-2024") is parse("01-03-2024")  # one shared date per value
     assert 4096 == _parse_return_period.cache_info().maxsize
+
+
+def test_the_decode_hook_shares_each_value_and_its_memory_is_bounded() -> None:
+    hook = _codec.decode_hook
+    made = _codec._MADE[_codec.DayMonthYear]
+    first = hook(_codec.DayMonthYear, "02-03-2024")
+    assert first is hook(_codec.DayMonthYear, "02-03-2024")
+    assert datetime.date(2024, 3, 2) == first
+    with pytest.raises(ValueError, match="DD-MM-YYYY"):
+        hook(_codec.DayMonthYear, "31-02-2024")
+    assert "31-02-2024" not in made  # a bad value is never kept
+    with pytest.raises(TypeError, match="no wire conversion"):
+        hook(_codec.DayMonthYear, ["01-01-2024"])  # not text (and not hashable)
+    day = datetime.date(2000, 1, 1)
+    for i in range(_codec._MADE_LIMIT + 10):
+        text = (day + datetime.timedelta(days=i)).strftime("%d-%m-%Y")
+        assert hook(_codec.DayMonthYear, text) == day + datetime.timedelta(days=i)
+        assert len(made) <= _codec._MADE_LIMIT
 
 
 # ------------------------------------------------------------------------------------------
@@ -818,13 +882,14 @@ def test_a_flag_reads_yes_or_no_from_any_form_and_is_given_back_as_sent(
         assert type(result.to_dict()["b2b"][0][wire]) is type(sent)  # true stays a boolean
 
 
-def test_a_page_of_boolean_flags_is_read_whole_by_the_lossless_path() -> None:
+def test_a_page_of_boolean_flags_is_read_by_the_lossless_path_a_record_at_a_time() -> None:
     records = [
         base_invoice(inum=f"b{i}", ispendactblocked=i % 2 == 0, isRemarksBlocked=False)
         for i in range(50)
     ]
     body = dumps({"status": "1", "data": {"b2b": records}})
-    assert _decoding.decode_page_fast(body) is None  # booleans are not the models' form
+    # booleans are not the models' form: the typed call takes none of the records
+    assert _decoding.decode_page_fast(body) == structure_invoices({"b2b": records})
     result = decode_ims_page(body)
     assert [YesNo.YES, YesNo.NO] * 25 == [r.pending_blocked for r in result.b2b]
     assert {"b2b": records} == result.to_dict()
@@ -1237,9 +1302,10 @@ def test_zero_amounts_are_shared_and_other_zeros_keep_their_digits() -> None:
         {**FAST_BASE, "inum": "B", "camt": 0, "samt": Decimal("0.00"), "cess": Decimal("-0.0")},
     ]
     for result in (
-        merge_invoices([decode_ims_page(dumps({"status": "1", "data": {"b2b": records}}))]),
-        merge_invoices([structure_invoices({"b2b": records})]),
+        decode_ims_page(dumps({"status": "1", "data": {"b2b": records}})),
+        structure_invoices({"b2b": records}),
     ):
+        _decoding.hold_invoices(result)
         first, second = result.b2b
         assert first.cgst is second.cgst is first.sgst
         assert "0.00" == str(second.sgst)

@@ -261,6 +261,26 @@ async def test_records_stream_as_section_record_pairs(
     assert all(isinstance(record, ImsInvoice) for name, record in pairs if name == "b2b")
 
 
+@pytest.mark.sim(records=RecordSettings(per_section=60), paging=PagingSettings(size=7))
+async def test_a_held_result_shares_repeated_values_and_streamed_pages_are_as_decoded(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    task = await submitted(client, session)
+    held = await task.result()
+    streamed = [record async for _, record in task.records()]
+    assert [r.to_dict() for r in held.b2b] == [r.to_dict() for r in streamed]  # type: ignore[attr-defined]
+
+    def distinct(records: Any, name: str) -> int:
+        return len({id(getattr(r, name)) for r in records})
+
+    zeros = [r for r in held.b2b if r.cgst is not None and str(r.cgst) == "0"]
+    assert len(zeros) > 10
+    assert 1 == distinct(zeros, "cgst")  # one shared zero across the pages
+    places = {r.place_of_supply for r in held.b2b}
+    assert len(places) == distinct(held.b2b, "place_of_supply")  # each text held once
+    assert distinct(streamed, "place_of_supply") > len(places)  # pages handed on: as decoded
+
+
 @pytest.mark.sim(records=RecordSettings(per_section=10), paging=PagingSettings(size=3))
 async def test_page_count_and_single_pages(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession

@@ -197,21 +197,45 @@ def _time_text(value: _dt.datetime, zone: _dt.tzinfo) -> str:
     return value.strftime("%Y-%m-%d %H:%M:%S")
 
 
+#: The values :func:`decode_hook` has made, by type and by the text they were made of: a page
+#: of records repeats a few dozen dates and periods, each found here with one lookup.
+_MADE: Final[dict[type, dict[str, Any]]] = {
+    DayMonthYear: {},
+    DaySlashMonthYear: {},
+    ReturnPeriod: {},
+}
+_MADE_LIMIT: Final = 8192
+
+
 def decode_hook(tp: type, value: Any) -> Any:
-    """msgspec's hook for the codec's own wire types (dates by form, return periods).
+    """msgspec's hook for the codec's own wire types (dates by form, return periods, times).
 
     Each distinct value is parsed once and shared (a month of invoices has a few dozen dates).
     Anything else is refused, so that a document the models do not describe takes the lossless
     path instead of being guessed at.
     """
+    try:
+        return _MADE[tp][value]
+    except (KeyError, TypeError):  # not seen yet, not a type made here, or not text at all
+        return _make(tp, value)
+
+
+def _make(tp: type, value: Any) -> Any:
     if type(value) is str:
         parse = _PARSE_DATE.get(tp)
         if parse is not None:
-            return parse(value)
-        if tp is ReturnPeriod:
-            return _parse_return_period(value)
-        if isinstance(tp, type) and issubclass(tp, WallTime):
+            made: Any = parse(value)
+        elif tp is ReturnPeriod:
+            made = _parse_return_period(value)
+        elif isinstance(tp, type) and issubclass(tp, WallTime):
             return _time(tp, value)
+        else:
+            raise TypeError(f"no wire conversion to {tp.__name__} from {describe(value)}")
+        seen = _MADE[tp]
+        if len(seen) >= _MADE_LIMIT:
+            seen.clear()
+        seen[value] = made
+        return made
     raise TypeError(f"no wire conversion to {tp.__name__} from {describe(value)}")
 
 
@@ -537,7 +561,12 @@ def _value(f: WireField, value: Any, path: str, where: Mapping[str, Any]) -> tup
 
 
 def structure_many(
-    cls: type[WireRecord], items: Any, path: str, where: Mapping[str, Any] = EMPTY
+    cls: type[WireRecord],
+    items: Any,
+    path: str,
+    where: Mapping[str, Any] = EMPTY,
+    *,
+    nulls: bool = True,
 ) -> tuple[Any, ...]:
     """A list of records from decoded JSON objects (see :func:`structure`), in order.
 
@@ -545,6 +574,9 @@ def structure_many(
     and the records are then converted together in one typed call. Records the typed call
     cannot take (a flag or code in another form, a text where money is due, a nested record)
     are read one by one by :func:`structure`, which keeps or names everything.
+
+    ``nulls=False`` says that no record holds a ``null`` (the caller has looked at the JSON):
+    the records' values are then not looked at one by one for it.
     """
     plan = _plan(cls)
     if type(items) is not list:
@@ -557,12 +589,13 @@ def structure_many(
         if type(item) is not dict:
             message = f"expected a JSON object, got {describe(item)}"
             raise ResponseError(_problem(plan, message, f"{path}[{i}]"), **where)
-        extra = {k: v for k, v in item.items() if v is None or k not in known}
-        if extra:
+        odd_keys = item.keys() - known  # in C: the fields the models do not know
+        if nulls and None in item.values():
+            odd_keys |= {k for k, v in item.items() if v is None}
+        if odd_keys:
             item = dict(item)  # the caller's dict is left as it is
-            for key in extra:
-                del item[key]
-            item["extra"] = extra
+            keys = odd_keys if len(odd_keys) == 1 else [k for k in item if k in odd_keys]
+            item["extra"] = {key: item.pop(key) for key in keys}  # in the order sent
         ready.append(item)
     odd = _odd(plan, ready)  # records for the one-by-one path
     for i in odd:
@@ -599,9 +632,13 @@ def _odd(plan: _Plan, ready: list[dict[str, Any]]) -> list[int]:
 
 def _lossless_hook(tp: type, value: Any) -> Any:
     """:func:`decode_hook`, and a record's ``extra`` from what the lossless path set apart."""
+    try:
+        return _MADE[tp][value]
+    except (KeyError, TypeError):
+        pass
     if tp is FrozenMap and type(value) is dict:
         return FrozenMap._of_dict(value) if value else EMPTY
-    return decode_hook(tp, value)
+    return _make(tp, value)
 
 
 # ----------------------------------------------------------------------------------------------

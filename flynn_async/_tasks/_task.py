@@ -72,6 +72,11 @@ class PageCodec(Protocol[P, R_co]):
         """Pages, in order, to one result."""
         ...
 
+    def hold(self, page: P) -> None:
+        """Ready a page that will be held (merged into a result) as soon as it is decoded,
+        while it is still in the processor's cache (e.g. share its repeated values)."""
+        ...
+
     def records(self, page: P) -> Iterator[tuple[str, R_co]]:
         """A page's records as ``(section, record)`` pairs."""
         ...
@@ -324,7 +329,7 @@ class Task(Generic[P, R_co]):
             raise InvalidInput(f"page index must be 0 to {count - 1}, got {index}")
         return await self._fetch(index)
 
-    async def _fetch(self, index: int) -> P:
+    async def _fetch(self, index: int, *, hold: bool = False) -> P:
         ctx = self._ctx
         number = ctx.page_base + index
         template = _api.TASK_PAGE_ROUTE
@@ -333,7 +338,10 @@ class Task(Generic[P, R_co]):
             stored = await checkpoint.read(index)
             if stored is not None:
                 self.pages_from_checkpoint += 1
-                return self._decode_stored(stored, template, number)
+                kept = self._decode_stored(stored, template, number)
+                if hold:
+                    self._codec.hold(kept)
+                return kept
         path = template.format(flynn=_api.TASKS_FLYNN_VERSION, task_id=self._id, page=number)
         data, body = await ctx.api.call(
             "GET",
@@ -352,6 +360,8 @@ class Task(Generic[P, R_co]):
             page: P = data.value
         else:
             page = self._codec.decode(data, route=template, task_id=self._id, page=number)
+        if hold:
+            self._codec.hold(page)
         if checkpoint is not None:  # only a page that decoded is kept
             await checkpoint.write(index, body)
         return page
@@ -369,7 +379,7 @@ class Task(Generic[P, R_co]):
         data = unwrap(document, http_status=200, **where)
         return self._codec.decode(data, **where)
 
-    async def _iter_pages(self, window: int) -> AsyncGenerator[P, None]:
+    async def _iter_pages(self, window: int, *, hold: bool = False) -> AsyncGenerator[P, None]:
         count = await self.page_count()
         log.info("task %s%s: fetching %d pages", self._id, self._label_text(), count)
         self._report("fetching", 0, count)
@@ -378,7 +388,7 @@ class Task(Generic[P, R_co]):
         try:
             for index in range(count):
                 while started < count and started <= index + window:
-                    pending[started] = asyncio.create_task(self._fetch(started))
+                    pending[started] = asyncio.create_task(self._fetch(started, hold=hold))
                     started += 1
                 current = pending[index]
                 while not current.done():
@@ -438,7 +448,7 @@ class Task(Generic[P, R_co]):
     async def result(self) -> P:
         """Wait, fetch every page, and merge them into one result."""
         window = 4 * self._ctx.max_concurrency
-        pages = self._iter_pages(window)
+        pages = self._iter_pages(window, hold=True)
         try:
             collected = [page async for page in pages]
         finally:

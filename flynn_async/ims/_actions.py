@@ -691,5 +691,8 @@ class _NoPages:
     def merge(self, pages: Sequence[Any]) -> Any:
         raise ResponseError("a reset task has no pages")
 
+    def hold(self, page: Any) -> None:
+        raise ResponseError("a reset task has no pages")
+
     def records(self, page: Any) -> Any:
         return iter(())

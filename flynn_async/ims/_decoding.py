@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import itertools
 import operator
-from collections.abc import Iterable
-from typing import Any, Final
+from collections.abc import Iterable, Sequence
+from typing import Any, Final, NamedTuple
 
 import msgspec
 
@@ -76,21 +76,39 @@ _encoder: Final = _codec.encoder()
 _counting_encoder: Final = msgspec.json.Encoder(enc_hook=lambda _: "", decimal_format="string")
 
 
-def _layout(
-    cls: type[m.ImsRecord],
-) -> tuple[int, tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
-    """Where a record class's wire fields sit in :func:`msgspec.structs.astuple`: its width,
-    the positions of fields compared to ``None`` cheaply (text, codes, dates), of those
-    counted by identity (money: ``Decimal == None`` asks ``numbers.Rational``; periods), and
-    of its money fields (a subset of those)."""
+class _Layout(NamedTuple):
+    """Where a record class's fields sit in :func:`msgspec.structs.astuple`, for the count
+    check and for sharing repeated values."""
+
+    #: The tuple's width.
+    width: int
+    #: How many fields every record of the class has (the required ones), and how many of
+    #: those are sent as JSON texts (all but the money).
+    required: int
+    required_texts: int
+    required_money: int
+    #: Optional fields compared to ``None`` cheaply (text, codes, dates).
+    cheap: tuple[int, ...]
+    #: Optional fields counted by identity (money: ``Decimal == None`` asks
+    #: ``numbers.Rational``; periods: their ``__eq__`` is Python); and the money among them.
+    slow: tuple[int, ...]
+    money: tuple[int, ...]
+
+
+def _layout(cls: type[m.ImsRecord]) -> _Layout:
     position = {info.name: i for i, info in enumerate(msgspec.structs.fields(cls))}
     fields = _codec.wire_fields(cls)
+    optional = [f for f in fields if not f.required]
+    required = [f for f in fields if f.required]
     slow = {"money", "period"}
-    return (
-        len(position),
-        tuple(position[f.attr] for f in fields if f.kind not in slow),
-        tuple(position[f.attr] for f in fields if f.kind in slow),
-        tuple(position[f.attr] for f in fields if f.kind == "money"),
+    return _Layout(
+        width=len(position),
+        required=len(required),
+        required_texts=sum(f.kind != "money" for f in required),
+        required_money=sum(f.kind == "money" for f in required),
+        cheap=tuple(position[f.attr] for f in optional if f.kind not in slow),
+        slow=tuple(position[f.attr] for f in optional if f.kind in slow),
+        money=tuple(position[f.attr] for f in optional if f.kind == "money"),
     )
 
 
@@ -102,81 +120,244 @@ def _nones(values: list[Any]) -> int:
     return sum(map(operator.is_, values, itertools.repeat(None)))
 
 
+#: Bytes the count check counts: colons and double quotes (deleted to count both in one pass).
+_COUNTED: Final = b':"'
+
+
+def _counted(body: bytes) -> int:
+    """The colons and double quotes of ``body``, in one pass (in C)."""
+    return len(body) - len(body.translate(None, _COUNTED))
+
+
+class _Counted(NamedTuple):
+    """What typed records hold, for the count check."""
+
+    #: The colons and double quotes they would be written with.
+    expected: int
+    #: Their set amounts (JSON numbers: no quotes).
+    money: int
+
+
+def _count_records(records: Sequence[m.ImsRecord]) -> _Counted:
+    """The colons and quotes ``records`` (of one class) would be written with, and their set
+    amounts.
+
+    Every key of a JSON text is followed by one colon and written with two double quotes, and
+    every text value has two quotes: three per set field, two more per set field other than
+    money.
+    """
+    layout = _LAYOUT[type(records[0])]
+    n = len(records)
+    values = list(itertools.chain.from_iterable(map(_astuple, records)))
+    width = layout.width
+    cheap = sum(n - values[i::width].count(None) for i in layout.cheap)
+    slow = {i: n - _nones(values[i::width]) for i in layout.slow}
+    money = n * layout.required_money + sum(slow[i] for i in layout.money)
+    keys = n * layout.required + cheap + sum(slow.values())
+    return _Counted(3 * keys + 2 * (keys - money), money)
+
+
+def _skeleton(page: _Page | _RawPage, sections: int) -> int:
+    """The colons and quotes of a page outside its records: its envelope (written back) and
+    its sections' keys."""
+    envelope = _encoder.encode(msgspec.structs.replace(page, data=_EMPTY_DATA))
+    return _counted(envelope) + 3 * sections
+
+
 def _same_keys_and_texts(body: bytes, page: _Page, data: _Data) -> bool:
     """Does ``page`` hold every key and text of ``body``, no more, no less?
 
-    Every key of a JSON text is followed by one colon and written with two double quotes, and
-    every text value has two quotes; so when no text holds a colon and no backslash escapes a
-    quote, the body's colons are its keys and its quotes two per key and two per text. The
-    decoded page's keys are its envelope's, its sections' and its records' set fields; its
-    texts are the set fields other than money. A key sent twice, a ``null`` read as "absent"
-    and an amount sent as text all change a count. When the counts differ (a colon inside a
-    text), the page is written back as JSON in C and the two compared the same way, the
-    written-back texts holding the same colons and quotes as the body's; a body with an escape
-    (a backslash) is then left to the lossless path. Counting can only err towards that path:
-    the body's colons and quotes are never fewer than the keys and texts it really holds.
+    When no text holds a colon and no backslash escapes a quote, the body's colons and quotes
+    number three per key and two per text (:func:`_count_records`). The decoded page's keys
+    are its envelope's, its sections' and its records' set fields; its texts are the set
+    fields other than money. A key sent twice, a ``null`` read as "absent" and an amount sent
+    as text each leave the decoded page with fewer, never more: so the two sums are equal
+    exactly when nothing was lost. When they differ (a colon inside a text), the page is
+    written back as JSON in C and the two compared the same way, the written-back texts
+    holding the same colons and quotes as the body's; a body with an escape (a backslash) is
+    then left to the lossless path. Counting can only err towards that path.
     """
-    envelope = _encoder.encode(msgspec.structs.replace(page, data=_EMPTY_DATA))
-    keys = envelope.count(b":")
-    quotes = envelope.count(b'"')
-    money = 0
-    for name in m.KNOWN_SECTIONS:
-        records = getattr(data, name)
-        if records is _UNSET:
-            continue
-        keys += 1
-        quotes += 2
-        if not records:
-            continue
-        width, cheap_at, slow_at, money_at = _LAYOUT[type(records[0])]
-        n = len(records)
-        values = list(itertools.chain.from_iterable(map(_astuple, records)))
-        set_cheap = sum(n - values[i::width].count(None) for i in cheap_at)
-        set_by_slot = {i: n - _nones(values[i::width]) for i in slow_at}
-        set_slow = sum(set_by_slot.values())
-        set_money = sum(set_by_slot[i] for i in money_at)
-        money += set_money
-        keys += set_cheap + set_slow
-        quotes += 4 * (set_cheap + set_slow) - 2 * set_money
-    colons = body.count(b":")
-    if colons == keys and body.count(b'"') == quotes:
-        return True
-    if b"\\" in body:  # an escape could make a text's colons differ once written back
-        return False
-    again = _counting_encoder.encode(page)  # amounts written as text: 2 quotes each
-    return again.count(b":") == colons and again.count(b'"') - 2 * money == body.count(b'"')
+    present = [r for name in m.KNOWN_SECTIONS if (r := getattr(data, name)) is not _UNSET]
+    sections = [records for records in present if records]
+    tables = list(map(_count_records, sections))
+    expected = _skeleton(page, len(present)) + sum(t.expected for t in tables)
+    counted = _counted(body)
+    if counted != expected:
+        if b"\\" in body:  # an escape could make a text's colons differ once written back
+            return False
+        again = _counting_encoder.encode(page)  # amounts as texts: two quotes each, taken off
+        if _counted(again) - 2 * sum(t.money for t in tables) != counted:
+            return False
+    return True
 
 
 _astuple: Final = msgspec.structs.astuple
 
 
-def decode_page_fast(body: bytes) -> m.ImsInvoices | None:
-    """A successful page's records in one typed call, or ``None`` if the page needs more.
+def _succeeded(page: _Page | _RawPage) -> bool:
+    """Is ``page`` a success envelope around ``data``?"""
+    if page.data is _UNSET:
+        return False
+    status = page.status
+    if status is _UNSET:
+        return page.error is _UNSET or page.error is None
+    return bool(status == _api.STATUS_OK)
 
-    ``None`` means only "not this way": the body may be an error envelope, carry what the
+
+def decode_page_fast(body: bytes) -> m.ImsInvoices | None:
+    """A successful page's records, in one typed call when the page carries only what the
+    models know, or ``None`` if the page needs the general way.
+
+    A page whose typed call fails (a record with an unknown field, a ``null``, a code or a
+    flag in a form the models do not know) is read a record at a time
+    (:func:`_decode_by_record`): the typed call for every record it takes, the lossless path
+    for the others.
+
+    ``None`` means only "not this way": the body may be an error envelope, carry a section the
     models do not know, repeat a key, or not be JSON at all. The caller then reads it the
     general way (:func:`structure_invoices` after the envelope is checked), which keeps
     everything or raises the precise error. Never raises.
     """
     try:
         page = _page_decoder.decode(body)
-    except (msgspec.DecodeError, RecursionError):  # ValidationError is a DecodeError
+    except msgspec.ValidationError:
+        return _decode_by_record(body)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if not _succeeded(page):
         return None
     data = page.data
-    if data is _UNSET:
-        return None
-    status = page.status
-    if status is _UNSET:
-        if page.error is not _UNSET and page.error is not None:
-            return None
-    elif status != _api.STATUS_OK:
-        return None
+    assert not isinstance(data, msgspec.UnsetType)  # _succeeded
     if not _same_keys_and_texts(body, page, data):
-        return None
+        return _decode_by_record(body)
     sections = {
         name: records for name in m.KNOWN_SECTIONS if (records := getattr(data, name)) is not _UNSET
     }
     return m.ImsInvoices(**sections, present=frozenset(sections))
+
+
+class _RawData(
+    msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True
+):
+    """A page's ``data`` with its records left as JSON (each record's bytes)."""
+
+    b2b: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
+    b2ba: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
+    b2bdn: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
+    b2bdna: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
+    b2bcn: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
+    b2bcna: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
+    ecom: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
+    ecoma: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
+
+
+class _RawPage(
+    msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True
+):
+    """A whole page body with its records left as JSON."""
+
+    status: Any = _UNSET
+    data: _RawData | msgspec.UnsetType = _UNSET
+    error: Any = _UNSET
+    info: Any = _UNSET
+    additionalInfo: Any = _UNSET
+    alert: Any = _UNSET
+
+
+assert _RawData.__struct_fields__ == _Data.__struct_fields__
+assert _RawPage.__struct_fields__ == _Page.__struct_fields__
+
+_raw_page_decoder: Final = _codec.typed_decoder(_RawPage)
+_record_decoders: Final = {
+    cls: _codec.typed_decoder(cls).decode for cls in set(m.SECTION_RECORD_TYPES.values())
+}
+
+
+class _NotThisWay(Exception):
+    """A record the lossless path refuses: the general way names the problem."""
+
+
+def _decode_by_record(body: bytes) -> m.ImsInvoices | None:
+    """A page's records a record at a time: the typed call for each record it takes, the
+    lossless path (:func:`~flynn_async._core._codec.structure_many`) for the others.
+
+    The records the typed call took are counted as a whole page is (:func:`_count_records`,
+    against their own bytes); the others keep everything by construction (their JSON is read
+    with the repeated-key check); the page's envelope and section keys are counted against
+    what remains of the body. ``None`` when any of it does not add up, when a record is bad
+    (the general way names it), or when the page is not a success envelope of known sections.
+    """
+    try:
+        page = _raw_page_decoder.decode(body)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if not _succeeded(page):
+        return None
+    data = page.data
+    assert not isinstance(data, msgspec.UnsetType)  # _succeeded
+    decoded: dict[str, Any] = {}
+    typed_raws: list[msgspec.Raw] = []
+    other_raws: list[msgspec.Raw] = []
+    tables: list[_Counted] = []
+    try:
+        for name in m.KNOWN_SECTIONS:
+            raws = getattr(data, name)
+            if raws is _UNSET:
+                continue
+            records, typed = _records_of(m.SECTION_RECORD_TYPES[name], raws)
+            decoded[name] = tuple(records)
+            for raw, ok in zip(raws, typed, strict=True):
+                (typed_raws if ok else other_raws).append(raw)
+            taken = list(itertools.compress(records, typed))
+            if taken:
+                tables.append(_count_records(taken))
+    except _NotThisWay:
+        return None
+    typed_counted = _counted(b"".join(typed_raws))
+    if typed_counted != sum(t.expected for t in tables):
+        return None
+    skeleton = _counted(body) - typed_counted - _counted(b"".join(other_raws))
+    if skeleton != _skeleton(page, len(decoded)):
+        return None
+    return m.ImsInvoices(**decoded, present=frozenset(decoded))
+
+
+#: After this many records in a row that the typed call refuses, the rest of the section is
+#: read the lossless way without trying (the page's records share one shape).
+_TRIES: Final = 8
+
+
+def _records_of(
+    cls: type[m.ImsRecord], raws: tuple[msgspec.Raw, ...]
+) -> tuple[list[m.ImsRecord], list[bool]]:
+    """A section's records from their JSON, and which of them the typed call took.
+
+    The others are read together by the lossless path (one JSON document of their bytes).
+    """
+    decode = _record_decoders[cls]
+    try:
+        return list(map(decode, raws)), [True] * len(raws)
+    except (msgspec.DecodeError, RecursionError):
+        pass
+    records: list[m.ImsRecord | None] = []
+    refused = 0
+    for raw in raws:
+        if refused < _TRIES:
+            try:
+                records.append(decode(raw))
+                refused = 0
+                continue
+            except (msgspec.DecodeError, RecursionError):
+                refused += 1
+        records.append(None)
+    typed = [record is not None for record in records]
+    odd = b",".join(raw for raw, ok in zip(raws, typed, strict=True) if not ok)
+    try:
+        items = loads(b"[" + odd + b"]")
+        kept = iter(_codec.structure_many(cls, items, "$", nulls=b"null" in odd))
+    except (msgspec.DecodeError, RecursionError, ResponseError):
+        raise _NotThisWay from None
+    return [record if record is not None else next(kept) for record in records], typed
 
 
 # ----------------------------------------------------------------------------------------------
@@ -261,16 +442,24 @@ def unstructure_invoices(result: m.ImsInvoices) -> dict[str, Any]:
     return out
 
 
+def hold_invoices(page: m.ImsInvoices) -> None:
+    """Share, in place, the values of a page's records that repeat from record to record
+    (:func:`~flynn_async.ims._models.keep_once`): for a page that will be held, done as soon
+    as it is decoded, while its records are still in the processor's cache (about half the
+    time of doing it once all pages are in)."""
+    for key in m.KNOWN_SECTIONS:
+        records = getattr(page, key)
+        if records:
+            m.keep_once(records)
+
+
 def merge_invoices(parts: Iterable[m.ImsInvoices]) -> m.ImsInvoices:
     """Concatenate results section by section, in the order given.
 
-    The result is what is held: values that repeat from record to record are shared
-    (:func:`~flynn_async.ims._models.keep_once`).
+    A task's result shares the values that repeat from record to record: each page is
+    readied to be held as it is decoded (:func:`hold_invoices`).
     """
     parts = list(parts)
-    for part in parts:
-        for key in m.KNOWN_SECTIONS:
-            m.keep_once(getattr(part, key))
     if len(parts) == 1:
         return parts[0]
     known: dict[str, list[Any]] = {k: [] for k in m.KNOWN_SECTIONS}

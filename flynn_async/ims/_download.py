@@ -36,7 +36,13 @@ from flynn_async.gst._taxpayer_locks import TaxpayerLocks
 from ._actions import ActionSubmittedCallback, ImsActionResult, ImsActions, ImsDecision
 from ._actions import ImsRequestStatus as ImsRequestStatus
 from ._counts import ImsCounts
-from ._decoding import combine_sections, decode_page_fast, merge_invoices, structure_invoices
+from ._decoding import (
+    combine_sections,
+    decode_page_fast,
+    hold_invoices,
+    merge_invoices,
+    structure_invoices,
+)
 from ._models import ImsEntry, ImsInvoices, ImsSection, ImsStatus, parse_sections
 
 log: Final = logging.getLogger("flynn_async.ims")
@@ -62,6 +68,10 @@ class ImsCodec:
     def merge(self, pages: Sequence[ImsInvoices]) -> ImsInvoices:
         """Concatenate the pages in order."""
         return merge_invoices(pages) if pages else ImsInvoices()
+
+    def hold(self, page: ImsInvoices) -> None:
+        """Share the repeated values of a page that will be held, as it is decoded."""
+        hold_invoices(page)
 
     def records(self, page: ImsInvoices) -> Iterator[tuple[str, ImsEntry]]:
         """The page's ``(section, record)`` pairs."""

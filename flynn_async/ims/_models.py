@@ -190,17 +190,6 @@ else:  # what the typed decoder reads: a code it does not know takes the lossles
 _ZERO: Final = Decimal(0)
 
 
-def _is_zero(amount: Decimal | None) -> bool:
-    """Is ``amount`` exactly ``0`` as sent (not ``0.00``, not ``-0``: those keep their digits)?"""
-    return (
-        amount is not None
-        and not amount
-        and amount is not _ZERO
-        and amount.adjusted() == 0
-        and not amount.is_signed()
-    )
-
-
 #: The amounts that are zero on most records (the taxes that do not apply).
 _MOSTLY_ZERO: Final = ("igst", "cgst", "sgst", "cess")
 #: Text that repeats from record to record: one ``str`` per distinct value in held results.
@@ -227,12 +216,18 @@ def keep_once(records: Sequence[ImsRecord]) -> None:
         for i in itertools.compress(range(len(column)), map(operator.is_not, shared, column)):
             if shared[i] is not None:
                 put(records[i], name, shared[i])
+    zero = _ZERO
     for name in _MOSTLY_ZERO:
         column = list(map(operator.attrgetter(name), records))
         for i in itertools.compress(range(len(column)), map(operator.not_, column)):
-            amount = column[i]
-            if _is_zero(amount):
-                put(records[i], name, _ZERO)
+            amount = column[i]  # zero or None; shared if exactly ``0`` (not ``0.00``, ``-0``)
+            if (
+                amount is not None
+                and amount is not zero
+                and not amount.adjusted()
+                and not amount.is_signed()
+            ):
+                put(records[i], name, zero)
 
 
 class ImsRecord(WireRecord, frozen=True, kw_only=True, rename=WIRE_NAMES):
