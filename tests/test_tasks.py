@@ -268,7 +268,7 @@ async def test_a_held_result_shares_repeated_values_and_streamed_pages_are_as_de
     task = await submitted(client, session)
     held = await task.result()
     streamed = [record async for _, record in task.records()]
-    assert [r.to_dict() for r in held.b2b] == [r.to_dict() for r in streamed]  # type: ignore[attr-defined]
+    assert [r.to_dict() for r in held.b2b] == [r.to_dict() for r in streamed]
 
     def distinct(records: Any, name: str) -> int:
         return len({id(getattr(r, name)) for r in records})
