@@ -639,6 +639,18 @@ def test_the_fast_path_reads_records_it_cannot_take_the_lossless_way(odd: dict[s
     assert [bool(r.extra) for r in fast.b2b] == [False, "action" not in odd] * 2
 
 
+def test_after_many_refused_records_the_rest_of_the_section_is_read_the_lossless_way() -> None:
+    tries = _decoding._TRIES
+    odd = [{**FAST_BASE, "inum": f"O{i}", "x_new": i} for i in range(tries + 2)]
+    plain = [{**FAST_BASE, "inum": f"P{i}", "pos": "27"} for i in range(3)]
+    for records in (odd + plain, plain + odd + plain, odd[: tries - 1] + plain + odd):
+        data = {"b2b": records}
+        fast = _decoding.decode_page_fast(dumps({"status": "1", "data": data}))
+        assert fast is not None
+        assert fast == structure_invoices(data)
+        assert fast.to_dict() == data
+
+
 @pytest.mark.parametrize(
     ("body", "why"),
     [

@@ -335,21 +335,22 @@ def _records_of(
     The others are read together by the lossless path (one JSON document of their bytes).
     """
     decode = _record_decoders[cls]
-    try:
-        return list(map(decode, raws)), [True] * len(raws)
-    except (msgspec.DecodeError, RecursionError):
-        pass
     records: list[m.ImsRecord | None] = []
-    refused = 0
-    for raw in raws:
-        if refused < _TRIES:
-            try:
-                records.append(decode(raw))
-                refused = 0
-                continue
-            except (msgspec.DecodeError, RecursionError):
-                refused += 1
-        records.append(None)
+    remaining = iter(raws)
+    refused = 0  # records refused in a row
+    while True:
+        before = len(records)
+        try:
+            records.extend(map(decode, remaining))  # in C, up to a record it refuses
+            break
+        except (msgspec.DecodeError, RecursionError):
+            refused = 1 if len(records) > before else refused + 1
+            records.append(None)  # the refused one, already taken from ``remaining``
+        if refused >= _TRIES:
+            records += [None] * (len(raws) - len(records))
+            break
+    if None not in records:
+        return records, [True] * len(records)  # type: ignore[return-value]
     typed = [record is not None for record in records]
     odd = b",".join(raw for raw, ok in zip(raws, typed, strict=True) if not ok)
     try:
