@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import functools
-import operator
+import itertools
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from types import NoneType, UnionType
@@ -622,7 +622,7 @@ def _odd(plan: _Plan, ready: list[dict[str, Any]]) -> list[int]:
     (it would read text and floats), or a nested record (converted one by one)."""
     odd: set[int] = set()
     for wire in plan.money:
-        column = list(map(operator.methodcaller("get", wire), ready))
+        column = list(map(dict.get, ready, itertools.repeat(wire)))
         if not _MONEY_TYPES.issuperset(map(type, column)):
             odd.update(i for i, v in enumerate(column) if type(v) not in _MONEY_TYPES)
     if plan.nested:
@@ -632,13 +632,12 @@ def _odd(plan: _Plan, ready: list[dict[str, Any]]) -> list[int]:
 
 def _lossless_hook(tp: type, value: Any) -> Any:
     """:func:`decode_hook`, and a record's ``extra`` from what the lossless path set apart."""
+    if tp is FrozenMap and type(value) is dict:
+        return FrozenMap._of_dict(value) if value else EMPTY
     try:
         return _MADE[tp][value]
     except (KeyError, TypeError):
-        pass
-    if tp is FrozenMap and type(value) is dict:
-        return FrozenMap._of_dict(value) if value else EMPTY
-    return _make(tp, value)
+        return _make(tp, value)
 
 
 # ----------------------------------------------------------------------------------------------
