@@ -22,7 +22,7 @@ from __future__ import annotations
 import itertools
 import operator
 from collections.abc import Iterable, Sequence
-from typing import Any, Final, NamedTuple
+from typing import Any, Final, NamedTuple, cast
 
 import msgspec
 
@@ -78,14 +78,13 @@ _counting_encoder: Final = msgspec.json.Encoder(enc_hook=lambda _: "", decimal_f
 
 class _Layout(NamedTuple):
     """Where a record class's fields sit in :func:`msgspec.structs.astuple`, for the count
-    check and for sharing repeated values."""
+    check."""
 
     #: The tuple's width.
     width: int
     #: How many fields every record of the class has (the required ones), and how many of
-    #: those are sent as JSON texts (all but the money).
+    #: those are money (JSON numbers: no quotes).
     required: int
-    required_texts: int
     required_money: int
     #: Optional fields compared to ``None`` cheaply (text, codes, dates).
     cheap: tuple[int, ...]
@@ -104,7 +103,6 @@ def _layout(cls: type[m.ImsRecord]) -> _Layout:
     return _Layout(
         width=len(position),
         required=len(required),
-        required_texts=sum(f.kind != "money" for f in required),
         required_money=sum(f.kind == "money" for f in required),
         cheap=tuple(position[f.attr] for f in optional if f.kind not in slow),
         slow=tuple(position[f.attr] for f in optional if f.kind in slow),
@@ -350,7 +348,7 @@ def _records_of(
             records += [None] * (len(raws) - len(records))
             break
     if None not in records:
-        return records, [True] * len(records)  # type: ignore[return-value]
+        return cast("list[m.ImsRecord]", records), [True] * len(records)
     typed = [record is not None for record in records]
     odd = b",".join(raw for raw, ok in zip(raws, typed, strict=True) if not ok)
     try:
