@@ -639,6 +639,47 @@ def test_the_fast_path_reads_records_it_cannot_take_the_lossless_way(odd: dict[s
     assert [bool(r.extra) for r in fast.b2b] == [False, "action" not in odd] * 2
 
 
+@st.composite
+def mixed_pages(draw: st.DrawFn) -> tuple[list[dict[str, Any]], int]:
+    """Records of known fields, some with an undocumented field (so the page is read a record
+    at a time), and the index of one record to spoil."""
+    count = draw(st.integers(min_value=1, max_value=30))
+    odd = draw(st.sets(st.integers(min_value=0, max_value=count - 1), min_size=1))
+    records = [
+        {**FAST_BASE, "inum": f"N{i}", "pos": "27", "camt": 0, "remarks": "r"}
+        | ({"x_new": {"i": i}} if i in odd else {})
+        for i in range(count)
+    ]
+    return records, draw(st.integers(min_value=0, max_value=count - 1))
+
+
+@given(mixed_pages(), st.sampled_from(["val", "stin", "remarks", "camt"]), st.booleans())
+def test_a_repeated_key_in_a_page_read_a_record_at_a_time_is_refused(
+    page: tuple[list[dict[str, Any]], int], key: str, spaced: bool
+) -> None:
+    records, spoiled = page
+    body = dumps({"status": "1", "data": {"b2b": records}})
+    assert decode_ims_page(body).to_dict() == {"b2b": records}
+    inum = f'"inum":"N{spoiled}"'.encode()
+    again = f'"{key}"{" :" if spaced else ":"}{dumps(records[spoiled][key]).decode()},'.encode()
+    spoilt = body.replace(inum, again + inum)
+    assert _decoding.decode_page_fast(spoilt) is None
+    with pytest.raises(ResponseError, match=f"repeats the key '{key}'"):
+        decode_ims_page(spoilt)
+
+
+@given(mixed_pages(), st.sampled_from(["val", "camt"]))
+def test_an_amount_sent_as_text_in_a_page_read_a_record_at_a_time_is_refused(
+    page: tuple[list[dict[str, Any]], int], key: str
+) -> None:
+    records, spoiled = page
+    records[spoiled] = {**records[spoiled], key: "1.50"}
+    body = dumps({"status": "1", "data": {"b2b": records}})
+    assert _decoding.decode_page_fast(body) is None
+    with pytest.raises(ResponseError, match=rf"JSON number.*\$\.b2b\[{spoiled}\]\.{key}"):
+        decode_ims_page(body)
+
+
 def test_after_many_refused_records_the_rest_of_the_section_is_read_the_lossless_way() -> None:
     tries = _decoding._TRIES
     odd = [{**FAST_BASE, "inum": f"O{i}", "x_new": i} for i in range(tries + 2)]
