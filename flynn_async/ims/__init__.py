@@ -7,9 +7,12 @@
 turns pages into records (and back); ``_download`` is the IMS API (submit, resume, download
 sections); ``_counts``, ``_rules`` and ``_actions`` are the counts, the rules table and the
 save, reset and request-status calls (acting on invoices, see ``docs/actions.md``); ``_imports``
-the bills of entry. Imports only the layers below (``_core``, ``_http``, ``_tasks``, ``gst``); the
+the bills of entry (``_rules`` and ``_imports`` are imported on first use, not with the
+package). Imports only the layers below (``_core``, ``_http``, ``_tasks``, ``gst``); the
 batch runner sits above it and this package never imports it.
 """
+
+from typing import TYPE_CHECKING, Any, Final
 
 from ._actions import (
     ADVICE,
@@ -22,7 +25,6 @@ from ._actions import (
 from ._counts import ImsCounts, SectionCounts
 from ._decoding import decode_ims_page
 from ._download import ImsApi
-from ._imports import ImsImport
 from ._models import (
     FilingStatus,
     ImsAmendedInvoice,
@@ -37,7 +39,10 @@ from ._models import (
     SectionTotals,
     SourceForm,
 )
-from ._rules import RULES, DecisionProblem, Rule
+
+if TYPE_CHECKING:  # at run time these come from __getattr__ below, on first use
+    from ._imports import ImsImport
+    from ._rules import RULES, DecisionProblem, Rule
 
 __all__ = [
     "ADVICE",
@@ -67,3 +72,29 @@ __all__ = [
     "SourceForm",
     "decode_ims_page",
 ]
+
+#: Names whose module (the rules table, the bills of entry) is imported when one of them is
+#: first asked for, not with the package.
+_LAZY: Final[dict[str, str]] = {
+    "ImsImport": "_imports",
+    "RULES": "_rules",
+    "DecisionProblem": "_rules",
+    "Rule": "_rules",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A name of ``_rules`` or ``_imports``, from its module on first use (then kept here)."""
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _imports, _rules
+
+    value = getattr(_imports if home == "_imports" else _rules, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The package's names, the lazily imported ones included before they are loaded."""
+    return sorted(set(globals()) | set(_LAZY))
