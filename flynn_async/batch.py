@@ -85,8 +85,9 @@ _MANIFEST_KIND: Final = "flynn-async batch manifest"
 _MANIFEST_NAME: Final = "manifest.json"
 _KEY_MAX: Final = 200
 _ALL: Final = "ALL"
-_UNSAFE: Final = re.compile(r"[^0-9A-Za-z._-]+")
-_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+# patterns compiled by re on first use (a batch), not on import
+_UNSAFE: Final = r"[^0-9A-Za-z._-]+"
+_SHA256: Final = r"[0-9a-f]{64}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -347,7 +348,7 @@ def manifest_path(manifest: str | os.PathLike[str]) -> Path:
 
 def result_name(key: str) -> str:
     """The file name of a job's result: readable, safe, and distinct for distinct keys."""
-    readable = _UNSAFE.sub("-", key).strip("-.")[:80] or "job"
+    readable = re.sub(_UNSAFE, "-", key).strip("-.")[:80] or "job"
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"{readable}.{digest}.json"
 
@@ -446,7 +447,7 @@ class _Manifest:
             size, digest = entry.get("size"), entry.get("sha256")
             if isinstance(size, bool) or not isinstance(size, int) or size < 0:
                 return "'size' is not a byte count"
-            if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            if not isinstance(digest, str) or not re.fullmatch(_SHA256, digest):
                 return "'sha256' is not a SHA-256 digest"
             records = entry.get("records")
             if not isinstance(records, dict) or not all(
