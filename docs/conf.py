@@ -25,6 +25,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 import flynn_async  # noqa: E402
 
+# The e-invoice lookup imports the models' names for type checking only (the models load on
+# first use, not with the package); autodoc evaluates a signature in its module's globals, so
+# the documentation build gives the lookup module those names.
+from flynn_async.einvoice import _lookup, _models  # noqa: E402
+
+for _name in ("DocumentType", "EInvoiceDetails", "IrpCredentials"):
+    setattr(_lookup, _name, getattr(_models, _name))
+
 project = "flynn-async"
 author = "flynn-async developers"
 project_copyright = "flynn-async developers"
