@@ -25,13 +25,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 import flynn_async  # noqa: E402
 
-# The e-invoice lookup imports the models' names for type checking only (the models load on
-# first use, not with the package); autodoc evaluates a signature in its module's globals, so
-# the documentation build gives the lookup module those names.
+# Some modules import names for type checking only, from a module of their package that loads
+# on first use, not with the package (import time); autodoc evaluates a signature in its
+# module's globals, so the documentation build puts those names there.
+from flynn_async import batch  # noqa: E402
 from flynn_async.einvoice import _lookup, _models  # noqa: E402
 
 for _name in ("DocumentType", "EInvoiceDetails", "IrpCredentials"):
     setattr(_lookup, _name, getattr(_models, _name))
+for _name in ("BatchProgressCallback", "BatchResult", "DownloadJob", "ResultCallback"):
+    getattr(batch, _name)  # the package keeps a name once it is asked for
 
 project = "flynn-async"
 author = "flynn-async developers"
