@@ -12,17 +12,9 @@ package). Imports only the layers below (``_core``, ``_http``, ``_tasks``, ``gst
 batch runner sits above it and this package never imports it.
 """
 
+import importlib
 from typing import TYPE_CHECKING, Any, Final
 
-from ._actions import (
-    ADVICE,
-    ImsActionResult,
-    ImsDecision,
-    ImsRecordError,
-    ImsRequestStatus,
-    ItcReduction,
-)
-from ._counts import ImsCounts, SectionCounts
 from ._decoding import decode_ims_page
 from ._download import ImsApi
 from ._models import (
@@ -41,6 +33,15 @@ from ._models import (
 )
 
 if TYPE_CHECKING:  # at run time these come from __getattr__ below, on first use
+    from ._actions import (
+        ADVICE,
+        ImsActionResult,
+        ImsDecision,
+        ImsRecordError,
+        ImsRequestStatus,
+        ItcReduction,
+    )
+    from ._counts import ImsCounts, SectionCounts
     from ._imports import ImsImport
     from ._rules import RULES, DecisionProblem, Rule
 
@@ -73,9 +74,18 @@ __all__ = [
     "decode_ims_page",
 ]
 
-#: Names whose module (the rules table, the bills of entry) is imported when one of them is
-#: first asked for, not with the package.
+#: Names served from their module on first use: the rules table and the bills of entry are
+#: imported then, not with the package; the actions and counts are imported by the IMS API
+#: (``_download``) today, and need nothing more here if it comes to load them on first use too.
 _LAZY: Final[dict[str, str]] = {
+    "ADVICE": "_actions",
+    "ImsActionResult": "_actions",
+    "ImsDecision": "_actions",
+    "ImsRecordError": "_actions",
+    "ImsRequestStatus": "_actions",
+    "ItcReduction": "_actions",
+    "ImsCounts": "_counts",
+    "SectionCounts": "_counts",
     "ImsImport": "_imports",
     "RULES": "_rules",
     "DecisionProblem": "_rules",
@@ -84,13 +94,12 @@ _LAZY: Final[dict[str, str]] = {
 
 
 def __getattr__(name: str) -> Any:
-    """A name of ``_rules`` or ``_imports``, from its module on first use (then kept here)."""
+    """A name of ``_actions``, ``_counts``, ``_imports`` or ``_rules``, from its module on first
+    use (then kept here)."""
     home = _LAZY.get(name)
     if home is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import _imports, _rules
-
-    value = getattr(_imports if home == "_imports" else _rules, name)
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
     globals()[name] = value
     return value
 
