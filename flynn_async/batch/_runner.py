@@ -1,6 +1,6 @@
-"""The batch runner behind :meth:`BatchImsApi.download_many <flynn_async.batch.BatchImsApi>`:
-jobs, results, progress, the manifest on disk, and the run itself (see the package's docstring
-for the batch rules and the manifest layout).
+"""The batch runner behind :meth:`~flynn_async.batch.BatchImsApi.download_many`: jobs,
+results, progress, the manifest on disk, and the run itself (the package's docstring has the
+batch rules and the manifest layout).
 
 Imported when a batch name is first asked for or a batch first runs, not with the package:
 the client only needs :class:`~flynn_async.batch.BatchImsApi`.
