@@ -25,6 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "_ext"))
 
 import flynn_async  # noqa: E402
 
+# Some modules import names for type checking only, from a module of their package that loads
+# on first use, not with the package (import time); autodoc evaluates a signature in its
+# module's globals, so the documentation build puts those names there.
+from flynn_async import batch  # noqa: E402
+from flynn_async.einvoice import _lookup, _models  # noqa: E402
+
+for _name in ("DocumentType", "EInvoiceDetails", "IrpCredentials"):
+    setattr(_lookup, _name, getattr(_models, _name))
+for _name in ("BatchProgressCallback", "BatchResult", "DownloadJob", "ResultCallback"):
+    getattr(batch, _name)  # the package keeps a name once it is asked for
+
 project = "flynn-async"
 author = "flynn-async developers"
 project_copyright = "flynn-async developers"

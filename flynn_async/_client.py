@@ -28,8 +28,8 @@ from ._http._transport import (
 )
 from ._tasks._task import TaskContext
 from .batch import BatchImsApi
+from .einvoice._keys import EInvoiceKeys, KeyRing, load_keys
 from .einvoice._lookup import EInvoiceApi
-from .einvoice._models import EInvoiceKeys, KeyRing, load_keys
 from .gst._gst import GstApi
 from .gst._store import SessionStore
 from .gst._taxpayer_locks import TaxpayerLocks

@@ -56,6 +56,7 @@ from flynn_async.testing import (
     TaskSettings,
 )
 from flynn_async.testing._simulator import USER_HANDLE, USER_PASSWORD
+from tests.lazy import check_every_name_resolves, modules_imported
 
 SECTIONS = ("B2B", "B2BCN")
 #: Few records, two pages per task: fast, and still more than one page.
@@ -974,3 +975,24 @@ async def test_a_rerun_whose_tasks_are_all_recorded_needs_no_gst_session(
     assert sim.calls["ims_submit"] == 0
     for done in second.completed:
         assert done.load().to_dict() == expected(sim, done.gstin)
+
+
+# ----------------------------------------------------------------------------------------------
+# The package loads its runner on first use (import time)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_the_runner_is_imported_on_first_use_not_with_the_package() -> None:
+    first, after = modules_imported("from flynn_async.batch import DownloadJob")
+    assert "flynn_async.batch" in first
+    assert "flynn_async.batch._runner" not in first
+    assert "flynn_async.batch._runner" in after
+
+
+def test_every_public_name_of_the_package_resolves() -> None:
+    from flynn_async import batch
+    from flynn_async.batch import _runner
+
+    homes = dict.fromkeys(batch._FROM_RUNNER, _runner)
+    assert set(batch.__all__) - {"BatchImsApi"} <= batch._FROM_RUNNER
+    check_every_name_resolves(batch, homes)

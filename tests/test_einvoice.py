@@ -45,6 +45,7 @@ from flynn_async.testing import (
     sample_einvoices,
 )
 from flynn_async.testing._einvoice_sim import SigningIdentity, make_identity
+from tests.lazy import check_every_name_resolves, modules_imported
 
 SEED = {"doc_type": "INV", "doc_number": "RAMIRNINA199", "doc_date": date(2021, 6, 21)}
 SEED_IRN = "9a36c874d574eda42385fd2796463577dbd66692e3b28a5301c88a1fe9429b91"
@@ -536,3 +537,25 @@ def test_cli_against_the_built_in_simulator(
     argv = ["einvoice", "get", "--simulator", "--irp", "ni1", "--type", "INV"]
     assert 1 == main([*argv, "--number", "NOPE", "--date", "01/01/2024"])
     assert "EInvoiceNotFound" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
+# The package loads its models on first use (import time)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_the_models_are_imported_on_first_use_not_with_the_package() -> None:
+    first, after = modules_imported("from flynn_async.einvoice import EInvoice")
+    assert {"flynn_async.einvoice", "flynn_async.einvoice._keys"} <= first
+    assert "flynn_async.einvoice._models" not in first
+    assert "flynn_async.einvoice._models" in after
+
+
+def test_every_public_name_of_the_package_resolves() -> None:
+    from flynn_async import einvoice
+    from flynn_async.einvoice import _keys, _models
+
+    homes = dict.fromkeys(einvoice._FROM_MODELS, _models)
+    homes |= {name: _keys for name in _keys.__all__ if name in einvoice.__all__}
+    assert einvoice._FROM_MODELS <= set(einvoice.__all__)
+    check_every_name_resolves(einvoice, homes)

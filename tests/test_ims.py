@@ -5,6 +5,7 @@ filters, sections the models don't know, input checks, and the simulator's alter
 from __future__ import annotations
 
 import asyncio
+import importlib
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -41,6 +42,7 @@ from flynn_async.testing import (
     TaskSettings,
 )
 from tests.conftest import known_records
+from tests.lazy import check_every_name_resolves, modules_imported
 
 MANY_PAGES = pytest.mark.sim(
     records=RecordSettings(per_section=120), paging=PagingSettings(size=25)
@@ -532,3 +534,26 @@ async def test_pages_with_flags_as_booleans_or_any_case_download_whole(
     yes = {True, "Y", "y", "TRUE"}
     read = [None if v is None else (YesNo.YES if v in yes else YesNo.NO) for v in sent]
     assert read == [r.pending_blocked for r in result.b2b]
+
+
+# ----------------------------------------------------------------------------------------------
+# The package loads the rules table and the bills of entry on first use (import time)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_the_rules_and_imports_are_imported_on_first_use_not_with_the_package() -> None:
+    lazy = {"flynn_async.ims._rules", "flynn_async.ims._imports"}
+    first, after = modules_imported("from flynn_async.ims import RULES, ImsImport")
+    assert {"flynn_async.ims", "flynn_async.ims._actions"} <= first
+    assert set() == lazy & first
+    assert lazy <= after
+
+
+def test_every_public_name_of_the_package_resolves() -> None:
+    from flynn_async import ims
+
+    homes = {
+        name: importlib.import_module(f"flynn_async.ims.{home}") for name, home in ims._LAZY.items()
+    }
+    assert set(ims._LAZY) <= set(ims.__all__)
+    check_every_name_resolves(ims, homes)

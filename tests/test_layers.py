@@ -244,7 +244,7 @@ def _plant(package: Path, relative: str, code: str) -> None:
         ),
         # a downward import hidden from Python under TYPE_CHECKING
         (
-            "batch.py",
+            "batch/_runner.py",
             "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
             "    from flynn_async._tasks._task import Task",
             "under TYPE_CHECKING",

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from flynn_async import InvalidInput, PollPolicy, RetryPolicy
 from flynn_async._core._policy import DEFAULT_RETRY_STATUSES, parse_retry_after
+from tests.lazy import modules_imported
 
 NOW = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -272,3 +273,12 @@ def test_replace_keeps_what_is_not_given_and_takes_none_for_the_deadline() -> No
 def test_replace_takes_only_keywords() -> None:
     with pytest.raises(TypeError):
         RetryPolicy().replace(3)  # type: ignore[call-arg]
+
+
+def test_backoff_is_imported_with_the_first_delays_not_with_the_package() -> None:
+    first, after = modules_imported(
+        "import random\nfrom flynn_async import RetryPolicy\n"
+        "next(RetryPolicy().delays(random.Random(0)))"
+    )
+    assert "backoff" not in first
+    assert "backoff" in after

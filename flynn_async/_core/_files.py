@@ -23,7 +23,6 @@ import contextlib
 import logging
 import os
 import re
-import secrets
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -36,7 +35,7 @@ log: Final = logging.getLogger("flynn_async.state")
 STATE_DIR_ENV: Final = "FLYNN_ASYNC_STATE_DIR"
 #: Temporary files of interrupted atomic writes older than this are removed.
 STALE_TEMP_SECONDS: Final = 3600.0
-_TEMP_NAME: Final = re.compile(r"\..+\.[0-9a-f]{16}\.tmp")
+_TEMP_NAME: Final = r"\..+\.[0-9a-f]{16}\.tmp"  # compiled by re on first use
 _swept: set[Path] = set()  # directories this process has swept already
 _swept_lock = threading.Lock()
 
@@ -60,7 +59,7 @@ def remove_stale_temporaries(
     except OSError:
         return removed
     for entry in entries:
-        if not _TEMP_NAME.fullmatch(entry.name):
+        if not re.fullmatch(_TEMP_NAME, entry.name):
             continue
         try:
             if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
@@ -113,7 +112,7 @@ def atomic_writer(path: Path, *, mode: int | None = 0o600) -> Iterator[BinaryIO]
     ``None`` creates it as ``open()`` would (``0o666`` less the umask).
     """
     _sweep_once(path.parent)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.urandom(8).hex()}.tmp")  # = secrets.token_hex(8)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o666 if mode is None else mode)
     try:

@@ -4,8 +4,9 @@ Polling and retrying are two loops with two policies. :class:`PollPolicy` says h
 "is the task done yet?" and how long to keep asking; :class:`RetryPolicy` says how a single
 request that *failed* is repeated. Both are immutable values with documented defaults;
 :meth:`~PollPolicy.replace` derives a changed copy. Nothing here performs I/O: the delay
-sequences are built on the ``backoff`` package's wait generators and take their randomness
-from an injected source, so tests can assert exact sleeps.
+sequences are built on the ``backoff`` package's wait generators (imported when a first
+sequence is made, not with the package) and take their randomness from an injected source, so
+tests can assert exact sleeps.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol, Self
 
 import attrs
-import backoff
 
 from ._errors import InvalidInput
 
@@ -115,6 +115,8 @@ class PollPolicy:
 
     def delays(self, rng: RandomSource) -> Iterator[float]:
         """The endless sequence of waits between status calls, before deadline clipping."""
+        import backoff  # on first use: it is not needed to import flynn_async
+
         # capped by the generator itself: an uncapped power overflows after ~3,000 waits
         base = backoff.expo(
             base=self.multiplier, factor=self.initial_delay, max_value=self.max_delay
@@ -185,6 +187,8 @@ class RetryPolicy:
 
     def delays(self, rng: RandomSource) -> Iterator[float]:
         """The waits before the second, third, ... try (full jitter applied)."""
+        import backoff  # on first use: it is not needed to import flynn_async
+
         base = backoff.expo(
             base=self.multiplier, factor=self.initial_delay, max_value=self.max_delay
         )

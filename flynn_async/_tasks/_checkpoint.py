@@ -27,7 +27,8 @@ from flynn_async._core._files import ensure_private_dir, write_atomic
 
 log: Final = logging.getLogger("flynn_async.checkpoint")
 
-_PAGE_FILE: Final = re.compile(r"page-(\d{6})-([0-9a-f]{64})\.json")
+#: A page file's name (compiled by :mod:`re` on first use, not on import).
+_PAGE_FILE: Final = r"page-(\d{6})-([0-9a-f]{64})\.json"
 _MANIFEST: Final = "manifest.json"
 
 
@@ -59,7 +60,7 @@ class Checkpoint:
         if not self.path.is_dir():
             return found
         for entry in self.path.iterdir():
-            match = _PAGE_FILE.fullmatch(entry.name)
+            match = re.fullmatch(_PAGE_FILE, entry.name)
             if match:
                 found[int(match.group(1))] = entry
         return found
@@ -110,7 +111,7 @@ class Checkpoint:
         except FileNotFoundError:  # removed since the listing: fetch it
             self._stored().pop(index, None)
             return None
-        match = _PAGE_FILE.fullmatch(path.name)
+        match = re.fullmatch(_PAGE_FILE, path.name)
         assert match is not None
         if hashlib.sha256(body).hexdigest() != match.group(2):
             log.warning(

@@ -2,14 +2,15 @@
 
 One read-only call (safe to retry) on the route of section 8 of the API notes. Inputs are
 checked before anything is sent; the answer's signed documents are decoded, verified when the
-client has keys, and checked against each other and against the document asked for.
+client has keys, and checked against each other and against the document asked for. The
+models (:mod:`._models`) are imported on the first lookup, not with the package.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from flynn_async._core import _validate
 from flynn_async._core._errors import (
@@ -20,17 +21,10 @@ from flynn_async._core._errors import (
 from flynn_async._http import _api
 from flynn_async._http._auth import Api
 
-from ._models import (
-    DocumentType,
-    EInvoiceDetails,
-    IrpCredentials,
-    KeyRing,
-    check_doc_date,
-    check_doc_number,
-    check_doc_type,
-    decode_details,
-    irn_of,
-)
+from ._keys import KeyRing
+
+if TYPE_CHECKING:  # the models are imported on first use (import time), not with the package
+    from ._models import DocumentType, EInvoiceDetails, IrpCredentials
 
 log: Final = logging.getLogger("flynn_async.einvoice")
 
@@ -82,6 +76,8 @@ def find_mismatches(
     case, as the portal does). The acknowledgement time outside the token is often rounded to
     the minute, so it is not compared; the acknowledgement number is.
     """
+    from ._models import irn_of
+
     invoice, qr = details.invoice, details.qr_code
     found: list[str] = []
 
@@ -162,6 +158,14 @@ class EInvoiceApi:
         raise ``EInvoiceNotFound`` (codes 2154, 2148), ``IrpPasswordRequired`` or
         ``IrpError``.
         """
+        from ._models import (
+            IrpCredentials,
+            check_doc_date,
+            check_doc_number,
+            check_doc_type,
+            decode_details,
+        )
+
         chosen_irp = check_irp(irp)
         kind = check_doc_type(doc_type)
         number = check_doc_number(doc_number)

@@ -6,24 +6,28 @@ merged); :meth:`Gstr2bApi.regenerate` asks the portal to recompute it after IMS 
 
 from __future__ import annotations
 
-from ._merge import merge_files
-from ._models import (
-    Gstr2b,
-    Gstr2bBillOfEntry,
-    Gstr2bDocuments,
-    Gstr2bInvoice,
-    Gstr2bIsdDocument,
-    Gstr2bItem,
-    Gstr2bNote,
-    Gstr2bSupplier,
-    Gstr2bSupplierSummary,
-    ItcBucket,
-    ItcGroup,
-    ItcSummary,
-    TaxAmounts,
-    decode_gstr2b,
-)
+from typing import TYPE_CHECKING, Any, Final
+
 from ._service import Gstr2bApi, Gstr2bRegeneration, RegenerationCallback
+
+if TYPE_CHECKING:  # at run time these come from __getattr__ below, on first use
+    from ._merge import merge_files
+    from ._models import (
+        Gstr2b,
+        Gstr2bBillOfEntry,
+        Gstr2bDocuments,
+        Gstr2bInvoice,
+        Gstr2bIsdDocument,
+        Gstr2bItem,
+        Gstr2bNote,
+        Gstr2bSupplier,
+        Gstr2bSupplierSummary,
+        ItcBucket,
+        ItcGroup,
+        ItcSummary,
+        TaxAmounts,
+        decode_gstr2b,
+    )
 
 __all__ = [
     "Gstr2b",
@@ -45,3 +49,41 @@ __all__ = [
     "decode_gstr2b",
     "merge_files",
 ]
+
+#: The models' names and their module: the 2B models (:mod:`._models`, :mod:`._merge`) are
+#: imported when one of them is first asked for (or on the first download), not with the
+#: package.
+_LAZY: Final = {
+    "merge_files": "_merge",
+    "Gstr2b": "_models",
+    "Gstr2bBillOfEntry": "_models",
+    "Gstr2bDocuments": "_models",
+    "Gstr2bInvoice": "_models",
+    "Gstr2bIsdDocument": "_models",
+    "Gstr2bItem": "_models",
+    "Gstr2bNote": "_models",
+    "Gstr2bSupplier": "_models",
+    "Gstr2bSupplierSummary": "_models",
+    "ItcBucket": "_models",
+    "ItcGroup": "_models",
+    "ItcSummary": "_models",
+    "TaxAmounts": "_models",
+    "decode_gstr2b": "_models",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A model's name, from its module on first use (then kept in the package)."""
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import _merge, _models
+
+    value = getattr(_merge if home == "_merge" else _models, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The package's names, the models' included before they are loaded."""
+    return sorted(set(globals()) | set(_LAZY))

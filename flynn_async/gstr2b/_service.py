@@ -6,6 +6,9 @@ token, answered before anything is done, is renewed and the call repeated), it r
 answer even when the caller is cancelled, its reference id is handed over at once
 (``on_submitted``, an INFO log line, a note on any error that follows), and a lost answer is a
 :class:`~flynn_async.Gstr2bOutcomeUnknown`, never a second request.
+
+The 2B models and their merging (:mod:`._models`, :mod:`._merge`) are imported on the first
+download, not with the package.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -42,8 +45,8 @@ from flynn_async.gst._period import ReturnPeriod
 from flynn_async.gst._session import GstSession
 from flynn_async.gst._taxpayer_locks import TaxpayerLocks
 
-from ._merge import file_count, merge_files
-from ._models import Gstr2b, Where, decode_gstr2b
+if TYPE_CHECKING:  # imported on the first download (import time), not with the package
+    from ._models import Gstr2b
 
 __all__ = ["Gstr2bApi", "Gstr2bRegeneration", "RegenerationCallback"]
 
@@ -187,6 +190,9 @@ class Gstr2bApi:
         :class:`Gstr2bNotGenerated`, :class:`Gstr2bTooEarly`, or a :class:`GstError` with the
         portal's code.
         """
+        from ._merge import file_count, merge_files
+        from ._models import Gstr2b, Where, decode_gstr2b
+
         chosen = _period(period)
         current = self._gst.current(_session(session))
         route = _api.GSTR2B_ROUTE

@@ -7,22 +7,16 @@
 turns pages into records (and back); ``_download`` is the IMS API (submit, resume, download
 sections); ``_counts``, ``_rules`` and ``_actions`` are the counts, the rules table and the
 save, reset and request-status calls (acting on invoices, see ``docs/actions.md``); ``_imports``
-the bills of entry. Imports only the layers below (``_core``, ``_http``, ``_tasks``, ``gst``); the
+the bills of entry (``_rules`` and ``_imports`` are imported on first use, not with the
+package). Imports only the layers below (``_core``, ``_http``, ``_tasks``, ``gst``); the
 batch runner sits above it and this package never imports it.
 """
 
-from ._actions import (
-    ADVICE,
-    ImsActionResult,
-    ImsDecision,
-    ImsRecordError,
-    ImsRequestStatus,
-    ItcReduction,
-)
-from ._counts import ImsCounts, SectionCounts
+import importlib
+from typing import TYPE_CHECKING, Any, Final
+
 from ._decoding import decode_ims_page
 from ._download import ImsApi
-from ._imports import ImsImport
 from ._models import (
     FilingStatus,
     ImsAmendedInvoice,
@@ -37,7 +31,19 @@ from ._models import (
     SectionTotals,
     SourceForm,
 )
-from ._rules import RULES, DecisionProblem, Rule
+
+if TYPE_CHECKING:  # at run time these come from __getattr__ below, on first use
+    from ._actions import (
+        ADVICE,
+        ImsActionResult,
+        ImsDecision,
+        ImsRecordError,
+        ImsRequestStatus,
+        ItcReduction,
+    )
+    from ._counts import ImsCounts, SectionCounts
+    from ._imports import ImsImport
+    from ._rules import RULES, DecisionProblem, Rule
 
 __all__ = [
     "ADVICE",
@@ -67,3 +73,37 @@ __all__ = [
     "SourceForm",
     "decode_ims_page",
 ]
+
+#: Names served from their module on first use: the rules table and the bills of entry are
+#: imported then, not with the package; the actions and counts are imported by the IMS API
+#: (``_download``) today, and need nothing more here if it comes to load them on first use too.
+_LAZY: Final[dict[str, str]] = {
+    "ADVICE": "_actions",
+    "ImsActionResult": "_actions",
+    "ImsDecision": "_actions",
+    "ImsRecordError": "_actions",
+    "ImsRequestStatus": "_actions",
+    "ItcReduction": "_actions",
+    "ImsCounts": "_counts",
+    "SectionCounts": "_counts",
+    "ImsImport": "_imports",
+    "RULES": "_rules",
+    "DecisionProblem": "_rules",
+    "Rule": "_rules",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A name of ``_actions``, ``_counts``, ``_imports`` or ``_rules``, from its module on first
+    use (then kept here)."""
+    home = _LAZY.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    """The package's names, the lazily imported ones included before they are loaded."""
+    return sorted(set(globals()) | set(_LAZY))

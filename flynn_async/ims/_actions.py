@@ -1,10 +1,11 @@
 """Acting on IMS records: decisions, save, reset, request status (flynn-api.md section 11).
 
 A decision is made on a downloaded record (:meth:`ImsInvoices.decide`); :meth:`ImsActions.save`
-and :meth:`ImsActions.reset` check every decision against the rules (``_ims_rules``) before a
-single request, build the bodies from the records exactly as downloaded, split them under the
-4 MB limit, send the parts one after another (one save or reset per taxpayer at a time), and
-poll each part's request status to its end.
+and :meth:`ImsActions.reset` check every decision against the rules (``_rules``, imported on
+the first check, not with the package) before a single request, build the bodies from the
+records exactly as downloaded, split them under the 4 MB limit, send the parts one after
+another (one save or reset per taxpayer at a time), and poll each part's request status to its
+end.
 
 Save and reset change the portal and are billed: they are never repeated blindly (only a 403
 ``err-expired-token``, answered before anything is done, is repeated after renewal), they run
@@ -39,7 +40,6 @@ from flynn_async.gst._gst import GstApi
 from flynn_async.gst._session import GstSession
 from flynn_async.gst._taxpayer_locks import TaxpayerLocks
 
-from . import _rules as _ims_rules
 from ._counts import ImsCounts, goods_types, parse_counts
 from ._decisions import CallKind, ImsDecision, ItcReduction
 from ._models import ImsStatus
@@ -452,7 +452,9 @@ class ImsActions:
         for item in listed:
             if not isinstance(item, ImsDecision):
                 raise InvalidInput(f"decisions must be ImsDecision values, not {type(item)!r}")
-        to_send, unchanged, problems = _ims_rules.check(listed, call=kind, gstin=session.gstin)
+        from ._rules import check  # imported on the first check, not with the package
+
+        to_send, unchanged, problems = check(listed, call=kind, gstin=session.gstin)
         if problems:
             raise InvalidDecisions(
                 f"{len(problems)} problem(s) in {len(listed)} decision(s); nothing was sent:\n"

@@ -1,23 +1,9 @@
-"""Batch IMS downloads for many taxpayers: ``client.ims.download_many``.
+"""The batch runner behind :meth:`~flynn_async.batch.BatchImsApi.download_many`: jobs,
+results, progress, the manifest on disk, and the run itself (the package's docstring has the
+batch rules and the manifest layout).
 
-A batch runs one :class:`DownloadJob` per taxpayer (a GST session, or a GSTIN whose session is
-restored from the client's session store). Every job downloads its sections the way
-``download_all`` does (one task per section, merged and checked), with these batch rules:
-
-- **One bound for the whole batch.** Page requests go through the client's one limiter
-  (``max_concurrency``, shared by every download of the client); ``max_jobs`` bounds how many
-  jobs run at once, so that 50 taxpayers do not poll 400 tasks together.
-- **Per-job outcomes.** A job that fails is recorded with its typed error and never cancels
-  another. Cancellation (``CancelledError``, ``KeyboardInterrupt``) stops the whole batch.
-- **A manifest on disk** (``manifest=``) records each job as its tasks are submitted and when it
-  ends; a rerun with the same manifest skips the completed jobs, re-attaches to the tasks of
-  jobs that were interrupted (no task is paid for twice) and starts failed jobs afresh.
-
-Manifest layout (``<dir>/manifest.json`` when ``manifest`` names a directory)::
-
-    <dir>/manifest.json              the manifest (JSON, written atomically, mode 0600)
-    <dir>/manifest.lock              held (a file lock) by the process running the batch
-    <dir>/manifest.results/<job>.json   each completed job's merged result (``to_dict()``)
+Imported when a batch name is first asked for or a batch first runs, not with the package:
+the client only needs :class:`~flynn_async.batch.BatchImsApi`.
 """
 
 from __future__ import annotations
@@ -39,8 +25,8 @@ from typing import Any, Final, TypeVar
 import attrs
 import msgspec
 
-from ._core import _validate
-from ._core._errors import (
+from flynn_async._core import _validate
+from flynn_async._core._errors import (
     BatchError,
     FlynnError,
     GstSessionExpired,
@@ -52,21 +38,20 @@ from ._core._errors import (
     first_error,
     note_task_ids,
 )
-from ._core._files import ensure_private_dir, write_atomic
-from ._core._json import dumps, loads
-from ._core._locks import FileLock
-from ._core._values import FrozenMap
-from ._http import _api
-from ._tasks._checkpoint import Checkpoint
-from ._tasks._types import Progress
-from .gst._gst import GstApi
-from .gst._session import GstSession
-from .ims._decoding import structure_invoices
-from .ims._download import ALL_SECTIONS, ImsApi, SubmittedCallback
-from .ims._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
+from flynn_async._core._files import ensure_private_dir, write_atomic
+from flynn_async._core._json import dumps, loads
+from flynn_async._core._locks import FileLock
+from flynn_async._core._values import FrozenMap
+from flynn_async._http import _api
+from flynn_async._tasks._checkpoint import Checkpoint
+from flynn_async._tasks._types import Progress
+from flynn_async.gst._gst import GstApi
+from flynn_async.gst._session import GstSession
+from flynn_async.ims._decoding import structure_invoices
+from flynn_async.ims._download import ImsApi, SubmittedCallback
+from flynn_async.ims._models import ImsInvoices, ImsSection, ImsStatus, parse_sections
 
 __all__ = [
-    "BatchImsApi",
     "BatchProgress",
     "BatchResult",
     "DownloadJob",
@@ -77,16 +62,15 @@ __all__ = [
 log: Final = logging.getLogger("flynn_async.batch")
 _T = TypeVar("_T")
 
-#: Jobs (taxpayers) running at once unless ``max_jobs`` says otherwise.
-DEFAULT_MAX_JOBS: Final = 4
 #: Version of the manifest format.
 MANIFEST_FORMAT: Final = 1
 _MANIFEST_KIND: Final = "flynn-async batch manifest"
 _MANIFEST_NAME: Final = "manifest.json"
 _KEY_MAX: Final = 200
 _ALL: Final = "ALL"
-_UNSAFE: Final = re.compile(r"[^0-9A-Za-z._-]+")
-_SHA256: Final = re.compile(r"[0-9a-f]{64}")
+# patterns compiled by re on first use (a batch), not on import
+_UNSAFE: Final = r"[^0-9A-Za-z._-]+"
+_SHA256: Final = r"[0-9a-f]{64}"
 
 
 # ----------------------------------------------------------------------------------------------
@@ -347,7 +331,7 @@ def manifest_path(manifest: str | os.PathLike[str]) -> Path:
 
 def result_name(key: str) -> str:
     """The file name of a job's result: readable, safe, and distinct for distinct keys."""
-    readable = _UNSAFE.sub("-", key).strip("-.")[:80] or "job"
+    readable = re.sub(_UNSAFE, "-", key).strip("-.")[:80] or "job"
     digest = hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
     return f"{readable}.{digest}.json"
 
@@ -446,7 +430,7 @@ class _Manifest:
             size, digest = entry.get("size"), entry.get("sha256")
             if isinstance(size, bool) or not isinstance(size, int) or size < 0:
                 return "'size' is not a byte count"
-            if not isinstance(digest, str) or not _SHA256.fullmatch(digest):
+            if not isinstance(digest, str) or not re.fullmatch(_SHA256, digest):
                 return "'sha256' is not a SHA-256 digest"
             records = entry.get("records")
             if not isinstance(records, dict) or not all(
@@ -1031,66 +1015,3 @@ async def _run_locked(batch: _Batch, record: _Manifest | None) -> BatchResult:
         return await batch.run()
     finally:
         record.release()
-
-
-class BatchImsApi(ImsApi):
-    """The IMS API of a client (``client.ims``): :class:`ImsApi` and downloads for many taxpayers.
-
-    The batch runner sits on top of the IMS API, which knows nothing of it; the client wires the
-    two together by handing out this class.
-    """
-
-    async def download_many(
-        self,
-        jobs: Iterable[DownloadJob | GstSession | str],
-        *,
-        sections: Iterable[ImsSection | str] | ImsSection | str = ALL_SECTIONS,
-        status: ImsStatus | str | None = None,
-        manifest: str | os.PathLike[str] | None = None,
-        max_jobs: int = DEFAULT_MAX_JOBS,
-        keep_results: bool = True,
-        on_result: ResultCallback | None = None,
-        on_progress: BatchProgressCallback | None = None,
-        checkpoint_dir: str | os.PathLike[str] | bool | None = None,
-        refresh_margin: float | None = 1800.0,
-        on_submitted: SubmittedCallback | None = None,
-        skip_empty: bool = False,
-    ) -> BatchResult:
-        """Download for many taxpayers: one ``download_all`` per job, ``max_jobs`` at once.
-
-        ``jobs`` are :class:`~flynn_async.batch.DownloadJob` values, or GST sessions, or GSTINs
-        (sessions restored from the client's session store); ``sections`` and ``status`` are
-        the defaults of jobs that set none. Every job is checked before any request
-        (``InvalidInput`` naming the job). Page requests of all jobs share the client's
-        ``max_concurrency``. A job that fails is recorded in the
-        :class:`~flynn_async.batch.BatchResult` with its error and does not stop the others; call
-        ``raise_for_failures()`` to raise them. With ``manifest`` (a directory, or a ``.json``
-        file), each job is recorded on disk with its result saved beside it, and a rerun skips
-        the completed jobs. ``keep_results=False`` keeps results only on disk (and for
-        ``on_result``, a sync or async callback given each completed
-        :class:`~flynn_async.batch.JobResult`); ``on_progress`` receives
-        :class:`~flynn_async.batch.BatchProgress` reports. Each job's session is refreshed
-        before its submits if it lapses within ``refresh_margin`` seconds (``None``: never).
-        ``on_submitted(section, task_id)`` is called as each billed task is created. With a
-        manifest, pages are checkpointed under ``<manifest>.pages/`` unless ``checkpoint_dir``
-        names another directory (``False``: no checkpoints), so a rerun after a kill fetches
-        only the missing pages. With ``skip_empty=True`` each job asks for the counts first
-        and starts no task for a section counted empty (see ``download_all``). See
-        ``docs/batch.md``.
-        """
-        return await run_batch(
-            self,
-            self._gst,
-            jobs,
-            sections=sections,
-            status=status,
-            manifest=manifest,
-            max_jobs=max_jobs,
-            keep_results=keep_results,
-            on_result=on_result,
-            on_progress=on_progress,
-            checkpoint_dir=checkpoint_dir,
-            refresh_margin=refresh_margin,
-            on_submitted=on_submitted,
-            skip_empty=skip_empty,
-        )
