@@ -72,7 +72,7 @@ async def page_body(records: int = RECORDS, seed: int = 0) -> bytes:
 
 def _unchecked(body: bytes) -> Any:
     """The typed call alone: no written-back comparison, so no repeated-key or null check."""
-    return _decoding._page_decoder.decode(body)
+    return _decoding.typed_page(body)
 
 
 def _whole_page_lossless(body: bytes) -> Any:

@@ -33,6 +33,13 @@ from flynn_async.einvoice import _lookup, _models  # noqa: E402
 
 for _name in ("DocumentType", "EInvoiceDetails", "IrpCredentials"):
     setattr(_lookup, _name, getattr(_models, _name))
+from flynn_async.ims import _actions as _ims_actions  # noqa: E402
+from flynn_async.ims import _counts as _ims_counts  # noqa: E402
+from flynn_async.ims import _download as _ims_download  # noqa: E402
+
+for _name in ("ActionSubmittedCallback", "ImsActionResult", "ImsDecision", "ImsRequestStatus"):
+    setattr(_ims_download, _name, getattr(_ims_actions, _name))
+_ims_download.ImsCounts = _ims_counts.ImsCounts  # type: ignore[attr-defined]
 for _name in ("BatchProgressCallback", "BatchResult", "DownloadJob", "ResultCallback"):
     getattr(batch, _name)  # the package keeps a name once it is asked for
 

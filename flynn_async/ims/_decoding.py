@@ -19,9 +19,10 @@ decides).
 
 from __future__ import annotations
 
+import functools
 import itertools
 import operator
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final, NamedTuple, cast
 
 import msgspec
@@ -66,9 +67,28 @@ class _Page(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, o
     alert: Any = _UNSET
 
 
-assert tuple(msgspec.structs.fields(_Data)[i].name for i in range(8)) == m.KNOWN_SECTIONS
+assert _Data.__struct_fields__ == m.KNOWN_SECTIONS
 
-_page_decoder: Final = _codec.typed_decoder(_Page)
+
+@functools.cache
+def _decoders() -> tuple[Callable[[bytes], _Page], Callable[[bytes], _RawPage]]:
+    """The page decoders (typed, and with the records left as JSON), built on first use: a
+    decoder resolves every record class's annotations, which ``import flynn_async`` need not
+    pay for."""
+    return _codec.typed_decoder(_Page).decode, _codec.typed_decoder(_RawPage).decode
+
+
+@functools.cache
+def _record_decoder(cls: type[m.ImsRecord]) -> Callable[[msgspec.Raw], m.ImsRecord]:
+    """One record class's typed decoder (built on first use)."""
+    return _codec.typed_decoder(cls).decode
+
+
+def typed_page(body: bytes) -> Any:
+    """The typed call alone, without the count check (for the benchmarks)."""
+    return _decoders()[0](body)
+
+
 _EMPTY_DATA: Final = _Data()
 _encoder: Final = _codec.encoder()
 #: Writes a decoded page back for counting only: amounts as text (much faster than as numbers),
@@ -94,7 +114,9 @@ class _Layout(NamedTuple):
     money: tuple[int, ...]
 
 
+@functools.cache
 def _layout(cls: type[m.ImsRecord]) -> _Layout:
+    """A record class's layout (worked out on first use)."""
     position = {info.name: i for i, info in enumerate(msgspec.structs.fields(cls))}
     fields = _codec.wire_fields(cls)
     optional = [f for f in fields if not f.required]
@@ -108,9 +130,6 @@ def _layout(cls: type[m.ImsRecord]) -> _Layout:
         slow=tuple(position[f.attr] for f in optional if f.kind in slow),
         money=tuple(position[f.attr] for f in optional if f.kind == "money"),
     )
-
-
-_LAYOUT: Final = {cls: _layout(cls) for cls in set(m.SECTION_RECORD_TYPES.values())}
 
 
 def _nones(values: list[Any]) -> int:
@@ -144,7 +163,7 @@ def _count_records(records: Sequence[m.ImsRecord]) -> _Counted:
     every text value has two quotes: three per set field, two more per set field other than
     money.
     """
-    layout = _LAYOUT[type(records[0])]
+    layout = _layout(type(records[0]))
     n = len(records)
     values = list(itertools.chain.from_iterable(map(_astuple, records)))
     width = layout.width
@@ -217,7 +236,7 @@ def decode_page_fast(body: bytes) -> m.ImsInvoices | None:
     everything or raises the precise error. Never raises.
     """
     try:
-        page = _page_decoder.decode(body)
+        page = _decoders()[0](body)
     except msgspec.ValidationError:
         return _decode_by_record(body)
     except (msgspec.DecodeError, RecursionError):
@@ -265,11 +284,6 @@ class _RawPage(
 assert _RawData.__struct_fields__ == _Data.__struct_fields__
 assert _RawPage.__struct_fields__ == _Page.__struct_fields__
 
-_raw_page_decoder: Final = _codec.typed_decoder(_RawPage)
-_record_decoders: Final = {
-    cls: _codec.typed_decoder(cls).decode for cls in set(m.SECTION_RECORD_TYPES.values())
-}
-
 
 class _NotThisWay(Exception):
     """A record the lossless path refuses: the general way names the problem."""
@@ -286,7 +300,7 @@ def _decode_by_record(body: bytes) -> m.ImsInvoices | None:
     (the general way names it), or when the page is not a success envelope of known sections.
     """
     try:
-        page = _raw_page_decoder.decode(body)
+        page = _decoders()[1](body)
     except (msgspec.DecodeError, RecursionError):
         return None
     if not _succeeded(page):
@@ -332,7 +346,7 @@ def _records_of(
 
     The others are read together by the lossless path (one JSON document of their bytes).
     """
-    decode = _record_decoders[cls]
+    decode = _record_decoder(cls)
     records: list[m.ImsRecord | None] = []
     remaining = iter(raws)
     refused = 0  # records refused in a row

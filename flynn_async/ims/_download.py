@@ -14,7 +14,7 @@ import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from flynn_async._core import _validate
 from flynn_async._core._errors import (
@@ -33,9 +33,6 @@ from flynn_async.gst._gst import GstApi
 from flynn_async.gst._session import GstSession
 from flynn_async.gst._taxpayer_locks import TaxpayerLocks
 
-from ._actions import ActionSubmittedCallback, ImsActionResult, ImsActions, ImsDecision
-from ._actions import ImsRequestStatus as ImsRequestStatus
-from ._counts import ImsCounts
 from ._decoding import (
     combine_sections,
     decode_page_fast,
@@ -44,6 +41,16 @@ from ._decoding import (
     structure_invoices,
 )
 from ._models import ImsEntry, ImsInvoices, ImsSection, ImsStatus, parse_sections
+
+if TYPE_CHECKING:  # the counts and actions load on first use (import time)
+    from ._actions import (
+        ActionSubmittedCallback,
+        ImsActionResult,
+        ImsActions,
+        ImsDecision,
+        ImsRequestStatus,
+    )
+    from ._counts import ImsCounts
 
 log: Final = logging.getLogger("flynn_async.ims")
 
@@ -93,7 +100,21 @@ class ImsApi:
     ) -> None:
         self._ctx = ctx
         self._gst = gst
-        self._actions = ImsActions(ctx, gst, ims_api_version, locks)
+        self._ims_api_version = ims_api_version
+        self._locks = locks
+        self._actions_api: ImsActions | None = None
+
+    @property
+    def _actions(self) -> ImsActions:
+        """The counts and actions, loaded and made on first use (``import flynn_async`` does
+        not pay for them)."""
+        actions = self._actions_api
+        if actions is None:
+            from ._actions import ImsActions
+
+            actions = ImsActions(self._ctx, self._gst, self._ims_api_version, self._locks)
+            self._actions_api = actions
+        return actions
 
     # -- counts and actions (see _ims_actions and docs/actions.md) ----------------------------
 
