@@ -680,6 +680,30 @@ def test_an_amount_sent_as_text_in_a_page_read_a_record_at_a_time_is_refused(
         decode_ims_page(body)
 
 
+@pytest.mark.parametrize("odd", [{"x_new": 1}, {"action": "Z"}, {"itcRedReq": True}], ids=str)
+def test_a_page_refused_at_its_first_record_is_read_whole_by_the_lossless_path(
+    odd: dict[str, Any],
+) -> None:
+    records = [{**FAST_BASE, "inum": "N0", **odd}, {**FAST_BASE, "inum": "N1", "remarks": None}]
+    data = {"b2b": records, "impg": [{"k": 1}], "note": {"n": [1]}}
+    body = dumps({"status": "1", "data": data, "error": None, "info": None})
+    with mock.patch.object(_decoding, "_decode_by_record", side_effect=AssertionError):
+        fast = _decoding.decode_page_fast(body)
+    assert fast == structure_invoices(data)
+    assert fast is not None
+    assert fast.to_dict() == data
+    # a null among the records is found even where the envelope holds nulls too
+    assert {"remarks": None} == fast.b2b[1].extra
+    # an error envelope, a bad value or a repeated key: the general way names it
+    bad = [
+        dumps({"status": "0", "data": data, "error": {"message": "m", "error_cd": "E"}}),
+        dumps({"status": "1", "data": {"b2b": [{**records[0], "idt": "31-02-2024"}]}}),
+        body.replace(b'"inum":"N1"', b'"inum":"N1","inum":"N2"'),
+    ]
+    for body in bad:
+        assert _decoding.decode_page_fast(body) is None
+
+
 def test_after_many_refused_records_the_rest_of_the_section_is_read_the_lossless_way() -> None:
     tries = _decoding._TRIES
     odd = [{**FAST_BASE, "inum": f"O{i}", "x_new": i} for i in range(tries + 2)]
@@ -736,8 +760,8 @@ def test_after_many_refused_records_the_rest_of_the_section_is_read_the_lossless
             "a bad value in a record the typed call refuses",
         ),
         (
-            b'{"status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"01-01-2024",'
-            b'"x_new":1}],"impg":[]}}',
+            b'{"status":"1","data":{"b2b":[{"stin":"S","val":1,"inum":"N","idt":"01-01-2024"},'
+            b'{"stin":"S","val":1,"inum":"N","idt":"01-01-2024","x_new":1}],"impg":[]}}',
             "unknown section",
         ),
         (b'{"status":"1","data":{"impg":[]}}', "unknown section alone"),

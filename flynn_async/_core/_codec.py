@@ -589,13 +589,15 @@ def structure_many(
         if type(item) is not dict:
             message = f"expected a JSON object, got {describe(item)}"
             raise ResponseError(_problem(plan, message, f"{path}[{i}]"), **where)
-        odd_keys = item.keys() - known  # in C: the fields the models do not know
-        if nulls and None in item.values():
-            odd_keys |= {k for k, v in item.items() if v is None}
+        if nulls:  # every value looked at: a null is kept in extra
+            odd_keys: Any = [k for k, v in item.items() if v is None or k not in known]
+        else:
+            odd_keys = item.keys() - known  # in C: the fields the models do not know
+            if len(odd_keys) > 1:
+                odd_keys = [k for k in item if k in odd_keys]  # in the order sent
         if odd_keys:
             item = dict(item)  # the caller's dict is left as it is
-            keys = odd_keys if len(odd_keys) == 1 else [k for k in item if k in odd_keys]
-            item["extra"] = {key: item.pop(key) for key in keys}  # in the order sent
+            item["extra"] = {key: item.pop(key) for key in odd_keys}
         ready.append(item)
     odd = _odd(plan, ready)  # records for the one-by-one path
     for i in odd:
