@@ -567,6 +567,7 @@ def structure_many(
     where: Mapping[str, Any] = EMPTY,
     *,
     nulls: bool = True,
+    fresh: bool = False,
 ) -> tuple[Any, ...]:
     """A list of records from decoded JSON objects (see :func:`structure`), in order.
 
@@ -576,7 +577,9 @@ def structure_many(
     are read one by one by :func:`structure`, which keeps or names everything.
 
     ``nulls=False`` says that no record holds a ``null`` (the caller has looked at the JSON):
-    the records' values are then not looked at one by one for it.
+    the records' values are then not looked at one by one for it. ``fresh=True`` says that the
+    caller has just decoded ``items`` and holds them nowhere else: they are then changed in
+    place instead of copied.
     """
     plan = _plan(cls)
     if type(items) is not list:
@@ -596,7 +599,8 @@ def structure_many(
             if len(odd_keys) > 1:
                 odd_keys = [k for k in item if k in odd_keys]  # in the order sent
         if odd_keys:
-            item = dict(item)  # the caller's dict is left as it is
+            if not fresh:
+                item = dict(item)  # the caller's dict is left as it is
             item["extra"] = {key: item.pop(key) for key in odd_keys}
         ready.append(item)
     odd = _odd(plan, ready)  # records for the one-by-one path
@@ -615,8 +619,17 @@ def structure_many(
                 continue
             except msgspec.ValidationError:
                 pass
-        out.append(structure(cls, items[i], f"{path}[{i}]", where))
+        out.append(structure(cls, _as_sent(items[i], fresh), f"{path}[{i}]", where))
     return tuple(out)
+
+
+def _as_sent(item: Any, fresh: bool) -> Any:
+    """A record as it was sent, its set-apart fields back (when it was changed in place: a
+    field the models do not know, ``extra`` among them, is always set apart)."""
+    if fresh and type(item) is dict and "extra" in item:
+        item = dict(item)
+        item.update(item.pop("extra"))
+    return item
 
 
 def _odd(plan: _Plan, ready: list[dict[str, Any]]) -> list[int]:

@@ -276,7 +276,8 @@ def _decode_whole(body: bytes) -> m.ImsInvoices | None:
         return None
     envelope_nulls = sum(value is None for value in document.values())
     try:
-        return _structure_invoices(data, {}, nulls=body.count(b"null") != envelope_nulls)
+        nulls = body.count(b"null") != envelope_nulls
+        return _structure_invoices(data, {}, nulls=nulls, fresh=True)
     except (ResponseError, RecursionError):
         return None
 
@@ -395,7 +396,7 @@ def _records_of(
     odd = b",".join(raw for raw, ok in zip(raws, typed, strict=True) if not ok)
     try:
         items = loads(b"[" + odd + b"]")
-        kept = iter(_codec.structure_many(cls, items, "$", nulls=b"null" in odd))
+        kept = iter(_codec.structure_many(cls, items, "$", nulls=b"null" in odd, fresh=True))
     except (msgspec.DecodeError, RecursionError, ResponseError):
         raise _NotThisWay from None
     return [record if record is not None else next(kept) for record in records], typed
@@ -421,7 +422,9 @@ def structure_invoices(
         raise ResponseError("page data is nested too deeply", **where) from None
 
 
-def _structure_invoices(data: Any, where: dict[str, Any], *, nulls: bool = True) -> m.ImsInvoices:
+def _structure_invoices(
+    data: Any, where: dict[str, Any], *, nulls: bool = True, fresh: bool = False
+) -> m.ImsInvoices:
     if type(data) is not dict:
         raise ResponseError(f"page data must be a JSON object, got {describe(data)}", **where)
     known: dict[str, tuple[Any, ...]] = {}
@@ -445,7 +448,7 @@ def _structure_invoices(data: Any, where: dict[str, Any], *, nulls: bool = True)
                     )
             other[key] = tuple(FrozenMap(item) for item in value)
             continue
-        known[key] = _codec.structure_many(cls, value, f"$.{key}", where, nulls=nulls)
+        known[key] = _codec.structure_many(cls, value, f"$.{key}", where, nulls=nulls, fresh=fresh)
     return m.ImsInvoices(
         **known,
         other_sections=FrozenMap(other) if other else EMPTY,
