@@ -322,11 +322,11 @@ def _decode_by_record(body: bytes) -> m.ImsInvoices | None:
     """A page's records a record at a time: the typed call for each record it takes, the
     lossless path (:func:`~flynn_async._core._codec.structure_many`) for the others.
 
-    The records the typed call took are counted as a whole page is (:func:`_count_records`,
-    against their own bytes); the others keep everything by construction (their JSON is read
-    with the repeated-key check); the page's envelope and section keys are counted against
-    what remains of the body. ``None`` when any of it does not add up, when a record is bad
-    (the general way names it), or when the page is not a success envelope of known sections.
+    The records the typed call took, and the page's envelope and section keys, are counted as
+    a whole page is (:func:`_count_records`), against the body less the other records' bytes;
+    the others keep everything by construction (their JSON is read with the repeated-key
+    check). ``None`` when the count does not add up, when a record is bad (the general way
+    names it), or when the page is not a success envelope of known sections.
     """
     try:
         page = _decoders()[1](body)
@@ -337,7 +337,6 @@ def _decode_by_record(body: bytes) -> m.ImsInvoices | None:
     data = page.data
     assert not isinstance(data, msgspec.UnsetType)  # _succeeded
     decoded: dict[str, Any] = {}
-    typed_raws: list[msgspec.Raw] = []
     other_raws: list[msgspec.Raw] = []
     tables: list[_Counted] = []
     try:
@@ -347,18 +346,17 @@ def _decode_by_record(body: bytes) -> m.ImsInvoices | None:
                 continue
             records, typed = _records_of(m.SECTION_RECORD_TYPES[name], raws)
             decoded[name] = tuple(records)
-            for raw, ok in zip(raws, typed, strict=True):
-                (typed_raws if ok else other_raws).append(raw)
+            other_raws += itertools.compress(raws, map(operator.not_, typed))
             taken = list(itertools.compress(records, typed))
             if taken:
                 tables.append(_count_records(taken))
     except _NotThisWay:
         return None
-    typed_counted = _counted(b"".join(typed_raws))
-    if typed_counted != sum(t.expected for t in tables):
-        return None
-    skeleton = _counted(body) - typed_counted - _counted(b"".join(other_raws))
-    if skeleton != _skeleton(page, len(decoded)):
+    # The body is its skeleton, the typed records' bytes and the others' (commas and brackets
+    # between them count nothing); the typed records and the skeleton can each only be found
+    # short of their bytes, never over: so one sum checks both.
+    expected = _skeleton(page, len(decoded)) + sum(t.expected for t in tables)
+    if _counted(body) - _counted(b"".join(other_raws)) != expected:
         return None
     return m.ImsInvoices(**decoded, present=frozenset(decoded))
 
