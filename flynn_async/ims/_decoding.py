@@ -1,20 +1,23 @@
 """IMS pages to typed records and back, and merging.
 
 A page body is decoded in one typed call straight into the record structs
-(:func:`decode_page_fast`) when it carries only what the models know; a page that carries more
-(unknown fields or sections, a ``null`` where a value is optional, a code or a flag in a form
-the models do not know, a repeated key) is read by the lossless path
-(:func:`structure_invoices`), which keeps all of it and names the path of any bad value. Both
-paths are described by the one wire codec, :mod:`flynn_async._core._codec`.
+(:func:`decode_page_fast`) when it carries only what the models know. When the typed call
+refuses some of its records (an unknown field, a code or a flag in a form the models do not
+know), the page is read a record at a time: the typed call for the records it takes, the
+lossless path for the others (:func:`_decode_by_record`); a page refused at its first record
+is read whole by the lossless path. A page with an unknown section, a ``null``, a repeated key
+or an amount sent as text goes the general way (:func:`structure_invoices`), which keeps all
+of it or names the path of any bad value. Every path is described by the one wire codec,
+:mod:`flynn_async._core._codec`.
 
-How the fast path knows a page needs more: the record structs forbid unknown fields and refuse
-unknown codes, and the decoded page written back as JSON (in C) must have as many colons and
-double quotes as the body. Every key of a JSON text is followed by one colon and written with
-two quotes, every text value has two quotes, and the texts themselves are written back as they
-were read; so the counts differ exactly when the body has a key the decoded page lost (a
-repeated key, a ``null`` read as "absent"), a text where a number belongs (an amount sent as
-``"1.50"``), or writes a colon or quote inside a text as an escape (rare; the lossless path then
-decides).
+How the typed call's pages are checked: the record structs forbid unknown fields and refuse
+unknown codes, and the decoded records must account for every colon and double quote of the
+bytes they came from (:func:`_count_records`). Every key of a JSON text is followed by one
+colon and written with two quotes, every text value has two quotes; so the counts differ
+exactly when the body has a key the decoded records lost (a repeated key, a ``null`` read as
+"absent"), a text where a number belongs (an amount sent as ``"1.50"``), or a colon or quote
+inside a text (the page is then written back as JSON in C and compared; with an escape, the
+lossless path decides).
 """
 
 from __future__ import annotations
