@@ -41,7 +41,7 @@ settings.register_profile(
 settings.register_profile(
     "slow", max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
-settings.load_profile("ci")  # --hypothesis-profile=NAME loads another after this
+
 
 #: Small data unless a test asks for more: 6 records per section, 2 pages of up to 4.
 SMALL_SIM: dict[str, Any] = {
@@ -51,6 +51,9 @@ SMALL_SIM: dict[str, Any] = {
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Hypothesis's ``ci`` profile, unless ``--hypothesis-profile=NAME`` names another (this
+    # conftest is read after Hypothesis's own plugin has loaded the profile named).
+    settings.load_profile(config.getoption("hypothesis_profile", default=None) or "ci")
     config.addinivalue_line(
         "markers", "sim(**settings): settings groups for the `sim` fixture's simulator"
     )

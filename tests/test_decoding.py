@@ -716,6 +716,19 @@ def test_a_page_refused_at_its_first_record_is_read_whole_by_the_lossless_path(
         assert _decoding.decode_page_fast(body) is None
 
 
+def test_a_record_read_field_by_field_keeps_its_extra_in_the_order_sent() -> None:
+    # the first record is refused (a flag in another form): the page is read whole by the
+    # lossless path, which sets the null apart in place before it reads the record field by
+    # field; the record it reads is the one sent, keys in their places
+    record = {**FAST_BASE, "action": None, "x": 1, "isRemarksBlocked": "FALSE", "y": 2}
+    data = {"b2b": [record]}
+    fast = _decoding.decode_page_fast(dumps({"status": "1", "data": data}))
+    assert fast is not None
+    (slow,) = structure_invoices(data).b2b
+    assert ["action", "x", "isRemarksBlocked", "y"] == list(fast.b2b[0].extra)
+    assert repr(slow) == repr(fast.b2b[0])
+
+
 def test_after_many_refused_records_the_rest_of_the_section_is_read_the_lossless_way() -> None:
     tries = _decoding._TRIES
     odd = [{**FAST_BASE, "inum": f"O{i}", "x_new": i} for i in range(tries + 2)]

@@ -588,6 +588,8 @@ def structure_many(
         )
     known = plan.known
     ready: list[Any] = []
+    #: A record's keys as sent, where it was changed in place (to rebuild it, if need be).
+    sent: dict[int, tuple[str, ...]] = {}
     for i, item in enumerate(items):
         if type(item) is not dict:
             message = f"expected a JSON object, got {describe(item)}"
@@ -599,7 +601,9 @@ def structure_many(
             if len(odd_keys) > 1:
                 odd_keys = [k for k in item if k in odd_keys]  # in the order sent
         if odd_keys:
-            if not fresh:
+            if fresh:
+                sent[i] = tuple(item)
+            else:
                 item = dict(item)  # the caller's dict is left as it is
             item["extra"] = {key: item.pop(key) for key in odd_keys}
         ready.append(item)
@@ -619,17 +623,18 @@ def structure_many(
                 continue
             except msgspec.ValidationError:
                 pass
-        out.append(structure(cls, _as_sent(items[i], fresh), f"{path}[{i}]", where))
+        out.append(structure(cls, _as_sent(items[i], sent.get(i)), f"{path}[{i}]", where))
     return tuple(out)
 
 
-def _as_sent(item: Any, fresh: bool) -> Any:
-    """A record as it was sent, its set-apart fields back (when it was changed in place: a
-    field the models do not know, ``extra`` among them, is always set apart)."""
-    if fresh and type(item) is dict and "extra" in item:
-        item = dict(item)
-        item.update(item.pop("extra"))
-    return item
+def _as_sent(item: Any, keys: tuple[str, ...] | None) -> Any:
+    """A record as it was sent: when it was changed in place (``keys``: its keys as sent), its
+    set-apart fields back, every key in its place (a field the models do not know, ``extra``
+    among them, is always set apart)."""
+    if keys is None:
+        return item
+    apart = item["extra"]
+    return {key: apart[key] if key in apart else item[key] for key in keys}
 
 
 def _odd(plan: _Plan, ready: list[dict[str, Any]]) -> list[int]:
