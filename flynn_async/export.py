@@ -780,12 +780,15 @@ def _xlsx_text(value: str) -> str:
 
 
 def _period_serial(text: str) -> int | None:
-    """The Excel date of a return period's first day, or ``None`` if ``text`` is no MMYYYY."""
+    """The Excel date of a return period's first day, or ``None`` if ``text`` is no MMYYYY or
+    its month is before Excel's calendar is right (before March 1900): it is then kept as
+    text."""
     try:
         period = ReturnPeriod.parse(text)
-        return date(period.year, period.month, 1).toordinal() - _EXCEL_EPOCH
     except ValueError:
         return None
+    serial = date(period.year, period.month, 1).toordinal() - _EXCEL_EPOCH
+    return serial if serial >= _FIRST_SERIAL else None
 
 
 def _shown_width(kind: _XlsxKind, value: _CellValue) -> int:
