@@ -993,6 +993,7 @@ def test_every_public_name_of_the_package_resolves() -> None:
     from flynn_async import batch
     from flynn_async.batch import _runner
 
-    homes = dict.fromkeys(batch._FROM_RUNNER, _runner)
-    assert set(batch.__all__) - {"BatchImsApi"} <= batch._FROM_RUNNER
+    assert set(batch._LAZY.values()) == {"_runner"}
+    homes = dict.fromkeys(batch._LAZY, _runner)
+    assert set(batch.__all__) - {"BatchImsApi", "DEFAULT_MAX_JOBS"} <= set(batch._LAZY)
     check_every_name_resolves(batch, homes)

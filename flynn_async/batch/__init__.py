@@ -28,8 +28,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
+from flynn_async._core._lazy import lazy_names
 from flynn_async.gst._session import GstSession
 from flynn_async.ims._download import ALL_SECTIONS, ImsApi, SubmittedCallback
 from flynn_async.ims._models import ImsSection, ImsStatus
@@ -56,24 +57,6 @@ __all__ = [
 
 #: Jobs (taxpayers) running at once unless ``max_jobs`` says otherwise.
 DEFAULT_MAX_JOBS: Final = 4
-
-#: The runner's names served here: imported from ``_runner`` when one is first asked for.
-_FROM_RUNNER: Final = frozenset(
-    {
-        "BatchProgress",
-        "BatchProgressCallback",
-        "BatchResult",
-        "DownloadJob",
-        "JobResult",
-        "JobState",
-        "MANIFEST_FORMAT",
-        "ResultCallback",
-        "default_key",
-        "manifest_path",
-        "result_name",
-        "run_batch",
-    }
-)
 
 
 class BatchImsApi(ImsApi):
@@ -141,17 +124,23 @@ class BatchImsApi(ImsApi):
         )
 
 
-def __getattr__(name: str) -> Any:
-    """A name of the runner, from ``_runner`` on first use (then kept in the package)."""
-    if name not in _FROM_RUNNER:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import _runner
-
-    value = getattr(_runner, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The package's names, the runner's included before it is loaded."""
-    return sorted(set(globals()) | _FROM_RUNNER)
+#: The runner's names served here (those of ``__all__`` and the helpers the batch module had):
+#: imported from ``_runner`` when one is first asked for.
+_LAZY: Final = dict.fromkeys(
+    (
+        "BatchProgress",
+        "BatchProgressCallback",
+        "BatchResult",
+        "DownloadJob",
+        "JobResult",
+        "JobState",
+        "MANIFEST_FORMAT",
+        "ResultCallback",
+        "default_key",
+        "manifest_path",
+        "result_name",
+        "run_batch",
+    ),
+    "_runner",
+)
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)

@@ -18,7 +18,7 @@ Signatures are verified only when keys are given (``einvoice_keys=`` on the clie
 :func:`compute_irn` gives the IRN of a document from its details.
 """
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 # the e-invoice errors are top-level names (flynn_async.IrpError, ...); importable here too
 from flynn_async._core._errors import EInvoiceMismatch as EInvoiceMismatch
@@ -29,6 +29,7 @@ from flynn_async._core._errors import (
 )
 from flynn_async._core._errors import IrpPasswordRequired as IrpPasswordRequired
 from flynn_async._core._errors import SignatureError as SignatureError
+from flynn_async._core._lazy import lazy_names
 
 from ._keys import EInvoiceKeys, KeyMaterial
 from ._lookup import EInvoiceApi
@@ -109,54 +110,6 @@ __all__ = [
 #: The models' names: :mod:`._models` (the INV-01 wire records and the lookup's values) is
 #: imported when one of them is first asked for, not with the package (it is the slower part
 #: to import, and a program that never looks up an e-invoice never needs it).
-_FROM_MODELS: Final = frozenset(
-    {
-        "IST",
-        "AdditionalDocument",
-        "BatchDetails",
-        "BuyerDetails",
-        "ContractDetails",
-        "DispatchDetails",
-        "DocumentDetails",
-        "DocumentPeriod",
-        "DocumentType",
-        "EInvoice",
-        "EInvoiceDetails",
-        "EInvoiceQrCode",
-        "EInvoiceStatus",
-        "EwayBillDetails",
-        "ExportDetails",
-        "InvoiceItem",
-        "IrpCredentials",
-        "ItemAttribute",
-        "PaymentDetails",
-        "PrecedingDocument",
-        "ReferenceDetails",
-        "SellerDetails",
-        "ShipToDetails",
-        "SignedDocument",
-        "SupplyType",
-        "TransactionDetails",
-        "TransportMode",
-        "ValueDetails",
-        "VehicleType",
-        "compute_irn",
-        "financial_year",
-    }
-)
+_LAZY: Final = {name: "_models" for name in __all__ if name not in globals()}
 
-
-def __getattr__(name: str) -> Any:
-    """A model's name, from :mod:`._models` on first use (then kept in the package)."""
-    if name not in _FROM_MODELS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import _models
-
-    value = getattr(_models, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The package's names, the models' included before they are loaded."""
-    return sorted(set(globals()) | _FROM_MODELS)
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)

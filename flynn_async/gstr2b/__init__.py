@@ -6,7 +6,9 @@ merged); :meth:`Gstr2bApi.regenerate` asks the portal to recompute it after IMS 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from flynn_async._core._lazy import lazy_names
 
 from ._service import Gstr2bApi, Gstr2bRegeneration, RegenerationCallback
 
@@ -72,18 +74,4 @@ _LAZY: Final = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """A model's name, from its module on first use (then kept in the package)."""
-    home = _LAZY.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from . import _merge, _models
-
-    value = getattr(_merge if home == "_merge" else _models, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The package's names, the models' included before they are loaded."""
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)

@@ -12,8 +12,9 @@ package). Imports only the layers below (``_core``, ``_http``, ``_tasks``, ``gst
 batch runner sits above it and this package never imports it.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
+
+from flynn_async._core._lazy import lazy_names
 
 from ._decoding import decode_ims_page
 from ._download import ImsApi
@@ -74,9 +75,9 @@ __all__ = [
     "decode_ims_page",
 ]
 
-#: Names served from their module on first use: the rules table and the bills of entry are
-#: imported then, not with the package; the actions and counts are imported by the IMS API
-#: (``_download``) today, and need nothing more here if it comes to load them on first use too.
+#: Names served from their module on first use: the actions, the counts, the rules table and
+#: the bills of entry are imported then, not with the package (the IMS API, too, loads the
+#: actions and counts when a client first needs them).
 _LAZY: Final[dict[str, str]] = {
     "ADVICE": "_actions",
     "ImsActionResult": "_actions",
@@ -93,17 +94,4 @@ _LAZY: Final[dict[str, str]] = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    """A name of ``_actions``, ``_counts``, ``_imports`` or ``_rules``, from its module on first
-    use (then kept here)."""
-    home = _LAZY.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    """The package's names, the lazily imported ones included before they are loaded."""
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, globals(), _LAZY)

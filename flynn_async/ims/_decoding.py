@@ -72,10 +72,17 @@ class _Page(msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, o
 
 
 assert _Data.__struct_fields__ == m.KNOWN_SECTIONS
+#: The page structs' configuration (``_Page`` and ``_Data`` are declared with it too).
+_STRICT: Final[dict[str, Any]] = {
+    "frozen": True,
+    "gc": False,
+    "forbid_unknown_fields": True,
+    "omit_defaults": True,
+}
 
 
 @functools.cache
-def _decoders() -> tuple[Callable[[bytes], _Page], Callable[[bytes], _RawPage]]:
+def _decoders() -> tuple[Callable[[bytes], _Page], Callable[[bytes], Any]]:
     """The page decoders (typed, and with the records left as JSON), built on first use: a
     decoder resolves every record class's annotations, which ``import flynn_async`` need not
     pay for."""
@@ -178,7 +185,7 @@ def _count_records(records: Sequence[m.ImsRecord]) -> _Counted:
     return _Counted(3 * keys + 2 * (keys - money), money)
 
 
-def _skeleton(page: _Page | _RawPage, sections: int) -> int:
+def _skeleton(page: Any, sections: int) -> int:
     """The colons and quotes of a page outside its records: its envelope (written back) and
     its sections' keys."""
     envelope = _encoder.encode(msgspec.structs.replace(page, data=_EMPTY_DATA))
@@ -215,7 +222,7 @@ def _same_keys_and_texts(body: bytes, page: _Page, data: _Data) -> bool:
 _astuple: Final = msgspec.structs.astuple
 
 
-def _succeeded(page: _Page | _RawPage) -> bool:
+def _succeeded(page: Any) -> bool:
     """Is ``page`` a success envelope around ``data``?"""
     if page.data is _UNSET:
         return False
@@ -285,36 +292,21 @@ def _decode_whole(body: bytes) -> m.ImsInvoices | None:
         return None
 
 
-class _RawData(
-    msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True
-):
-    """A page's ``data`` with its records left as JSON (each record's bytes)."""
-
-    b2b: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
-    b2ba: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
-    b2bdn: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
-    b2bdna: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
-    b2bcn: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
-    b2bcna: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
-    ecom: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
-    ecoma: tuple[msgspec.Raw, ...] | msgspec.UnsetType = _UNSET
-
-
-class _RawPage(
-    msgspec.Struct, frozen=True, gc=False, forbid_unknown_fields=True, omit_defaults=True
-):
-    """A whole page body with its records left as JSON."""
-
-    status: Any = _UNSET
-    data: _RawData | msgspec.UnsetType = _UNSET
-    error: Any = _UNSET
-    info: Any = _UNSET
-    additionalInfo: Any = _UNSET
-    alert: Any = _UNSET
-
-
-assert _RawData.__struct_fields__ == _Data.__struct_fields__
-assert _RawPage.__struct_fields__ == _Page.__struct_fields__
+#: The page again with each record left as its JSON (``msgspec.Raw``): the same sections and
+#: envelope as :class:`_Data` and :class:`_Page`, made from their fields.
+_RawData: Final = msgspec.defstruct(
+    "_RawData",
+    [(key, tuple[msgspec.Raw, ...] | msgspec.UnsetType, _UNSET) for key in _Data.__struct_fields__],
+    **_STRICT,
+)
+_RawPage: Final = msgspec.defstruct(
+    "_RawPage",
+    [
+        (name, _RawData | msgspec.UnsetType if name == "data" else Any, _UNSET)
+        for name in _Page.__struct_fields__
+    ],
+    **_STRICT,
+)
 
 
 class _NotThisWay(Exception):

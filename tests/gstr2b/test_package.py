@@ -10,7 +10,7 @@ LAZY = {"flynn_async.gstr2b._models", "flynn_async.gstr2b._merge"}
 
 
 def test_the_models_are_imported_on_first_use_not_with_the_package() -> None:
-    first, after = modules_imported("from flynn_async.gstr2b import Gstr2b")
+    first, after = modules_imported("from flynn_async.gstr2b import Gstr2b, merge_files")
     assert {"flynn_async.gstr2b", "flynn_async.gstr2b._service"} <= first
     assert set() == LAZY & first
     assert LAZY <= after
