@@ -103,14 +103,14 @@ def _decoding_stubbed() -> Iterator[None]:
     """Decoding replaced by a constant in the client and the floor, for the plumbing alone."""
     empty = ImsInvoices(b2b=(), present=frozenset({"b2b"}))
     codec = _download.ImsCodec
-    saved = codec.decode_body, codec.hold, _floor._PAGE
-    codec.decode_body = lambda self, body: empty  # type: ignore[method-assign]
+    saved = codec.body_reader, codec.hold, _floor._PAGE
+    codec.body_reader = lambda self: lambda body: empty  # type: ignore[method-assign,assignment,return-value]
     codec.hold = lambda self, page: None  # type: ignore[method-assign]
     _floor._PAGE = _NoDecode()  # type: ignore[assignment]
     try:
         yield
     finally:
-        codec.decode_body, codec.hold, _floor._PAGE = saved  # type: ignore[method-assign]
+        codec.body_reader, codec.hold, _floor._PAGE = saved  # type: ignore[method-assign]
 
 
 async def plumbing(info: SimInfo, rounds: int) -> tuple[float, float]:

@@ -29,6 +29,7 @@ from flynn_async import (
 from flynn_async._http import _api
 from flynn_async._tasks._task import parse_page_count, parse_status
 from flynn_async.ims import ImsInvoice, ImsRecord
+from flynn_async.ims._decoding import PageReader
 from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings, TaskSettings
 
 STEADY = PollPolicy(initial_delay=1, multiplier=2, max_delay=5, jitter=0, deadline=1000)
@@ -279,6 +280,21 @@ async def test_a_held_result_shares_repeated_values_and_streamed_pages_are_as_de
     places = {r.place_of_supply for r in held.b2b}
     assert len(places) == distinct(held.b2b, "place_of_supply")  # each text held once
     assert distinct(streamed, "place_of_supply") > len(places)  # pages handed on: as decoded
+
+
+@pytest.mark.sim(records=RecordSettings(per_section=60), paging=PagingSettings(size=20))
+async def test_each_task_reads_its_page_bodies_with_its_own_reader(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    # a reader learns from one page how to start the next: tasks must not share one
+    one, two = await submitted(client, session), await submitted(client, session)
+    assert isinstance(one._fast, PageReader)
+    assert isinstance(two._fast, PageReader)
+    assert one._fast is not two._fast
+    held = await one.result()
+    assert [r.to_dict() for r in held.b2b] == [
+        record for page in sim.expected_pages(one.id) for record in page["b2b"]
+    ]
 
 
 @pytest.mark.sim(records=RecordSettings(per_section=10), paging=PagingSettings(size=3))

@@ -85,8 +85,10 @@ class PageCodec(Protocol[P, R_co]):
 class FastPageCodec(PageCodec[P], Protocol[P]):
     """A codec that can also read a whole page body in one typed call."""
 
-    def decode_body(self, body: bytes) -> P | None:
-        """The page, or ``None`` when the body needs :meth:`decode` (never raises)."""
+    def body_reader(self) -> Callable[[bytes], P | None]:
+        """A reader of one task's page bodies: each body to its page, or ``None`` when the
+        body needs :meth:`decode` (never raises). It may learn from one page how best to read
+        the next (a choice of speed only), so each task has its own."""
         ...
 
 
@@ -201,8 +203,9 @@ class Task(Generic[P, R_co]):
         self.pages_from_checkpoint = 0
         self._id = task_id
         self._codec = codec
-        #: The codec's typed reader of whole page bodies, if it has one.
-        self._fast: Callable[[bytes], P | None] | None = getattr(codec, "decode_body", None)
+        #: The codec's typed reader of this task's whole page bodies, if it has one.
+        reader = getattr(codec, "body_reader", None)
+        self._fast: Callable[[bytes], P | None] | None = None if reader is None else reader()
         self.on_progress = on_progress
         self.label = label
         self._completed: TaskStatus | None = None

@@ -34,8 +34,8 @@ from flynn_async.gst._session import GstSession
 from flynn_async.gst._taxpayer_locks import TaxpayerLocks
 
 from ._decoding import (
+    PageReader,
     combine_sections,
-    decode_page_fast,
     hold_invoices,
     merge_invoices,
     structure_invoices,
@@ -68,9 +68,10 @@ class ImsCodec:
         """Structure one page's ``data``."""
         return structure_invoices(data, route=route, task_id=task_id, page=page)
 
-    def decode_body(self, body: bytes) -> ImsInvoices | None:
-        """A whole page body in one typed call, or ``None`` if it needs :meth:`decode`."""
-        return decode_page_fast(body)
+    def body_reader(self) -> PageReader:
+        """A reader of one task's whole page bodies in one typed call each (``None`` for a
+        page that needs :meth:`decode`)."""
+        return PageReader()
 
     def merge(self, pages: Sequence[ImsInvoices]) -> ImsInvoices:
         """Concatenate the pages in order."""
