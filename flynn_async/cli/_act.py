@@ -90,9 +90,11 @@ _ACTIONS: Final = {
     "NO ACTION": "N",
 }
 _WORDS: Final = {"A": "accept", "R": "reject", "P": "pending", "N": "reset"}
+#: A record's identity in a decisions file: section, supplier GSTIN, number, date, period.
+_Identity = tuple[str, str, str, str, str]
 
 
-def _identity(section: str, wire: dict[str, Any]) -> tuple[str, str, str, str, str]:
+def _identity(section: str, wire: dict[str, Any]) -> _Identity:
     number = wire.get("inum", wire.get("nt_num", wire.get("boenum", "")))
     day = wire.get("idt", wire.get("nt_dt", wire.get("boedt", "")))
     return (section, str(wire.get("stin", "")), str(number), str(day), str(wire.get("rtnprd", "")))
@@ -323,11 +325,44 @@ def _decide(rows: list[_Row]) -> tuple[str, list[_Row]]:
     return gstins.pop(), filled
 
 
+#: How a spreadsheet may write back a date cell read from ``DD-MM-YYYY``.
+_DATE_FORMATS: Final = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d")
+_NOT_FOUND: Final = (
+    "no such record in the stored download (if a spreadsheet changed its number, date or "
+    "period, keep those cells as they were written)"
+)
+
+
+def _loose_identity(identity: _Identity) -> _Identity:
+    """An identity as a spreadsheet may have rewritten it, brought back to one form.
+
+    Excel and LibreOffice read a period ``082024`` or a number ``000123`` as a number (the
+    leading zeros go), a date cell as a date (saved back as ``5/1/2024``, ``2024-01-05``...),
+    and may change case or spacing; ``ims act`` still finds the record when exactly one
+    matches this form.
+    """
+    section, supplier, number, day, period = (cell.strip() for cell in identity)
+    if number.isdigit():
+        number = number.lstrip("0") or "0"
+    for pattern in _DATE_FORMATS:
+        try:
+            day = datetime.strptime(day, pattern).date().isoformat()
+            break
+        except ValueError:
+            continue
+    if period.isdigit():
+        period = period.zfill(6)
+    return (section.lower(), supplier.upper(), number, day, period)
+
+
 def _build(rows: list[_Row], invoices: ImsInvoices) -> None:
-    index: dict[tuple[str, str, str, str, str], ImsEntry] = {}
+    index: dict[_Identity, ImsEntry] = {}
+    loose: dict[_Identity, list[ImsEntry]] = {}
     for section, record in invoices.records():
         wire = record.to_dict() if hasattr(record, "to_dict") else dict(record)
-        index[_identity(section, wire)] = record
+        identity = _identity(section, wire)
+        index[identity] = record
+        loose.setdefault(_loose_identity(identity), []).append(record)
     for row in rows:
         cells = row.cells
         key = (
@@ -339,8 +374,11 @@ def _build(rows: list[_Row], invoices: ImsInvoices) -> None:
         )
         found = index.get(key)
         if found is None:
-            row.problem = "no such record in the stored download"
-            continue
+            candidates = loose.get(_loose_identity(key), [])
+            if len(candidates) != 1:
+                row.problem = _NOT_FOUND if not candidates else "matches more than one record"
+                continue
+            found = candidates[0]
         record = found
         action = _ACTIONS.get(cells["decision"].strip().upper())
         if action is None:
