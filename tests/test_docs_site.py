@@ -355,6 +355,31 @@ def test_every_chart_finds_its_values_in_the_data_file(charts: Any, docs_data: A
         assert len(chart.bars) <= len(list(root.iter(f"{SVG}text")))
 
 
+def test_a_target_line_never_hides_a_value(charts: Any) -> None:
+    # a bar ending just short of the target puts its value's text across the dashed line
+    chart = charts.Chart(
+        "t", "records/s", (charts.Bar("a", "3", "x", "v"),), goal=200.0, goal_label="target"
+    )
+    data = {"rows": [{"target": "3", "figure": "x", "values": {"v": 180.0}}]}
+    original = dict(charts.CHARTS)
+    charts.CHARTS["probe"] = chart
+    try:
+        svg = charts.svg("probe", data)
+    finally:
+        charts.CHARTS.clear()
+        charts.CHARTS.update(original)
+    drawn = [
+        "line" if el.tag == f"{SVG}line" else el.get("class")
+        for el in ET.fromstring(svg).iter()
+        if el.tag in (f"{SVG}line", f"{SVG}text")
+    ]
+    assert drawn.index("v") > drawn.index("line")  # the value is drawn over the line...
+    style = re.search(r"\.v\{([^}]*)\}", svg)
+    assert style is not None
+    assert "paint-order:stroke" in style.group(1)  # ...on a halo of the background
+    assert "stroke:#fff" in style.group(1)
+
+
 def test_a_chart_names_the_row_it_cannot_find(charts: Any) -> None:
     data = {"rows": [{"target": "3", "figure": "records/s", "values": {}}]}
     with pytest.raises(LookupError, match="target 3"):
