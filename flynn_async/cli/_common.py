@@ -444,11 +444,38 @@ class Ui:
 
     def note(self, text: str) -> None:
         """A line for the user on stderr (kept even with ``-q``: it is not progress)."""
-        print(text, file=self.err, flush=True)
+        print(self._fit(text), file=self.err, flush=True)
 
     def warn(self, text: str) -> None:
         """A warning line on stderr."""
-        print(f"flynn-async: warning: {text}", file=self.err, flush=True)
+        print(self._fit(f"flynn-async: warning: {text}"), file=self.err, flush=True)
+
+    def command(self, command: str) -> None:
+        """A shell command to copy, indented on stderr: one line, or on a terminal lines of
+        its width continued with ``\\`` (pasted, they are the same command)."""
+        width = self.terminal_width()
+        lines = [command] if width is None else wrap_command(command, width - 3)
+        print("\n".join(f"  {line}" for line in lines), file=self.err, flush=True)
+
+    def terminal_width(self) -> int | None:
+        """The width of the terminal stderr is, or ``None`` when it is none (a pipe, a log
+        file, a test): lines for a person are wrapped to it between words, lines read by
+        scripts are never broken."""
+        isatty = getattr(self.err, "isatty", None)
+        if not callable(isatty) or not isatty():
+            return None
+        return max(40, shutil.get_terminal_size((HELP_WIDTH, 24)).columns)
+
+    def _fit(self, text: str) -> str:
+        width = self.terminal_width()
+        if width is None:
+            return text
+        return "\n".join(
+            textwrap.fill(line, width - 1, break_long_words=False, break_on_hyphens=False)
+            if len(line) >= width
+            else line
+            for line in text.split("\n")
+        )
 
 
 def make_client(

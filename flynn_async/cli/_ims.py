@@ -430,10 +430,8 @@ def _report_tasks(
 ) -> None:
     ids = ", ".join(f"{s.value}={t}" for s, t in task_ids.items())
     ui.note(f"{_PROG}: server task ids: {ids}")
-    ui.note(
-        f"{_PROG}: the server keeps results for 7 days; finish without starting new tasks:\n"
-        f"  {_resume_hint(args, gstin, task_ids)}"
-    )
+    ui.note(f"{_PROG}: the server keeps results for 7 days; finish without starting new tasks:")
+    ui.command(_resume_hint(args, gstin, task_ids))
 
 
 # ----------------------------------------------------------------------------------------------
