@@ -195,7 +195,7 @@ def format_einvoice(details: EInvoiceDetails) -> str:
     rows = [
         ("IRN", details.irn),
         ("status", status),
-        ("acknowledgement", ack),
+        ("ack", ack),  # number and date; a longer label would push the IRN past 80 columns
         ("document", f"{doc.type} {doc.number} of {doc.date:%d/%m/%Y}"),
         ("seller", f"{inv.seller.gstin} {inv.seller.legal_name}"),
         ("buyer", f"{inv.buyer.gstin} {inv.buyer.legal_name}"),
