@@ -303,6 +303,7 @@ def read_xlsx(path: Path) -> dict[str, list[dict[str, Any]]]:
 def test_login_and_otp_store_the_session(logged_in: LoggedIn, server: dict[str, str]) -> None:
     login, otp = logged_in.outputs
     assert "logged in as demo@example.com" in login.stdout
+    assert [] == [line for line in login.stdout.splitlines() if len(line) > 80]
     assert "stored in" in otp.stdout
     for output in logged_in.outputs:
         text = output.stdout + output.stderr

@@ -203,3 +203,31 @@ def test_the_bars_are_in_section_order_whatever_order_the_tasks_start_in() -> No
     shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", last)
     names = [m.group(1) for m in re.finditer(r"^(\w+) +━", shown, re.M)]
     assert ["B2B", "B2BA", "B2BCN", "ECOMA", "IMPG"] == names
+
+
+@pytest.mark.sim(records=RecordSettings(per_section=1))
+async def test_gst_status_is_a_table_that_fits_80_columns(
+    sim: FlynnSimulator, tmp_path: Path
+) -> None:
+    from flynn_async import FileSessionStore
+
+    taxpayers = {"24AAAPI3182M002": "demo", "27AAPFU0939F1ZV": "accounts-payable-team-01"}
+    store = FileSessionStore(tmp_path / "sessions")
+    async with FlynnClient(
+        sim.credentials, base_url=sim.base_url, login_url=sim.login_url, session_store=store
+    ) as client:
+        for gstin, username in taxpayers.items():
+            otp_request = await client.gst.request_otp(gstin=gstin, username=username)
+            await client.gst.verify_otp(otp_request, sim.otp)
+    out = io.StringIO()
+    ui = Ui(out, io.StringIO(), io.StringIO(), {"FLYNN_ASYNC_STATE_DIR": str(tmp_path)})
+    assert 0 == await _cli.run(["gst", "status"], ui)
+    lines = out.getvalue().splitlines()
+    assert [] == [line for line in lines if len(line) > WIDTH]
+    rows = [line for line in lines if line[:15] in taxpayers]
+    assert len(rows) == 2
+    for gstin, username in taxpayers.items():
+        [row] = [line for line in rows if line.startswith(gstin)]
+        assert f" {username} " in row
+    # the times start in one column
+    assert len({re.search(r"\d{4}-\d\d-\d\d", row).start() for row in rows}) == 1  # type: ignore[union-attr]
