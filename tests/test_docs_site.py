@@ -428,6 +428,52 @@ def test_the_pictures_are_self_contained_and_their_text_is_12px(
         assert outside not in svg
 
 
+#: Average glyph widths (em) of DejaVu Sans, the widest usual sans-serif font, with a margin.
+GLYPH_EM = {"t": 0.6, "h1": 0.6}  # bold titles
+GLYPH_EM_REGULAR = 0.5
+
+
+def text_boxes(svg: str) -> list[tuple[str, float, float, float | None]]:
+    """``(text, left, right, right edge of its box)`` of every horizontal text of a picture,
+    its extent estimated from its length; a box title's box is the rectangle drawn before it."""
+    root = ET.fromstring(svg)
+    sizes = {
+        m.group(1): float(m.group(2))
+        for m in re.finditer(r"\.([\w-]+)\s*\{[^}]*font-size:\s*([\d.]+)px", svg)
+    }
+    found = []
+    previous: ET.Element | None = None
+    for element in root.iter():
+        if element.tag == f"{SVG}text" and "transform" not in element.attrib:
+            text = "".join(element.itertext())
+            kind = element.get("class", "")
+            em = sizes.get(kind, 13.0) * GLYPH_EM.get(kind, GLYPH_EM_REGULAR)
+            extent = len(text) * em
+            x = float(element.get("x", "0"))
+            anchor = element.get("text-anchor", "start")
+            left = x - extent / 2 if anchor == "middle" else x - extent if anchor == "end" else x
+            box = None
+            if kind == "t" and previous is not None and previous.tag == f"{SVG}rect":
+                box = float(previous.get("x", "0")) + float(previous.get("width", "0"))
+            found.append((text, left, left + extent, box))
+        if element.tag in (f"{SVG}rect", f"{SVG}text"):
+            previous = element
+    return found
+
+
+@pytest.mark.parametrize(
+    "name", ["pipeline.svg", "pipeline-narrow.svg", "task-lifecycle.svg", "ims-month.svg"]
+)
+def test_no_text_of_a_picture_runs_past_its_edge_or_its_box(name: str) -> None:
+    svg = (DOCS / "_static" / name).read_text(encoding="utf-8")
+    width = float(ET.fromstring(svg).attrib["viewBox"].split()[2])
+    for text, left, right, box in text_boxes(svg):
+        assert left >= 0, f"{name}: {text!r} runs past the picture's left edge"
+        assert right <= width, f"{name}: {text!r} runs past the picture's right edge"
+        if box is not None:
+            assert right <= box - 4, f"{name}: the title {text!r} runs past its box"
+
+
 # -- The linking rules ---------------------------------------------------------------------------
 
 
