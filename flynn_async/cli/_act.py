@@ -6,7 +6,8 @@ per record with empty decision columns and keeps the download itself beside it
 each filled row to its record by identity (section, supplier GSTIN, number, date, period) in
 the stored download, builds the bodies from those records (never from cell values: a
 spreadsheet rounds), checks every rule, prints a summary, asks, saves (and resets), waits, and
-writes each row's outcome to ``FILE.results.csv``. ``ims status REF`` follows a request up.
+writes each row's outcome beside it (``invoices.csv``: ``invoices.results.csv``). ``ims status
+REF`` follows a request up.
 """
 
 from __future__ import annotations
@@ -498,7 +499,7 @@ def _write_results(path: Path, rows: list[_Row]) -> Path:
 
 
 async def run_ims_act(args: argparse.Namespace, ui: Ui) -> int:
-    """``ims act FILE``: check, confirm, save/reset, wait, write ``FILE.results.csv``."""
+    """``ims act FILE``: check, confirm, save/reset, wait, write ``<stem>.results.csv``."""
     path: Path = args.file
     rows = _read_rows(path)
     gstin, filled = _decide(rows)
@@ -687,13 +688,16 @@ def register(
             "Match each filled row of FILE to its record in the stored download, check every "
             "IMS rule, print a summary and ask before sending (--yes: do not ask; without a "
             "terminal and without --yes nothing is sent, exit 2). Then save (and reset), wait "
-            "for each request and write each row's outcome to FILE.results.csv. Reference ids "
+            "for each request and write each row's outcome beside FILE (invoices.csv: "
+            "invoices.results.csv; a workbook: .results.xlsx). Reference ids "
             "are printed as soon as they exist: follow one up with `ims status`."
         ),
         epilog=epilog("flynn-async ims act invoices.csv --yes"),
         formatter_class=formatter,
     )
-    act.add_argument("file", type=Path, metavar="FILE", help="the filled decisions CSV")
+    act.add_argument(
+        "file", type=Path, metavar="FILE", help="the filled decisions file, .csv or .xlsx"
+    )
     act.add_argument("--yes", action="store_true", help="send without asking")
     _waits(act)
     add_api_options(act)
