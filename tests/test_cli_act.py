@@ -140,6 +140,30 @@ async def test_rows_a_spreadsheet_rewrote_still_match(sim: FlynnSimulator, tmp_p
         assert now[row["section"], row["supplier_gstin"], row["number"]] == "R"
 
 
+async def test_a_csv_saved_in_another_encoding_is_a_clear_error(
+    sim: FlynnSimulator, tmp_path: Path
+) -> None:
+    # Excel's "CSV (Comma delimited)" writes the Windows code page, not UTF-8
+    await stored_session(sim, tmp_path)
+    out = tmp_path / "d.csv"
+    rows = await download_decisions(sim, tmp_path, out)
+    fill(rows, 2)
+    for row in rows:
+        if row["remarks"]:
+            row["remarks"] = "Goods not received \u2013 caf\u00e9"  # an en dash, an accent
+    with out.open("w", newline="", encoding="cp1252") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    sim.reset_counters()
+    ui = sim_ui(sim, tmp_path)
+    assert await _cli.run(["ims", "act", str(out), "--yes"], ui) == EXIT_USAGE
+    err = written(ui.err)
+    assert err.startswith("flynn-async: InvalidInput: ")
+    assert "UTF-8" in err
+    assert sum(sim.calls.values()) == 0
+
+
 def test_a_rewritten_identity_matches_one_record_or_none() -> None:
     from flynn_async.cli._act import _loose_identity
 

@@ -305,13 +305,19 @@ def _read_rows(path: Path) -> list[_Row]:
         if not table or missing - set(table[0]):
             raise InvalidInput(f"{path} is not a decisions file (written by --decisions)")
         return [_Row(i, dict(r)) for i, r in enumerate(table, 3)]
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or missing - set(reader.fieldnames):
-            raise InvalidInput(f"{path} is not a decisions file (written by --decisions)")
-        return [
-            _Row(i, {k: _unguarded(v or "") for k, v in r.items()}) for i, r in enumerate(reader, 2)
-        ]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or missing - set(reader.fieldnames):
+                raise InvalidInput(f"{path} is not a decisions file (written by --decisions)")
+            return [
+                _Row(i, {k: _unguarded(v or "") for k, v in r.items()})
+                for i, r in enumerate(reader, 2)
+            ]
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f'{path} is not UTF-8 text: save it as "CSV UTF-8" (Excel) or as a workbook (.xlsx)'
+        ) from None
 
 
 def _decide(rows: list[_Row]) -> tuple[str, list[_Row]]:
