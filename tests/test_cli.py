@@ -1205,3 +1205,22 @@ def test_errors_are_a_sentence_with_what_to_do_and_the_route_with_v(
     verbose = _cli.describe(error, verbose=True)
     assert says in verbose
     assert "route /r" in verbose
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
+    # `flynn-async ... | head -1`: head exits, and the pipe breaks under the command's output
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as closed:
+        done = subprocess.run(
+            [sys.executable, "-m", "flynn_async", "help", "settings"],
+            stdout=closed,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert "BrokenPipe" not in done.stderr
+    assert "Exception ignored" not in done.stderr
+    assert "" == done.stderr
+    assert EXIT_ERROR == done.returncode

@@ -603,6 +603,9 @@ async def run(argv: Sequence[str], ui: Ui) -> int:
     try:
         code: int = await args.handler(args, ui)
         return code
+    except BrokenPipeError:
+        # the reader of the output went away (`| head`): stop quietly, as other tools do
+        return EXIT_ERROR
     except (CommandFailed, FlynnError, OSError) as exc:
         _report(ui, exc)
         return exit_code(exc)
@@ -692,6 +695,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if terminated.received:
         print(f"{_PROG}: terminated (SIGTERM)", file=sys.stderr, flush=True)
         return EXIT_TERMINATED
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` closed it: no flush at exit may complain of it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
     return code
 
 
