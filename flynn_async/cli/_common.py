@@ -464,7 +464,11 @@ class Ui:
         isatty = getattr(self.err, "isatty", None)
         if not callable(isatty) or not isatty():
             return None
-        return max(40, shutil.get_terminal_size((HELP_WIDTH, 24)).columns)
+        try:  # stderr's own terminal, even when stdout goes to a file
+            columns = os.get_terminal_size(self.err.fileno()).columns
+        except (OSError, ValueError):
+            columns = shutil.get_terminal_size((HELP_WIDTH, 24)).columns
+        return max(40, columns)
 
     def _fit(self, text: str) -> str:
         width = self.terminal_width()
