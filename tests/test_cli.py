@@ -1224,3 +1224,34 @@ def test_output_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
     assert "Exception ignored" not in done.stderr
     assert "" == done.stderr
     assert EXIT_ERROR == done.returncode
+
+
+def test_ctrl_c_at_the_otp_prompt_stops_at_once(server: dict[str, str], tmp_path: Path) -> None:
+    # the prompt blocks the event loop: asyncio's own Ctrl-C handler would only cancel the
+    # command's task, which nothing notices until Enter or a second Ctrl-C
+    import pty
+
+    env = server_env(server, tmp_path)
+    args = ["gst", "otp", "--gstin", server["FLYNN_GSTIN"], "--username", "someone"]
+    main_end, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flynn_async", *args],
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    try:
+        shown = b""
+        while b"OTP sent to the taxpayer" not in shown:
+            chunk = os.read(main_end, 1024)
+            assert chunk, shown
+            shown += chunk
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert EXIT_INTERRUPTED == proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main_end)

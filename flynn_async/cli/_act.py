@@ -45,6 +45,7 @@ from ._common import (
     add_api_options,
     add_verbose,
     epilog,
+    interruptible,
     make_client,
 )
 
@@ -448,7 +449,8 @@ def _confirm(ui: Ui, yes: bool, count: int) -> None:
     print(
         f"Send {count} decision(s) to the portal (billed)? [y/N] ", end="", file=ui.err, flush=True
     )
-    answer = ui.stdin.readline().strip().lower()
+    with interruptible():
+        answer = ui.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise CommandFailed(EXIT_USAGE, InvalidInput("not sent: not confirmed"))
 

@@ -9,13 +9,16 @@ never taken from the command line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import stat
 import textwrap
+import threading
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 from urllib.parse import urlsplit
@@ -63,6 +66,7 @@ __all__ = [
     "epilog",
     "exit_code",
     "exit_codes_text",
+    "interruptible",
     "log_levels",
     "make_client",
     "parse_list",
@@ -480,6 +484,21 @@ class Ui:
             else line
             for line in text.split("\n")
         )
+
+
+@contextlib.contextmanager
+def interruptible() -> Iterator[None]:
+    """Around a prompt that blocks the event loop (the OTP, a confirmation): Ctrl-C raises
+    ``KeyboardInterrupt`` at once. asyncio's own handler only cancels the command's task,
+    which a blocking read never notices: the first Ctrl-C would wait for Enter."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def make_client(

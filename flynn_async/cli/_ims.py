@@ -41,6 +41,7 @@ from ._common import (
     add_verbose,
     add_verbosity,
     epilog,
+    interruptible,
     make_client,
     parse_list,
 )
@@ -125,7 +126,8 @@ def read_otp(ui: Ui, gstin: str) -> Secret:
     """The OTP: typed without echo on a terminal, else the first line of stdin."""
     if ui.stdin.isatty():
         try:
-            text = getpass.getpass(f"OTP sent to the taxpayer of {gstin}: ", stream=ui.err)
+            with interruptible():
+                text = getpass.getpass(f"OTP sent to the taxpayer of {gstin}: ", stream=ui.err)
         except EOFError:
             text = ""
     else:
