@@ -43,6 +43,7 @@ from flynn_async import (
     GstError,
     GstSessionExpired,
     InvalidInput,
+    NotFound,
     PagesMissing,
     Progress,
     ResponseError,
@@ -1193,6 +1194,15 @@ def test_sigterm_ends_the_process_after_the_grace_even_if_cleanup_hangs(tmp_path
         ),
         (TransportError("connection refused", route="/r"), "HTTPS_PROXY, NO_PROXY"),
         (TaskTimeout("still processing", route="/r", task_id="t-1"), "still processing"),
+        (
+            NotFound(
+                "HTTP 404 err-resource-not-found (ResourceNotFound); int_tran_id='x-9'",
+                http_status=404,
+                code="err-resource-not-found",
+                route="/r",
+            ),
+            "x-9'; check the id: the server keeps results for 7 days",
+        ),
     ],
 )
 def test_errors_are_a_sentence_with_what_to_do_and_the_route_with_v(

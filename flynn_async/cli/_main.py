@@ -43,6 +43,7 @@ from flynn_async._core._errors import (
     FlynnError,
     InvalidInput,
     IrpPasswordRequired,
+    NotFound,
     RequestTimeout,
     TooManyTokens,
     TransportError,
@@ -559,6 +560,8 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
         )
     elif isinstance(error, TransportError):
         text = f"{text}; {_NETWORK_HINT}"
+    elif isinstance(error, NotFound) and error.page is None:  # a task or reference id
+        text = f"{text}; check the id: the server keeps results for 7 days"
     if verbose:
         details = []
         if isinstance(error, ApiError) and text != error.message_text:
