@@ -474,6 +474,15 @@ def test_no_text_of_a_picture_runs_past_its_edge_or_its_box(name: str) -> None:
             assert right <= box - 4, f"{name}: the title {text!r} runs past its box"
 
 
+def test_inline_code_breaks_between_words_only() -> None:
+    # a table cell showed "--" and "production" on two lines; Sphinx marks each word of a
+    # literal a span.pre, and the site's stylesheet keeps each one whole
+    css = (DOCS / "_static" / "flynn.css").read_text(encoding="utf-8")
+    rule = re.search(r"code\.literal span\.pre\s*\{([^}]*)\}", css)
+    assert rule is not None
+    assert "white-space: nowrap" in rule.group(1)
+
+
 # -- The linking rules ---------------------------------------------------------------------------
 
 
