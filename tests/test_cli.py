@@ -11,6 +11,7 @@ process, against that server or against an in-process simulator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -1260,6 +1261,10 @@ def test_ctrl_c_at_the_otp_prompt_stops_at_once(server: dict[str, str], tmp_path
             shown += chunk
         proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
         assert EXIT_INTERRUPTED == proc.wait(timeout=30)
+        with contextlib.suppress(OSError):  # the terminal's end closes with the process
+            while chunk := os.read(main_end, 1024):
+                shown += chunk
+        assert re.search(rb"\n\r?flynn-async: interrupted", shown), shown  # a line of its own
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -449,7 +449,7 @@ def _confirm(ui: Ui, yes: bool, count: int) -> None:
     print(
         f"Send {count} decision(s) to the portal (billed)? [y/N] ", end="", file=ui.err, flush=True
     )
-    with interruptible():
+    with interruptible(ui.err):
         answer = ui.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise CommandFailed(EXIT_USAGE, InvalidInput("not sent: not confirmed"))

@@ -487,16 +487,20 @@ class Ui:
 
 
 @contextlib.contextmanager
-def interruptible() -> Iterator[None]:
-    """Around a prompt that blocks the event loop (the OTP, a confirmation): Ctrl-C raises
-    ``KeyboardInterrupt`` at once. asyncio's own handler only cancels the command's task,
-    which a blocking read never notices: the first Ctrl-C would wait for Enter."""
+def interruptible(prompt: TextIO) -> Iterator[None]:
+    """Around a prompt on ``prompt`` that blocks the event loop (the OTP, a confirmation):
+    Ctrl-C raises ``KeyboardInterrupt`` at once, after ending the prompt's line. asyncio's own
+    handler only cancels the command's task, which a blocking read never notices: the first
+    Ctrl-C would wait for Enter."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
+    except KeyboardInterrupt:
+        print(file=prompt, flush=True)
+        raise
     finally:
         signal.signal(signal.SIGINT, previous)
 

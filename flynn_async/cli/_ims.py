@@ -126,7 +126,7 @@ def read_otp(ui: Ui, gstin: str) -> Secret:
     """The OTP: typed without echo on a terminal, else the first line of stdin."""
     if ui.stdin.isatty():
         try:
-            with interruptible():
+            with interruptible(ui.err):
                 text = getpass.getpass(f"OTP sent to the taxpayer of {gstin}: ", stream=ui.err)
         except EOFError:
             text = ""
