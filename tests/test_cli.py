@@ -1270,3 +1270,24 @@ def test_ctrl_c_at_the_otp_prompt_stops_at_once(server: dict[str, str], tmp_path
             proc.kill()
             proc.wait()
         os.close(main_end)
+
+
+def test_the_demo_writes_the_format_its_out_suffix_names(tmp_path: Path) -> None:
+    out = tmp_path / "invoices.xlsx"
+    ui = Ui(io.StringIO(), io.StringIO(), io.StringIO(), {})
+    args = ["demo", "--records", "2", "--page-size", "2", "--processing", "0", "-q"]
+    assert EXIT_OK == asyncio.run(_cli.run([*args, "--out", str(out)], ui)), written(ui.err)
+    book = openpyxl.load_workbook(out, read_only=True)  # a workbook, not JSON named .xlsx
+    assert ["Summary", *(s.key for s in ImsSection)] == book.sheetnames
+    book.close()
+
+
+@pytest.mark.parametrize("name", ["invoices.pdf", "missing/invoices.json"])
+def test_the_demo_refuses_an_out_it_could_not_write_before_it_starts(
+    tmp_path: Path, name: str
+) -> None:
+    ui = Ui(io.StringIO(), io.StringIO(), io.StringIO(), {})
+    assert EXIT_USAGE == asyncio.run(_cli.run(["demo", "--out", str(tmp_path / name)], ui))
+    err = written(ui.err)
+    assert err.startswith("flynn-async: InvalidInput: ")
+    assert "simulator listening" not in err

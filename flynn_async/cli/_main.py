@@ -35,7 +35,7 @@ from typing import Any, Final, TextIO
 
 from rich.console import Console
 
-from flynn_async import __version__
+from flynn_async import __version__, export
 from flynn_async._client import FlynnClient
 from flynn_async._core._errors import (
     ApiError,
@@ -123,6 +123,14 @@ _LOGGER: Final = "flynn_async"
 async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     """The demo: simulator in-process, login, OTP, download of every section, summary."""
     err = ui.err
+    fmt = None
+    if args.out is not None:  # refused before anything starts, as `ims download` does
+        fmt = _cli_ims.FORMAT_SUFFIXES.get(args.out.suffix.lower())
+        if fmt is None:
+            raise InvalidInput(
+                f"--out {args.out.name!r}: the demo writes .json, .jsonl, .csv or .xlsx"
+            )
+        _cli_ims.check_output(args.out, fmt, False)
     started = time.perf_counter()
     async with FlynnSimulator(
         records=RecordSettings(seed=args.seed, per_section=args.records),
@@ -151,9 +159,9 @@ async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
         f"{stats.retries} retries)",
         file=err,
     )
-    if args.out is not None:
-        args.out.write_bytes(dumps(result.to_dict()))
-        print(f"wrote {args.out}", file=err)
+    if args.out is not None and fmt is not None:
+        for path in export.export(result, args.out, fmt):
+            print(f"wrote {path}", file=err)
     return EXIT_OK
 
 
@@ -337,7 +345,9 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         epilog=epilog("flynn-async demo --out invoices.json", settings=False),
         formatter_class=_FORMATTER,
     )
-    demo.add_argument("--out", type=Path, help="write the merged result as JSON to this file")
+    demo.add_argument(
+        "--out", type=Path, help="write the result to this file: .json, .jsonl, .csv or .xlsx"
+    )
     demo.add_argument("--records", type=_positive_int, default=500, help="records per section")
     demo.add_argument("--page-size", type=_positive_int, default=100, help="records per page")
     demo.add_argument(
