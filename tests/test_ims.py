@@ -9,6 +9,7 @@ import importlib
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -270,6 +271,30 @@ async def test_bad_arguments_raise_before_any_request(
     with pytest.raises(InvalidInput, match=match) as info:
         await getattr(client.ims, method)(session, **kwargs)
     assert isinstance(info.value, ValueError)
+    assert before == dict(sim.calls)
+
+
+@pytest.mark.parametrize("method", ["submit", "download", "download_all"])
+@pytest.mark.parametrize("where", ["a file", "under a file", "not a path"])
+async def test_a_checkpoint_dir_that_cannot_be_one_is_refused_before_any_request(
+    sim: FlynnSimulator,
+    client: FlynnClient,
+    session: GstSession,
+    tmp_path: Path,
+    method: str,
+    where: str,
+) -> None:
+    # the submit is billed: a directory the pages could never be written to fails first
+    (tmp_path / "invoices.csv").write_text("x")
+    checkpoint_dir: object = {
+        "a file": tmp_path / "invoices.csv",
+        "under a file": tmp_path / "invoices.csv" / "pages",
+        "not a path": 42,
+    }[where]
+    before = dict(sim.calls)
+    kwargs = {} if method == "download_all" else {"section": "B2B"}
+    with pytest.raises(InvalidInput, match="checkpoint_dir"):
+        await getattr(client.ims, method)(session, checkpoint_dir=checkpoint_dir, **kwargs)
     assert before == dict(sim.calls)
 
 

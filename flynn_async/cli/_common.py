@@ -9,13 +9,16 @@ never taken from the command line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import stat
 import textwrap
+import threading
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 from urllib.parse import urlsplit
@@ -63,6 +66,7 @@ __all__ = [
     "epilog",
     "exit_code",
     "exit_codes_text",
+    "interruptible",
     "log_levels",
     "make_client",
     "parse_list",
@@ -444,11 +448,61 @@ class Ui:
 
     def note(self, text: str) -> None:
         """A line for the user on stderr (kept even with ``-q``: it is not progress)."""
-        print(text, file=self.err, flush=True)
+        print(self._fit(text), file=self.err, flush=True)
 
     def warn(self, text: str) -> None:
         """A warning line on stderr."""
-        print(f"flynn-async: warning: {text}", file=self.err, flush=True)
+        print(self._fit(f"flynn-async: warning: {text}"), file=self.err, flush=True)
+
+    def command(self, command: str) -> None:
+        """A shell command to copy, indented on stderr: one line, or on a terminal lines of
+        its width continued with ``\\`` (pasted, they are the same command)."""
+        width = self.terminal_width()
+        lines = [command] if width is None else wrap_command(command, width - 3)
+        print("\n".join(f"  {line}" for line in lines), file=self.err, flush=True)
+
+    def terminal_width(self) -> int | None:
+        """The width of the terminal stderr is, or ``None`` when it is none (a pipe, a log
+        file, a test): lines for a person are wrapped to it between words, lines read by
+        scripts are never broken."""
+        isatty = getattr(self.err, "isatty", None)
+        if not callable(isatty) or not isatty():
+            return None
+        try:  # stderr's own terminal, even when stdout goes to a file
+            columns = os.get_terminal_size(self.err.fileno()).columns
+        except (OSError, ValueError):
+            columns = shutil.get_terminal_size((HELP_WIDTH, 24)).columns
+        return max(40, columns)
+
+    def _fit(self, text: str) -> str:
+        width = self.terminal_width()
+        if width is None:
+            return text
+        return "\n".join(
+            textwrap.fill(line, width - 1, break_long_words=False, break_on_hyphens=False)
+            if len(line) >= width
+            else line
+            for line in text.split("\n")
+        )
+
+
+@contextlib.contextmanager
+def interruptible(prompt: TextIO) -> Iterator[None]:
+    """Around a prompt on ``prompt`` that blocks the event loop (the OTP, a confirmation):
+    Ctrl-C raises ``KeyboardInterrupt`` at once, after ending the prompt's line. asyncio's own
+    handler only cancels the command's task, which a blocking read never notices: the first
+    Ctrl-C would wait for Enter."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(file=prompt, flush=True)
+        raise
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def make_client(

@@ -14,6 +14,7 @@ import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from flynn_async._core import _validate
@@ -226,6 +227,7 @@ class ImsApi:
             raise InvalidInput("session must be a GstSession (from verify_otp)")
         _validate.gstin(session.gstin, name="session.gstin")
         _check_callback(on_submitted)
+        _check_checkpoint_dir(checkpoint_dir)
         current = self._gst.current(session)
         params = {"section": chosen.value}
         if wanted is not None:
@@ -449,6 +451,7 @@ class ImsApi:
         wanted = None if status is None else ImsStatus.parse(status)
         _check_session(session)
         _check_callback(on_submitted)
+        _check_checkpoint_dir(checkpoint_dir)
         resumed = _check_resume(resume, chosen)
         for name, flag in (("skip_empty", skip_empty), ("replace_lost", replace_lost)):
             if not isinstance(flag, bool):
@@ -615,6 +618,21 @@ def _check_resume(
             raise InvalidInput(f"resume names {section.value} twice")
         checked[section] = _validate.task_id(task_id)
     return checked
+
+
+def _check_checkpoint_dir(directory: object) -> None:
+    """``checkpoint_dir``: ``None``, or a path that is, or can become, a directory (checked
+    before the submit, which is billed: a file in the way would fail at the first page)."""
+    if directory is None:
+        return
+    if not isinstance(directory, str | os.PathLike):
+        raise InvalidInput(f"checkpoint_dir must be a path, not {type(directory).__name__}")
+    path = Path(os.fspath(directory))
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise InvalidInput(f"checkpoint_dir {str(path)!r}: {str(place)!r} is a file")
+            return
 
 
 def _check_callback(callback: object) -> None:
