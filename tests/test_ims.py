@@ -18,12 +18,15 @@ from flynn_async import (
     FlynnClient,
     GstSession,
     InvalidInput,
+    OutcomeUnknown,
     PagesMissing,
     Progress,
+    RetryPolicy,
     Secret,
     Task,
     YesNo,
 )
+from flynn_async._http import _api
 from flynn_async.ims import (
     ImsAmendedInvoice,
     ImsInvoices,
@@ -421,6 +424,33 @@ async def test_on_submitted_hears_of_each_task_before_anything_else_is_awaited(
     assert [asked for _, _, asked in heard] == [0, 0]
     for task_id in sim.tasks:
         assert any(f"task {task_id} started for {sim.gstin}" in m for m in caplog.messages)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"malformed_rate": 1.0},
+        {"error_rate": 1.0, "error_statuses": (504,)},
+        {"truncate_rate": 1.0},
+        {"slow_rate": 1.0, "slow_seconds": 5.0},
+    ],
+    ids=["200-html-page", "504-gateway-page", "cut-short", "timeout"],
+)
+async def test_a_submit_without_a_usable_answer_is_an_unknown_outcome_not_resent(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any, fault: dict[str, Any]
+) -> None:
+    # The task may have started (and been billed) though no task id came back: the caller is
+    # told the outcome is unknown, as for a lost connection, and nothing is sent again.
+    client = await make_client(request_timeout=0.5, retry=RetryPolicy(max_tries=3))
+    session = await open_gst(client, sim)
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(sim.config.faults, routes=frozenset({"ims_submit"}), **fault)
+    )
+    with pytest.raises(OutcomeUnknown) as caught:
+        await client.ims.download(session, section="B2B")
+    assert caught.value.route == _api.IMS_ROUTE
+    assert "task" in str(caught.value)
+    assert sim.calls["ims_submit"] == 1
 
 
 @pytest.mark.sim(tasks=TaskSettings(processing_polls=3))

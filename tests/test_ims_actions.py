@@ -324,6 +324,36 @@ async def test_a_lost_answer_is_an_unknown_outcome_and_not_resent(
     assert sim.calls["ims_save"] == 1
 
 
+@pytest.mark.parametrize(
+    "fault",
+    [{"malformed_rate": 1.0}, {"error_rate": 1.0, "error_statuses": (502,)}],
+    ids=["200-html-page", "502-gateway-page"],
+)
+@pytest.mark.parametrize("kind", ["save", "reset"])
+async def test_an_unusable_answer_is_an_unknown_outcome_and_not_resent(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession, kind: str, fault: Any
+) -> None:
+    # A 200 whose body is a proxy's page, or a gateway's 5xx page, is no answer: the save (or
+    # reset) may have been applied, so its outcome is unknown, as for a lost connection.
+    invoices = await client.ims.download_all(session, sections="B2B")
+    route = "ims_save" if kind == "save" else "ims_reset"
+    if kind == "save":
+        decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"][:3]
+    else:
+        decisions = [invoices.decide(r, "N") for r in invoices.b2b if r.action != "N"][:3]
+    assert decisions
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(sim.config.faults, routes=frozenset({route}), seed=3, **fault)
+    )
+    with pytest.raises(ImsOutcomeUnknown) as caught:
+        await getattr(client.ims, kind)(session, decisions)
+    error = caught.value
+    assert error.kind == kind
+    assert error.decisions == tuple(decisions)
+    assert "Do not resend" in str(error)
+    assert sim.calls[route] == 1
+
+
 async def test_decide_needs_a_downloaded_record(client: FlynnClient, session: GstSession) -> None:
     invoices = await client.ims.download_all(session, sections="B2B")
     with pytest.raises(InvalidInput, match="not one of these"):

@@ -525,7 +525,10 @@ def _maybe_sent(exc: aiohttp.ClientError) -> bool:
     """Whether the request may have reached the server before ``exc`` (not a refused connect)."""
     if isinstance(exc, aiohttp.ClientConnectorError):
         return False  # no connection was made: nothing was sent
-    return isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
+    # ClientPayloadError: the answer's head came, its body was cut short (the server got it).
+    return isinstance(
+        exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | aiohttp.ClientPayloadError
+    )
 
 
 def _where_text(call: Call) -> str:

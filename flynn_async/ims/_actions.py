@@ -551,12 +551,14 @@ class ImsActions:
         except GstSessionExpired:
             await self._gst.forget(current.gstin)
             raise
-        except TransportError as exc:
+        except (TransportError, ResponseError) as exc:
+            # A lost connection, a timeout, or an answer that is no answer (a 2xx that is not
+            # the API's JSON, a gateway's 5xx page): the portal may have applied it.
             raise ImsOutcomeUnknown(
                 f"the IMS {kind} of part {index + 1} of {count} ({len(part.decisions)} "
-                f"records) for {current.gstin} was sent but no answer came ({exc}): its outcome "
-                "is unknown. Do not resend it: count or download again to see what the portal "
-                "holds",
+                f"records) for {current.gstin} was sent but no usable answer came ({exc}): its "
+                "outcome is unknown. Do not resend it: count or download again to see what the "
+                "portal holds",
                 gstin=current.gstin,
                 kind=kind,
                 decisions=part.decisions,

@@ -21,6 +21,8 @@ from flynn_async._core._errors import (
     GstSessionExpired,
     InvalidInput,
     NotFound,
+    OutcomeUnknown,
+    RequestTimeout,
     ResponseError,
     TaskFailed,
     first_error,
@@ -257,9 +259,13 @@ class ImsApi:
         except GstSessionExpired:
             await self._gst.forget(current.gstin)  # the stored session is no use any more
             raise
+        except (OutcomeUnknown, RequestTimeout, ResponseError) as exc:
+            # No usable answer (a lost connection, a timeout, a 2xx that is not the API's JSON,
+            # a gateway's 5xx page): the server may have started, and billed, a task.
+            raise _unknown_submit(section, exc.message_text, template) from exc
         task_id = data.get(_api.TASK_ID_KEY) if isinstance(data, dict) else None
         if not isinstance(task_id, str) or not task_id:
-            raise ResponseError(f"submit answer has no {_api.TASK_ID_KEY!r}", route=template)
+            raise _unknown_submit(section, f"the answer has no {_api.TASK_ID_KEY!r}", template)
         _check_task_id(task_id, template)
         handed: object = None
         if on_submitted is not None:
@@ -620,6 +626,16 @@ def _check_resume(
 def _check_callback(callback: object) -> None:
     if callback is not None and not callable(callback):
         raise InvalidInput("on_submitted must be callable (given the section and the task id)")
+
+
+def _unknown_submit(section: ImsSection, why: str, route: str) -> OutcomeUnknown:
+    """The error of a submit sent once whose answer gave no task id."""
+    return OutcomeUnknown(
+        f"the IMS {section.value} submit was sent but no usable answer came ({why}): a task "
+        "may have started, and been billed, with an id that is lost; it was not sent again. "
+        "Check the server's state (or wait for its results to age out) before submitting again",
+        route=route,
+    )
 
 
 def _check_task_id(task_id: str, route: str) -> None:
