@@ -100,8 +100,9 @@ def choose_org(orgs: Any, wanted: str | None, route: str) -> str:
         return ids[0]
     if not ids:
         raise InvalidInput("the user belongs to no organisation; pass Credentials(org_id=...)")
+    marked = f"{len(primary)} are" if primary else "none is"
     raise InvalidInput(
-        f"the user belongs to {len(ids)} organisations and none is primary; "
+        f"the user belongs to {len(ids)} organisations and {marked} primary; "
         "pass Credentials(org_id=...) to choose one"
     )
 
@@ -355,11 +356,10 @@ class TokenManager:
         received = self._clock()
         try:
             self._accept(data, route, choose=True, received=received, login_at=received)
-        except InvalidInput:
-            # The server issued a token this client cannot use: log it out, don't leak it.
-            token = data.get("token") if isinstance(data, dict) else None
-            if isinstance(token, Secret) and token:
-                await self._logout_token(token)
+        except (InvalidInput, ResponseError):
+            # The server issued a token this client cannot use (no organisation to choose, or
+            # an answer off the schema around it): log it out, don't leak it (10 at most).
+            await self._drop_unusable(data)
             raise
         self.logins += 1
         log.info("logged in as %s (organisation %s)", c.handle, self.org_id)
@@ -379,10 +379,20 @@ class TokenManager:
             secret_fields=("token",),
         )
         data = await self._transport.call(call)
-        self._accept(data, route, choose=False, received=self._clock(), login_at=self._login_at)
+        try:
+            self._accept(data, route, choose=False, received=self._clock(), login_at=self._login_at)
+        except ResponseError:
+            await self._drop_unusable(data)  # a new token the client cannot use: not leaked
+            raise
         self.refreshes += 1
         log.info("login token refreshed")
         await self._save()
+
+    async def _drop_unusable(self, data: Any) -> None:
+        """Log out the token of a login or refresh answer the client could not accept."""
+        token = data.get("token") if isinstance(data, dict) else None
+        if isinstance(token, Secret) and token and token != self._token:
+            await self._logout_token(token)
 
     def _accept(
         self, data: Any, route: str, *, choose: bool, received: float, login_at: float
