@@ -543,7 +543,17 @@ class _SectionsDownload:
             return ()
         session = await self._gst_session()
         counts = await self._ims.counts(session)
-        skipped = tuple(s for s in to_submit if not counts.section(s).with_status(self._status))
+        # Only a section the counts show, in a group whose total its sections add up to, is
+        # known to be empty: one left out (or a group that does not add up) is downloaded.
+        shown = {
+            key: section
+            for group, sections in counts.groups.items()
+            if counts.group_totals.get(group) in (None, sum(c.total for c in sections.values()))
+            for key, section in sections.items()
+        }
+        skipped = tuple(
+            s for s in to_submit if s.key in shown and not shown[s.key].with_status(self._status)
+        )
         for section in skipped:
             log.info("IMS %s: no records counted for %s, no task", section.value, session.gstin)
             self._results[section] = ImsInvoices(present=frozenset({section.key}))
