@@ -190,7 +190,7 @@ class Gstr2bApi:
         :class:`Gstr2bNotGenerated`, :class:`Gstr2bTooEarly`, or a :class:`GstError` with the
         portal's code.
         """
-        from ._merge import file_count, merge_files
+        from ._merge import check_document, file_count, merge_files
         from ._models import Gstr2b, Where, decode_gstr2b
 
         chosen = _period(period)
@@ -201,6 +201,8 @@ class Gstr2bApi:
             log.info("GSTR-2B %s of %s has no documents", chosen, current.gstin)
             return Gstr2b(gstin=current.gstin, period=chosen, files=0)
         count = file_count(first, route)
+        gstin, asked = current.gstin, str(chosen)
+        check_document(first, gstin=gstin, period=asked, count=count, route=route)
         if count is None:
             result = decode_gstr2b(first, Where(route))
         else:
@@ -208,6 +210,14 @@ class Gstr2bApi:
 
             async def fetch(number: int) -> None:
                 files[number - 1] = await self._get(current, chosen, number)
+                check_document(
+                    files[number - 1],
+                    gstin=gstin,
+                    period=asked,
+                    count=count,
+                    route=route,
+                    file_num=number,
+                )
 
             try:
                 async with asyncio.TaskGroup() as group:
