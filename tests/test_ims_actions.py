@@ -23,7 +23,14 @@ from flynn_async import (
     InvalidInput,
     TaskTimeout,
 )
-from flynn_async.ims import ImsActionResult, ImsDecision, ImsImport, ImsInvoices, ItcReduction
+from flynn_async.ims import (
+    ImsActionResult,
+    ImsDecision,
+    ImsImport,
+    ImsInvoices,
+    ImsRequestStatus,
+    ItcReduction,
+)
 from flynn_async.ims._rules import flag_set, is_specified
 from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 from tests.conftest import known_records, known_section
@@ -352,6 +359,16 @@ async def test_an_unusable_answer_is_an_unknown_outcome_and_not_resent(
     assert error.decisions == tuple(decisions)
     assert "Do not resend" in str(error)
     assert sim.calls[route] == 1
+
+
+def test_a_request_whose_error_count_has_no_report_is_not_ok() -> None:
+    # REQSTS said "processed" but counted an error it did not report: not all was applied.
+    def status(code: str, failed: int) -> ImsRequestStatus:
+        return ImsRequestStatus("ref-1", "save", code, 2 - failed, failed, None, None, ())
+
+    assert ImsActionResult(requests=(status("P", 0),)).ok
+    assert not ImsActionResult(requests=(status("P", 1),)).ok
+    assert not ImsActionResult(requests=(status("PE", 1),)).ok
 
 
 async def test_decide_needs_a_downloaded_record(client: FlynnClient, session: GstSession) -> None:

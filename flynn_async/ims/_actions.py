@@ -201,9 +201,13 @@ class ImsActionResult:
 
     @property
     def ok(self) -> bool:
-        """Everything sent was applied and nothing was left unsent."""
+        """Everything sent was applied and nothing was left unsent.
+
+        A request the portal counts errors for (``err_cnt``) is not, even without a report.
+        """
         return not self.unsent and all(
-            r.status == _api.IMS_STATUS_PROCESSED and not r.errors for r in self.requests
+            r.status == _api.IMS_STATUS_PROCESSED and not r.errors and not r.failed
+            for r in self.requests
         )
 
 
