@@ -21,8 +21,10 @@ from flynn_async import (
     ImsOutcomeUnknown,
     InvalidDecisions,
     InvalidInput,
+    ResponseError,
     TaskTimeout,
 )
+from flynn_async._http import _api
 from flynn_async.ims import (
     ImsActionResult,
     ImsDecision,
@@ -31,6 +33,7 @@ from flynn_async.ims import (
     ImsRequestStatus,
     ItcReduction,
 )
+from flynn_async.ims._actions import parse_request_status
 from flynn_async.ims._rules import flag_set, is_specified
 from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
 from tests.conftest import known_records, known_section
@@ -369,6 +372,25 @@ def test_a_request_whose_error_count_has_no_report_is_not_ok() -> None:
     assert ImsActionResult(requests=(status("P", 0),)).ok
     assert not ImsActionResult(requests=(status("P", 1),)).ok
     assert not ImsActionResult(requests=(status("PE", 1),)).ok
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"proc_cnt": "1"},
+        {"status_cd": "P", "err_cnt": "x"},
+        {"status_cd": "P", "proc_cnt": -1},
+        {"status_cd": "P", "error_report": "none"},
+    ],
+)
+def test_a_broken_request_status_names_its_reference(data: Any) -> None:
+    # The reference (or reset task) id is the only handle on the outcome: every error names it.
+    with pytest.raises(ResponseError) as caught:
+        parse_request_status(data, "REF-7", kind="save", route=_api.IMS_REQUEST_STATUS_ROUTE)
+    assert caught.value.task_id == "REF-7"
+    assert "REF-7" in str(caught.value)
+    assert caught.value.route == _api.IMS_REQUEST_STATUS_ROUTE
 
 
 async def test_decide_needs_a_downloaded_record(client: FlynnClient, session: GstSession) -> None:

@@ -214,8 +214,10 @@ class ImsActionResult:
 def _as_count(value: Any, name: str, route: str, ref: str) -> int:
     if value is None or value == "":
         return 0
-    if isinstance(value, bool):
-        raise ResponseError(f"request status {name} is not a count: {value!r}", route=route)
+    if isinstance(value, bool) or (isinstance(value, int) and value < 0):
+        raise ResponseError(
+            f"request status {name} is not a count: {value!r} (reference {ref})", route=route
+        )
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
@@ -240,7 +242,26 @@ def parse_request_status(
     route: str,
     decisions: Sequence[ImsDecision] = (),
 ) -> ImsRequestStatus:
-    """Structure a request status payload; match its errors to ``decisions``."""
+    """Structure a request status payload; match its errors to ``decisions``.
+
+    A broken payload is a ``ResponseError`` whose ``task_id`` is ``reference_id`` (the save's
+    reference id or the reset's task id: the only handle on the outcome).
+    """
+    try:
+        return _request_status(data, reference_id, kind=kind, route=route, decisions=decisions)
+    except ResponseError as exc:
+        exc.task_id = exc.task_id or reference_id
+        raise
+
+
+def _request_status(
+    data: Any,
+    reference_id: str,
+    *,
+    kind: str,
+    route: str,
+    decisions: Sequence[ImsDecision],
+) -> ImsRequestStatus:
     if not isinstance(data, Mapping):
         raise ResponseError(f"request status for {reference_id} is not an object", route=route)
     status = data.get(_api.IMS_STATUS_CODE)
@@ -295,8 +316,10 @@ def parse_request_status(
         reference_id=reference_id,
         kind=kind,
         status=status,
-        processed=_as_count(data.get(_api.IMS_STATUS_PROCESSED_COUNT), "proc_cnt", route, ""),
-        failed=_as_count(data.get(_api.IMS_STATUS_ERROR_COUNT), "err_cnt", route, ""),
+        processed=_as_count(
+            data.get(_api.IMS_STATUS_PROCESSED_COUNT), "proc_cnt", route, reference_id
+        ),
+        failed=_as_count(data.get(_api.IMS_STATUS_ERROR_COUNT), "err_cnt", route, reference_id),
         error_code=_text(data.get(_api.IMS_STATUS_ERROR_CODE)),
         error_message=_text(data.get(_api.IMS_STATUS_ERROR_MESSAGE)),
         errors=tuple(errors),
