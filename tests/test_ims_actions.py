@@ -36,7 +36,7 @@ from flynn_async.ims import (
 from flynn_async.ims._actions import parse_request_status
 from flynn_async.ims._rules import flag_set, is_specified
 from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
-from tests.conftest import known_records, known_section
+from tests.conftest import CoarseClock, known_records, known_section
 
 BIG = pytest.mark.sim(records=RecordSettings(per_section=60), paging=PagingSettings(size=50))
 
@@ -311,6 +311,25 @@ async def test_request_status_times_out_with_the_id(
     assert ref in str(caught.value)
     assert caught.value.reference_ids == (ref,)  # type: ignore[attr-defined]
     assert sim.calls["ims_save"] == 1
+
+
+async def test_the_request_status_deadline_ends_the_wait_whatever_the_clocks_resolution(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any
+) -> None:
+    from flynn_async import PollPolicy
+
+    coarse = CoarseClock()
+    policy = PollPolicy(initial_delay=1, multiplier=2, max_delay=5, jitter=0, deadline=7.0009)
+    client = await make_client(poll=policy, sleep=coarse.sleep, clock=coarse)
+    session = await open_gst(client, sim)
+    invoices = await client.ims.download_all(session, sections="B2B")
+    decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"]
+    sim.ims_state.polls_in_progress = 10**6
+    coarse.sleeps.clear()
+    with pytest.raises(TaskTimeout):
+        await client.ims.save(session, decisions)
+    assert coarse.sleeps[:3] == [1, 2, 4]
+    assert len(coarse.sleeps) == 4  # the last one clipped, then one more status call
 
 
 async def test_a_lost_answer_is_an_unknown_outcome_and_not_resent(

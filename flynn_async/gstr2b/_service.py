@@ -411,6 +411,7 @@ class Gstr2bApi:
         ctx = self._ctx
         delays = poll.delays(ctx.rng)
         started = ctx.clock()
+        last = False  # the sleep just made was clipped to the time left
         while True:
             try:
                 outcome = await self._status(current, reference)
@@ -432,13 +433,14 @@ class Gstr2bApi:
             delay = next(delays)
             if poll.deadline is not None:
                 left = poll.deadline - (ctx.clock() - started)
-                if left <= 0:
+                if left <= 0 or last:
                     raise TaskTimeout(
                         f"GSTR-2B regeneration {reference} still in progress after "
                         f"{poll.deadline:g}s; re-attach with regeneration_status",
                         route=_api.GSTR2B_STATUS_ROUTE,
                         task_id=reference,
                     )
+                last = delay >= left
                 delay = min(delay, left)
             await ctx.sleep(delay)
 

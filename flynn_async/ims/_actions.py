@@ -659,6 +659,7 @@ class ImsActions:
         policy = ctx.poll
         started = ctx.clock()
         delays = policy.delays(ctx.rng)
+        last = False  # the sleep just made was clipped to the time left
         if fresh:
             await ctx.sleep(next(delays))
         while True:
@@ -677,7 +678,7 @@ class ImsActions:
             delay = next(delays)
             if policy.deadline is not None:
                 left = policy.deadline - (ctx.clock() - started)
-                if left <= 0:
+                if left <= 0 or last:
                     error = TaskTimeout(
                         f"the IMS {kind} {ref} was still in progress after "
                         f"{policy.deadline:g}s; follow it up later by its id",
@@ -686,6 +687,7 @@ class ImsActions:
                     )
                     error.reference_id = ref  # type: ignore[attr-defined]
                     raise error
+                last = delay >= left
                 delay = min(delay, left)
             await ctx.sleep(delay)
 
