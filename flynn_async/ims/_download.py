@@ -91,6 +91,42 @@ class ImsCodec:
 _CODEC: Final = ImsCodec()
 
 
+class _StatusCodec(ImsCodec):
+    """The pages of a download with a ``status`` filter: every record that carries an action
+    carries that one; one that does not is the server breaking the filter (``ResponseError``
+    naming the route, task and page), never handed on as if it matched."""
+
+    def __init__(self, status: ImsStatus) -> None:
+        self._status = status
+
+    def _stray(self, page: ImsInvoices) -> tuple[str, Any] | None:
+        for section, record in page.records():
+            action = record.get("action") if isinstance(record, Mapping) else record.action
+            if action is not None and action != self._status:
+                return section, action
+        return None
+
+    def decode(self, data: Any, *, route: str, task_id: str, page: int) -> ImsInvoices:
+        decoded = super().decode(data, route=route, task_id=task_id, page=page)
+        stray = self._stray(decoded)
+        if stray is not None:
+            section, action = stray
+            raise ResponseError(
+                f"a {section} record on the page has action {str(action)!r:.20}, but the download "
+                f"asked for status {self._status.value!r} only",
+                route=route,
+                task_id=task_id,
+                page=page,
+            )
+        return decoded
+
+    def decode_body(self, body: bytes) -> ImsInvoices | None:
+        decoded = super().decode_body(body)
+        if decoded is not None and self._stray(decoded) is not None:
+            return None  # decode() names the route, task and page
+        return decoded
+
+
 class ImsApi:
     """IMS calls; reach it as ``client.ims``."""
 
@@ -237,7 +273,12 @@ class ImsApi:
             lambda task_id, cancelled: note_task_ids(cancelled, {chosen.value: task_id}),
         )
         task = self._attach(
-            task_id, on_progress, chosen.key, checkpoint_dir=checkpoint_dir, fresh=True
+            task_id,
+            on_progress,
+            chosen.key,
+            checkpoint_dir=checkpoint_dir,
+            fresh=True,
+            codec=_CODEC if wanted is None else _StatusCodec(wanted),
         )
         task._report("submitted")
         return task
@@ -306,12 +347,13 @@ class ImsApi:
         *,
         checkpoint_dir: str | os.PathLike[str] | None,
         fresh: bool = False,
+        codec: ImsCodec = _CODEC,
     ) -> Task[ImsInvoices, ImsEntry]:
         task_id = _validate.task_id(task_id)
         return Task(
             self._ctx,
             task_id,
-            _CODEC,
+            codec,
             on_progress=on_progress,
             label=label,
             checkpoint=None if checkpoint_dir is None else Checkpoint(checkpoint_dir, task_id),
