@@ -277,6 +277,13 @@ class Transport:
 
         ``limiter``, when given, is held for each try's request only, not during waits.
         """
+        try:
+            return await self._call(call, limiter)
+        except FlynnError as error:  # before it leaves: no secret the call sent echoed back
+            redact_sent(error, call)
+            raise
+
+    async def _call(self, call: Call, limiter: asyncio.Semaphore | None) -> Any:
         tries = self.retry.max_tries if call.retryable else 1
         delays = self.retry.delays(self._rng)
         attempt = 0
@@ -294,6 +301,7 @@ class Transport:
                     await asyncio.sleep(0)
                 return self._interpret(call, *answer)
             except _Retry as outcome:
+                redact_sent(outcome.error, call)  # before it is logged
                 self.stats.faults += 1
                 if attempt >= tries:
                     raise outcome.error from outcome.error.__cause__
@@ -481,6 +489,77 @@ class Transport:
 
 
 _NOT_JSON: Final = object()
+
+#: Request headers whose values are secrets, whether given as ``Secret`` or as text.
+_SECRET_HEADERS: Final = frozenset(
+    name.lower()
+    for name in (
+        _api.HEADER_USER_TOKEN,
+        _api.GSTN_HEADERS["session_id"],
+        _api.IRP_HEADERS["password"],
+        "Authorization",
+    )
+)
+_REDACTED: Final = "<redacted>"
+
+
+def _sent_secrets(call: Call) -> list[str]:
+    """The secret texts ``call`` sends (token, password, session id, OTP...), longest first."""
+    found: set[str] = set()
+    headers: dict[str, HeaderValue] = dict(call.headers)
+    if call.auth is not None:
+        headers.update(call.auth())
+    for name, value in headers.items():
+        if isinstance(value, Secret):
+            text = value.reveal()
+        elif name.lower() in _SECRET_HEADERS:
+            text = value
+        else:
+            continue
+        found.add(text)
+        found.add(text.removeprefix("Bearer "))
+    stack: list[Any] = [call.json]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Secret):
+            found.add(value.reveal())
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    return sorted((t for t in found if len(t) >= 4), key=len, reverse=True)
+
+
+def _redacted(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, _REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_redacted(k, secrets): _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        items = [_redacted(v, secrets) for v in value]
+        return type(value)._make(items) if hasattr(value, "_make") else tuple(items)
+    return value
+
+
+def redact_sent(error: FlynnError, call: Call) -> None:
+    """Replace, in ``error``'s text, arguments and details, every secret ``call`` sent.
+
+    A server may echo what it was sent (a request body in ``error.args``, a gateway page
+    showing the headers): the client's own password, token, session id or OTP must not come
+    back out in an exception text, a log line or a pickle. (This frame returns before the
+    error is raised: no local of a raising frame holds the secrets.)
+    """
+    secrets = _sent_secrets(call)
+    if not secrets:
+        return
+    for name in ("message_text", "error_args", "details"):
+        if name in error.__dict__:
+            setattr(error, name, _redacted(error.__dict__[name], secrets))
+    error.args = tuple(_redacted(arg, secrets) for arg in error.args)
 
 
 def _request_headers(call: Call) -> dict[str, str]:
