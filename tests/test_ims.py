@@ -476,8 +476,12 @@ def b2b_record(number: str, action: str) -> dict[str, Any]:
     }
 
 
-async def ims_answering(records: list[dict[str, Any]], clock: Any) -> tuple[Any, FlynnClient]:
-    """A login service and the IMS routes of one task whose one page holds ``records``."""
+async def ims_answering(
+    records: list[dict[str, Any]], clock: Any, submits: list[str] | None = None
+) -> tuple[Any, FlynnClient]:
+    """A login service (its token refresh answers 502) and the IMS routes of one task whose
+    one page holds ``records``; ``submits`` hears of each submit."""
+    submits = [] if submits is None else submits
 
     async def login(_: web.Request) -> web.Response:
         org = {"organisation": {"id": "org-1"}, "userAccessInfo": {"primary": True}}
@@ -490,11 +494,19 @@ async def ims_answering(records: list[dict[str, Any]], clock: Any) -> tuple[Any,
 
         return answer
 
+    async def refresh(_: web.Request) -> web.Response:  # a gateway's page
+        return web.Response(body=b"<html>bad gateway</html>", status=502)
+
+    async def submit(request: web.Request) -> web.Response:
+        submits.append(request.path)
+        return await ok({"task-id": TASK})(request)
+
     tasks = _api.TASKS_FLYNN_VERSION
     app = web.Application()
     app.router.add_post("/login" + _api.LOGIN_ROUTE, login)
+    app.router.add_put("/login" + _api.LOGIN_ROUTE, refresh)
     app.router.add_post("/login" + _api.LOGOUT_ROUTE, login)
-    app.router.add_get(_api.IMS_ROUTE.format(flynn=_api.IMS_FLYNN_VERSION), ok({"task-id": TASK}))
+    app.router.add_get(_api.IMS_ROUTE.format(flynn=_api.IMS_FLYNN_VERSION), submit)
     status = {"task": {"id": TASK, "status": "completed"}}
     for route, data in (
         (_api.TASK_STATUS_ROUTE, status),
@@ -539,6 +551,24 @@ async def test_a_record_off_the_status_filter_is_a_response_error(clock: Any) ->
     finally:
         await client.aclose()
         await runner.cleanup()
+
+
+async def test_a_submit_not_sent_is_not_an_unknown_outcome(clock: Any) -> None:
+    # The token had ended and its refresh got a gateway's page: the submit never left, so
+    # the error is the refresh's own, not "a task may have started".
+    submits: list[str] = []
+    runner, client = await ims_answering([], clock, submits)
+    session = GstSession("24AAAPI3182M002", "u", Secret("s"), datetime.now(UTC))
+    clock.now += _api.TOKEN_MINUTES_DEFAULT * 60 + 1
+    try:
+        with pytest.raises(ResponseError) as caught:
+            await client.ims.submit(session, section="B2B")
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+    assert not isinstance(caught.value, OutcomeUnknown)
+    assert caught.value.route == _api.LOGIN_ROUTE
+    assert submits == []
 
 
 @pytest.mark.sim(tasks=TaskSettings(processing_polls=3))

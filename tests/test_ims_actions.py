@@ -412,6 +412,25 @@ def test_a_broken_request_status_names_its_reference(data: Any) -> None:
     assert caught.value.route == _api.IMS_REQUEST_STATUS_ROUTE
 
 
+async def test_a_save_not_sent_is_not_an_unknown_outcome(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession, clock: Any
+) -> None:
+    # The login token had ended and its refresh got a gateway's page: the save never left.
+    invoices = await client.ims.download_all(session, sections="B2B")
+    decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"][:2]
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(
+            sim.config.faults, routes=frozenset({"token_refresh"}), error_rate=1.0, seed=3
+        )
+    )
+    clock.now += _api.TOKEN_MINUTES_DEFAULT * 60 + 1
+    with pytest.raises(ResponseError) as caught:
+        await client.ims.save(session, decisions)
+    assert not isinstance(caught.value, ImsOutcomeUnknown)
+    assert caught.value.route == _api.LOGIN_ROUTE
+    assert sim.calls["ims_save"] == 0
+
+
 async def test_decide_needs_a_downloaded_record(client: FlynnClient, session: GstSession) -> None:
     invoices = await client.ims.download_all(session, sections="B2B")
     with pytest.raises(InvalidInput, match="not one of these"):

@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 
-from flynn_async._core._errors import AuthError, InvalidInput, ResponseError
+from flynn_async._core._errors import AuthError, InvalidInput, ResponseError, TransportError
 from flynn_async._core._secrets import Secret
 
 from . import _api
@@ -210,11 +210,29 @@ class TokenManager:
         await self.renew(None, reason="starting", relogin=True)
 
     async def ensure_fresh(self) -> None:
-        """Refresh (or log in again) if the token ends soon; a no-op otherwise."""
+        """Refresh (or log in again) if the token ends soon; a no-op otherwise.
+
+        A renewal made early that gets no usable answer (a timeout, a gateway's page) leaves
+        the caller to the current token while it is still valid; the next call tries again.
+        """
         self._check_open()
         if self._token is not None and not self._stale and not self._due():
             return
-        await self.renew(self._token, reason="token ends soon")
+        seen = self._token
+        try:
+            await self.renew(seen, reason="token ends soon")
+        except (TransportError, ResponseError) as exc:
+            if seen is None or seen is not self._token or self._stale or self._ended():
+                raise
+            log.warning(
+                "refreshing the login token early failed (%s); going on with the current one, "
+                "valid for %.0fs more",
+                exc,
+                self._received + self._duration - self._clock(),
+            )
+
+    def _ended(self) -> bool:
+        return self._clock() >= self._received + self._duration
 
     def worked(self, used: Secret | None) -> None:
         """A call made with ``used`` succeeded: the token is good."""

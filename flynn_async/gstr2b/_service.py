@@ -382,6 +382,8 @@ class Gstr2bApi:
                 return None
             raise _retyped(exc, period) from None
         except (TransportError, ResponseError) as exc:
+            if exc.route != route:
+                raise  # the token's renewal failed before the regeneration was sent
             raise Gstr2bOutcomeUnknown(
                 f"the GSTR-2B regeneration for {current.gstin} {period} was sent but its "
                 f"answer was lost ({exc.message_text}); it may have started on the portal: "

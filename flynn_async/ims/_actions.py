@@ -579,6 +579,8 @@ class ImsActions:
             await self._gst.forget(current.gstin)
             raise
         except (TransportError, ResponseError) as exc:
+            if exc.route != template:
+                raise  # the token's renewal failed before the request was sent
             # A lost connection, a timeout, or an answer that is no answer (a 2xx that is not
             # the API's JSON, a gateway's 5xx page): the portal may have applied it.
             raise ImsOutcomeUnknown(

@@ -301,6 +301,8 @@ class ImsApi:
             await self._gst.forget(current.gstin)  # the stored session is no use any more
             raise
         except (OutcomeUnknown, RequestTimeout, ResponseError) as exc:
+            if exc.route != template:
+                raise  # the token's renewal failed before the submit was sent
             # No usable answer (a lost connection, a timeout, a 2xx that is not the API's JSON,
             # a gateway's 5xx page): the server may have started, and billed, a task.
             raise _unknown_submit(section, exc.message_text, template) from exc
