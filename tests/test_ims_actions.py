@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flynn_async import (
+    ApiError,
     FlynnClient,
     GstSession,
     ImsOutcomeUnknown,
@@ -429,6 +430,25 @@ async def test_a_save_not_sent_is_not_an_unknown_outcome(
     assert not isinstance(caught.value, ImsOutcomeUnknown)
     assert caught.value.route == _api.LOGIN_ROUTE
     assert sim.calls["ims_save"] == 0
+
+
+async def test_a_rate_limited_save_is_refused_not_unknown(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    # A 429 (here a gateway's page with Retry-After) is the server refusing the call before
+    # doing anything: not an unknown outcome, and not repeated by the client either.
+    invoices = await client.ims.download_all(session, sections="B2B")
+    decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"][:2]
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(
+            sim.config.faults, routes=frozenset({"ims_save"}), rate_limit_rate=1.0, seed=3
+        )
+    )
+    with pytest.raises(ApiError) as caught:
+        await client.ims.save(session, decisions)
+    assert caught.value.http_status == 429
+    assert "Retry-After" in str(caught.value)
+    assert sim.calls["ims_save"] == 1
 
 
 async def test_decide_needs_a_downloaded_record(client: FlynnClient, session: GstSession) -> None:

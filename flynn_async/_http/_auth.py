@@ -28,7 +28,13 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 
-from flynn_async._core._errors import AuthError, InvalidInput, ResponseError, TransportError
+from flynn_async._core._errors import (
+    ApiError,
+    AuthError,
+    InvalidInput,
+    ResponseError,
+    TransportError,
+)
 from flynn_async._core._secrets import Secret
 
 from . import _api
@@ -221,8 +227,9 @@ class TokenManager:
         seen = self._token
         try:
             await self.renew(seen, reason="token ends soon")
-        except (TransportError, ResponseError) as exc:
-            if seen is None or seen is not self._token or self._stale or self._ended():
+        except (TransportError, ResponseError, ApiError) as exc:  # no answer, a 5xx, a 429
+            refused = isinstance(exc, AuthError)  # the token or credentials were refused
+            if refused or seen is None or seen is not self._token or self._stale or self._ended():
                 raise
             log.warning(
                 "refreshing the login token early failed (%s); going on with the current one, "
