@@ -24,6 +24,8 @@ class Scripted:
         self.refusals = 0
         self.unavailable = 0  # the next calls answer 503 with an HTML page
         self.refresh_unavailable = 0  # the next token refreshes answer 502 with an HTML page
+        self.same_token = False  # a login hands back the token of the last one (idempotent)
+        self.logged_out: list[str] = []
         self.logins = 0
         self.refreshes = 0
         self.statuses: list[str] = []  # the token each status call carried
@@ -37,11 +39,12 @@ class Scripted:
         else:
             self.logins += 1
         org = {"organisation": {"id": "org-1"}, "userAccessInfo": {"primary": True}}
-        token = f"t{self.logins}.{self.refreshes}"
+        token = "t1.0" if self.same_token else f"t{self.logins}.{self.refreshes}"
         data = {"token": token, "expiry": 4_000_000_000_000, "associatedOrgs": [org]}
         return web.json_response({"data": data})
 
     async def logout(self, request: web.Request) -> web.Response:
+        self.logged_out.append(request.headers["Authorization"].removeprefix("Bearer "))
         return web.json_response({"data": {}})
 
     async def status(self, request: web.Request) -> web.Response:
@@ -184,3 +187,16 @@ async def test_a_failed_refresh_of_an_ended_token_fails_the_call(start: Start, c
         await client.ims.task(TASK_ID).status()
     assert caught.value.route == _api.LOGIN_ROUTE
     assert scripted.statuses == []
+
+
+async def test_a_login_that_hands_back_the_same_token_keeps_it(start: Start) -> None:
+    # An idempotent login service answers a new login with the user's live token: the client
+    # must not log out, as "the old token", the one it has just received.
+    scripted, client = await start()
+    scripted.same_token = True
+    tokens = client._tokens
+    assert tokens is not None
+    await tokens.renew(tokens.token, reason="the test", relogin=True)
+    assert (scripted.logins, scripted.logged_out) == (2, [])
+    await client.ims.task(TASK_ID).status()
+    assert scripted.statuses == ["t1.0"]

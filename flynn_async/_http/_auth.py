@@ -390,7 +390,7 @@ class TokenManager:
         log.info("logged in as %s (organisation %s)", c.handle, self.org_id)
         if not self.closed:  # closing: the new token is logged out, never stored
             await self._save()
-        if old is not None:
+        if old is not None and old != self._token:  # an idempotent login hands back the same
             await self._logout_token(old)
 
     async def _refresh_now(self) -> None:
