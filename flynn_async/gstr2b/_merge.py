@@ -43,14 +43,21 @@ def check_document(
 ) -> None:
     """Refuse a document (or file ``file_num``) that is not of the 2B asked for.
 
-    Its ``gstin`` and ``rtnprd``, when sent, must be the taxpayer's and the period asked for;
-    a file's ``fc``, when sent, must be the first answer's ``count``.
+    Its ``gstin`` and ``rtnprd`` must be the taxpayer's and the period asked for (the first
+    answer must send them; a file may leave them out); a file's ``fc``, when sent, must be
+    the first answer's ``count``.
     """
     if not isinstance(document, dict):
         return  # the decoder names it
     which = "GSTR-2B answer" if file_num is None else f"GSTR-2B file {file_num}"
     for key, wanted in (("gstin", gstin), ("rtnprd", period)):
         sent = document.get(key)
+        if sent is None and file_num is None:  # every 2B document has its header
+            raise ResponseError(
+                f"{which} has no {key!r}: it is not a GSTR-2B document (keys: "
+                f"{', '.join(sorted(map(str, document)))[:120]})",
+                route=route,
+            )
         if sent is not None and sent != wanted:
             raise ResponseError(
                 f"{which} is for {key} {sent!r:.40}, not the {key} asked for ({wanted})",

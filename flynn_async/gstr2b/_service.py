@@ -150,6 +150,8 @@ def _retyped(exc: GstError, period: ReturnPeriod) -> GstError:
 
 
 def _minutes(value: Any, route: str) -> Decimal:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)  # GSTN sends numbers as text in places ("10")
     if type(value) is int or type(value) is Decimal:
         minutes = Decimal(value)
         if 0 <= minutes <= _MAX_QUEUE_MINUTES:

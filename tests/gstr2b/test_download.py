@@ -324,7 +324,9 @@ async def scripted_2b(
     async def get(request: web.Request) -> web.Response:
         number = request.query.get("file_num")
         asked.append(None if number is None else int(number))
-        data = {"chksum": "x", "data": answer(asked[-1])}
+        document = answer(asked[-1])
+        queued = "requestid" in document  # a queued answer comes instead of the document
+        data = document if queued else {"chksum": "x", "data": document}
         return web.json_response({"status": "1", "data": data})
 
     app = web.Application()
@@ -399,3 +401,35 @@ async def test_files_that_agree_are_merged(clock: FakeClock) -> None:
     assert result.documents is not None
     numbers = [i.number for s in result.documents.sections["b2b"] for i in s.invoices]
     assert numbers == ["F1", "F2", "F3"]
+
+
+@pytest.mark.parametrize("minutes", ["2", 2])
+async def test_a_queue_time_sent_as_digits_is_waited_out(clock: FakeClock, minutes: Any) -> None:
+    # GSTN sends counts as text ("10") elsewhere; a wait in minutes as digits is read the same
+    answers = iter([{"requestid": "RQ-1", "retryTimeInMinutes": minutes}, document(None)])
+    runner, client, asked = await scripted_2b(lambda n: next(answers), clock)
+    session = GstSession(GSTIN, "u", Secret("s"), datetime.now(UTC))
+    try:
+        result = await client.gstr2b.download(session, period=PERIOD)
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+    assert result.gstin == GSTIN
+    assert asked == [None, None]
+    assert 120.0 in clock.sleeps
+
+
+@pytest.mark.parametrize("missing", ["gstin", "rtnprd"])
+async def test_a_document_without_its_taxpayer_or_period_is_a_response_error(
+    clock: FakeClock, missing: str
+) -> None:
+    # A "document" without the header every 2B has (a status object, an empty object) is not
+    # an empty 2B
+    runner, client, _ = await scripted_2b(lambda n: document(n, **{missing: None}), clock)
+    session = GstSession(GSTIN, "u", Secret("s"), datetime.now(UTC))
+    try:
+        with pytest.raises(ResponseError, match=missing):
+            await client.gstr2b.download(session, period=PERIOD)
+    finally:
+        await client.aclose()
+        await runner.cleanup()
