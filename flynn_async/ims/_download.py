@@ -120,10 +120,24 @@ class _StatusCodec(ImsCodec):
             )
         return decoded
 
-    def decode_body(self, body: bytes) -> ImsInvoices | None:
-        decoded = super().decode_body(body)
-        if decoded is not None and self._stray(decoded) is not None:
-            return None  # decode() names the route, task and page
+    def body_reader(self) -> PageReader:
+        return _CheckedReader(self)
+
+
+class _CheckedReader(PageReader):
+    """A task's page reader that leaves a page with a record off the status filter to
+    :meth:`_StatusCodec.decode`, which names the route, task and page."""
+
+    __slots__ = ("_codec",)
+
+    def __init__(self, codec: _StatusCodec) -> None:
+        super().__init__()
+        self._codec = codec
+
+    def __call__(self, body: bytes) -> ImsInvoices | None:
+        decoded = super().__call__(body)
+        if decoded is not None and self._codec._stray(decoded) is not None:
+            return None
         return decoded
 
 
