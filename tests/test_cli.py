@@ -43,6 +43,7 @@ from flynn_async import (
     GstError,
     GstSessionExpired,
     InvalidInput,
+    OutcomeUnknown,
     PagesMissing,
     Progress,
     ResponseError,
@@ -1191,6 +1192,10 @@ def test_sigterm_ends_the_process_after_the_grace_even_if_cleanup_hangs(tmp_path
             "wait for old ones to expire",
         ),
         (TransportError("connection refused", route="/r"), "HTTPS_PROXY, NO_PROXY"),
+        (
+            OutcomeUnknown("sent once, no answer: count before resending", route="/r"),
+            "count before resending",
+        ),
         (TaskTimeout("still processing", route="/r", task_id="t-1"), "still processing"),
     ],
 )
@@ -1204,3 +1209,9 @@ def test_errors_are_a_sentence_with_what_to_do_and_the_route_with_v(
     verbose = _cli.describe(error, verbose=True)
     assert says in verbose
     assert "route /r" in verbose
+
+
+def test_an_unknown_outcome_gets_no_network_hint() -> None:
+    # a billed call sent once whose answer was no answer (a proxy's page): not a network fault
+    text = _cli.describe(OutcomeUnknown("the IMS B2B submit was sent but no usable answer came"))
+    assert "HTTPS_PROXY" not in text

@@ -43,6 +43,7 @@ from flynn_async._core._errors import (
     FlynnError,
     InvalidInput,
     IrpPasswordRequired,
+    OutcomeUnknown,
     RequestTimeout,
     TooManyTokens,
     TransportError,
@@ -557,8 +558,8 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
             f"{text}: the server did not answer in time; {_NETWORK_HINT}, or allow more time "
             "with --request-timeout (FLYNN_REQUEST_TIMEOUT)"
         )
-    elif isinstance(error, TransportError):
-        text = f"{text}; {_NETWORK_HINT}"
+    elif isinstance(error, TransportError) and not isinstance(error, OutcomeUnknown):
+        text = f"{text}; {_NETWORK_HINT}"  # an unknown outcome says what to do itself
     if verbose:
         details = []
         if isinstance(error, ApiError) and text != error.message_text:
