@@ -45,6 +45,7 @@ from flynn_async import (
     GstSessionExpired,
     InvalidInput,
     NotFound,
+    OutcomeUnknown,
     PagesMissing,
     Progress,
     ResponseError,
@@ -1194,6 +1195,10 @@ def test_sigterm_ends_the_process_after_the_grace_even_if_cleanup_hangs(tmp_path
             "wait for old ones to expire",
         ),
         (TransportError("connection refused", route="/r"), "HTTPS_PROXY, NO_PROXY"),
+        (
+            OutcomeUnknown("sent once, no answer: count before resending", route="/r"),
+            "count before resending",
+        ),
         (TaskTimeout("still processing", route="/r", task_id="t-1"), "still processing"),
         (
             NotFound(
@@ -1291,3 +1296,9 @@ def test_the_demo_refuses_an_out_it_could_not_write_before_it_starts(
     err = written(ui.err)
     assert err.startswith("flynn-async: InvalidInput: ")
     assert "simulator listening" not in err
+
+
+def test_an_unknown_outcome_gets_no_network_hint() -> None:
+    # a billed call sent once whose answer was no answer (a proxy's page): not a network fault
+    text = _cli.describe(OutcomeUnknown("the IMS B2B submit was sent but no usable answer came"))
+    assert "HTTPS_PROXY" not in text

@@ -31,6 +31,7 @@ from flynn_async._tasks._task import parse_page_count, parse_status
 from flynn_async.ims import ImsInvoice, ImsRecord
 from flynn_async.ims._decoding import PageReader
 from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings, TaskSettings
+from tests.conftest import CoarseClock
 
 STEADY = PollPolicy(initial_delay=1, multiplier=2, max_delay=5, jitter=0, deadline=1000)
 
@@ -151,6 +152,24 @@ async def test_the_deadline_clips_the_last_sleep_then_times_out(
     assert task.id in str(error)
     # one status call before each sleep, and a last one at the deadline
     assert len(sleeps) + 1 == sim.tasks[task.id].status_calls
+
+
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=1000))
+async def test_the_deadline_ends_the_wait_whatever_the_clocks_resolution(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any
+) -> None:
+    # After the last sleep, clipped to the time left, one more status call, then the
+    # timeout: even when that sleep did not move the clock all the way (0.9 ms here).
+    coarse = CoarseClock()
+    client = await make_client(
+        poll=STEADY.replace(deadline=7.0009), sleep=coarse.sleep, clock=coarse
+    )
+    task = await submitted(client, await open_gst(client, sim))
+    with pytest.raises(TaskTimeout):
+        await task.wait()
+    assert coarse.sleeps[:3] == [1, 2, 4]
+    assert len(coarse.sleeps) == 4  # the last one clipped
+    assert len(coarse.sleeps) + 1 == sim.tasks[task.id].status_calls
 
 
 @pytest.mark.sim(tasks=TaskSettings(processing_polls=9))

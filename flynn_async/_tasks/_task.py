@@ -260,6 +260,7 @@ class Task(Generic[P, R_co]):
         policy = ctx.poll
         started = ctx.clock()
         delays = policy.delays(ctx.rng)
+        last = False  # the sleep just made was clipped to the time left: this was the last call
         if self._fresh:
             # A task just submitted is certainly still processing: asking at once would
             # only cost a status call. A re-attached task may be done already: ask at once.
@@ -291,7 +292,7 @@ class Task(Generic[P, R_co]):
             delay = next(delays)
             if policy.deadline is not None:
                 left = policy.deadline - (ctx.clock() - started)
-                if left <= 0:
+                if left <= 0 or last:  # not the clock alone: it may move in coarse ticks
                     log.info(
                         "task %s%s timed out: still %r after %gs",
                         self._id,
@@ -305,6 +306,7 @@ class Task(Generic[P, R_co]):
                         route=_api.TASK_STATUS_ROUTE,
                         task_id=self._id,
                     )
+                last = delay >= left
                 delay = min(delay, left)
             await ctx.sleep(delay)
 

@@ -44,6 +44,7 @@ from flynn_async._core._errors import (
     InvalidInput,
     IrpPasswordRequired,
     NotFound,
+    OutcomeUnknown,
     RequestTimeout,
     TooManyTokens,
     TransportError,
@@ -568,8 +569,8 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
             f"{text}: the server did not answer in time; {_NETWORK_HINT}, or allow more time "
             "with --request-timeout (FLYNN_REQUEST_TIMEOUT)"
         )
-    elif isinstance(error, TransportError):
-        text = f"{text}; {_NETWORK_HINT}"
+    elif isinstance(error, TransportError) and not isinstance(error, OutcomeUnknown):
+        text = f"{text}; {_NETWORK_HINT}"  # an unknown outcome says what to do itself
     elif isinstance(error, NotFound) and error.page is None:  # a task or reference id
         text = f"{text}; check the id: the server keeps results for 7 days"
     if verbose:
