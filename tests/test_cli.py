@@ -54,6 +54,7 @@ from flynn_async import (
 )
 from flynn_async._core import _errors as _cli_errors
 from flynn_async._http import _api
+from flynn_async.cli import _act as _cli_act
 from flynn_async.cli import _common as _cli_common
 from flynn_async.cli import _ims as _cli_ims
 from flynn_async.cli import _main as _cli
@@ -1204,3 +1205,48 @@ def test_errors_are_a_sentence_with_what_to_do_and_the_route_with_v(
     verbose = _cli.describe(error, verbose=True)
     assert says in verbose
     assert "route /r" in verbose
+
+
+# ----------------------------------------------------------------------------------------------
+# Ctrl-C or SIGTERM while the output is written
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decisions", [False, True])
+async def test_ctrl_c_while_the_file_is_written_prints_a_resume_command_that_works(
+    make_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decisions: bool
+) -> None:
+    sim = await make_sim(tasks=TaskSettings(processing_polls=0))
+    await stored_session(sim, tmp_path)
+    out = tmp_path / "x.csv"
+    module: Any = _cli_act if decisions else export
+    name = "write_decisions" if decisions else "export"
+    real = getattr(module, name)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()  # what Ctrl-C (asyncio.run) and SIGTERM do, as the write starts
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, interrupted)
+    args = ["ims", "download", "--section", "B2B,ECOM", "--out", str(out), *FAST]
+    args += ["--decisions"] if decisions else []
+    ui = sim_ui(sim, tmp_path)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.create_task(_cli.run(args, ui))
+    monkeypatch.setattr(module, name, real)
+    err = written(ui.err)
+    started = set(sim.tasks)
+    assert len(started) == 2
+    hints = [line.strip() for line in err.splitlines() if "--resume" in line]
+    assert hints, err  # the task ids and the command that finishes the job
+    command = hints[0]
+    for task_id in started:
+        assert task_id in command
+    assert decisions == out.exists()  # a long export stops; a decisions file is written whole
+    again = sim_ui(sim, tmp_path)
+    assert EXIT_OK == await _cli.run([*shlex.split(command)[1:], *FAST], again), written(again.err)
+    assert started == set(sim.tasks)  # nothing paid for twice
+    assert decisions == (tmp_path / "x.csv.download.json").is_file()
+    assert "section" in out.read_text().splitlines()[0]

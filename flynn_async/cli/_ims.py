@@ -10,6 +10,7 @@ with progress), merges them and writes the result with :mod:`flynn_async.export`
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import shlex
 from collections.abc import Sequence
@@ -348,6 +349,18 @@ def _resume_hint(args: argparse.Namespace, gstin: str, task_ids: dict[ImsSection
         words += ["--format", args.format]
     if args.csv_layout is not None:
         words += ["--csv-layout", args.csv_layout]
+    if getattr(args, "decisions", False):  # the same files: the decisions file and download
+        words += ["--decisions"]
+    # where the tasks live: a resume against another service or login knows none of them
+    for option, name in (("--config", "config"), ("--handle", "handle")):
+        value = getattr(args, name, None)
+        if value is not None:
+            words += [option, str(value)]
+    environment = getattr(args, "environment", None)
+    if environment is not None:
+        words += [f"--{environment}"]
+    if getattr(args, "allow_http", False):
+        words += ["--allow-http"]
     words += ["--out", str(args.out)]
     return " ".join(shlex.quote(w) for w in words)
 
@@ -373,6 +386,7 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
     client = make_client(settings, ui, session_store=store, poll=poll, max_concurrency=args.jobs)
     display = ProgressDisplay(ui.err, enabled=not ui.quiet, console=ui.console)
     download: _Download | None = None
+    interrupts = _cancel_requests()
     try:
         async with client:
             session = await client.gst.restore(gstin)
@@ -397,8 +411,14 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
         if args.decisions:  # a file to fill in for `ims act`, the download kept beside it
             written = _cli_act.write_decisions(result, args.out, gstin, fmt)
         else:
-            with display.writing(str(args.out)) as on_progress:
+            with display.writing(str(args.out)) as shown:
+
+                def on_progress(done: int, total: int) -> None:
+                    _stop_if_interrupted(interrupts)  # a long write stops, leaving no file
+                    shown(done, total)
+
                 written = export.export(result, args.out, fmt, on_progress=on_progress, **options)
+        _stop_if_interrupted(interrupts)
     except BaseException as exc:
         if isinstance(exc, GstSessionExpired):
             ui.note(f"{_PROG}: run `{_PROG} gst otp --gstin {gstin}` for a new GST session")
@@ -411,6 +431,24 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
     for path in written:
         ui.note(f"wrote {path}")
     return EXIT_OK
+
+
+def _cancel_requests() -> int:
+    """The cancellations requested of the running task and not yet taken back."""
+    task = asyncio.current_task()
+    return 0 if task is None else task.cancelling()
+
+
+def _stop_if_interrupted(before: int) -> None:
+    """Raise ``CancelledError`` if Ctrl-C or SIGTERM came while synchronous work ran.
+
+    Writing the output has no ``await``, so the cancellation they request would only take
+    effect once the command had returned: exit 130 without the task ids and the resume
+    command. Raised here, the command reports them like any interruption. ``before`` is the
+    count of requests when the command started (only newer ones are an interruption).
+    """
+    if _cancel_requests() > before:
+        raise asyncio.CancelledError
 
 
 def _workbook_info(

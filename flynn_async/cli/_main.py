@@ -47,6 +47,7 @@ from flynn_async._core._errors import (
     TooManyTokens,
     TransportError,
 )
+from flynn_async._core._files import atomic_writer
 from flynn_async._core._json import dumps
 from flynn_async._http import _api
 from flynn_async.einvoice._models import EInvoiceDetails, IrpCredentials
@@ -114,6 +115,12 @@ _FORMATTER: Final = HelpFormatter
 _LOGGER: Final = "flynn_async"
 
 
+def _write_file(path: Path, data: bytes) -> None:
+    """``--out``: the file appears whole or not at all (a kill mid-write keeps the old one)."""
+    with atomic_writer(path, mode=None) as handle:
+        handle.write(data)
+
+
 # ----------------------------------------------------------------------------------------------
 # demo
 # ----------------------------------------------------------------------------------------------
@@ -151,7 +158,7 @@ async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
         file=err,
     )
     if args.out is not None:
-        args.out.write_bytes(dumps(result.to_dict()))
+        _write_file(args.out, dumps(result.to_dict()))
         print(f"wrote {args.out}", file=err)
     return EXIT_OK
 
@@ -278,7 +285,7 @@ async def _einvoice_get(
         )
     print(format_einvoice(details), file=out)
     if args.out is not None:
-        args.out.write_bytes(dumps(details.invoice.to_dict()))
+        _write_file(args.out, dumps(details.invoice.to_dict()))
         print(f"wrote {args.out}", file=err)
     return EXIT_OK
 
