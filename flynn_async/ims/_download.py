@@ -28,7 +28,7 @@ from flynn_async._core._errors import (
 )
 from flynn_async._http import _api
 from flynn_async._tasks._checkpoint import Checkpoint
-from flynn_async._tasks._task import ProgressCallback, Task, TaskContext, run_to_end
+from flynn_async._tasks._task import ProgressCallback, Task, TaskContext, run_group, run_to_end
 from flynn_async.gst._gst import GstApi
 from flynn_async.gst._session import GstSession
 from flynn_async.gst._taxpayer_locks import TaxpayerLocks
@@ -501,10 +501,11 @@ class _SectionsDownload:
     async def run(self, *, skip_empty: bool) -> ImsInvoices:
         try:
             skipped = await self._counted_empty() if skip_empty else ()
-            async with asyncio.TaskGroup() as group:
-                for section in self._sections:
-                    if section not in skipped:
-                        group.create_task(self._one(section))
+            await run_group(
+                lambda group: [
+                    group.create_task(self._one(s)) for s in self._sections if s not in skipped
+                ]
+            )
         except BaseExceptionGroup as group_error:
             first = first_error(group_error)
             note_task_ids(first, self._held)
