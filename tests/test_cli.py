@@ -1250,3 +1250,55 @@ async def test_ctrl_c_while_the_file_is_written_prints_a_resume_command_that_wor
     assert started == set(sim.tasks)  # nothing paid for twice
     assert decisions == (tmp_path / "x.csv.download.json").is_file()
     assert "section" in out.read_text().splitlines()[0]
+
+
+class _Killed(BaseException):
+    """The process dies here (SIGKILL): nothing after it runs, nothing is printed."""
+
+
+async def test_a_killed_download_with_a_checkpoint_dir_is_finished_by_running_it_again(
+    make_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = await make_sim(tasks=TaskSettings(processing_polls=0))
+    await stored_session(sim, tmp_path)
+    out = tmp_path / "x.csv"
+    args = ["ims", "download", "--section", "B2B,ECOM", "--out", str(out), *FAST]
+    args += ["--checkpoint-dir", str(tmp_path / "pages")]
+    real = export.export
+
+    def killed(*_: Any, **__: Any) -> Any:
+        raise _Killed  # every task started and every page fetched: killed as it writes
+
+    monkeypatch.setattr(export, "export", killed)
+    with pytest.raises(_Killed):
+        await _cli.run(args, sim_ui(sim, tmp_path))
+    monkeypatch.setattr(export, "export", real)
+    started = set(sim.tasks)
+    assert 2 == len(started)
+    sim.reset_counters()
+
+    again = sim_ui(sim, tmp_path)
+    assert EXIT_OK == await _cli.run(args, again), written(again.err)  # the same command
+    assert started == set(sim.tasks)  # re-attached: nothing paid for twice
+    assert 0 == sim.calls["task_page"]  # every page read back from the checkpoint
+    assert "re-attaching to the tasks recorded in" in written(again.err)
+    expected = sim.expected_records(sim.gstin, "B2B") + sim.expected_records(sim.gstin, "ECOM")
+    with out.open(newline="") as handle:
+        assert [r["inum"] for r in expected] == [row["number"] for row in csv.DictReader(handle)]
+    # once the file is written the record is gone: the next download starts new tasks
+    assert [] == list((tmp_path / "pages").glob("ims-download-*.json"))
+    assert EXIT_OK == await _cli.run(args, sim_ui(sim, tmp_path))
+    assert 4 == len(sim.tasks)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_after_the_command_finished_keeps_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sig: signal.Signals
+) -> None:
+    async def finished_then_signalled(argv: Any, ui: Any) -> int:
+        signal.raise_signal(sig)  # handled at once: the task is asked to cancel...
+        return EXIT_TASK_FAILED  # ...but the command has already done all it does
+
+    monkeypatch.setattr(_cli, "run", finished_then_signalled)
+    assert EXIT_TASK_FAILED == _cli.main(["login"])
+    assert "" == capsys.readouterr().err  # not "interrupted": the work was not cut short

@@ -637,6 +637,8 @@ class _Terminated:
     def __init__(self, grace: float) -> None:
         self.grace = grace
         self.received = False
+        #: the command's exit code once it has returned (a signal may come after that)
+        self.code: int | None = None
 
     def install(self, task: asyncio.Task[Any]) -> None:
         loop = asyncio.get_running_loop()
@@ -658,7 +660,8 @@ class _Terminated:
         assert task is not None
         self.install(task)
         try:
-            return await run(argv, ui)
+            self.code = await run(argv, ui)
+            return self.code
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
@@ -690,13 +693,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code = asyncio.run(terminated.run(sys.argv[1:] if argv is None else argv, ui))
     except KeyboardInterrupt:
+        if terminated.code is not None:  # it came after the command had finished its work
+            return terminated.code
         print(f"{_PROG}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     except asyncio.CancelledError:
         if not terminated.received:
             raise
-        code = EXIT_TERMINATED
-    if terminated.received:
+        code = EXIT_TERMINATED if terminated.code is None else terminated.code
+    if terminated.received and terminated.code is None:
         print(f"{_PROG}: terminated (SIGTERM)", file=sys.stderr, flush=True)
         return EXIT_TERMINATED
     return code
