@@ -236,7 +236,11 @@ class ImsApi:
         task = self._attach(
             task_id, on_progress, chosen.key, checkpoint_dir=checkpoint_dir, fresh=True
         )
-        task._report("submitted")
+        try:
+            task._report("submitted")
+        except BaseException as exc:  # the caller's callback: the billed task exists
+            note_task_ids(exc, {chosen.value: task_id})
+            raise
         return task
 
     async def _start(
