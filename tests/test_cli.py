@@ -1302,3 +1302,22 @@ def test_a_signal_after_the_command_finished_keeps_its_exit_code(
     monkeypatch.setattr(_cli, "run", finished_then_signalled)
     assert EXIT_TASK_FAILED == _cli.main(["login"])
     assert "" == capsys.readouterr().err  # not "interrupted": the work was not cut short
+
+
+async def test_every_task_of_a_download_is_in_its_record_however_the_submits_interleave(
+    tmp_path: Path,
+) -> None:
+    sections = list(ImsSection)
+    for attempt in range(5):
+        record = _cli_ims._TaskRecord(tmp_path / str(attempt), "24AAAPI3182M002", None)
+        ids = {s: f"00000000-0000-4000-8000-{i:012d}" for i, s in enumerate(sections)}
+        # the submits of the sections answer together: each records its task at once
+        await asyncio.gather(*(_record(record, s, t) for s, t in ids.items()))
+        again = _cli_ims._TaskRecord(tmp_path / str(attempt), "24AAAPI3182M002", None)
+        assert ids == again.load()
+
+
+async def _record(record: Any, section: ImsSection, task_id: str) -> None:
+    handed = record.record(section, task_id)
+    if asyncio.iscoroutine(handed):
+        await handed

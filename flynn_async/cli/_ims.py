@@ -341,13 +341,14 @@ class _TaskRecord:
             if (now - ages[name]).days < _api.TASK_RESULT_DAYS
         }
 
-    async def record(self, section: ImsSection, task_id: str) -> None:
-        """Keep a new task (the download waits for this before polling it)."""
+    def record(self, section: ImsSection, task_id: str) -> None:
+        """Keep a new task, before the download polls it. Written here and now (a small
+        file): writes from threads could land out of order and drop a task."""
         self._tasks[section.value] = {
             "task_id": task_id,
             "submitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
         }
-        await asyncio.to_thread(self._write, self._document())
+        self._write(self._document())
 
     def _document(self) -> bytes:
         document = {
@@ -408,9 +409,10 @@ class _Download:
         """The task of every section that has one so far, in section order."""
         return {s: self.ids[s] for s in self._sections if s in self.ids}
 
-    def _submitted(self, section: ImsSection, task_id: str) -> object:
+    def _submitted(self, section: ImsSection, task_id: str) -> None:
         self.ids[section] = task_id
-        return None if self._record is None else self._record.record(section, task_id)
+        if self._record is not None:
+            self._record.record(section, task_id)
 
     async def run(self) -> ImsInvoices:
         """Every section's result, merged (each section from its own task)."""
