@@ -23,7 +23,7 @@ from flynn_async import export
 from flynn_async._client import FlynnClient
 from flynn_async._core import _validate
 from flynn_async._core._errors import GstError, GstSessionExpired, InvalidInput
-from flynn_async._core._files import ensure_private_dir, write_atomic
+from flynn_async._core._files import write_atomic
 from flynn_async._core._policy import PollPolicy
 from flynn_async._core._secrets import Secret
 from flynn_async._http import _api
@@ -360,8 +360,8 @@ class _TaskRecord:
         return json.dumps(document, indent=1).encode()
 
     def _write(self, data: bytes) -> None:
-        ensure_private_dir(self.path.parent)
-        write_atomic(self.path, data)
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # the caller's: left as it is
+        write_atomic(self.path, data)  # owner-only, as the pages beside it
 
     def done(self, sections: Sequence[ImsSection]) -> None:
         """The output is written: forget the tasks of ``sections``."""
