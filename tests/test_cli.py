@@ -23,7 +23,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -1321,3 +1321,15 @@ async def _record(record: Any, section: ImsSection, task_id: str) -> None:
     handed = record.record(section, task_id)
     if asyncio.iscoroutine(handed):
         await handed
+
+
+def test_a_task_recorded_long_ago_is_not_re_attached(tmp_path: Path) -> None:
+    record = _cli_ims._TaskRecord(tmp_path, "24AAAPI3182M002", None)
+    record.record(ImsSection.B2B, "00000000-0000-4000-8000-000000000001")
+    record.record(ImsSection.ECOM, "00000000-0000-4000-8000-000000000002")
+    document = json.loads(record.path.read_bytes())
+    earlier = datetime.now().astimezone() - timedelta(hours=_cli_ims.RECORD_HOURS, minutes=1)
+    document["tasks"]["ECOM"]["submitted_at"] = earlier.isoformat()  # last night's run
+    record.path.write_text(json.dumps(document))
+    again = _cli_ims._TaskRecord(tmp_path, "24AAAPI3182M002", None)
+    assert {ImsSection.B2B: "00000000-0000-4000-8000-000000000001"} == again.load()

@@ -15,7 +15,7 @@ import getpass
 import json
 import shlex
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -26,7 +26,6 @@ from flynn_async._core._errors import GstError, GstSessionExpired, InvalidInput
 from flynn_async._core._files import write_atomic
 from flynn_async._core._policy import PollPolicy
 from flynn_async._core._secrets import Secret
-from flynn_async._http import _api
 from flynn_async.gst._session import GstSession
 from flynn_async.gst._store import FileSessionStore
 from flynn_async.ims import _models
@@ -288,13 +287,19 @@ def check_output(out: Path, fmt: str, per_section: bool) -> None:
         raise InvalidInput(f"--out {out} is a directory; give a file name")
 
 
+#: Tasks an ``ims download --checkpoint-dir`` recorded are re-attached for this long: a rerun
+#: the same day finishes the download, the next night's run starts afresh (IMS data changes
+#: from day to day; the server keeps results 7 days, for ``--resume``).
+RECORD_HOURS: Final = 12
+
+
 class _TaskRecord:
     """The tasks an ``ims download --checkpoint-dir`` started, written to that directory as
     each one starts (before it is polled).
 
     A run that was killed (SIGKILL, a crash, a reboot: nothing could print the task ids) and
     is started again with the same directory re-attaches to them instead of paying for new
-    tasks; entries as old as the results the server keeps (7 days) are left out. The file is
+    tasks; entries older than :data:`RECORD_HOURS` are left out. The file is
     per taxpayer and status filter; the sections delivered leave it once the output file is
     written, so the next download starts afresh.
     """
@@ -334,11 +339,11 @@ class _TaskRecord:
                 "names are then not re-attached)"
             ) from None
         self._tasks = tasks
-        now = datetime.now(UTC)
+        oldest = datetime.now(UTC) - timedelta(hours=RECORD_HOURS)
         return {
             ImsSection.parse(name): entry["task_id"]
             for name, entry in tasks.items()
-            if (now - ages[name]).days < _api.TASK_RESULT_DAYS
+            if ages[name] > oldest
         }
 
     def record(self, section: ImsSection, task_id: str) -> None:
