@@ -1333,3 +1333,43 @@ def test_a_task_recorded_long_ago_is_not_re_attached(tmp_path: Path) -> None:
     record.path.write_text(json.dumps(document))
     again = _cli_ims._TaskRecord(tmp_path, "24AAAPI3182M002", None)
     assert {ImsSection.B2B: "00000000-0000-4000-8000-000000000001"} == again.load()
+
+
+class _SignalledStdin(io.StringIO):
+    """A script's stdin: Ctrl-C (or SIGTERM) comes while the command waits for the OTP."""
+
+    def __init__(self, sig: signal.Signals, otp: str) -> None:
+        super().__init__(otp + "\n")
+        self.sig = sig
+        self.ignored = False
+
+    def readline(self, size: int | None = -1) -> str:
+        signal.raise_signal(self.sig)  # handled in the main thread, as a real one is
+        self.ignored = True  # the read went on: a person would still be waiting here
+        return super().readline(size)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_otp_is_read_stops_the_command_at_once(
+    server: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sig: signal.Signals,
+    code: int,
+) -> None:
+    # the read held the event loop: Ctrl-C was ignored until pressed twice, and SIGTERM
+    # until a line came; the OTP typed meanwhile was then verified all the same
+    state = tmp_path / "state"
+    for key, value in server_env(server, state).items():
+        if key.startswith("FLYNN_"):
+            monkeypatch.setenv(key, value)
+    stdin = _SignalledStdin(sig, server["FLYNN_SIM_OTP"])
+    monkeypatch.setattr(sys, "stdin", stdin)
+    gstin = server["FLYNN_GSTIN"]
+    args = ["gst", "otp", "--gstin", gstin, "--username", server["FLYNN_GST_USERNAME"]]
+    assert code == _cli.main(args)
+    assert not stdin.ignored
+    assert not (state / "sessions" / f"{gstin}.json").exists()  # the OTP went no further
+    err = capsys.readouterr().err
+    assert err.endswith("interrupted\n" if code == 130 else "terminated (SIGTERM)\n"), err

@@ -46,6 +46,7 @@ from ._common import (
     add_api_options,
     add_verbose,
     epilog,
+    interruptible_input,
     make_client,
 )
 
@@ -418,7 +419,8 @@ def _confirm(ui: Ui, yes: bool, count: int) -> None:
     print(
         f"Send {count} decision(s) to the portal (billed)? [y/N] ", end="", file=ui.err, flush=True
     )
-    answer = ui.stdin.readline().strip().lower()
+    with interruptible_input():
+        answer = ui.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise CommandFailed(EXIT_USAGE, InvalidInput("not sent: not confirmed"))
 

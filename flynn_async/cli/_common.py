@@ -9,13 +9,15 @@ never taken from the command line.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import shutil
+import signal
 import stat
 import textwrap
 import tomllib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final, TextIO
 from urllib.parse import urlsplit
@@ -54,6 +56,7 @@ __all__ = [
     "NoGstSession",
     "Setting",
     "Settings",
+    "TerminatedAtPrompt",
     "Ui",
     "add_api_options",
     "add_network_options",
@@ -63,6 +66,7 @@ __all__ = [
     "epilog",
     "exit_code",
     "exit_codes_text",
+    "interruptible_input",
     "log_levels",
     "make_client",
     "parse_list",
@@ -102,6 +106,38 @@ EXIT_CODES: Final[tuple[tuple[int, str], ...]] = (
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
     (EXIT_TERMINATED, "terminated by SIGTERM (task ids and the resume command are printed)"),
 )
+
+
+class TerminatedAtPrompt(KeyboardInterrupt):
+    """SIGTERM while the command waited for a line of input (exit code 143)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise TerminatedAtPrompt
+
+
+@contextlib.contextmanager
+def interruptible_input() -> Iterator[None]:
+    """Around a blocking read of the terminal or stdin (the OTP, a confirmation).
+
+    Such a read holds the event loop, and asyncio's own handlers run only between its steps:
+    Ctrl-C was ignored until a second press, and SIGTERM until a line came (for ever, from a
+    pipe that stays open). Here both stop the read at once: Ctrl-C raises
+    ``KeyboardInterrupt`` (exit code 130), SIGTERM :class:`TerminatedAtPrompt` (143).
+    """
+    try:
+        previous = {
+            signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+            signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+        }
+    except ValueError:  # not the main thread: signals go to the main thread's handlers
+        yield
+        return
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class NoGstSession(FlynnError):

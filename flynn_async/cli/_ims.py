@@ -44,6 +44,7 @@ from ._common import (
     add_verbose,
     add_verbosity,
     epilog,
+    interruptible_input,
     make_client,
     parse_list,
 )
@@ -127,12 +128,14 @@ def read_otp(ui: Ui, gstin: str) -> Secret:
     """The OTP: typed without echo on a terminal, else the first line of stdin."""
     if ui.stdin.isatty():
         try:
-            text = getpass.getpass(f"OTP sent to the taxpayer of {gstin}: ", stream=ui.err)
+            with interruptible_input():
+                text = getpass.getpass(f"OTP sent to the taxpayer of {gstin}: ", stream=ui.err)
         except EOFError:
             text = ""
     else:
         ui.note(f"OTP requested for {gstin}; reading it from stdin")
-        text = ui.stdin.readline()
+        with interruptible_input():
+            text = ui.stdin.readline()
     text = text.strip()
     if not text:
         raise InvalidInput("no OTP was given")

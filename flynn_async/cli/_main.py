@@ -76,6 +76,7 @@ from ._common import (
     CommandFailed,
     HelpFormatter,
     Settings,
+    TerminatedAtPrompt,
     Ui,
     add_network_options,
     add_verbose,
@@ -692,9 +693,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     terminated = _Terminated(_term_grace(os.environ))
     try:
         code = asyncio.run(terminated.run(sys.argv[1:] if argv is None else argv, ui))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
         if terminated.code is not None:  # it came after the command had finished its work
             return terminated.code
+        if isinstance(interrupt, TerminatedAtPrompt):  # SIGTERM while it read a line
+            print(f"{_PROG}: terminated (SIGTERM)", file=sys.stderr, flush=True)
+            return EXIT_TERMINATED
         print(f"{_PROG}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     except asyncio.CancelledError:
