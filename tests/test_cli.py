@@ -1343,7 +1343,7 @@ class _SignalledStdin(io.StringIO):
         self.sig = sig
         self.ignored = False
 
-    def readline(self, size: int | None = -1) -> str:
+    def readline(self, size: int = -1, /) -> str:  # type: ignore[override]
         signal.raise_signal(self.sig)  # handled in the main thread, as a real one is
         self.ignored = True  # the read went on: a person would still be waiting here
         return super().readline(size)
