@@ -126,18 +126,21 @@ def interruptible_input() -> Iterator[None]:
     ``KeyboardInterrupt`` (exit code 130), SIGTERM :class:`TerminatedAtPrompt` (143).
     """
     try:
-        previous = {
-            signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
-            signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
-        }
+        # the event loop hears of signals through this fd too: not now (they are handled here)
+        wakeup = signal.set_wakeup_fd(-1)
     except ValueError:  # not the main thread: signals go to the main thread's handlers
         yield
         return
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+    }
     try:
         yield
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        signal.set_wakeup_fd(wakeup)
 
 
 class NoGstSession(FlynnError):
