@@ -76,7 +76,8 @@ class Box:
         for index, paragraph in enumerate(self.paragraphs):
             if index:
                 self.lines.append("")
-            self.lines += textwrap.wrap(paragraph, chars) or [""]
+            # a name such as client.ims.task(task_id) is never cut in two
+            self.lines += textwrap.wrap(paragraph, chars, break_long_words=False) or [""]
         return PAD + 18 + LINE * len(self.lines) + PAD - 4
 
     def draw(self, x: float, y: float, width: float) -> tuple[str, float]:
@@ -97,6 +98,21 @@ class Box:
             f'<rect class="{self.kind}" x="{x}" y="{y}" width="{width}" height="{height}" rx="8"/>'
         )
         return "\n".join(out), height
+
+
+def footnote(text: str, width: float, y: float) -> tuple[list[str], float]:
+    """A small centred note under a picture, wrapped to its width; the SVG lines and the
+    baseline of the last one."""
+    chars = int((width - 2 * PAD) / (0.53 * 12.5))
+    lines = textwrap.wrap(text, chars)
+    out = []
+    for index, line in enumerate(lines):
+        baseline = y + index * (LINE - 1)
+        out.append(
+            f'<text class="s" x="{width / 2}" y="{baseline}" text-anchor="middle">'
+            f"{escape(line)}</text>"
+        )
+    return out, y + (len(lines) - 1) * (LINE - 1)
 
 
 def arrow(
@@ -322,10 +338,10 @@ def pipeline(width: float, narrow: bool) -> str:
             body.append(arrow(side_x, ay, left_x + left_w + 2, ay, colour=colour, dashed=True))
             sy += height + 18
     y += 30
-    body.append(
-        f'<text class="s" x="{width / 2}" y="{y}" text-anchor="middle">Every error after the'
-        f" submit carries the task id: re-attach, or resume.</text>"
+    note, y = footnote(
+        "Every error after the submit carries the task id: re-attach, or resume.", width, y
     )
+    body += note
     return document(width, y + 14, PIPELINE_TITLE, PIPELINE_DESC, body)
 
 
@@ -367,8 +383,8 @@ def lifecycle() -> str:
             body.append(f'<text class="s" x="{x + 108}" y="{y + 20}">completed</text>')
             body.append(f'<text class="s" x="{x + 288}" y="{y + 20}">or not</text>')
         y += 32
-    left_w, right_x = 200.0, x + 212
-    right_w = w - 212
+    left_w, right_x = 190.0, x + 200  # the right box's title, "Not completed", fits
+    right_w = w - 200
     bad, bad_h = Box(
         "Not completed",
         [
@@ -397,10 +413,8 @@ def lifecycle() -> str:
     body.append(svg)
     y = max(y + height, 48 + bad_h) + 26
     y = max(y, float(bad.split('y="')[1].split('"')[0]) + bad_h + 26)
-    body.append(
-        f'<text class="s" x="{width / 2}" y="{y}" text-anchor="middle">Cancelling a wait stops'
-        " the client only; the task goes on.</text>"
-    )
+    note, y = footnote("Cancelling a wait stops the client only; the task goes on.", width, y)
+    body += note
     return document(
         width,
         y + 14,

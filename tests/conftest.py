@@ -102,6 +102,25 @@ class FakeClock:
         await asyncio.sleep(0)  # yield like a real sleep, without waiting
 
 
+class CoarseClock:
+    """A clock that moves in whole milliseconds, as a real clock has a resolution: a sleep
+    shorter than its tick leaves it where it was. Refuses more than ``most`` sleeps."""
+
+    def __init__(self, most: int = 100) -> None:
+        self.ticks = 1_000_000
+        self.sleeps: list[float] = []
+        self.most = most
+
+    def __call__(self) -> float:
+        return self.ticks / 1000
+
+    async def sleep(self, delay: float) -> None:
+        self.sleeps.append(delay)
+        assert len(self.sleeps) <= self.most, "polled on and on at the deadline"
+        self.ticks += int(delay * 1000)
+        await asyncio.sleep(0)
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """The fake clock clients made by ``make_client`` use (``sleep`` and ``clock``)."""

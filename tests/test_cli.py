@@ -11,6 +11,7 @@ process, against that server or against an in-process simulator.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import io
 import json
@@ -43,6 +44,8 @@ from flynn_async import (
     GstError,
     GstSessionExpired,
     InvalidInput,
+    NotFound,
+    OutcomeUnknown,
     PagesMissing,
     Progress,
     ResponseError,
@@ -304,6 +307,7 @@ def read_xlsx(path: Path) -> dict[str, list[dict[str, Any]]]:
 def test_login_and_otp_store_the_session(logged_in: LoggedIn, server: dict[str, str]) -> None:
     login, otp = logged_in.outputs
     assert "logged in as demo@example.com" in login.stdout
+    assert [] == [line for line in login.stdout.splitlines() if len(line) > 80]
     assert "stored in" in otp.stdout
     for output in logged_in.outputs:
         text = output.stdout + output.stderr
@@ -1192,7 +1196,20 @@ def test_sigterm_ends_the_process_after_the_grace_even_if_cleanup_hangs(tmp_path
             "wait for old ones to expire",
         ),
         (TransportError("connection refused", route="/r"), "HTTPS_PROXY, NO_PROXY"),
+        (
+            OutcomeUnknown("sent once, no answer: count before resending", route="/r"),
+            "count before resending",
+        ),
         (TaskTimeout("still processing", route="/r", task_id="t-1"), "still processing"),
+        (
+            NotFound(
+                "HTTP 404 err-resource-not-found (ResourceNotFound); int_tran_id='x-9'",
+                http_status=404,
+                code="err-resource-not-found",
+                route="/r",
+            ),
+            "x-9'; check the id: the server keeps results for 7 days",
+        ),
     ],
 )
 def test_errors_are_a_sentence_with_what_to_do_and_the_route_with_v(
@@ -1373,3 +1390,84 @@ def test_a_signal_while_the_otp_is_read_stops_the_command_at_once(
     assert not (state / "sessions" / f"{gstin}.json").exists()  # the OTP went no further
     err = capsys.readouterr().err
     assert err.endswith("interrupted\n" if code == 130 else "terminated (SIGTERM)\n"), err
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
+    # `flynn-async ... | head -1`: head exits, and the pipe breaks under the command's output
+    read, write = os.pipe()
+    os.close(read)
+    with os.fdopen(write, "w") as closed:
+        done = subprocess.run(
+            [sys.executable, "-m", "flynn_async", "help", "settings"],
+            stdout=closed,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert "BrokenPipe" not in done.stderr
+    assert "Exception ignored" not in done.stderr
+    assert "" == done.stderr
+    assert EXIT_ERROR == done.returncode
+
+
+def test_ctrl_c_at_the_otp_prompt_stops_at_once(server: dict[str, str], tmp_path: Path) -> None:
+    # the prompt blocks the event loop: asyncio's own Ctrl-C handler would only cancel the
+    # command's task, which nothing notices until Enter or a second Ctrl-C
+    import pty
+
+    env = server_env(server, tmp_path)
+    args = ["gst", "otp", "--gstin", server["FLYNN_GSTIN"], "--username", "someone"]
+    main_end, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "flynn_async", *args],
+        env=env,
+        stdin=terminal,
+        stdout=terminal,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    try:
+        shown = b""
+        while b"OTP sent to the taxpayer" not in shown:
+            chunk = os.read(main_end, 1024)
+            assert chunk, shown
+            shown += chunk
+        proc.send_signal(signal.SIGINT)  # what Ctrl-C sends
+        assert EXIT_INTERRUPTED == proc.wait(timeout=30)
+        with contextlib.suppress(OSError):  # the terminal's end closes with the process
+            while chunk := os.read(main_end, 1024):
+                shown += chunk
+        assert re.search(rb"\n\r?flynn-async: interrupted", shown), shown  # a line of its own
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(main_end)
+
+
+def test_the_demo_writes_the_format_its_out_suffix_names(tmp_path: Path) -> None:
+    out = tmp_path / "invoices.xlsx"
+    ui = Ui(io.StringIO(), io.StringIO(), io.StringIO(), {})
+    args = ["demo", "--records", "2", "--page-size", "2", "--processing", "0", "-q"]
+    assert EXIT_OK == asyncio.run(_cli.run([*args, "--out", str(out)], ui)), written(ui.err)
+    book = openpyxl.load_workbook(out, read_only=True)  # a workbook, not JSON named .xlsx
+    assert ["Summary", *(s.key for s in ImsSection)] == book.sheetnames
+    book.close()
+
+
+@pytest.mark.parametrize("name", ["invoices.pdf", "missing/invoices.json"])
+def test_the_demo_refuses_an_out_it_could_not_write_before_it_starts(
+    tmp_path: Path, name: str
+) -> None:
+    ui = Ui(io.StringIO(), io.StringIO(), io.StringIO(), {})
+    assert EXIT_USAGE == asyncio.run(_cli.run(["demo", "--out", str(tmp_path / name)], ui))
+    err = written(ui.err)
+    assert err.startswith("flynn-async: InvalidInput: ")
+    assert "simulator listening" not in err
+
+
+def test_an_unknown_outcome_gets_no_network_hint() -> None:
+    # a billed call sent once whose answer was no answer (a proxy's page): not a network fault
+    text = _cli.describe(OutcomeUnknown("the IMS B2B submit was sent but no usable answer came"))
+    assert "HTTPS_PROXY" not in text

@@ -118,6 +118,76 @@ async def test_the_round_trip_through_csv(sim: FlynnSimulator, tmp_path: Path) -
         assert now[key] == action
 
 
+async def test_rows_a_spreadsheet_rewrote_still_match(sim: FlynnSimulator, tmp_path: Path) -> None:
+    # Excel and LibreOffice read 082024 as the number 82024 and a date cell as a date,
+    # and write them back so when the CSV is saved
+    await stored_session(sim, tmp_path)
+    out = tmp_path / "d.csv"
+    rows = await download_decisions(sim, tmp_path, out)
+    early = [r for r in rows if r["period"].startswith("0") and r["current_action"] == "N"]
+    early = [r for r in early if not r["specified"]][:3]
+    assert len(early) == 3
+    for row, day in zip(early, ("{d}/{m}/{y}", "{y}-{m}-{d}", "{d}-{m}-{y}"), strict=True):
+        row["decision"] = "R"
+        row["remarks"] = "Goods not received"
+        row["period"] = row["period"].lstrip("0")
+        d, m, y = row["date"].split("-")
+        row["date"] = day.format(d=d, m=m, y=y)
+    write(out, rows)
+    sim.reset_counters()
+    ui = sim_ui(sim, tmp_path)
+    assert await _cli.run(["ims", "act", str(out), "--yes", *FAST], ui) == EXIT_OK, written(ui.err)
+    assert "invalid 0" in written(ui.out)
+    assert sim.calls["ims_save"] == 1
+    fresh = await download_decisions(sim, tmp_path, tmp_path / "again.csv")
+    now = {(r["section"], r["supplier_gstin"], r["number"]): r["current_action"] for r in fresh}
+    for row in early:
+        assert now[row["section"], row["supplier_gstin"], row["number"]] == "R"
+
+
+async def test_a_csv_saved_in_another_encoding_is_a_clear_error(
+    sim: FlynnSimulator, tmp_path: Path
+) -> None:
+    # Excel's "CSV (Comma delimited)" writes the Windows code page, not UTF-8
+    await stored_session(sim, tmp_path)
+    out = tmp_path / "d.csv"
+    rows = await download_decisions(sim, tmp_path, out)
+    fill(rows, 2)
+    for row in rows:
+        if row["remarks"]:
+            row["remarks"] = "Goods not received \u2013 caf\u00e9"  # an en dash, an accent
+    with out.open("w", newline="", encoding="cp1252") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    sim.reset_counters()
+    ui = sim_ui(sim, tmp_path)
+    assert await _cli.run(["ims", "act", str(out), "--yes"], ui) == EXIT_USAGE
+    err = written(ui.err)
+    assert err.startswith("flynn-async: InvalidInput: ")
+    assert "UTF-8" in err
+    assert sum(sim.calls.values()) == 0
+
+
+def test_a_rewritten_identity_matches_one_record_or_none() -> None:
+    from flynn_async.cli._act import _loose_identity
+
+    written_ = _loose_identity(("b2b", "24AAAPI3182M002", "000123", "05-01-2024", "012024"))
+    for read_back in (
+        ("B2B ", " 24aaapi3182m002", "123", "5/1/2024", "12024"),
+        ("b2b", "24AAAPI3182M002", "000123", "2024-01-05", "012024"),
+        ("b2b", "24AAAPI3182M002", "0123", "05.01.2024", "12024"),
+    ):
+        assert _loose_identity(read_back) == written_
+    for other in (
+        ("b2b", "24AAAPI3182M002", "1230", "05-01-2024", "012024"),  # another number
+        ("b2b", "24AAAPI3182M002", "000123", "01-05-2024", "012024"),  # another day
+        ("b2b", "24AAAPI3182M002", "000123", "05-01-2024", "122024"),  # another period
+        ("b2ba", "24AAAPI3182M002", "000123", "05-01-2024", "012024"),  # another section
+    ):
+        assert _loose_identity(other) != written_
+
+
 async def test_bad_rows_are_listed_and_nothing_is_sent(sim: FlynnSimulator, tmp_path: Path) -> None:
     await stored_session(sim, tmp_path)
     out = tmp_path / "d.csv"

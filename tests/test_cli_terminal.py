@@ -7,8 +7,10 @@ import argparse
 import asyncio
 import io
 import re
+import shlex
 from collections.abc import Iterator
 from decimal import ROUND_HALF_UP, Decimal
+from pathlib import Path
 
 import pytest
 from rich.console import Console
@@ -137,3 +139,95 @@ def test_the_plain_lines_count_pages_in_good_english(pages: int, text: str) -> N
     display = ProgressDisplay(stream, terminal=False, clock=lambda: "T")
     display(Progress("t-1", "done", pages, pages, 0, "b2b"))
     assert f"T B2B {text}" == stream.getvalue().strip()
+
+
+class _Terminal(io.StringIO):
+    """A stream that says it is a terminal (COLUMNS gives its width)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_an_error_on_a_terminal_breaks_between_words() -> None:
+    gstin = "27AAPFU0939F1ZV"
+    args = ["ims", "download", "--gstin", gstin, "--section", "B2B", "--out", "x.csv"]
+    plain, tty = io.StringIO(), _Terminal()
+    for err in (plain, tty):
+        ui = Ui(io.StringIO(), err, io.StringIO(), {"FLYNN_ASYNC_STATE_DIR": "/nonexistent"})
+        assert 4 == asyncio.run(_cli.run(args, ui))
+    [line] = plain.getvalue().splitlines()  # a pipe or a log: one line, as scripts expect
+    assert len(line) > WIDTH
+    lines = tty.getvalue().splitlines()
+    assert len(lines) > 1
+    assert [] == [shown for shown in lines if len(shown) >= WIDTH]
+    assert line.split() == " ".join(lines).split()  # no word was cut
+
+
+def test_the_resume_command_on_a_terminal_is_continued_with_backslashes() -> None:
+    from flynn_async.cli import _ims as _cli_ims
+    from flynn_async.ims import ImsSection
+
+    ids = {section: f"{n:08d}-1983-4593-befe-baf200606629" for n, section in enumerate(ImsSection)}
+    args = argparse.Namespace(
+        section=["all"],
+        status=None,
+        skip_empty=False,
+        checkpoint_dir=Path("pages"),
+        format=None,
+        csv_layout=None,
+        out=Path("invoices.xlsx"),
+    )
+    plain, tty = io.StringIO(), _Terminal()
+    for err in (plain, tty):
+        ui = Ui(io.StringIO(), err, io.StringIO(), {})
+        _cli_ims._report_tasks(ui, args, "24AAAPI3182M002", ids)
+    command = plain.getvalue().splitlines()[-1].strip()  # one line off a terminal
+    assert shlex.split(command)[:3] == ["flynn-async", "ims", "download"]
+    shown = tty.getvalue().splitlines()
+    assert [] == [line for line in shown if len(line) >= WIDTH]
+    start = next(i for i, line in enumerate(shown) if line.strip().startswith("flynn-async "))
+    typed = shown[start:]
+    assert all(line.endswith(" \\") for line in typed[:-1])
+    assert not typed[-1].endswith("\\")
+    # pasted into a shell, the lines are the same command
+    assert shlex.split(" ".join(line.removesuffix("\\") for line in typed)) == shlex.split(command)
+
+
+def test_the_bars_are_in_section_order_whatever_order_the_tasks_start_in() -> None:
+    stream = io.StringIO()
+    console = Console(file=stream, force_terminal=True, width=WIDTH)
+    with ProgressDisplay(stream, terminal=True, console=console) as display:
+        for n, section in enumerate(("ecoma", "b2ba", "impg", "b2b", "b2bcn")):
+            display(Progress(f"t-{n}", "submitted", section=section))
+    last = stream.getvalue().rsplit("\x1b[2K", 1)[-1]  # the last drawing of the rows
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", last)
+    names = [m.group(1) for m in re.finditer(r"^(\w+) +━", shown, re.M)]
+    assert ["B2B", "B2BA", "B2BCN", "ECOMA", "IMPG"] == names
+
+
+@pytest.mark.sim(records=RecordSettings(per_section=1))
+async def test_gst_status_is_a_table_that_fits_80_columns(
+    sim: FlynnSimulator, tmp_path: Path
+) -> None:
+    from flynn_async import FileSessionStore
+
+    taxpayers = {"24AAAPI3182M002": "demo", "27AAPFU0939F1ZV": "accounts-payable-team-01"}
+    store = FileSessionStore(tmp_path / "sessions")
+    async with FlynnClient(
+        sim.credentials, base_url=sim.base_url, login_url=sim.login_url, session_store=store
+    ) as client:
+        for gstin, username in taxpayers.items():
+            otp_request = await client.gst.request_otp(gstin=gstin, username=username)
+            await client.gst.verify_otp(otp_request, sim.otp)
+    out = io.StringIO()
+    ui = Ui(out, io.StringIO(), io.StringIO(), {"FLYNN_ASYNC_STATE_DIR": str(tmp_path)})
+    assert 0 == await _cli.run(["gst", "status"], ui)
+    lines = out.getvalue().splitlines()
+    assert [] == [line for line in lines if len(line) > WIDTH]
+    rows = [line for line in lines if line[:15] in taxpayers]
+    assert len(rows) == 2
+    for gstin, username in taxpayers.items():
+        [row] = [line for line in rows if line.startswith(gstin)]
+        assert f" {username} " in row
+    # the times start in one column
+    assert len({re.search(r"\d{4}-\d\d-\d\d", row).start() for row in rows}) == 1  # type: ignore[union-attr]

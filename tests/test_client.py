@@ -9,6 +9,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from aiohttp import web
 
 from flynn_async import (
     AuthError,
@@ -17,6 +18,7 @@ from flynn_async import (
     GstSession,
     InvalidInput,
     PollPolicy,
+    ResponseError,
     RetryPolicy,
     Stats,
 )
@@ -92,6 +94,85 @@ async def test_an_org_that_is_not_the_users_is_refused(
         await make_client(credentials=credentials)
     assert 1 == sim.calls["login"]
     assert 0 == sim.live_tokens  # the token it could not use was logged out, not leaked
+
+
+UNUSABLE_LOGIN_ANSWERS = {
+    "login, expiry as text": ("login", {"expiry": "4000000000000"}),
+    "login, no expiry": ("login", {"expiry": None}),
+    "login, an organisation without an id": ("login", {"associatedOrgs": [{"organisation": {}}]}),
+    "login, organisations not a list": ("login", {"associatedOrgs": {"id": "org-1"}}),
+    "refresh, expiry as text": ("refresh", {"expiry": "4000000000000"}),
+    "refresh, no expiry": ("refresh", {"expiry": None}),
+}
+
+
+@pytest.mark.parametrize(
+    ("method", "change"), UNUSABLE_LOGIN_ANSWERS.values(), ids=UNUSABLE_LOGIN_ANSWERS
+)
+async def test_a_token_in_an_answer_off_the_schema_is_logged_out_not_leaked(
+    method: str, change: dict[str, Any]
+) -> None:
+    # The server issued a token (a user may hold 10 at most) in an answer the client cannot
+    # use: the client raises ResponseError, and logs that token out first.
+    tokens = iter(["first", "second"])
+    logged_out: list[str] = []
+
+    async def login(request: web.Request) -> web.Response:
+        org = {"organisation": {"id": "org-1"}, "userAccessInfo": {"primary": True}}
+        data = {"token": next(tokens), "expiry": 4_000_000_000_000, "associatedOrgs": [org]}
+        if request.method == ("POST" if method == "login" else "PUT"):
+            data.update(change)
+            data = {k: v for k, v in data.items() if v is not None}
+        return web.json_response({"data": data})
+
+    async def logout(request: web.Request) -> web.Response:
+        logged_out.append(request.headers["Authorization"].removeprefix("Bearer "))
+        return web.json_response({"data": {}})
+
+    app = web.Application()
+    app.router.add_post("/login" + _api.LOGIN_ROUTE, login)
+    app.router.add_put("/login" + _api.LOGIN_ROUTE, login)
+    app.router.add_post("/login" + _api.LOGOUT_ROUTE, logout)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    base = f"http://{host}:{port}"
+    client = FlynnClient(
+        Credentials("me@example.com", "pw"), base_url=base, login_url=base + "/login"
+    )
+    try:
+        if method == "login":
+            with pytest.raises(ResponseError) as caught:
+                await client.start()
+            unusable = "first"
+        else:
+            await client.start()
+            held = client._tokens
+            assert held is not None
+            with pytest.raises(ResponseError) as caught:
+                await held.renew(held.token, reason="the test")  # a refresh
+            unusable = "second"
+        assert caught.value.route == _api.LOGIN_ROUTE
+        assert [unusable] == logged_out
+        assert unusable not in str(caught.value)
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+
+
+def test_several_primary_organisations_are_named_as_such() -> None:
+    from flynn_async._http._auth import choose_org
+
+    def org(org_id: str, primary: bool) -> dict[str, Any]:
+        return {"organisation": {"id": org_id}, "userAccessInfo": {"primary": primary}}
+
+    with pytest.raises(InvalidInput, match="3 organisations and 2 are primary"):
+        choose_org([org("a", True), org("b", True), org("c", False)], None, "/authtokens")
+    with pytest.raises(InvalidInput, match="2 organisations and none is primary"):
+        choose_org([org("a", False), org("b", False)], None, "/authtokens")
+    assert "b" == choose_org([org("a", True), org("b", True)], "b", "/authtokens")
 
 
 async def test_a_wrong_password_is_an_auth_error(sim: FlynnSimulator, make_client: Any) -> None:

@@ -699,7 +699,7 @@ def test_a_page_refused_at_its_first_record_is_read_whole_by_the_lossless_path(
     records = [{**FAST_BASE, "inum": "N0", **odd}, {**FAST_BASE, "inum": "N1", "remarks": None}]
     data = {"b2b": records, "impg": [{"k": 1}], "note": {"n": [1]}}
     body = dumps({"status": "1", "data": data, "error": None, "info": None})
-    with mock.patch.object(_decoding, "_decode_by_record", side_effect=AssertionError):
+    with mock.patch.object(_decoding, "_by_record", side_effect=AssertionError):
         fast = _decoding.decode_page_fast(body)
     assert fast == structure_invoices(data)
     assert fast is not None
@@ -739,6 +739,51 @@ def test_after_many_refused_records_the_rest_of_the_section_is_read_the_lossless
         assert fast is not None
         assert fast == structure_invoices(data)
         assert fast.to_dict() == data
+
+
+def _b2b(records: list[dict[str, Any]]) -> bytes:
+    return dumps({"status": "1", "data": {"b2b": records}})
+
+
+def test_a_reader_starts_a_page_a_record_at_a_time_after_one_with_refused_records() -> None:
+    plain = [{**FAST_BASE, "inum": f"N{i}", "pos": "27"} for i in range(3)]
+    mixed = [plain[0], {**plain[1], "x_new": 1}, plain[2]]
+    first_odd = [{**plain[0], "x_new": 1}, plain[1]]
+    repeated = _b2b(plain).replace(b'"inum":"N1"', b'"inum":"N1","inum":"N2"')
+    reader = _decoding.PageReader()
+    # (page, whether the reader then starts the next page a record at a time)
+    steps = [
+        (_b2b(plain), False),
+        (_b2b(mixed), True),  # some records refused: the next page likely has some too
+        (_b2b(mixed), True),
+        (_b2b(plain), False),  # none refused: back to the whole typed call
+        (_b2b(first_odd), False),  # refused at the first record: read whole, losslessly
+        (_b2b(mixed), True),
+        (_b2b(first_odd), True),  # read a record at a time this time
+        (repeated, False),  # the general way names it
+        (_b2b(mixed), True),
+        (_b2b(plain), False),
+    ]
+    for body, after in steps:
+        page = reader(body)
+        assert page == _decoding.decode_page_fast(body)
+        assert reader.by_record is after
+    assert reader(repeated) is None
+    # while it reads a record at a time, the whole typed call is not tried first
+    expected = _decoding.decode_page_fast(_b2b(mixed))
+    reader(_b2b(mixed))
+    with mock.patch.object(_decoding, "_read", side_effect=AssertionError):
+        assert reader(_b2b(mixed)) == expected
+
+
+@given(st.lists(st.tuples(pages(), st.booleans()), max_size=3), mixed_pages())
+def test_a_reader_reads_every_page_as_decode_page_fast_does(
+    seq: list[tuple[dict[str, Any], bool]], mixed: tuple[list[dict[str, Any]], int]
+) -> None:
+    bodies = [envelope(data, new) for data, new in seq]
+    bodies.insert(len(bodies) // 2, _b2b(mixed[0]))  # and one read a record at a time
+    reader = _decoding.PageReader()
+    assert [reader(body) for body in bodies] == list(map(_decoding.decode_page_fast, bodies))
 
 
 @pytest.mark.parametrize(

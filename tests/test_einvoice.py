@@ -551,6 +551,7 @@ def test_cli_against_the_built_in_simulator(
     assert "CRN CRN/2024/0042 of 15/05/2024" in captured.out
     assert "verified (key" in captured.out
     assert Decimal("12.000") == loads(target.read_bytes())["ItemList"][0]["Qty"]
+    assert [] == [line for line in captured.out.splitlines() if len(line) > 80]  # the IRN too
     argv = ["einvoice", "get", "--simulator", "--irp", "ni1", "--type", "INV"]
     assert 1 == main([*argv, "--number", "NOPE", "--date", "01/01/2024"])
     assert "EInvoiceNotFound" in capsys.readouterr().err

@@ -731,6 +731,11 @@ def test_the_seed_is_consistent_with_its_document(seed: dict[str, Any]) -> None:
     assert [] == find_mismatches(
         details, doc_type=kind, doc_number="ramirnina199", doc_date=date(2021, 6, 21)
     )
+    # An IRN is hex: one sent in capitals is the same IRN.
+    upper = attrs.evolve(details, irn=details.irn.upper())
+    assert [] == find_mismatches(
+        upper, doc_type=kind, doc_number="RAMIRNINA199", doc_date=date(2021, 6, 21)
+    )
 
 
 def test_mismatches_name_what_differs(seed: dict[str, Any]) -> None:

@@ -26,7 +26,9 @@ from fastapi import FastAPI
 from flynn_async import (
     FlynnError,
     GstSessionExpired,
+    ImsOutcomeUnknown,
     InvalidInput,
+    OutcomeUnknown,
     PagesMissing,
     RequestTimeout,
     Secret,
@@ -425,6 +427,9 @@ def test_settings_come_from_the_environment_and_hide_the_password() -> None:
         (PagesMissing("missing", missing=[1], task_id="t"), 502),
         (TaskTimeout("slow", task_id="t"), 504),
         (RequestTimeout("slow"), 504),
+        # sent once, no usable answer: not a plain transport failure (it was shadowed by it)
+        (ImsOutcomeUnknown("lost", gstin="24AAAPI3182M002", kind="save"), 504),
+        (OutcomeUnknown("lost"), 504),
     ],
 )
 def test_errors_map_to_http_statuses(error: Exception, status: int) -> None:

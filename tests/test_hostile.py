@@ -131,6 +131,7 @@ def _set(**answers: Any) -> Callable[[Script], None]:
 
 
 HTML = (200, b"<html><body>Service temporarily unavailable</body></html>", "text/html")
+REPEATED = ok('{"b2b": [{"stin": "S", "val": 1, "inum": "N", "idt": "01-01-2024"}]}')
 
 CASES = [
     # (case id, script change, error type, text in message, route, page)
@@ -258,6 +259,14 @@ CASES = [
         _set(page1=ok("[1, 2]")),
         PagesMissing,
         "page data must be a JSON object",
+        PAGE,
+        1,
+    ),
+    (
+        "page repeated",  # a server that ignores the page number: records counted twice
+        _set(page0=REPEATED, page1=REPEATED),
+        PagesMissing,
+        "page 1 is page 0 again, byte for byte",
         PAGE,
         1,
     ),

@@ -9,21 +9,28 @@ import importlib
 import logging
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import attrs
 import pytest
+from aiohttp import web
 
 from flynn_async import (
+    Credentials,
     FlynnClient,
     GstSession,
     InvalidInput,
+    OutcomeUnknown,
     PagesMissing,
     Progress,
+    ResponseError,
+    RetryPolicy,
     Secret,
     Task,
     YesNo,
 )
+from flynn_async._http import _api
 from flynn_async.ims import (
     ImsAmendedInvoice,
     ImsInvoices,
@@ -274,6 +281,30 @@ async def test_bad_arguments_raise_before_any_request(
 
 
 @pytest.mark.parametrize("method", ["submit", "download", "download_all"])
+@pytest.mark.parametrize("where", ["a file", "under a file", "not a path"])
+async def test_a_checkpoint_dir_that_cannot_be_one_is_refused_before_any_request(
+    sim: FlynnSimulator,
+    client: FlynnClient,
+    session: GstSession,
+    tmp_path: Path,
+    method: str,
+    where: str,
+) -> None:
+    # the submit is billed: a directory the pages could never be written to fails first
+    (tmp_path / "invoices.csv").write_text("x")
+    checkpoint_dir: object = {
+        "a file": tmp_path / "invoices.csv",
+        "under a file": tmp_path / "invoices.csv" / "pages",
+        "not a path": 42,
+    }[where]
+    before = dict(sim.calls)
+    kwargs = {} if method == "download_all" else {"section": "B2B"}
+    with pytest.raises(InvalidInput, match="checkpoint_dir"):
+        await getattr(client.ims, method)(session, checkpoint_dir=checkpoint_dir, **kwargs)
+    assert before == dict(sim.calls)
+
+
+@pytest.mark.parametrize("method", ["submit", "download", "download_all"])
 @pytest.mark.parametrize("gstin", ["24aaapi3182m002", "24AAAPI3182M02", "24AAAPI3182M0023", ""])
 async def test_a_session_with_a_bad_gstin_is_refused_before_any_request(
     sim: FlynnSimulator, client: FlynnClient, method: str, gstin: str
@@ -421,6 +452,148 @@ async def test_on_submitted_hears_of_each_task_before_anything_else_is_awaited(
     assert [asked for _, _, asked in heard] == [0, 0]
     for task_id in sim.tasks:
         assert any(f"task {task_id} started for {sim.gstin}" in m for m in caplog.messages)
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        {"malformed_rate": 1.0},
+        {"error_rate": 1.0, "error_statuses": (504,)},
+        {"truncate_rate": 1.0},
+        {"slow_rate": 1.0, "slow_seconds": 5.0},
+    ],
+    ids=["200-html-page", "504-gateway-page", "cut-short", "timeout"],
+)
+async def test_a_submit_without_a_usable_answer_is_an_unknown_outcome_not_resent(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any, fault: dict[str, Any]
+) -> None:
+    # The task may have started (and been billed) though no task id came back: the caller is
+    # told the outcome is unknown, as for a lost connection, and nothing is sent again.
+    client = await make_client(request_timeout=0.5, retry=RetryPolicy(max_tries=3))
+    session = await open_gst(client, sim)
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(sim.config.faults, routes=frozenset({"ims_submit"}), **fault)
+    )
+    with pytest.raises(OutcomeUnknown) as caught:
+        await client.ims.download(session, section="B2B")
+    assert caught.value.route == _api.IMS_ROUTE
+    assert "task" in str(caught.value)
+    assert sim.calls["ims_submit"] == 1
+
+
+TASK = "0d9c4a6e-0000-4000-8000-00000000000a"
+
+
+def b2b_record(number: str, action: str) -> dict[str, Any]:
+    amounts = dict.fromkeys(AMOUNTS, 0)
+    return {
+        "stin": "27AAACB1234C1Z5",
+        "inum": number,
+        "idt": "01-11-2025",
+        "inv_typ": "R",
+        "rtnprd": "112025",
+        "srcform": "R1",
+        "pos": "24",
+        **amounts,
+        "action": action,
+        "srcfilstatus": "Filed",
+        "hash": "h",
+    }
+
+
+async def ims_answering(
+    records: list[dict[str, Any]], clock: Any, submits: list[str] | None = None
+) -> tuple[Any, FlynnClient]:
+    """A login service (its token refresh answers 502) and the IMS routes of one task whose
+    one page holds ``records``; ``submits`` hears of each submit."""
+    submits = [] if submits is None else submits
+
+    async def login(_: web.Request) -> web.Response:
+        org = {"organisation": {"id": "org-1"}, "userAccessInfo": {"primary": True}}
+        data = {"token": "t", "expiry": 4_000_000_000_000, "associatedOrgs": [org]}
+        return web.json_response({"data": data})
+
+    def ok(data: Any) -> Any:
+        async def answer(_: web.Request) -> web.Response:
+            return web.json_response({"status": "1", "data": data})
+
+        return answer
+
+    async def refresh(_: web.Request) -> web.Response:  # a gateway's page
+        return web.Response(body=b"<html>bad gateway</html>", status=502)
+
+    async def submit(request: web.Request) -> web.Response:
+        submits.append(request.path)
+        return await ok({"task-id": TASK})(request)
+
+    tasks = _api.TASKS_FLYNN_VERSION
+    app = web.Application()
+    app.router.add_post("/login" + _api.LOGIN_ROUTE, login)
+    app.router.add_put("/login" + _api.LOGIN_ROUTE, refresh)
+    app.router.add_post("/login" + _api.LOGOUT_ROUTE, login)
+    app.router.add_get(_api.IMS_ROUTE.format(flynn=_api.IMS_FLYNN_VERSION), submit)
+    status = {"task": {"id": TASK, "status": "completed"}}
+    for route, data in (
+        (_api.TASK_STATUS_ROUTE, status),
+        (_api.TASK_RESULT_ROUTE, {"pages": 1}),
+        (_api.TASK_PAGE_ROUTE, {"b2b": records}),
+    ):
+        app.router.add_get(route.format(flynn=tasks, task_id=TASK, page=0), ok(data))
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    base = f"http://{host}:{port}"
+    client = FlynnClient(
+        Credentials("me@example.com", "pw"),
+        base_url=base,
+        login_url=base + "/login",
+        sleep=clock.sleep,
+        clock=clock,
+        retry=RetryPolicy(max_tries=2),
+    )
+    await client.start()
+    return runner, client
+
+
+async def test_a_record_off_the_status_filter_is_a_response_error(clock: Any) -> None:
+    # Asked for pending records only, the server sent one with no action: never handed on as
+    # if it were pending.
+    records = [b2b_record("I-1", "P"), b2b_record("I-2", "N")]
+    runner, client = await ims_answering(records, clock)
+    session = GstSession("24AAAPI3182M002", "u", Secret("s"), datetime.now(UTC))
+    try:
+        with pytest.raises(PagesMissing) as caught:
+            await client.ims.download(session, section="B2B", status="P")
+        cause = caught.value.__cause__
+        assert isinstance(cause, ResponseError)
+        assert "'N'" in str(cause)
+        assert (cause.task_id, cause.page) == (TASK, 0)
+        # without a filter, or with the matching one, the same records are taken as sent
+        invoices = await client.ims.download(session, section="B2B")
+        assert [r.number for r in invoices.b2b] == ["I-1", "I-2"]
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+
+
+async def test_a_submit_not_sent_is_not_an_unknown_outcome(clock: Any) -> None:
+    # The token had ended and its refresh got a gateway's page: the submit never left, so
+    # the error is the refresh's own, not "a task may have started".
+    submits: list[str] = []
+    runner, client = await ims_answering([], clock, submits)
+    session = GstSession("24AAAPI3182M002", "u", Secret("s"), datetime.now(UTC))
+    clock.now += _api.TOKEN_MINUTES_DEFAULT * 60 + 1
+    try:
+        with pytest.raises(ResponseError) as caught:
+            await client.ims.submit(session, section="B2B")
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+    assert not isinstance(caught.value, OutcomeUnknown)
+    assert caught.value.route == _api.LOGIN_ROUTE
+    assert submits == []
 
 
 @pytest.mark.sim(tasks=TaskSettings(processing_polls=3))

@@ -16,17 +16,28 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from flynn_async import (
+    ApiError,
     FlynnClient,
     GstSession,
     ImsOutcomeUnknown,
     InvalidDecisions,
     InvalidInput,
+    ResponseError,
     TaskTimeout,
 )
-from flynn_async.ims import ImsActionResult, ImsDecision, ImsImport, ImsInvoices, ItcReduction
+from flynn_async._http import _api
+from flynn_async.ims import (
+    ImsActionResult,
+    ImsDecision,
+    ImsImport,
+    ImsInvoices,
+    ImsRequestStatus,
+    ItcReduction,
+)
+from flynn_async.ims._actions import parse_request_status
 from flynn_async.ims._rules import flag_set, is_specified
 from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings
-from tests.conftest import known_records, known_section
+from tests.conftest import CoarseClock, known_records, known_section
 
 BIG = pytest.mark.sim(records=RecordSettings(per_section=60), paging=PagingSettings(size=50))
 
@@ -303,6 +314,25 @@ async def test_request_status_times_out_with_the_id(
     assert sim.calls["ims_save"] == 1
 
 
+async def test_the_request_status_deadline_ends_the_wait_whatever_the_clocks_resolution(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any
+) -> None:
+    from flynn_async import PollPolicy
+
+    coarse = CoarseClock()
+    policy = PollPolicy(initial_delay=1, multiplier=2, max_delay=5, jitter=0, deadline=7.0009)
+    client = await make_client(poll=policy, sleep=coarse.sleep, clock=coarse)
+    session = await open_gst(client, sim)
+    invoices = await client.ims.download_all(session, sections="B2B")
+    decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"]
+    sim.ims_state.polls_in_progress = 10**6
+    coarse.sleeps.clear()
+    with pytest.raises(TaskTimeout):
+        await client.ims.save(session, decisions)
+    assert coarse.sleeps[:3] == [1, 2, 4]
+    assert len(coarse.sleeps) == 4  # the last one clipped, then one more status call
+
+
 async def test_a_lost_answer_is_an_unknown_outcome_and_not_resent(
     sim: FlynnSimulator, client: FlynnClient, session: GstSession
 ) -> None:
@@ -321,6 +351,103 @@ async def test_a_lost_answer_is_an_unknown_outcome_and_not_resent(
     assert error.decisions == tuple(decisions)
     assert "unknown" in str(error)
     assert "Do not resend" in str(error)
+    assert sim.calls["ims_save"] == 1
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [{"malformed_rate": 1.0}, {"error_rate": 1.0, "error_statuses": (502,)}],
+    ids=["200-html-page", "502-gateway-page"],
+)
+@pytest.mark.parametrize("kind", ["save", "reset"])
+async def test_an_unusable_answer_is_an_unknown_outcome_and_not_resent(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession, kind: str, fault: Any
+) -> None:
+    # A 200 whose body is a proxy's page, or a gateway's 5xx page, is no answer: the save (or
+    # reset) may have been applied, so its outcome is unknown, as for a lost connection.
+    invoices = await client.ims.download_all(session, sections="B2B")
+    route = "ims_save" if kind == "save" else "ims_reset"
+    if kind == "save":
+        decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"][:3]
+    else:
+        decisions = [invoices.decide(r, "N") for r in invoices.b2b if r.action != "N"][:3]
+    assert decisions
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(sim.config.faults, routes=frozenset({route}), seed=3, **fault)
+    )
+    with pytest.raises(ImsOutcomeUnknown) as caught:
+        await getattr(client.ims, kind)(session, decisions)
+    error = caught.value
+    assert error.kind == kind
+    assert error.decisions == tuple(decisions)
+    assert "Do not resend" in str(error)
+    assert sim.calls[route] == 1
+
+
+def test_a_request_whose_error_count_has_no_report_is_not_ok() -> None:
+    # REQSTS said "processed" but counted an error it did not report: not all was applied.
+    def status(code: str, failed: int) -> ImsRequestStatus:
+        return ImsRequestStatus("ref-1", "save", code, 2 - failed, failed, None, None, ())
+
+    assert ImsActionResult(requests=(status("P", 0),)).ok
+    assert not ImsActionResult(requests=(status("P", 1),)).ok
+    assert not ImsActionResult(requests=(status("PE", 1),)).ok
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        None,
+        {"proc_cnt": "1"},
+        {"status_cd": "P", "err_cnt": "x"},
+        {"status_cd": "P", "proc_cnt": -1},
+        {"status_cd": "P", "error_report": "none"},
+    ],
+)
+def test_a_broken_request_status_names_its_reference(data: Any) -> None:
+    # The reference (or reset task) id is the only handle on the outcome: every error names it.
+    with pytest.raises(ResponseError) as caught:
+        parse_request_status(data, "REF-7", kind="save", route=_api.IMS_REQUEST_STATUS_ROUTE)
+    assert caught.value.task_id == "REF-7"
+    assert "REF-7" in str(caught.value)
+    assert caught.value.route == _api.IMS_REQUEST_STATUS_ROUTE
+
+
+async def test_a_save_not_sent_is_not_an_unknown_outcome(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession, clock: Any
+) -> None:
+    # The login token had ended and its refresh got a gateway's page: the save never left.
+    invoices = await client.ims.download_all(session, sections="B2B")
+    decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"][:2]
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(
+            sim.config.faults, routes=frozenset({"token_refresh"}), error_rate=1.0, seed=3
+        )
+    )
+    clock.now += _api.TOKEN_MINUTES_DEFAULT * 60 + 1
+    with pytest.raises(ResponseError) as caught:
+        await client.ims.save(session, decisions)
+    assert not isinstance(caught.value, ImsOutcomeUnknown)
+    assert caught.value.route == _api.LOGIN_ROUTE
+    assert sim.calls["ims_save"] == 0
+
+
+async def test_a_rate_limited_save_is_refused_not_unknown(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    # A 429 (here a gateway's page with Retry-After) is the server refusing the call before
+    # doing anything: not an unknown outcome, and not repeated by the client either.
+    invoices = await client.ims.download_all(session, sections="B2B")
+    decisions = [invoices.decide(r, "R") for r in invoices.b2b if r.action != "R"][:2]
+    sim.config = sim.config.replace(
+        faults=attrs.evolve(
+            sim.config.faults, routes=frozenset({"ims_save"}), rate_limit_rate=1.0, seed=3
+        )
+    )
+    with pytest.raises(ApiError) as caught:
+        await client.ims.save(session, decisions)
+    assert caught.value.http_status == 429
+    assert "Retry-After" in str(caught.value)
     assert sim.calls["ims_save"] == 1
 
 

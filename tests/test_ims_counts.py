@@ -53,6 +53,7 @@ def test_groups_sections_and_unknowns_are_kept() -> None:
         {"all_oth": {"b2b": {"noaction": "one"}}},
         {"all_oth": {"b2b": 3}},
         {"all_oth": {"ttl_cnt": "many", "b2b": {"noaction": 1}}},
+        {"gstin": "27AAAAA0000A1Z5", "all_oth": {"ttl_cnt": 0}},  # another taxpayer's counts
     ],
 )
 def test_broken_answers_are_response_errors(data: Any) -> None:

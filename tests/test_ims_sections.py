@@ -7,9 +7,13 @@ needed, and the input checks before any request.
 from __future__ import annotations
 
 import asyncio
+import random
+from collections.abc import AsyncIterator, Callable
 from typing import Any, assert_type
 
+import aiohttp
 import pytest
+from aiohttp import web
 
 from flynn_async import (
     FlynnClient,
@@ -18,6 +22,7 @@ from flynn_async import (
     NotFound,
     TaskFailed,
 )
+from flynn_async._http import _api
 from flynn_async.ims import ImsInvoices, ImsSection
 from flynn_async.ims._models import ImsEntry
 from flynn_async.testing import FlynnSimulator, RecordSettings, TaskSettings
@@ -219,6 +224,97 @@ async def test_skip_empty_counts_only_the_sections_it_would_submit(
     )
     assert sim.calls["ims_counts"] == 0  # nothing to submit: nothing to count
     assert expected(sim, ("B2B",)) == result.to_dict()
+
+
+CountsProxy = Callable[[dict[str, Any]], Any]
+
+
+@pytest.fixture
+async def counts_proxy(sim: FlynnSimulator, clock: Any) -> AsyncIterator[CountsProxy]:
+    """A client whose API calls go through a proxy to ``sim`` that answers the counts itself."""
+    runners: list[web.AppRunner] = []
+    clients: list[FlynnClient] = []
+    http = aiohttp.ClientSession(auto_decompress=False)
+
+    async def make(counts: dict[str, Any]) -> Any:
+        async def answer(request: web.Request) -> web.StreamResponse:
+            if request.path.endswith("/returns/ims/GETCNT"):
+                sim.calls["ims_counts"] += 1
+                return web.json_response({"status": "1", "data": counts})
+            headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+            async with http.request(
+                request.method,
+                sim.base_url + request.path_qs,
+                headers=headers,
+                data=await request.read(),
+            ) as upstream:
+                body = await upstream.read()
+                kept = ("Content-Type", "Content-Encoding")
+                out = {k: v for k, v in upstream.headers.items() if k in kept}
+                return web.Response(status=upstream.status, body=body, headers=out)
+
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", answer)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        runners.append(runner)
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        host, port = runner.addresses[0][:2]
+        client = FlynnClient(
+            sim.credentials,
+            base_url=f"http://{host}:{port}",
+            login_url=sim.login_url,
+            sleep=clock.sleep,
+            clock=clock,
+            rng=random.Random(1),
+        )
+        clients.append(client)
+        await client.start()
+        return client
+
+    yield make
+    for client in clients:
+        await client.aclose()
+    await http.close()
+    for runner in runners:
+        await runner.cleanup()
+
+
+def zeros() -> dict[str, int]:
+    return dict.fromkeys(_api.IMS_COUNT_FIELDS.values(), 0)
+
+
+UNSURE_COUNTS = {
+    "no group": ({}, ("B2B", "ECOM")),
+    "the group is null": ({"all_oth": None}, ("B2B", "ECOM")),
+    "a section left out": ({"all_oth": {"ttl_cnt": 0, "b2b": zeros()}}, ("ECOM",)),
+    "a total the sections do not add up to": (
+        {"all_oth": {"ttl_cnt": 4, **{key: zeros() for key in ("b2b", "ecom")}}},
+        ("B2B", "ECOM"),
+    ),
+}
+
+
+@pytest.mark.sim(records=RecordSettings(per_section=3))
+@pytest.mark.parametrize(("counts", "submitted"), UNSURE_COUNTS.values(), ids=UNSURE_COUNTS)
+async def test_skip_empty_skips_only_sections_the_counts_show_empty(
+    sim: FlynnSimulator,
+    counts_proxy: CountsProxy,
+    open_gst: Any,
+    counts: dict[str, Any],
+    submitted: tuple[str, ...],
+) -> None:
+    # A section the counts leave out, or a group whose total its sections do not add up to,
+    # is not known to be empty: it is downloaded, never silently skipped.
+    client = await counts_proxy(counts)
+    session = await open_gst(client, sim)
+    sim.reset_counters()
+    result = await client.ims.download_sections(session, sections=SECTIONS, skip_empty=True)
+    assert sim.calls["ims_counts"] == 1
+    assert sorted(sim.tasks[t].section for t in sim.tasks) == list(submitted)
+    skipped: dict[str, Any] = {s.lower(): [] for s in SECTIONS if s not in submitted}
+    assert {**expected(sim, submitted), **skipped} == result.to_dict()
 
 
 async def test_records_of_an_ims_task_are_typed(

@@ -17,6 +17,7 @@ from flynn_async import Credentials, FileSessionStore, FlynnClient, FlynnError, 
 from flynn_async._http import _api
 from flynn_async.einvoice import IrpCredentials
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD, EInvoiceSettings, FlynnSimulator
+from tests.conftest import FakeClock
 
 IRP_PASSWORD = "IRP-PASSWORD-MARKER-7f3a"
 SECRET_HEADERS = {
@@ -269,3 +270,88 @@ async def test_no_secret_in_the_library_frames_of_a_failure(
     for what, error in failures.items():
         assert isinstance(error, FlynnError), what
         assert leaks_in_locals(error, *markers) == [], what
+
+
+# ------------------------------------------------------------------------------------------
+# A server that echoes what it was sent: the client's own secrets come back out redacted
+# ------------------------------------------------------------------------------------------
+
+ECHO_PASSWORD = "PASSWORD-ECHOED-4c1e"
+ECHO_TOKEN = "TOKEN-ECHOED-9b2d"
+ECHO_TASK = "0d9c4a6e-0000-4000-8000-00000000000b"
+
+
+async def test_secrets_a_server_echoes_are_redacted_from_errors_and_logs(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from aiohttp import web
+
+    from flynn_async import ApiError, AuthError, ResponseError, RetryPolicy
+
+    answers = {"login": 0, "status": 0}
+
+    async def login(request: web.Request) -> web.Response:
+        answers["login"] += 1
+        if answers["login"] == 1:  # refused, with the request's body echoed in its args
+            body = await request.json()
+            error: dict[str, Any] = {"message": "err-invalid-credentials", "type": "Authorization"}
+            error["args"] = {"request": body, "why": f"bad password {body['password']}"}
+            return web.json_response({"error": error}, status=401)
+        org = {"organisation": {"id": "org-1"}, "userAccessInfo": {"primary": True}}
+        data = {"token": ECHO_TOKEN, "expiry": 4_000_000_000_000, "associatedOrgs": [org]}
+        return web.json_response({"data": data})
+
+    async def logout(_: web.Request) -> web.Response:
+        return web.json_response({"data": {}})
+
+    async def status(request: web.Request) -> web.Response:
+        answers["status"] += 1
+        token = request.headers[_api.HEADER_USER_TOKEN]
+        if answers["status"] == 1:  # a gateway page showing the request's headers
+            page = f"<html>busy; you sent token {token}</html>"
+            return web.Response(status=503, text=page, content_type="text/html")
+        error = {"message": "err-bad-thing", "type": "Runtime", "args": {"header": token}}
+        return web.json_response({"status": "0", "error": error}, status=400)
+
+    app = web.Application()
+    app.router.add_post("/login" + _api.LOGIN_ROUTE, login)
+    app.router.add_post("/login" + _api.LOGOUT_ROUTE, logout)
+    route = _api.TASK_STATUS_ROUTE.format(flynn=_api.TASKS_FLYNN_VERSION, task_id=ECHO_TASK)
+    app.router.add_get(route, status)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    base = f"http://{host}:{port}"
+    caplog.set_level(logging.DEBUG)
+    seen = Seen()
+    seen.secrets = {ECHO_PASSWORD, ECHO_TOKEN}
+    try:
+        credentials = Credentials("me@example.com", ECHO_PASSWORD)
+        client = FlynnClient(credentials, base_url=base, login_url=base + "/login")
+        with pytest.raises(AuthError) as refused:
+            await client.start()
+        await client.aclose()
+        async with FlynnClient(
+            credentials,
+            base_url=base,
+            login_url=base + "/login",
+            retry=RetryPolicy(max_tries=2),
+            sleep=FakeClock().sleep,
+        ) as client:
+            with pytest.raises(ApiError) as echoed:
+                await client.ims.task(ECHO_TASK).status()
+    finally:
+        await runner.cleanup()
+    assert answers == {"login": 2, "status": 2}
+    for error in (refused.value, echoed.value):
+        seen.error(error)
+        seen.show(error.error_args, error.args)
+    assert "<redacted>" in str(refused.value)
+    assert "bad password <redacted>" in str(refused.value.error_args)
+    assert any("retrying" in m and "<redacted>" in m for m in caplog.messages)
+    seen.texts.append(caplog.text)
+    assert not [s for s in seen.secrets for text in seen.texts if s in text]
+    assert isinstance(echoed.value, ApiError)
+    assert not isinstance(echoed.value, ResponseError)

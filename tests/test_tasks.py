@@ -30,7 +30,9 @@ from flynn_async import (
 from flynn_async._http import _api
 from flynn_async._tasks._task import parse_page_count, parse_status, run_group
 from flynn_async.ims import ImsInvoice, ImsRecord
+from flynn_async.ims._decoding import PageReader
 from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings, TaskSettings
+from tests.conftest import CoarseClock
 
 STEADY = PollPolicy(initial_delay=1, multiplier=2, max_delay=5, jitter=0, deadline=1000)
 
@@ -151,6 +153,24 @@ async def test_the_deadline_clips_the_last_sleep_then_times_out(
     assert task.id in str(error)
     # one status call before each sleep, and a last one at the deadline
     assert len(sleeps) + 1 == sim.tasks[task.id].status_calls
+
+
+@pytest.mark.sim(tasks=TaskSettings(processing_polls=1000))
+async def test_the_deadline_ends_the_wait_whatever_the_clocks_resolution(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any
+) -> None:
+    # After the last sleep, clipped to the time left, one more status call, then the
+    # timeout: even when that sleep did not move the clock all the way (0.9 ms here).
+    coarse = CoarseClock()
+    client = await make_client(
+        poll=STEADY.replace(deadline=7.0009), sleep=coarse.sleep, clock=coarse
+    )
+    task = await submitted(client, await open_gst(client, sim))
+    with pytest.raises(TaskTimeout):
+        await task.wait()
+    assert coarse.sleeps[:3] == [1, 2, 4]
+    assert len(coarse.sleeps) == 4  # the last one clipped
+    assert len(coarse.sleeps) + 1 == sim.tasks[task.id].status_calls
 
 
 @pytest.mark.sim(tasks=TaskSettings(processing_polls=9))
@@ -280,6 +300,21 @@ async def test_a_held_result_shares_repeated_values_and_streamed_pages_are_as_de
     places = {r.place_of_supply for r in held.b2b}
     assert len(places) == distinct(held.b2b, "place_of_supply")  # each text held once
     assert distinct(streamed, "place_of_supply") > len(places)  # pages handed on: as decoded
+
+
+@pytest.mark.sim(records=RecordSettings(per_section=60), paging=PagingSettings(size=20))
+async def test_each_task_reads_its_page_bodies_with_its_own_reader(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    # a reader learns from one page how to start the next: tasks must not share one
+    one, two = await submitted(client, session), await submitted(client, session)
+    assert isinstance(one._fast, PageReader)
+    assert isinstance(two._fast, PageReader)
+    assert one._fast is not two._fast
+    held = await one.result()
+    assert [r.to_dict() for r in held.b2b] == [
+        record for page in sim.expected_pages(one.id) for record in page["b2b"]
+    ]
 
 
 @pytest.mark.sim(records=RecordSettings(per_section=10), paging=PagingSettings(size=3))

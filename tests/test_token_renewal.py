@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from flynn_async import AuthError, Credentials, FlynnClient, InvalidInput
+from flynn_async import AuthError, Credentials, FlynnClient, InvalidInput, ResponseError
 from flynn_async._http import _api
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD
 
@@ -23,21 +23,28 @@ class Scripted:
     def __init__(self) -> None:
         self.refusals = 0
         self.unavailable = 0  # the next calls answer 503 with an HTML page
+        self.refresh_unavailable = 0  # the next token refreshes answer 502 with an HTML page
+        self.same_token = False  # a login hands back the token of the last one (idempotent)
+        self.logged_out: list[str] = []
         self.logins = 0
         self.refreshes = 0
         self.statuses: list[str] = []  # the token each status call carried
 
     async def login(self, request: web.Request) -> web.Response:
+        if request.method == "PUT" and self.refresh_unavailable:
+            self.refresh_unavailable -= 1
+            return web.Response(body=b"<html>bad gateway</html>", status=502)
         if request.method == "PUT":
             self.refreshes += 1
         else:
             self.logins += 1
         org = {"organisation": {"id": "org-1"}, "userAccessInfo": {"primary": True}}
-        token = f"t{self.logins}.{self.refreshes}"
+        token = "t1.0" if self.same_token else f"t{self.logins}.{self.refreshes}"
         data = {"token": token, "expiry": 4_000_000_000_000, "associatedOrgs": [org]}
         return web.json_response({"data": data})
 
     async def logout(self, request: web.Request) -> web.Response:
+        self.logged_out.append(request.headers["Authorization"].removeprefix("Bearer "))
         return web.json_response({"data": {}})
 
     async def status(self, request: web.Request) -> web.Response:
@@ -152,3 +159,44 @@ async def test_a_retry_carries_the_token_renewed_while_it_waited(start: Start) -
     # the 503, the other call refused then repeated, the retry with the renewed token
     assert [first, first, renewed, renewed] == scripted.statuses
     assert 1 == scripted.refreshes
+
+
+async def test_a_failed_early_refresh_leaves_the_call_to_the_token_still_valid(
+    start: Start, clock: Any
+) -> None:
+    # The token is refreshed shortly before it ends; when that refresh gets no answer (a
+    # gateway page), the call goes on with the token, still valid, and the next one refreshes.
+    scripted, client = await start(sleep=clock.sleep, clock=clock)
+    clock.now += 20 * 60 - 60  # a 20-minute token, a minute left: the refresh is due
+    scripted.refresh_unavailable = 1
+    tokens = client._tokens
+    assert tokens is not None
+    first = tokens.token
+    await client.ims.task(TASK_ID).status()
+    assert (scripted.refreshes, scripted.statuses[-1]) == (0, first.reveal())  # type: ignore[union-attr]
+    await client.ims.task(TASK_ID).status()
+    assert scripted.refreshes == 1
+    assert scripted.statuses[-1] != scripted.statuses[-2]
+
+
+async def test_a_failed_refresh_of_an_ended_token_fails_the_call(start: Start, clock: Any) -> None:
+    scripted, client = await start(sleep=clock.sleep, clock=clock)
+    clock.now += 20 * 60 + 1  # the token has ended
+    scripted.refresh_unavailable = 1
+    with pytest.raises(ResponseError) as caught:
+        await client.ims.task(TASK_ID).status()
+    assert caught.value.route == _api.LOGIN_ROUTE
+    assert scripted.statuses == []
+
+
+async def test_a_login_that_hands_back_the_same_token_keeps_it(start: Start) -> None:
+    # An idempotent login service answers a new login with the user's live token: the client
+    # must not log out, as "the old token", the one it has just received.
+    scripted, client = await start()
+    scripted.same_token = True
+    tokens = client._tokens
+    assert tokens is not None
+    await tokens.renew(tokens.token, reason="the test", relogin=True)
+    assert (scripted.logins, scripted.logged_out) == (2, [])
+    await client.ims.task(TASK_ID).status()
+    assert scripted.statuses == ["t1.0"]

@@ -172,6 +172,7 @@ def svg(name: str, data: dict[str, Any]) -> str:
     span = WIDTH - left - right
     y = 8
     parts: list[str] = []
+    values_text: list[str] = []  # drawn last, over the target line, on a halo
     rows: list[float] = []  # the top of each bar
     for bar, number in zip(chart.bars, values, strict=True):
         length = max(2.0, span * number / top)
@@ -181,7 +182,7 @@ def svg(name: str, data: dict[str, Any]) -> str:
         parts.append(
             f'<rect class="b" x="{left}" y="{y}" width="{length:.1f}" height="{bar_h}" rx="3"/>'
         )
-        parts.append(
+        values_text.append(
             f'<text class="v" x="{left + length + 6:.1f}" y="{y + 16}">'
             f"{escape(_fmt(number, chart.decimals))} {escape(chart.unit)}</text>"
         )
@@ -189,7 +190,7 @@ def svg(name: str, data: dict[str, Any]) -> str:
     height = y + 4
     if chart.goal is not None:
         x = left + span * chart.goal / top
-        # across the bars only, never through a label
+        # across the bars only, never through a label; a value's text is drawn over it
         for top_of_bar in rows:
             parts.append(
                 f'<line class="g" x1="{x:.1f}" y1="{top_of_bar - 3}"'
@@ -200,9 +201,11 @@ def svg(name: str, data: dict[str, Any]) -> str:
             f"{escape(chart.goal_label)}</text>"
         )
         height += 18
+    parts += values_text
     style = (
         "text{font-family:system-ui,-apple-system,'Segoe UI',Helvetica,Arial,sans-serif;"
-        "fill:#1d2733}.l{font-size:16px}.v{font-size:15px;font-weight:600}"
+        "fill:#1d2733}.l{font-size:16px}.v{font-size:15px;font-weight:600;"
+        "paint-order:stroke;stroke:#fff;stroke-width:5px;stroke-linejoin:round}"
         ".gl{font-size:14px;fill:#8a3b00}.b{fill:#2f5d9e}"
         ".g{stroke:#c25700;stroke-width:2;stroke-dasharray:6 4}"
     )

@@ -56,11 +56,11 @@ from flynn_async import (
     GstSession,
     GstSessionExpired,
     GstSessionMissing,
-    ImsOutcomeUnknown,
     InvalidInput,
     ManifestError,
     NotFound,
     OtpRequest,
+    OutcomeUnknown,
     Progress,
     RequestTimeout,
     ResponseError,
@@ -242,11 +242,11 @@ _STATUS_BY_ERROR: Final[Sequence[tuple[type[FlynnError], HTTPStatus]]] = (
     (TaskTimeout, HTTPStatus.GATEWAY_TIMEOUT),
     (RequestTimeout, HTTPStatus.GATEWAY_TIMEOUT),
     (TaskError, HTTPStatus.BAD_GATEWAY),  # TaskFailed, PagesMissing
+    (OutcomeUnknown, HTTPStatus.GATEWAY_TIMEOUT),  # sent, no answer: count before resending
     (TransportError, HTTPStatus.BAD_GATEWAY),
     (ResponseError, HTTPStatus.BAD_GATEWAY),
     (SignatureError, HTTPStatus.BAD_GATEWAY),
     (ApiError, HTTPStatus.BAD_GATEWAY),
-    (ImsOutcomeUnknown, HTTPStatus.GATEWAY_TIMEOUT),  # sent, no answer: count before resending
     # the batch errors (this app runs no batches; mapped so that none falls through to 500)
     (GstSessionMissing, HTTPStatus.UNAUTHORIZED),  # verify an OTP for that taxpayer
     (ManifestError, HTTPStatus.CONFLICT),  # in use by another batch, or damaged

@@ -165,6 +165,8 @@ IMS_COUNT_GROUPS: Final[dict[str, tuple[str, ...]]] = {
     "imp_gds": ("impg", "impga", "impgsez", "impgseza"),
 }
 IMS_COUNT_TOTAL: Final = "ttl_cnt"
+#: The taxpayer's GSTIN in a counts answer (the portal's web version sends it).
+IMS_COUNT_GSTIN: Final = "gstin"
 #: Count fields by the action they count.
 IMS_COUNT_FIELDS: Final[dict[str, str]] = {
     "N": "noaction",

@@ -28,7 +28,13 @@ import time
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final
 
-from flynn_async._core._errors import AuthError, InvalidInput, ResponseError
+from flynn_async._core._errors import (
+    ApiError,
+    AuthError,
+    InvalidInput,
+    ResponseError,
+    TransportError,
+)
 from flynn_async._core._secrets import Secret
 
 from . import _api
@@ -100,8 +106,9 @@ def choose_org(orgs: Any, wanted: str | None, route: str) -> str:
         return ids[0]
     if not ids:
         raise InvalidInput("the user belongs to no organisation; pass Credentials(org_id=...)")
+    marked = f"{len(primary)} are" if primary else "none is"
     raise InvalidInput(
-        f"the user belongs to {len(ids)} organisations and none is primary; "
+        f"the user belongs to {len(ids)} organisations and {marked} primary; "
         "pass Credentials(org_id=...) to choose one"
     )
 
@@ -209,11 +216,30 @@ class TokenManager:
         await self.renew(None, reason="starting", relogin=True)
 
     async def ensure_fresh(self) -> None:
-        """Refresh (or log in again) if the token ends soon; a no-op otherwise."""
+        """Refresh (or log in again) if the token ends soon; a no-op otherwise.
+
+        A renewal made early that gets no usable answer (a timeout, a gateway's page) leaves
+        the caller to the current token while it is still valid; the next call tries again.
+        """
         self._check_open()
         if self._token is not None and not self._stale and not self._due():
             return
-        await self.renew(self._token, reason="token ends soon")
+        seen = self._token
+        try:
+            await self.renew(seen, reason="token ends soon")
+        except (TransportError, ResponseError, ApiError) as exc:  # no answer, a 5xx, a 429
+            refused = isinstance(exc, AuthError)  # the token or credentials were refused
+            if refused or seen is None or seen is not self._token or self._stale or self._ended():
+                raise
+            log.warning(
+                "refreshing the login token early failed (%s); going on with the current one, "
+                "valid for %.0fs more",
+                exc,
+                self._received + self._duration - self._clock(),
+            )
+
+    def _ended(self) -> bool:
+        return self._clock() >= self._received + self._duration
 
     def worked(self, used: Secret | None) -> None:
         """A call made with ``used`` succeeded: the token is good."""
@@ -355,17 +381,16 @@ class TokenManager:
         received = self._clock()
         try:
             self._accept(data, route, choose=True, received=received, login_at=received)
-        except InvalidInput:
-            # The server issued a token this client cannot use: log it out, don't leak it.
-            token = data.get("token") if isinstance(data, dict) else None
-            if isinstance(token, Secret) and token:
-                await self._logout_token(token)
+        except (InvalidInput, ResponseError):
+            # The server issued a token this client cannot use (no organisation to choose, or
+            # an answer off the schema around it): log it out, don't leak it (10 at most).
+            await self._drop_unusable(data)
             raise
         self.logins += 1
         log.info("logged in as %s (organisation %s)", c.handle, self.org_id)
         if not self.closed:  # closing: the new token is logged out, never stored
             await self._save()
-        if old is not None:
+        if old is not None and old != self._token:  # an idempotent login hands back the same
             await self._logout_token(old)
 
     async def _refresh_now(self) -> None:
@@ -379,10 +404,20 @@ class TokenManager:
             secret_fields=("token",),
         )
         data = await self._transport.call(call)
-        self._accept(data, route, choose=False, received=self._clock(), login_at=self._login_at)
+        try:
+            self._accept(data, route, choose=False, received=self._clock(), login_at=self._login_at)
+        except ResponseError:
+            await self._drop_unusable(data)  # a new token the client cannot use: not leaked
+            raise
         self.refreshes += 1
         log.info("login token refreshed")
         await self._save()
+
+    async def _drop_unusable(self, data: Any) -> None:
+        """Log out the token of a login or refresh answer the client could not accept."""
+        token = data.get("token") if isinstance(data, dict) else None
+        if isinstance(token, Secret) and token and token != self._token:
+            await self._logout_token(token)
 
     def _accept(
         self, data: Any, route: str, *, choose: bool, received: float, login_at: float

@@ -31,6 +31,7 @@ import msgspec
 from yarl import URL
 
 from flynn_async._core._errors import (
+    ApiError,
     FlynnError,
     InvalidInput,
     OutcomeUnknown,
@@ -277,6 +278,14 @@ class Transport:
 
         ``limiter``, when given, is held for each try's request only, not during waits.
         """
+        sent: list[Secret] = []  # the secret header values each try carried
+        try:
+            return await self._call(call, limiter, sent)
+        except FlynnError as error:  # before it leaves: no secret the call sent echoed back
+            redact_sent(error, call, sent)
+            raise
+
+    async def _call(self, call: Call, limiter: asyncio.Semaphore | None, sent: list[Secret]) -> Any:
         tries = self.retry.max_tries if call.retryable else 1
         delays = self.retry.delays(self._rng)
         attempt = 0
@@ -284,16 +293,17 @@ class Transport:
             attempt += 1
             try:
                 if limiter is None:
-                    answer = await self._send(call, attempt)
+                    answer = await self._send(call, attempt, sent)
                 else:
                     async with limiter:  # held for the request only, not while decoding
-                        answer = await self._send(call, attempt)
+                        answer = await self._send(call, attempt, sent)
                     # The slot was just released: let the call waiting for it put its request
                     # on the wire before this one spends CPU parsing (and its caller decoding,
                     # right after, while the parsed body is still in the CPU's caches).
                     await asyncio.sleep(0)
                 return self._interpret(call, *answer)
             except _Retry as outcome:
+                redact_sent(outcome.error, call, sent)  # before it is logged
                 self.stats.faults += 1
                 if attempt >= tries:
                     raise outcome.error from outcome.error.__cause__
@@ -312,7 +322,9 @@ class Transport:
                 )
                 await self._sleep(delay)
 
-    async def _send(self, call: Call, attempt: int) -> tuple[int, str, bytes, str | None]:
+    async def _send(
+        self, call: Call, attempt: int, sent: list[Secret]
+    ) -> tuple[int, str, bytes, str | None]:
         where = call.where()
         started = self._clock()
         self.stats.requests += 1
@@ -322,7 +334,7 @@ class Transport:
             async with self._session.request(
                 call.method,
                 _url(call),
-                **_request_parts(call),
+                **_request_parts(call, sent),
                 allow_redirects=False,
                 timeout=self._timeout,
                 auto_decompress=False,
@@ -464,6 +476,8 @@ class Transport:
             raise _Retry(_unusable(status, content_type, body, where))
         if status in self.retry.statuses:
             if not is_api_error_body(document):
+                if status == 429 and not call.retryable:
+                    raise _rate_limited(retry_after, where)  # refused: not an unknown outcome
                 raise _Retry(_unusable(status, content_type, body, where), retry_after)
             if status == 429:  # a rate limit is never final, whatever the body says
                 raise _Retry(api_error(document["error"], http_status=status, **where), retry_after)
@@ -482,12 +496,87 @@ class Transport:
 
 _NOT_JSON: Final = object()
 
+#: Request headers whose values are secrets, whether given as ``Secret`` or as text.
+_SECRET_HEADERS: Final = frozenset(
+    name.lower()
+    for name in (
+        _api.HEADER_USER_TOKEN,
+        _api.GSTN_HEADERS["session_id"],
+        _api.IRP_HEADERS["password"],
+        "Authorization",
+    )
+)
+_REDACTED: Final = "<redacted>"
 
-def _request_headers(call: Call) -> dict[str, str]:
-    """The try's headers, secrets revealed (this frame returns before the request's await)."""
+
+def _sent_secrets(call: Call, sent: list[Secret]) -> list[str]:
+    """The secret texts ``call`` sent (token, password, session id, OTP...), longest first.
+
+    ``sent`` holds the secret header values of its tries (``call.auth`` is not called again:
+    it records the token it hands out).
+    """
+    found: set[str] = set()
+    headers: list[tuple[str, HeaderValue]] = [*call.headers.items(), *(("", s) for s in sent)]
+    for name, value in headers:
+        if isinstance(value, Secret):
+            text = value.reveal()
+        elif name.lower() in _SECRET_HEADERS:
+            text = value
+        else:
+            continue
+        found.add(text)
+        found.add(text.removeprefix("Bearer "))
+    stack: list[Any] = [call.json]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, Secret):
+            found.add(value.reveal())
+        elif isinstance(value, dict):
+            stack.extend(value.values())
+        elif isinstance(value, list | tuple):
+            stack.extend(value)
+    return sorted((t for t in found if len(t) >= 4), key=len, reverse=True)
+
+
+def _redacted(value: Any, secrets: list[str]) -> Any:
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, _REDACTED)
+        return value
+    if isinstance(value, dict):
+        return {_redacted(k, secrets): _redacted(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redacted(v, secrets) for v in value]
+    if isinstance(value, tuple):
+        items = [_redacted(v, secrets) for v in value]
+        return type(value)._make(items) if hasattr(value, "_make") else tuple(items)
+    return value
+
+
+def redact_sent(error: FlynnError, call: Call, sent: list[Secret]) -> None:
+    """Replace, in ``error``'s text, arguments and details, every secret ``call`` sent.
+
+    A server may echo what it was sent (a request body in ``error.args``, a gateway page
+    showing the headers): the client's own password, token, session id or OTP must not come
+    back out in an exception text, a log line or a pickle. (This frame returns before the
+    error is raised: no local of a raising frame holds the secrets.)
+    """
+    secrets = _sent_secrets(call, sent)
+    if not secrets:
+        return
+    for name in ("message_text", "error_args", "details"):
+        if name in error.__dict__:
+            setattr(error, name, _redacted(error.__dict__[name], secrets))
+    error.args = tuple(_redacted(arg, secrets) for arg in error.args)
+
+
+def _request_headers(call: Call, sent: list[Secret]) -> dict[str, str]:
+    """The try's headers, secrets revealed (this frame returns before the request's await);
+    their secret values, still wrapped, are added to ``sent``."""
     merged: dict[str, HeaderValue] = dict(call.headers)
     if call.auth is not None:
         merged.update(call.auth())  # read per try: the token current now
+    sent.extend(v for v in merged.values() if isinstance(v, Secret) and v not in sent)
     if call.json is not None:
         merged["Content-Type"] = _api.ACCEPT_JSON
     merged["Accept-Encoding"] = ACCEPT_ENCODING
@@ -504,14 +593,14 @@ def _reveal(value: Any) -> Any:
     return value
 
 
-def _request_parts(call: Call) -> dict[str, Any]:
+def _request_parts(call: Call, sent: list[Secret]) -> dict[str, Any]:
     """The try's ``headers`` and ``data`` (secrets revealed only inside these frames).
 
     A body over 1 MiB (an IMS save of thousands of records) goes as a stream, as aiohttp
     asks, so sending it does not hold the event loop. (A call that must not be repeated is
     kept from aiohttp's own resend by the ``_NO_RESEND`` trace guard, whatever its body.)
     """
-    headers = _request_headers(call)
+    headers = _request_headers(call, sent)
     if call.json is None:
         return {"headers": headers, "data": None}
     body = dumps(_reveal(call.json))
@@ -525,7 +614,10 @@ def _maybe_sent(exc: aiohttp.ClientError) -> bool:
     """Whether the request may have reached the server before ``exc`` (not a refused connect)."""
     if isinstance(exc, aiohttp.ClientConnectorError):
         return False  # no connection was made: nothing was sent
-    return isinstance(exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError)
+    # ClientPayloadError: the answer's head came, its body was cut short (the server got it).
+    return isinstance(
+        exc, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError | aiohttp.ClientPayloadError
+    )
 
 
 def _where_text(call: Call) -> str:
@@ -543,6 +635,19 @@ def _url(call: Call) -> URL:
         return URL(call.url, encoded=True)
     query = urlencode(call.params, quote_via=quote, safe="")
     return URL(f"{call.url}?{query}", encoded=True)
+
+
+def _rate_limited(retry_after: str | None, where: Mapping[str, Any]) -> ApiError:
+    """A 429 without an API error body for a call that is sent once: the server refused it
+    before doing anything (a rate limit), so it is an answer, not a lost one."""
+    hint = f"; Retry-After: {retry_after.strip()[:40]!r}" if retry_after else ""
+    return ApiError(
+        f"HTTP 429 Too Many Requests: the server refused the call (a rate limit) before "
+        f"doing anything; it is not repeated by the client{hint}",
+        http_status=429,
+        code=None,
+        **where,
+    )
 
 
 def _unusable(

@@ -85,8 +85,10 @@ class PageCodec(Protocol[P, R_co]):
 class FastPageCodec(PageCodec[P], Protocol[P]):
     """A codec that can also read a whole page body in one typed call."""
 
-    def decode_body(self, body: bytes) -> P | None:
-        """The page, or ``None`` when the body needs :meth:`decode` (never raises)."""
+    def body_reader(self) -> Callable[[bytes], P | None]:
+        """A reader of one task's page bodies: each body to its page, or ``None`` when the
+        body needs :meth:`decode` (never raises). It may learn from one page how best to read
+        the next (a choice of speed only), so each task has its own."""
         ...
 
 
@@ -219,8 +221,9 @@ class Task(Generic[P, R_co]):
         self.pages_from_checkpoint = 0
         self._id = task_id
         self._codec = codec
-        #: The codec's typed reader of whole page bodies, if it has one.
-        self._fast: Callable[[bytes], P | None] | None = getattr(codec, "decode_body", None)
+        #: The codec's typed reader of this task's whole page bodies, if it has one.
+        reader = getattr(codec, "body_reader", None)
+        self._fast: Callable[[bytes], P | None] | None = None if reader is None else reader()
         self.on_progress = on_progress
         self.label = label
         self._completed: TaskStatus | None = None
@@ -275,6 +278,7 @@ class Task(Generic[P, R_co]):
         policy = ctx.poll
         started = ctx.clock()
         delays = policy.delays(ctx.rng)
+        last = False  # the sleep just made was clipped to the time left: this was the last call
         if self._fresh:
             # A task just submitted is certainly still processing: asking at once would
             # only cost a status call. A re-attached task may be done already: ask at once.
@@ -306,7 +310,7 @@ class Task(Generic[P, R_co]):
             delay = next(delays)
             if policy.deadline is not None:
                 left = policy.deadline - (ctx.clock() - started)
-                if left <= 0:
+                if left <= 0 or last:  # not the clock alone: it may move in coarse ticks
                     log.info(
                         "task %s%s timed out: still %r after %gs",
                         self._id,
@@ -320,6 +324,7 @@ class Task(Generic[P, R_co]):
                         route=_api.TASK_STATUS_ROUTE,
                         task_id=self._id,
                     )
+                last = delay >= left
                 delay = min(delay, left)
             await ctx.sleep(delay)
 
@@ -347,7 +352,9 @@ class Task(Generic[P, R_co]):
             raise InvalidInput(f"page index must be 0 to {count - 1}, got {index}")
         return await self._fetch(index)
 
-    async def _fetch(self, index: int, *, hold: bool = False) -> P:
+    async def _fetch(
+        self, index: int, *, hold: bool = False, seen: dict[tuple[int, int], int] | None = None
+    ) -> P:
         ctx = self._ctx
         number = ctx.page_base + index
         template = _api.TASK_PAGE_ROUTE
@@ -357,6 +364,7 @@ class Task(Generic[P, R_co]):
             if stored is not None:
                 self.pages_from_checkpoint += 1
                 kept = self._decode_stored(stored, template, number)
+                self._not_repeated(seen, index, stored, kept)
                 if hold:
                     self._codec.hold(kept)
                 return kept
@@ -378,11 +386,31 @@ class Task(Generic[P, R_co]):
             page: P = data.value
         else:
             page = self._codec.decode(data, route=template, task_id=self._id, page=number)
+        self._not_repeated(seen, index, body, page)
         if hold:
             self._codec.hold(page)
-        if checkpoint is not None:  # only a page that decoded is kept
+        if checkpoint is not None:  # only a page that decoded (and is no repeat) is kept
             await checkpoint.write(index, body)
         return page
+
+    def _not_repeated(
+        self, seen: dict[tuple[int, int], int] | None, index: int, body: bytes, page: P
+    ) -> None:
+        """Refuse a page that is, byte for byte, an earlier page of this pass with records
+        (``seen``: each body's hash and length to its page's index): the server repeating a
+        page (a page number it ignores), whose records would otherwise be counted twice."""
+        if seen is None:
+            return
+        first = seen.setdefault((hash(body), len(body)), index)
+        if first != index and next(iter(self._codec.records(page)), None) is not None:
+            base = self._ctx.page_base
+            raise ResponseError(
+                f"page {base + index} is page {base + first} again, byte for byte: the server "
+                "repeated a page, whose records would be counted twice",
+                route=_api.TASK_PAGE_ROUTE,
+                task_id=self._id,
+                page=base + index,
+            )
 
     def _decode_stored(self, body: bytes, route: str, number: int) -> P:
         where: dict[str, Any] = {"route": route, "task_id": self._id, "page": number}
@@ -402,11 +430,13 @@ class Task(Generic[P, R_co]):
         log.info("task %s%s: fetching %d pages", self._id, self._label_text(), count)
         self._report("fetching", 0, count)
         pending: dict[int, asyncio.Task[P]] = {}
+        seen: dict[tuple[int, int], int] = {}  # each page body's hash and length: its index
         started = 0
         try:
             for index in range(count):
                 while started < count and started <= index + window:
-                    pending[started] = asyncio.create_task(self._fetch(started, hold=hold))
+                    fetch = self._fetch(started, hold=hold, seen=seen)
+                    pending[started] = asyncio.create_task(fetch)
                     started += 1
                 current = pending[index]
                 while not current.done():

@@ -6,7 +6,8 @@ per record with empty decision columns and keeps the download itself beside it
 each filled row to its record by identity (section, supplier GSTIN, number, date, period) in
 the stored download, builds the bodies from those records (never from cell values: a
 spreadsheet rounds), checks every rule, prints a summary, asks, saves (and resets), waits, and
-writes each row's outcome to ``FILE.results.csv``. ``ims status REF`` follows a request up.
+writes each row's outcome beside it (``invoices.csv``: ``invoices.results.csv``). ``ims status
+REF`` follows a request up.
 """
 
 from __future__ import annotations
@@ -46,7 +47,7 @@ from ._common import (
     add_api_options,
     add_verbose,
     epilog,
-    interruptible_input,
+    interruptible,
     make_client,
 )
 
@@ -93,9 +94,11 @@ _ACTIONS: Final = {
     "NO ACTION": "N",
 }
 _WORDS: Final = {"A": "accept", "R": "reject", "P": "pending", "N": "reset"}
+#: A record's identity in a decisions file: section, supplier GSTIN, number, date, period.
+_Identity = tuple[str, str, str, str, str]
 
 
-def _identity(section: str, wire: dict[str, Any]) -> tuple[str, str, str, str, str]:
+def _identity(section: str, wire: dict[str, Any]) -> _Identity:
     number = wire.get("inum", wire.get("nt_num", wire.get("boenum", "")))
     day = wire.get("idt", wire.get("nt_dt", wire.get("boedt", "")))
     return (section, str(wire.get("stin", "")), str(number), str(day), str(wire.get("rtnprd", "")))
@@ -318,13 +321,19 @@ def _read_rows(path: Path) -> list[_Row]:
         if not table or missing - set(table[0]):
             raise InvalidInput(f"{path} is not a decisions file (written by --decisions)")
         return [_Row(i, dict(r)) for i, r in enumerate(table, 3)]
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames is None or missing - set(reader.fieldnames):
-            raise InvalidInput(f"{path} is not a decisions file (written by --decisions)")
-        return [
-            _Row(i, {k: _unguarded(v or "") for k, v in r.items()}) for i, r in enumerate(reader, 2)
-        ]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames is None or missing - set(reader.fieldnames):
+                raise InvalidInput(f"{path} is not a decisions file (written by --decisions)")
+            return [
+                _Row(i, {k: _unguarded(v or "") for k, v in r.items()})
+                for i, r in enumerate(reader, 2)
+            ]
+    except UnicodeDecodeError:
+        raise InvalidInput(
+            f'{path} is not UTF-8 text: save it as "CSV UTF-8" (Excel) or as a workbook (.xlsx)'
+        ) from None
 
 
 def _decide(rows: list[_Row]) -> tuple[str, list[_Row]]:
@@ -339,11 +348,44 @@ def _decide(rows: list[_Row]) -> tuple[str, list[_Row]]:
     return gstins.pop(), filled
 
 
+#: How a spreadsheet may write back a date cell read from ``DD-MM-YYYY``.
+_DATE_FORMATS: Final = ("%d-%m-%Y", "%d/%m/%Y", "%d.%m.%Y", "%Y-%m-%d")
+_NOT_FOUND: Final = (
+    "no such record in the stored download (if a spreadsheet changed its number, date or "
+    "period, keep those cells as they were written)"
+)
+
+
+def _loose_identity(identity: _Identity) -> _Identity:
+    """An identity as a spreadsheet may have rewritten it, brought back to one form.
+
+    Excel and LibreOffice read a period ``082024`` or a number ``000123`` as a number (the
+    leading zeros go), a date cell as a date (saved back as ``5/1/2024``, ``2024-01-05``...),
+    and may change case or spacing; ``ims act`` still finds the record when exactly one
+    matches this form.
+    """
+    section, supplier, number, day, period = (cell.strip() for cell in identity)
+    if number.isdigit():
+        number = number.lstrip("0") or "0"
+    for pattern in _DATE_FORMATS:
+        try:
+            day = datetime.strptime(day, pattern).date().isoformat()
+            break
+        except ValueError:
+            continue
+    if period.isdigit():
+        period = period.zfill(6)
+    return (section.lower(), supplier.upper(), number, day, period)
+
+
 def _build(rows: list[_Row], invoices: ImsInvoices) -> None:
-    index: dict[tuple[str, str, str, str, str], ImsEntry] = {}
+    index: dict[_Identity, ImsEntry] = {}
+    loose: dict[_Identity, list[ImsEntry]] = {}
     for section, record in invoices.records():
         wire = record.to_dict() if hasattr(record, "to_dict") else dict(record)
-        index[_identity(section, wire)] = record
+        identity = _identity(section, wire)
+        index[identity] = record
+        loose.setdefault(_loose_identity(identity), []).append(record)
     for row in rows:
         cells = row.cells
         key = (
@@ -355,8 +397,11 @@ def _build(rows: list[_Row], invoices: ImsInvoices) -> None:
         )
         found = index.get(key)
         if found is None:
-            row.problem = "no such record in the stored download"
-            continue
+            candidates = loose.get(_loose_identity(key), [])
+            if len(candidates) != 1:
+                row.problem = _NOT_FOUND if not candidates else "matches more than one record"
+                continue
+            found = candidates[0]
         record = found
         action = _ACTIONS.get(cells["decision"].strip().upper())
         if action is None:
@@ -419,7 +464,7 @@ def _confirm(ui: Ui, yes: bool, count: int) -> None:
     print(
         f"Send {count} decision(s) to the portal (billed)? [y/N] ", end="", file=ui.err, flush=True
     )
-    with interruptible_input():
+    with interruptible(ui.err):
         answer = ui.stdin.readline().strip().lower()
     if answer not in ("y", "yes"):
         raise CommandFailed(EXIT_USAGE, InvalidInput("not sent: not confirmed"))
@@ -474,7 +519,7 @@ def _write_results(path: Path, rows: list[_Row]) -> Path:
 
 
 async def run_ims_act(args: argparse.Namespace, ui: Ui) -> int:
-    """``ims act FILE``: check, confirm, save/reset, wait, write ``FILE.results.csv``."""
+    """``ims act FILE``: check, confirm, save/reset, wait, write ``<stem>.results.csv``."""
     path: Path = args.file
     rows = _read_rows(path)
     gstin, filled = _decide(rows)
@@ -663,13 +708,16 @@ def register(
             "Match each filled row of FILE to its record in the stored download, check every "
             "IMS rule, print a summary and ask before sending (--yes: do not ask; without a "
             "terminal and without --yes nothing is sent, exit 2). Then save (and reset), wait "
-            "for each request and write each row's outcome to FILE.results.csv. Reference ids "
+            "for each request and write each row's outcome beside FILE (invoices.csv: "
+            "invoices.results.csv; a workbook: .results.xlsx). Reference ids "
             "are printed as soon as they exist: follow one up with `ims status`."
         ),
         epilog=epilog("flynn-async ims act invoices.csv --yes"),
         formatter_class=formatter,
     )
-    act.add_argument("file", type=Path, metavar="FILE", help="the filled decisions CSV")
+    act.add_argument(
+        "file", type=Path, metavar="FILE", help="the filled decisions file, .csv or .xlsx"
+    )
     act.add_argument("--yes", action="store_true", help="send without asking")
     _waits(act)
     add_api_options(act)

@@ -16,6 +16,7 @@ import shutil
 import signal
 import stat
 import textwrap
+import threading
 import tomllib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -66,7 +67,7 @@ __all__ = [
     "epilog",
     "exit_code",
     "exit_codes_text",
-    "interruptible_input",
+    "interruptible",
     "log_levels",
     "make_client",
     "parse_list",
@@ -114,33 +115,6 @@ class TerminatedAtPrompt(KeyboardInterrupt):
 
 def _raise_terminated(signum: int, frame: object) -> None:
     raise TerminatedAtPrompt
-
-
-@contextlib.contextmanager
-def interruptible_input() -> Iterator[None]:
-    """Around a blocking read of the terminal or stdin (the OTP, a confirmation).
-
-    Such a read holds the event loop, and asyncio's own handlers run only between its steps:
-    Ctrl-C was ignored until a second press, and SIGTERM until a line came (for ever, from a
-    pipe that stays open). Here both stop the read at once: Ctrl-C raises
-    ``KeyboardInterrupt`` (exit code 130), SIGTERM :class:`TerminatedAtPrompt` (143).
-    """
-    try:
-        # the event loop hears of signals through this fd too: not now (they are handled here)
-        wakeup = signal.set_wakeup_fd(-1)
-    except ValueError:  # not the main thread: signals go to the main thread's handlers
-        yield
-        return
-    previous = {
-        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
-        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
-    }
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-        signal.set_wakeup_fd(wakeup)
 
 
 class NoGstSession(FlynnError):
@@ -483,11 +457,68 @@ class Ui:
 
     def note(self, text: str) -> None:
         """A line for the user on stderr (kept even with ``-q``: it is not progress)."""
-        print(text, file=self.err, flush=True)
+        print(self._fit(text), file=self.err, flush=True)
 
     def warn(self, text: str) -> None:
         """A warning line on stderr."""
-        print(f"flynn-async: warning: {text}", file=self.err, flush=True)
+        print(self._fit(f"flynn-async: warning: {text}"), file=self.err, flush=True)
+
+    def command(self, command: str) -> None:
+        """A shell command to copy, indented on stderr: one line, or on a terminal lines of
+        its width continued with ``\\`` (pasted, they are the same command)."""
+        width = self.terminal_width()
+        lines = [command] if width is None else wrap_command(command, width - 3)
+        print("\n".join(f"  {line}" for line in lines), file=self.err, flush=True)
+
+    def terminal_width(self) -> int | None:
+        """The width of the terminal stderr is, or ``None`` when it is none (a pipe, a log
+        file, a test): lines for a person are wrapped to it between words, lines read by
+        scripts are never broken."""
+        isatty = getattr(self.err, "isatty", None)
+        if not callable(isatty) or not isatty():
+            return None
+        try:  # stderr's own terminal, even when stdout goes to a file
+            columns = os.get_terminal_size(self.err.fileno()).columns
+        except (OSError, ValueError):
+            columns = shutil.get_terminal_size((HELP_WIDTH, 24)).columns
+        return max(40, columns)
+
+    def _fit(self, text: str) -> str:
+        width = self.terminal_width()
+        if width is None:
+            return text
+        return "\n".join(
+            textwrap.fill(line, width - 1, break_long_words=False, break_on_hyphens=False)
+            if len(line) >= width
+            else line
+            for line in text.split("\n")
+        )
+
+
+@contextlib.contextmanager
+def interruptible(prompt: TextIO) -> Iterator[None]:
+    """Around a prompt on ``prompt`` that blocks the event loop (the OTP, a confirmation, a
+    line of stdin): Ctrl-C raises ``KeyboardInterrupt`` at once (exit code 130) and SIGTERM
+    :class:`TerminatedAtPrompt` (143), after ending the prompt's line. asyncio's own handlers
+    run only between the loop's steps, which a blocking read never reaches: the first Ctrl-C
+    would wait for Enter, and SIGTERM for a line (for ever, from a pipe that stays open)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    wakeup = signal.set_wakeup_fd(-1)  # the loop is not told: the signal is handled here
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+    }
+    try:
+        yield
+    except KeyboardInterrupt:
+        print(file=prompt, flush=True)
+        raise
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(wakeup)
 
 
 def make_client(

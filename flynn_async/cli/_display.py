@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from types import TracebackType
-from typing import Final, Self, TextIO
+from typing import Any, Final, Self, TextIO
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -27,12 +27,24 @@ from rich.progress import (
 from rich.progress import Progress as RichProgress
 
 from flynn_async._tasks._types import Progress
-from flynn_async.ims._models import ImsInvoices
+from flynn_async.ims._models import ImsInvoices, ImsSection
 
 __all__ = ["SUMMARY_WIDTH", "ProgressDisplay", "format_summary", "log_handler"]
 
 #: Plain mode reports fetching at these fractions of the pages (and when done).
 _PLAIN_STEPS: Final = 10
+
+
+#: The bars' order: the IMS sections as the API lists them, then any other name as it came.
+_ORDER: Final = {section.value: n for n, section in enumerate(ImsSection)}
+
+
+class _SectionBars(RichProgress):
+    """Bars drawn in section order, whatever order the tasks were submitted in."""
+
+    def get_renderables(self) -> Iterator[Any]:
+        rows = sorted(self.tasks, key=lambda row: _ORDER.get(row.description, len(_ORDER)))
+        yield self.make_tasks_table(rows)
 
 
 def _now() -> str:
@@ -64,7 +76,7 @@ class ProgressDisplay:
         self._rows: dict[str, TaskID] = {}
         self._seen: dict[str, Progress] = {}
         if enabled and self._terminal:
-            self._bars = RichProgress(
+            self._bars = _SectionBars(
                 TextColumn("{task.description:<7}"),
                 BarColumn(),
                 MofNCompleteColumn(),

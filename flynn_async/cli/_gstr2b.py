@@ -63,27 +63,50 @@ def _no_session(gstin: str) -> NoGstSession:
 
 
 def summary_lines(result: Gstr2b) -> list[str]:
-    """A short account of a 2B: documents per section and the ITC available and rejected."""
+    """A short account of a 2B, narrow enough for an 80-column terminal: documents and
+    rejected documents per section, then the ITC available and rejected per tax (exact)."""
     lines = [f"GSTR-2B {result.period} of {result.gstin}: {result.files} file(s)"]
-    for label, docs in (("documents", result.documents), ("rejected", result.rejected)):
-        counts: dict[str, int] = {}
+    counts: dict[str, list[int]] = {}
+    for column, docs in enumerate((result.documents, result.rejected)):
         for section, _, _ in docs.documents() if docs is not None else ():
-            counts[section] = counts.get(section, 0) + 1
-        text = ", ".join(f"{s} {n}" for s, n in counts.items()) or "none"
-        lines.append(f"  {label}: {text}")
+            counts.setdefault(section, [0, 0])[column] += 1
+    lines += _table(
+        ("section", "documents", "rejected"),
+        [(section, str(kept), str(rejected)) for section, (kept, rejected) in counts.items()],
+    )
     summary = result.itc_summary
-    for label, bucket in (
-        ("ITC available", summary.available if summary else None),
-        ("ITC rejected", summary.rejected if summary else None),
-    ):
-        if bucket is None:
-            continue
-        totals = dict.fromkeys(("igst", "cgst", "sgst", "cess"), Decimal(0))
-        for group in bucket.groups.values():
-            for tax in totals:
-                totals[tax] += getattr(group.totals, tax) or 0
-        lines.append(f"  {label}: " + ", ".join(f"{k.upper()} {v:,}" for k, v in totals.items()))
+    buckets = [
+        (label, bucket)
+        for label, bucket in (
+            ("ITC available", summary.available if summary else None),
+            ("ITC rejected", summary.rejected if summary else None),
+        )
+        if bucket is not None
+    ]
+    if buckets:
+        rows = []
+        for tax in ("igst", "cgst", "sgst", "cess"):
+            sums = (
+                sum((getattr(g.totals, tax) or 0 for g in bucket.groups.values()), Decimal(0))
+                for _, bucket in buckets
+            )
+            rows.append((tax.upper(), *(f"{amount:,}" for amount in sums)))
+        lines += _table(("tax", *(label for label, _ in buckets)), rows)
     return lines
+
+
+def _table(head: tuple[str, ...], rows: list[tuple[str, ...]]) -> list[str]:
+    """A plain table: the first column to the left, the others to the right, a rule under
+    the head."""
+    widths = [max(len(cell) for cell in column) for column in zip(head, *rows, strict=True)]
+
+    def line(cells: tuple[str, ...]) -> str:
+        first, *rest = cells
+        right = (cell.rjust(width) for cell, width in zip(rest, widths[1:], strict=True))
+        parts = [first.ljust(widths[0]), *right]
+        return "  ".join(parts).rstrip()
+
+    return [line(head), line(tuple("-" * w for w in widths)), *(line(row) for row in rows)]
 
 
 async def run_gstr2b_download(args: argparse.Namespace, ui: Ui) -> int:

@@ -44,7 +44,7 @@ from ._common import (
     add_verbose,
     add_verbosity,
     epilog,
-    interruptible_input,
+    interruptible,
     make_client,
     parse_list,
 )
@@ -99,8 +99,9 @@ async def run_login(args: argparse.Namespace, ui: Ui) -> int:
     client = make_client(settings, ui, token_store=None)  # a real login, logged out after
     async with client:
         print(
-            f"logged in as {client.credentials.handle} (organisation {client.org_id}) "
-            f"at {client.base_url}; the credentials work",
+            f"logged in as {client.credentials.handle}: the credentials work\n"
+            f"  organisation  {client.org_id}\n"
+            f"  API           {client.base_url}",
             file=ui.out,
         )
     return EXIT_OK
@@ -128,13 +129,13 @@ def read_otp(ui: Ui, gstin: str) -> Secret:
     """The OTP: typed without echo on a terminal, else the first line of stdin."""
     if ui.stdin.isatty():
         try:
-            with interruptible_input():
+            with interruptible(ui.err):
                 text = getpass.getpass(f"OTP sent to the taxpayer of {gstin}: ", stream=ui.err)
         except EOFError:
             text = ""
     else:
         ui.note(f"OTP requested for {gstin}; reading it from stdin")
-        with interruptible_input():
+        with interruptible(ui.err):
             text = ui.stdin.readline()
     text = text.strip()
     if not text:
@@ -194,21 +195,26 @@ async def run_gst_status(args: argparse.Namespace, ui: Ui) -> int:
     if not gstins:
         print(f"no GST sessions are stored in {store.directory}", file=ui.out)
         return EXIT_NO_SESSION
-    live = 0
     now = datetime.now(UTC)
+    rows: list[tuple[str, str, str, str] | str] = []  # a table row, or a line of its own
     for gstin in gstins:
         session = await store.load(gstin)
         if session is None:
-            print(f"{gstin}  none (run `{_PROG} gst otp --gstin {gstin}`)", file=ui.out)
+            rows.append(f"{gstin}  none (run `{_PROG} gst otp --gstin {gstin}`)")
             continue
-        live += 1
         minutes = int((session.expires_at - now).total_seconds() // 60)
-        print(
-            f"{gstin}  user {session.username}  valid until {_local(session.expires_at)} "
-            f"({minutes // 60}h {minutes % 60:02d}m left)",
-            file=ui.out,
-        )
-    return EXIT_OK if live == len(gstins) else EXIT_NO_SESSION
+        left = f"{minutes // 60}h {minutes % 60:02d}m"
+        rows.append((gstin, session.username, _local(session.expires_at), left))
+    table = [row for row in rows if isinstance(row, tuple)]
+    head = ("GSTIN", "user", "valid until", "left")
+    widths = [max(len(cell) for cell in column) for column in zip(head, *table, strict=True)]
+    for row in [head, *rows] if table else rows:
+        if isinstance(row, str):
+            print(row, file=ui.out)
+        else:
+            line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+            print(line.rstrip(), file=ui.out)
+    return EXIT_OK if len(table) == len(gstins) else EXIT_NO_SESSION
 
 
 async def run_gst_logout(args: argparse.Namespace, ui: Ui) -> int:
@@ -602,10 +608,8 @@ def _report_tasks(
 ) -> None:
     ids = ", ".join(f"{s.value}={t}" for s, t in task_ids.items())
     ui.note(f"{_PROG}: server task ids: {ids}")
-    ui.note(
-        f"{_PROG}: the server keeps results for 7 days; finish without starting new tasks:\n"
-        f"  {_resume_hint(args, gstin, task_ids)}"
-    )
+    ui.note(f"{_PROG}: the server keeps results for 7 days; finish without starting new tasks:")
+    ui.command(_resume_hint(args, gstin, task_ids))
 
 
 # ----------------------------------------------------------------------------------------------

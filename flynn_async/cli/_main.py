@@ -35,7 +35,7 @@ from typing import Any, Final, TextIO
 
 from rich.console import Console
 
-from flynn_async import __version__
+from flynn_async import __version__, export
 from flynn_async._client import FlynnClient
 from flynn_async._core._errors import (
     ApiError,
@@ -43,6 +43,8 @@ from flynn_async._core._errors import (
     FlynnError,
     InvalidInput,
     IrpPasswordRequired,
+    NotFound,
+    OutcomeUnknown,
     RequestTimeout,
     TooManyTokens,
     TransportError,
@@ -130,6 +132,14 @@ def _write_file(path: Path, data: bytes) -> None:
 async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
     """The demo: simulator in-process, login, OTP, download of every section, summary."""
     err = ui.err
+    fmt = None
+    if args.out is not None:  # refused before anything starts, as `ims download` does
+        fmt = _cli_ims.FORMAT_SUFFIXES.get(args.out.suffix.lower())
+        if fmt is None:
+            raise InvalidInput(
+                f"--out {args.out.name!r}: the demo writes .json, .jsonl, .csv or .xlsx"
+            )
+        _cli_ims.check_output(args.out, fmt, False)
     started = time.perf_counter()
     async with FlynnSimulator(
         records=RecordSettings(seed=args.seed, per_section=args.records),
@@ -158,9 +168,9 @@ async def run_demo(args: argparse.Namespace, ui: Ui) -> int:
         f"{stats.retries} retries)",
         file=err,
     )
-    if args.out is not None:
-        _write_file(args.out, dumps(result.to_dict()))
-        print(f"wrote {args.out}", file=err)
+    if args.out is not None and fmt is not None:
+        for path in export.export(result, args.out, fmt):
+            print(f"wrote {path}", file=err)
     return EXIT_OK
 
 
@@ -203,7 +213,7 @@ def format_einvoice(details: EInvoiceDetails) -> str:
     rows = [
         ("IRN", details.irn),
         ("status", status),
-        ("acknowledgement", ack),
+        ("ack", ack),  # number and date; a longer label would push the IRN past 80 columns
         ("document", f"{doc.type} {doc.number} of {doc.date:%d/%m/%Y}"),
         ("seller", f"{inv.seller.gstin} {inv.seller.legal_name}"),
         ("buyer", f"{inv.buyer.gstin} {inv.buyer.legal_name}"),
@@ -344,7 +354,9 @@ def _add_demo(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
         epilog=epilog("flynn-async demo --out invoices.json", settings=False),
         formatter_class=_FORMATTER,
     )
-    demo.add_argument("--out", type=Path, help="write the merged result as JSON to this file")
+    demo.add_argument(
+        "--out", type=Path, help="write the result to this file: .json, .jsonl, .csv or .xlsx"
+    )
     demo.add_argument("--records", type=_positive_int, default=500, help="records per section")
     demo.add_argument("--page-size", type=_positive_int, default=100, help="records per page")
     demo.add_argument(
@@ -565,8 +577,10 @@ def describe(error: BaseException, *, verbose: bool = False) -> str:
             f"{text}: the server did not answer in time; {_NETWORK_HINT}, or allow more time "
             "with --request-timeout (FLYNN_REQUEST_TIMEOUT)"
         )
-    elif isinstance(error, TransportError):
-        text = f"{text}; {_NETWORK_HINT}"
+    elif isinstance(error, TransportError) and not isinstance(error, OutcomeUnknown):
+        text = f"{text}; {_NETWORK_HINT}"  # an unknown outcome says what to do itself
+    elif isinstance(error, NotFound) and error.page is None:  # a task or reference id
+        text = f"{text}; check the id: the server keeps results for 7 days"
     if verbose:
         details = []
         if isinstance(error, ApiError) and text != error.message_text:
@@ -611,6 +625,9 @@ async def run(argv: Sequence[str], ui: Ui) -> int:
     try:
         code: int = await args.handler(args, ui)
         return code
+    except BrokenPipeError:
+        # the reader of the output went away (`| head`): stop quietly, as other tools do
+        return EXIT_ERROR
     except (CommandFailed, FlynnError, OSError) as exc:
         _report(ui, exc)
         return exit_code(exc)
@@ -708,6 +725,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if terminated.received and terminated.code is None:
         print(f"{_PROG}: terminated (SIGTERM)", file=sys.stderr, flush=True)
         return EXIT_TERMINATED
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:  # `| head` closed it: no flush at exit may complain of it
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_ERROR
     return code
 
 

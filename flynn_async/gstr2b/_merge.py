@@ -15,7 +15,7 @@ from flynn_async._http import _api
 
 from ._models import Gstr2b, Gstr2bDocuments, Where, decode_documents, decode_header
 
-__all__ = ["file_count", "merge_files"]
+__all__ = ["check_document", "file_count", "merge_files"]
 
 
 def file_count(document: Any, route: str | None = None) -> int | None:
@@ -30,6 +30,48 @@ def file_count(document: Any, route: str | None = None) -> int | None:
             f"GSTR-2B file count must be 1 to 10000, got {value!r:.40}", route=route
         )
     return value
+
+
+def check_document(
+    document: Any,
+    *,
+    gstin: str,
+    period: str,
+    count: int | None,
+    route: str | None = None,
+    file_num: int | None = None,
+) -> None:
+    """Refuse a document (or file ``file_num``) that is not of the 2B asked for.
+
+    Its ``gstin`` and ``rtnprd`` must be the taxpayer's and the period asked for (the first
+    answer must send them; a file may leave them out); a file's ``fc``, when sent, must be
+    the first answer's ``count``.
+    """
+    if not isinstance(document, dict):
+        return  # the decoder names it
+    which = "GSTR-2B answer" if file_num is None else f"GSTR-2B file {file_num}"
+    for key, wanted in (("gstin", gstin), ("rtnprd", period)):
+        sent = document.get(key)
+        if sent is None and file_num is None:  # every 2B document has its header
+            raise ResponseError(
+                f"{which} has no {key!r}: it is not a GSTR-2B document (keys: "
+                f"{', '.join(sorted(map(str, document)))[:120]})",
+                route=route,
+            )
+        if sent is not None and sent != wanted:
+            raise ResponseError(
+                f"{which} is for {key} {sent!r:.40}, not the {key} asked for ({wanted})",
+                route=route,
+                page=file_num,
+            )
+    sent = document.get(_api.GSTR2B_FILE_COUNT_KEY)
+    if file_num is not None and sent is not None and sent != count:
+        raise ResponseError(
+            f"{which} gives a file count of {sent!r:.40}, the first answer {count}: the "
+            "files changed while they were fetched",
+            route=route,
+            page=file_num,
+        )
 
 
 def merge_files(first: Any, files: list[Any], route: str | None = None) -> Gstr2b:

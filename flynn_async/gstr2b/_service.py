@@ -149,6 +149,8 @@ def _retyped(exc: GstError, period: ReturnPeriod) -> GstError:
 
 
 def _minutes(value: Any, route: str) -> Decimal:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        value = int(value)  # GSTN sends numbers as text in places ("10")
     if type(value) is int or type(value) is Decimal:
         minutes = Decimal(value)
         if 0 <= minutes <= _MAX_QUEUE_MINUTES:
@@ -189,7 +191,7 @@ class Gstr2bApi:
         :class:`Gstr2bNotGenerated`, :class:`Gstr2bTooEarly`, or a :class:`GstError` with the
         portal's code.
         """
-        from ._merge import file_count, merge_files
+        from ._merge import check_document, file_count, merge_files
         from ._models import Gstr2b, Where, decode_gstr2b
 
         chosen = _period(period)
@@ -200,6 +202,8 @@ class Gstr2bApi:
             log.info("GSTR-2B %s of %s has no documents", chosen, current.gstin)
             return Gstr2b(gstin=current.gstin, period=chosen, files=0)
         count = file_count(first, route)
+        gstin, asked = current.gstin, str(chosen)
+        check_document(first, gstin=gstin, period=asked, count=count, route=route)
         if count is None:
             result = decode_gstr2b(first, Where(route))
         else:
@@ -207,6 +211,14 @@ class Gstr2bApi:
 
             async def fetch(number: int) -> None:
                 files[number - 1] = await self._get(current, chosen, number)
+                check_document(
+                    files[number - 1],
+                    gstin=gstin,
+                    period=asked,
+                    count=count,
+                    route=route,
+                    file_num=number,
+                )
 
             try:
                 await run_group(
@@ -371,6 +383,8 @@ class Gstr2bApi:
                 return None
             raise _retyped(exc, period) from None
         except (TransportError, ResponseError) as exc:
+            if exc.route != route:
+                raise  # the token's renewal failed before the regeneration was sent
             raise Gstr2bOutcomeUnknown(
                 f"the GSTR-2B regeneration for {current.gstin} {period} was sent but its "
                 f"answer was lost ({exc.message_text}); it may have started on the portal: "
@@ -400,6 +414,7 @@ class Gstr2bApi:
         ctx = self._ctx
         delays = poll.delays(ctx.rng)
         started = ctx.clock()
+        last = False  # the sleep just made was clipped to the time left
         while True:
             try:
                 outcome = await self._status(current, reference)
@@ -421,13 +436,14 @@ class Gstr2bApi:
             delay = next(delays)
             if poll.deadline is not None:
                 left = poll.deadline - (ctx.clock() - started)
-                if left <= 0:
+                if left <= 0 or last:
                     raise TaskTimeout(
                         f"GSTR-2B regeneration {reference} still in progress after "
                         f"{poll.deadline:g}s; re-attach with regeneration_status",
                         route=_api.GSTR2B_STATUS_ROUTE,
                         task_id=reference,
                     )
+                last = delay >= left
                 delay = min(delay, left)
             await ctx.sleep(delay)
 

@@ -201,17 +201,23 @@ class ImsActionResult:
 
     @property
     def ok(self) -> bool:
-        """Everything sent was applied and nothing was left unsent."""
+        """Everything sent was applied and nothing was left unsent.
+
+        A request the portal counts errors for (``err_cnt``) is not, even without a report.
+        """
         return not self.unsent and all(
-            r.status == _api.IMS_STATUS_PROCESSED and not r.errors for r in self.requests
+            r.status == _api.IMS_STATUS_PROCESSED and not r.errors and not r.failed
+            for r in self.requests
         )
 
 
 def _as_count(value: Any, name: str, route: str, ref: str) -> int:
     if value is None or value == "":
         return 0
-    if isinstance(value, bool):
-        raise ResponseError(f"request status {name} is not a count: {value!r}", route=route)
+    if isinstance(value, bool) or (isinstance(value, int) and value < 0):
+        raise ResponseError(
+            f"request status {name} is not a count: {value!r} (reference {ref})", route=route
+        )
     if isinstance(value, int):
         return value
     if isinstance(value, str) and value.isascii() and value.isdigit():
@@ -236,7 +242,26 @@ def parse_request_status(
     route: str,
     decisions: Sequence[ImsDecision] = (),
 ) -> ImsRequestStatus:
-    """Structure a request status payload; match its errors to ``decisions``."""
+    """Structure a request status payload; match its errors to ``decisions``.
+
+    A broken payload is a ``ResponseError`` whose ``task_id`` is ``reference_id`` (the save's
+    reference id or the reset's task id: the only handle on the outcome).
+    """
+    try:
+        return _request_status(data, reference_id, kind=kind, route=route, decisions=decisions)
+    except ResponseError as exc:
+        exc.task_id = exc.task_id or reference_id
+        raise
+
+
+def _request_status(
+    data: Any,
+    reference_id: str,
+    *,
+    kind: str,
+    route: str,
+    decisions: Sequence[ImsDecision],
+) -> ImsRequestStatus:
     if not isinstance(data, Mapping):
         raise ResponseError(f"request status for {reference_id} is not an object", route=route)
     status = data.get(_api.IMS_STATUS_CODE)
@@ -291,8 +316,10 @@ def parse_request_status(
         reference_id=reference_id,
         kind=kind,
         status=status,
-        processed=_as_count(data.get(_api.IMS_STATUS_PROCESSED_COUNT), "proc_cnt", route, ""),
-        failed=_as_count(data.get(_api.IMS_STATUS_ERROR_COUNT), "err_cnt", route, ""),
+        processed=_as_count(
+            data.get(_api.IMS_STATUS_PROCESSED_COUNT), "proc_cnt", route, reference_id
+        ),
+        failed=_as_count(data.get(_api.IMS_STATUS_ERROR_COUNT), "err_cnt", route, reference_id),
         error_code=_text(data.get(_api.IMS_STATUS_ERROR_CODE)),
         error_message=_text(data.get(_api.IMS_STATUS_ERROR_MESSAGE)),
         errors=tuple(errors),
@@ -551,12 +578,16 @@ class ImsActions:
         except GstSessionExpired:
             await self._gst.forget(current.gstin)
             raise
-        except TransportError as exc:
+        except (TransportError, ResponseError) as exc:
+            if exc.route != template:
+                raise  # the token's renewal failed before the request was sent
+            # A lost connection, a timeout, or an answer that is no answer (a 2xx that is not
+            # the API's JSON, a gateway's 5xx page): the portal may have applied it.
             raise ImsOutcomeUnknown(
                 f"the IMS {kind} of part {index + 1} of {count} ({len(part.decisions)} "
-                f"records) for {current.gstin} was sent but no answer came ({exc}): its outcome "
-                "is unknown. Do not resend it: count or download again to see what the portal "
-                "holds",
+                f"records) for {current.gstin} was sent but no usable answer came ({exc}): its "
+                "outcome is unknown. Do not resend it: count or download again to see what the "
+                "portal holds",
                 gstin=current.gstin,
                 kind=kind,
                 decisions=part.decisions,
@@ -630,6 +661,7 @@ class ImsActions:
         policy = ctx.poll
         started = ctx.clock()
         delays = policy.delays(ctx.rng)
+        last = False  # the sleep just made was clipped to the time left
         if fresh:
             await ctx.sleep(next(delays))
         while True:
@@ -648,7 +680,7 @@ class ImsActions:
             delay = next(delays)
             if policy.deadline is not None:
                 left = policy.deadline - (ctx.clock() - started)
-                if left <= 0:
+                if left <= 0 or last:
                     error = TaskTimeout(
                         f"the IMS {kind} {ref} was still in progress after "
                         f"{policy.deadline:g}s; follow it up later by its id",
@@ -657,6 +689,7 @@ class ImsActions:
                     )
                     error.reference_id = ref  # type: ignore[attr-defined]
                     raise error
+                last = delay >= left
                 delay = min(delay, left)
             await ctx.sleep(delay)
 

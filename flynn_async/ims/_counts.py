@@ -127,6 +127,9 @@ def parse_counts(gstin: str, data: Any, *, route: str = _api.IMS_COUNTS_ROUTE) -
     """Structure the counts answer's ``data``; a broken answer is a ``ResponseError``."""
     if not isinstance(data, Mapping):
         raise ResponseError("the counts answer is not an object", route=route)
+    sent = data.get(_api.IMS_COUNT_GSTIN)  # the portal's web version names the taxpayer
+    if sent is not None and sent != gstin:
+        raise ResponseError(f"the counts are for {sent!r:.40}, not {gstin}", route=route)
     groups: dict[str, dict[str, SectionCounts]] = {}
     totals: dict[str, int | None] = {}
     extra: dict[str, Any] = {}

@@ -14,6 +14,7 @@ import inspect
 import logging
 import os
 from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from flynn_async._core import _validate
@@ -21,6 +22,8 @@ from flynn_async._core._errors import (
     GstSessionExpired,
     InvalidInput,
     NotFound,
+    OutcomeUnknown,
+    RequestTimeout,
     ResponseError,
     TaskFailed,
     first_error,
@@ -34,8 +37,8 @@ from flynn_async.gst._session import GstSession
 from flynn_async.gst._taxpayer_locks import TaxpayerLocks
 
 from ._decoding import (
+    PageReader,
     combine_sections,
-    decode_page_fast,
     hold_invoices,
     merge_invoices,
     structure_invoices,
@@ -68,9 +71,10 @@ class ImsCodec:
         """Structure one page's ``data``."""
         return structure_invoices(data, route=route, task_id=task_id, page=page)
 
-    def decode_body(self, body: bytes) -> ImsInvoices | None:
-        """A whole page body in one typed call, or ``None`` if it needs :meth:`decode`."""
-        return decode_page_fast(body)
+    def body_reader(self) -> PageReader:
+        """A reader of one task's whole page bodies in one typed call each (``None`` for a
+        page that needs :meth:`decode`)."""
+        return PageReader()
 
     def merge(self, pages: Sequence[ImsInvoices]) -> ImsInvoices:
         """Concatenate the pages in order."""
@@ -86,6 +90,56 @@ class ImsCodec:
 
 
 _CODEC: Final = ImsCodec()
+
+
+class _StatusCodec(ImsCodec):
+    """The pages of a download with a ``status`` filter: every record that carries an action
+    carries that one; one that does not is the server breaking the filter (``ResponseError``
+    naming the route, task and page), never handed on as if it matched."""
+
+    def __init__(self, status: ImsStatus) -> None:
+        self._status = status
+
+    def _stray(self, page: ImsInvoices) -> tuple[str, Any] | None:
+        for section, record in page.records():
+            action = record.get("action") if isinstance(record, Mapping) else record.action
+            if action is not None and action != self._status:
+                return section, action
+        return None
+
+    def decode(self, data: Any, *, route: str, task_id: str, page: int) -> ImsInvoices:
+        decoded = super().decode(data, route=route, task_id=task_id, page=page)
+        stray = self._stray(decoded)
+        if stray is not None:
+            section, action = stray
+            raise ResponseError(
+                f"a {section} record on the page has action {str(action)!r:.20}, but the download "
+                f"asked for status {self._status.value!r} only",
+                route=route,
+                task_id=task_id,
+                page=page,
+            )
+        return decoded
+
+    def body_reader(self) -> PageReader:
+        return _CheckedReader(self)
+
+
+class _CheckedReader(PageReader):
+    """A task's page reader that leaves a page with a record off the status filter to
+    :meth:`_StatusCodec.decode`, which names the route, task and page."""
+
+    __slots__ = ("_codec",)
+
+    def __init__(self, codec: _StatusCodec) -> None:
+        super().__init__()
+        self._codec = codec
+
+    def __call__(self, body: bytes) -> ImsInvoices | None:
+        decoded = super().__call__(body)
+        if decoded is not None and self._codec._stray(decoded) is not None:
+            return None
+        return decoded
 
 
 class ImsApi:
@@ -225,6 +279,7 @@ class ImsApi:
             raise InvalidInput("session must be a GstSession (from verify_otp)")
         _validate.gstin(session.gstin, name="session.gstin")
         _check_callback(on_submitted)
+        _check_checkpoint_dir(checkpoint_dir)
         current = self._gst.current(session)
         params = {"section": chosen.value}
         if wanted is not None:
@@ -234,7 +289,12 @@ class ImsApi:
             lambda task_id, cancelled: note_task_ids(cancelled, {chosen.value: task_id}),
         )
         task = self._attach(
-            task_id, on_progress, chosen.key, checkpoint_dir=checkpoint_dir, fresh=True
+            task_id,
+            on_progress,
+            chosen.key,
+            checkpoint_dir=checkpoint_dir,
+            fresh=True,
+            codec=_CODEC if wanted is None else _StatusCodec(wanted),
         )
         try:
             task._report("submitted")
@@ -260,9 +320,15 @@ class ImsApi:
         except GstSessionExpired:
             await self._gst.forget(current.gstin)  # the stored session is no use any more
             raise
+        except (OutcomeUnknown, RequestTimeout, ResponseError) as exc:
+            if exc.route != template:
+                raise  # the token's renewal failed before the submit was sent
+            # No usable answer (a lost connection, a timeout, a 2xx that is not the API's JSON,
+            # a gateway's 5xx page): the server may have started, and billed, a task.
+            raise _unknown_submit(section, exc.message_text, template) from exc
         task_id = data.get(_api.TASK_ID_KEY) if isinstance(data, dict) else None
         if not isinstance(task_id, str) or not task_id:
-            raise ResponseError(f"submit answer has no {_api.TASK_ID_KEY!r}", route=template)
+            raise _unknown_submit(section, f"the answer has no {_api.TASK_ID_KEY!r}", template)
         _check_task_id(task_id, template)
         handed: object = None
         if on_submitted is not None:
@@ -303,12 +369,13 @@ class ImsApi:
         *,
         checkpoint_dir: str | os.PathLike[str] | None,
         fresh: bool = False,
+        codec: ImsCodec = _CODEC,
     ) -> Task[ImsInvoices, ImsEntry]:
         task_id = _validate.task_id(task_id)
         return Task(
             self._ctx,
             task_id,
-            _CODEC,
+            codec,
             on_progress=on_progress,
             label=label,
             checkpoint=None if checkpoint_dir is None else Checkpoint(checkpoint_dir, task_id),
@@ -452,6 +519,7 @@ class ImsApi:
         wanted = None if status is None else ImsStatus.parse(status)
         _check_session(session)
         _check_callback(on_submitted)
+        _check_checkpoint_dir(checkpoint_dir)
         resumed = _check_resume(resume, chosen)
         for name, flag in (("skip_empty", skip_empty), ("replace_lost", replace_lost)):
             if not isinstance(flag, bool):
@@ -541,7 +609,17 @@ class _SectionsDownload:
             return ()
         session = await self._gst_session()
         counts = await self._ims.counts(session)
-        skipped = tuple(s for s in to_submit if not counts.section(s).with_status(self._status))
+        # Only a section the counts show, in a group whose total its sections add up to, is
+        # known to be empty: one left out (or a group that does not add up) is downloaded.
+        shown = {
+            key: section
+            for group, sections in counts.groups.items()
+            if counts.group_totals.get(group) in (None, sum(c.total for c in sections.values()))
+            for key, section in sections.items()
+        }
+        skipped = tuple(
+            s for s in to_submit if s.key in shown and not shown[s.key].with_status(self._status)
+        )
         for section in skipped:
             log.info("IMS %s: no records counted for %s, no task", section.value, session.gstin)
             self._results[section] = ImsInvoices(present=frozenset({section.key}))
@@ -621,9 +699,34 @@ def _check_resume(
     return checked
 
 
+def _check_checkpoint_dir(directory: object) -> None:
+    """``checkpoint_dir``: ``None``, or a path that is, or can become, a directory (checked
+    before the submit, which is billed: a file in the way would fail at the first page)."""
+    if directory is None:
+        return
+    if not isinstance(directory, str | os.PathLike):
+        raise InvalidInput(f"checkpoint_dir must be a path, not {type(directory).__name__}")
+    path = Path(os.fspath(directory))
+    for place in (path, *path.parents):
+        if place.exists():
+            if not place.is_dir():
+                raise InvalidInput(f"checkpoint_dir {str(path)!r}: {str(place)!r} is a file")
+            return
+
+
 def _check_callback(callback: object) -> None:
     if callback is not None and not callable(callback):
         raise InvalidInput("on_submitted must be callable (given the section and the task id)")
+
+
+def _unknown_submit(section: ImsSection, why: str, route: str) -> OutcomeUnknown:
+    """The error of a submit sent once whose answer gave no task id."""
+    return OutcomeUnknown(
+        f"the IMS {section.value} submit was sent but no usable answer came ({why}): a task "
+        "may have started, and been billed, with an id that is lost; it was not sent again. "
+        "Check the server's state (or wait for its results to age out) before submitting again",
+        route=route,
+    )
 
 
 def _check_task_id(task_id: str, route: str) -> None:

@@ -348,7 +348,11 @@ class ImsState:
 def _sent_action(kind: str, key: str, sent: Mapping[str, Any]) -> str | None:
     """The action a sent record asks for, or ``None`` if it fails the schema."""
     allowed = _IMPORT_FIELDS if key in _IMPORTS else _SAVE_FIELDS
-    if set(sent) - allowed or not isinstance(sent.get("prev_status"), str):
+    if set(sent) - allowed or sent.get("prev_status") not in _api.IMS_STATUSES:
+        return None
+    if key not in _IMPORTS and not isinstance(sent.get("stin"), str):
+        return None  # a domestic record names its supplier
+    if sent.get("itcRedReq") not in (None, "Y", "N"):
         return None
     action = sent.get("action")
     if kind == "reset":
@@ -357,10 +361,12 @@ def _sent_action(kind: str, key: str, sent: Mapping[str, Any]) -> str | None:
         action = _api.IMS_RESET_ACTION
     elif action not in _api.IMS_SAVE_ACTIONS:
         return None
-    for name in _api.IMS_BODY_AMOUNTS:
+    for name in (*_api.IMS_BODY_AMOUNTS, *_DECL):
         value = sent.get(name)
-        if value is not None and (not isinstance(value, Decimal | int) or value < 0):
-            return None
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, Decimal | int) or value < 0:
+            return None  # a number, never negative (a boolean is no number)
     remarks = sent.get("remarks")
     if remarks is not None and (not isinstance(remarks, str) or len(remarks) > 250):
         return None

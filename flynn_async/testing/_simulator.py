@@ -765,8 +765,7 @@ class FlynnSimulator:
         username = request.headers.get(names["username"], "")
         if not username.strip():
             raise _bad_request(names["username"])
-        gsp_code = request.headers.get(names["gsp_code"])
-        if gsp_code is not None and gsp_code != _api.GSP_CODE:
+        if request.headers.get(names["gsp_code"]) != _api.GSP_CODE:  # one of the common headers
             raise _bad_request(names["gsp_code"])
         return gstin, username
 
@@ -830,6 +829,8 @@ class FlynnSimulator:
 
     async def _token_refresh(self, request: web.Request) -> dict[str, Any]:
         old, record = self._bearer(request)
+        if await request.read():  # PUT with the Bearer token and no body
+            raise _bad_request("body")
         del self._tokens[old]
         return self._issue(record.login_at, record.duration)
 

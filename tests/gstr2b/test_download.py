@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from flynn_async import (
+    Credentials,
     FlynnClient,
     GstError,
     Gstr2bNotGenerated,
@@ -17,8 +20,11 @@ from flynn_async import (
     GstSession,
     InvalidInput,
     PollPolicy,
+    ResponseError,
     ReturnPeriod,
+    Secret,
 )
+from flynn_async._http import _api
 from flynn_async.gstr2b import Gstr2b, Gstr2bSupplier, decode_gstr2b
 from flynn_async.testing import FaultSettings, FlynnSimulator, RecordSettings, ShapeSettings
 from tests.conftest import ClientFactory, FakeClock, GstOpener
@@ -284,3 +290,146 @@ async def test_the_api_version_is_a_setting(
     assert client.gstr2b_api_version == "v3.0"
     with pytest.raises(InvalidInput):
         FlynnClient(sim.credentials, gstr2b_api_version="")
+
+
+# ------------------------------------------------------------------------------------------
+# Answers for another taxpayer, another period, or a file count that changes
+# ------------------------------------------------------------------------------------------
+
+GSTIN = "24AAAPI3182M002"
+
+
+def document(number: int | None, **changes: Any) -> dict[str, Any]:
+    """A small 2B document (file ``number``, or the first answer) of GSTIN for PERIOD."""
+    invoice = {"inum": f"F{number or 1}", "typ": "R", "dt": "01-10-2025", "val": 118}
+    supplier = {"ctin": "27AAACB1234C1Z5", "trdnm": "X", "supprd": PERIOD, "inv": [invoice]}
+    doc: dict[str, Any] = {"gstin": GSTIN, "rtnprd": PERIOD, "version": "4.0"}
+    doc["gendt"] = "14-11-2025"
+    doc.update({"itcsumm": {}, "cpsumm": {}, "docdata": {"b2b": [supplier]}})
+    doc.update(changes)
+    return {k: v for k, v in doc.items() if v is not None}
+
+
+async def scripted_2b(
+    answer: Any, clock: FakeClock
+) -> tuple[web.AppRunner, FlynnClient, list[int | None]]:
+    """A login service and the 2B route answering ``answer(file_num)``; the files asked."""
+    asked: list[int | None] = []
+
+    async def login(_: web.Request) -> web.Response:
+        org = {"organisation": {"id": "org-1"}, "userAccessInfo": {"primary": True}}
+        data = {"token": "t", "expiry": 4_000_000_000_000, "associatedOrgs": [org]}
+        return web.json_response({"data": data})
+
+    async def get(request: web.Request) -> web.Response:
+        number = request.query.get("file_num")
+        asked.append(None if number is None else int(number))
+        document = answer(asked[-1])
+        queued = "requestid" in document  # a queued answer comes instead of the document
+        data = document if queued else {"chksum": "x", "data": document}
+        return web.json_response({"status": "1", "data": data})
+
+    app = web.Application()
+    app.router.add_post("/login/authtokens", login)
+    app.router.add_post("/login/logout", login)
+    route = _api.GSTR2B_ROUTE.format(
+        flynn=_api.GSTR2B_FLYNN_VERSION, v2b=_api.DEFAULT_GSTR2B_API_VERSION
+    )
+    app.router.add_get(route, get)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    base = f"http://{host}:{port}"
+    client = FlynnClient(
+        Credentials("me@example.com", "pw"),
+        base_url=base,
+        login_url=base + "/login",
+        sleep=clock.sleep,
+        clock=clock,
+    )
+    await client.start()
+    return runner, client, asked
+
+
+OFF_ANSWERS = {
+    "another period": (lambda n: document(n, rtnprd="092025"), "rtnprd", None),
+    "another taxpayer": (lambda n: document(n, gstin="27AAAAA0000A1Z5"), "gstin", None),
+    "file 2 of another period": (
+        lambda n: document(n, fc=3, rtnprd="092025" if n == 2 else PERIOD),
+        "rtnprd",
+        2,
+    ),
+    "file 2 of another taxpayer": (
+        lambda n: document(n, fc=3, gstin="27AAAAA0000A1Z5" if n == 2 else GSTIN),
+        "gstin",
+        2,
+    ),
+    "a file count that changes": (lambda n: document(n, fc=4 if n == 3 else 3), "file count", 3),
+}
+
+
+@pytest.mark.parametrize(("answer", "named", "file"), OFF_ANSWERS.values(), ids=OFF_ANSWERS)
+async def test_an_answer_that_is_not_the_2b_asked_for_is_a_response_error(
+    clock: FakeClock, answer: Any, named: str, file: int | None
+) -> None:
+    # Never merged silently: a document (or one file of several) of another period or
+    # another taxpayer, or a file whose count differs from the first answer's.
+    runner, client, _ = await scripted_2b(answer, clock)
+    session = GstSession(GSTIN, "u", Secret("s"), datetime.now(UTC))
+    try:
+        with pytest.raises(ResponseError, match=named) as caught:
+            await client.gstr2b.download(session, period=PERIOD)
+        assert caught.value.route == _api.GSTR2B_ROUTE
+        assert caught.value.page == file
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+
+
+async def test_files_that_agree_are_merged(clock: FakeClock) -> None:
+    runner, client, asked = await scripted_2b(lambda n: document(n, fc=3), clock)
+    session = GstSession(GSTIN, "u", Secret("s"), datetime.now(UTC))
+    try:
+        result = await client.gstr2b.download(session, period=PERIOD)
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+    assert sorted(asked, key=lambda n: n or 0) == [None, 1, 2, 3]
+    assert result.files == 3
+    assert result.documents is not None
+    numbers = [i.number for s in result.documents.sections["b2b"] for i in s.invoices]
+    assert numbers == ["F1", "F2", "F3"]
+
+
+@pytest.mark.parametrize("minutes", ["2", 2])
+async def test_a_queue_time_sent_as_digits_is_waited_out(clock: FakeClock, minutes: Any) -> None:
+    # GSTN sends counts as text ("10") elsewhere; a wait in minutes as digits is read the same
+    answers = iter([{"requestid": "RQ-1", "retryTimeInMinutes": minutes}, document(None)])
+    runner, client, asked = await scripted_2b(lambda n: next(answers), clock)
+    session = GstSession(GSTIN, "u", Secret("s"), datetime.now(UTC))
+    try:
+        result = await client.gstr2b.download(session, period=PERIOD)
+    finally:
+        await client.aclose()
+        await runner.cleanup()
+    assert result.gstin == GSTIN
+    assert asked == [None, None]
+    assert 120.0 in clock.sleeps
+
+
+@pytest.mark.parametrize("missing", ["gstin", "rtnprd"])
+async def test_a_document_without_its_taxpayer_or_period_is_a_response_error(
+    clock: FakeClock, missing: str
+) -> None:
+    # A "document" without the header every 2B has (a status object, an empty object) is not
+    # an empty 2B
+    runner, client, _ = await scripted_2b(lambda n: document(n, **{missing: None}), clock)
+    session = GstSession(GSTIN, "u", Secret("s"), datetime.now(UTC))
+    try:
+        with pytest.raises(ResponseError, match=missing):
+            await client.gstr2b.download(session, period=PERIOD)
+    finally:
+        await client.aclose()
+        await runner.cleanup()

@@ -183,3 +183,35 @@ def test_export_refuses_what_it_cannot_write(tmp_path: Path) -> None:
         "gstin": "24AAAPI3182M002",
         "rtnprd": "102025",
     }
+
+
+@pytest.mark.sim(records=RecordSettings(per_section=300))
+async def test_the_summary_fits_80_columns_with_every_total_whole(
+    downloaded: tuple[FlynnSimulator, Path],
+) -> None:
+    from flynn_async.cli._gstr2b import summary_lines
+
+    sim, tmp = downloaded
+    ui = sim_ui(sim, tmp)
+    await run(ui, "gstr2b", "download", "--period", PERIOD, "--out", str(tmp / "2b.json"))
+    result = await typed(sim, tmp)
+    lines = summary_lines(result)
+    assert written(ui.out).splitlines()[1:] == lines[1:]  # (the typed one is one file)
+    assert [] == [line for line in lines if len(line) > 80]
+    summary = result.itc_summary
+    assert summary is not None
+    for bucket in (summary.available, summary.rejected):
+        assert bucket is not None
+    for tax in ("igst", "cgst", "sgst", "cess"):
+        available, rejected = (
+            sum((getattr(g.totals, tax) or 0 for g in bucket.groups.values()), Decimal(0))
+            for bucket in (summary.available, summary.rejected)
+            if bucket is not None
+        )
+        [row] = [line for line in lines if line.split()[:1] == [tax.upper()]]
+        assert row.split() == [tax.upper(), f"{available:,}", f"{rejected:,}"]
+    assert result.documents is not None
+    for section in {section for section, _, _ in result.documents.documents()}:
+        count = sum(1 for s, _, _ in result.documents.documents() if s == section)
+        [row] = [line for line in lines if line.split()[:1] == [section]]
+        assert row.split()[1] == str(count)

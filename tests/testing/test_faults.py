@@ -109,6 +109,7 @@ def gst_headers(sim: FlynnSimulator, token: str, session_id: str | None = None) 
     headers = api_headers(sim, token)
     headers[GSTN["gstin"]] = sim.gstin
     headers[GSTN["username"]] = sim.gst_username
+    headers[GSTN["gsp_code"]] = _api.GSP_CODE
     if session_id is not None:
         headers[GSTN["session_id"]] = session_id
     return headers

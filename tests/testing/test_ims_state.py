@@ -179,6 +179,37 @@ async def test_the_portals_codes_record_by_record(
     }
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"val": True},  # an amount must be a number, and a boolean is none
+        {"prev_status": "X"},  # prev_status is A, R, P or N
+        {"itcRedReq": "yes"},  # Y or N
+        {"declIgst": Decimal("-1")},  # a declared amount is a number, never negative
+        {"declCgst": "5"},
+        {"stin": None},  # a domestic record names its supplier
+    ],
+    ids=["amount bool", "prev_status", "itcRedReq", "decl negative", "decl text", "no stin"],
+)
+async def test_a_record_off_the_save_schema_is_refused_as_such(
+    http: aiohttp.ClientSession,
+    sim: FlynnSimulator,
+    headers: dict[str, str],
+    clock: Clock,
+    change: dict[str, Any],
+) -> None:
+    record = sim.expected_records(sim.gstin, "b2b")[0]
+    out = sent(record, "R" if record["action"] != "R" else "A")
+    out.update(change)
+    out = {k: v for k, v in out.items() if v is not None}
+    _, answer = await save(http, sim, headers, body(sim, {"b2b": [out]}))
+    ref = answer["data"][_api.IMS_REFERENCE_KEY]
+    clock.now += 60
+    _, answer = await status(http, sim, headers, ref)
+    (entry,) = answer["data"]["error_report"]["b2b"]
+    assert entry["error_cd"] == _api.IMS_CODE_SCHEMA
+
+
 async def test_a_specified_accept_without_declaration_is_refused(
     http: aiohttp.ClientSession, sim: FlynnSimulator, headers: dict[str, str], clock: Clock
 ) -> None:

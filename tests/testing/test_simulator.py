@@ -347,6 +347,40 @@ async def test_refresh_rotates_the_token(
     assert (status, error_of(body)["message"]) == (403, _api.ERR_INVALID_TOKEN)
 
 
+async def test_refresh_takes_no_body(http: aiohttp.ClientSession, sim: FlynnSimulator) -> None:
+    # The facts: PUT with the Bearer token, no body. A body is refused; the token stays good.
+    old = await login(http, sim)
+    status, body = await call(
+        http,
+        "PUT",
+        sim.login_url + _api.LOGIN_ROUTE,
+        headers={"Authorization": f"Bearer {old}"},
+        json={"token": old},
+    )
+    assert (status, error_of(body)["message"]) == (400, _api.ERR_INVALID_BODY)
+    assert error_of(body)["args"] == {_api.ERR_ARG_ERROR_LOCATION: ["body"]}
+    url = task_url(sim, _api.TASK_STATUS_ROUTE, "no-such-task")
+    status, body = await call(http, "GET", url, headers=api_headers(sim, old))
+    assert status == 404  # still the live token
+
+
+async def test_the_gsp_code_header_is_required_on_gstn_routes(
+    http: aiohttp.ClientSession, sim: FlynnSimulator
+) -> None:
+    token = await login(http, sim)
+    headers = gst_headers(sim, token)
+    del headers[GSTN["gsp_code"]]
+    status, body = await call(
+        http,
+        "POST",
+        gst_url(sim, _api.GST_ACTION_OTP_REQUEST),
+        headers=headers,
+        json={"gstin": sim.gstin, "username": sim.gst_username},
+    )
+    assert (status, error_of(body)["message"]) == (400, _api.ERR_INVALID_BODY)
+    assert error_of(body)["args"] == {_api.ERR_ARG_ERROR_LOCATION: [GSTN["gsp_code"]]}
+
+
 async def test_refresh_allowed_until_the_hard_expiry(
     http: aiohttp.ClientSession, sim: FlynnSimulator, clock: Clock
 ) -> None:
