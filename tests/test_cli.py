@@ -24,7 +24,7 @@ import stat
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any, TextIO
@@ -57,6 +57,7 @@ from flynn_async import (
 )
 from flynn_async._core import _errors as _cli_errors
 from flynn_async._http import _api
+from flynn_async.cli import _act as _cli_act
 from flynn_async.cli import _common as _cli_common
 from flynn_async.cli import _ims as _cli_ims
 from flynn_async.cli import _main as _cli
@@ -1221,6 +1222,174 @@ def test_errors_are_a_sentence_with_what_to_do_and_the_route_with_v(
     verbose = _cli.describe(error, verbose=True)
     assert says in verbose
     assert "route /r" in verbose
+
+
+# ----------------------------------------------------------------------------------------------
+# Ctrl-C or SIGTERM while the output is written
+# ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("decisions", [False, True])
+async def test_ctrl_c_while_the_file_is_written_prints_a_resume_command_that_works(
+    make_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, decisions: bool
+) -> None:
+    sim = await make_sim(tasks=TaskSettings(processing_polls=0))
+    await stored_session(sim, tmp_path)
+    out = tmp_path / "x.csv"
+    module: Any = _cli_act if decisions else export
+    name = "write_decisions" if decisions else "export"
+    real = getattr(module, name)
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        assert task is not None
+        task.cancel()  # what Ctrl-C (asyncio.run) and SIGTERM do, as the write starts
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, interrupted)
+    args = ["ims", "download", "--section", "B2B,ECOM", "--out", str(out), *FAST]
+    args += ["--decisions"] if decisions else []
+    ui = sim_ui(sim, tmp_path)
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.create_task(_cli.run(args, ui))
+    monkeypatch.setattr(module, name, real)
+    err = written(ui.err)
+    started = set(sim.tasks)
+    assert len(started) == 2
+    hints = [line.strip() for line in err.splitlines() if "--resume" in line]
+    assert hints, err  # the task ids and the command that finishes the job
+    command = hints[0]
+    for task_id in started:
+        assert task_id in command
+    assert decisions == out.exists()  # a long export stops; a decisions file is written whole
+    again = sim_ui(sim, tmp_path)
+    assert EXIT_OK == await _cli.run([*shlex.split(command)[1:], *FAST], again), written(again.err)
+    assert started == set(sim.tasks)  # nothing paid for twice
+    assert decisions == (tmp_path / "x.csv.download.json").is_file()
+    assert "section" in out.read_text().splitlines()[0]
+
+
+class _Killed(BaseException):
+    """The process dies here (SIGKILL): nothing after it runs, nothing is printed."""
+
+
+async def test_a_killed_download_with_a_checkpoint_dir_is_finished_by_running_it_again(
+    make_sim: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sim = await make_sim(tasks=TaskSettings(processing_polls=0))
+    await stored_session(sim, tmp_path)
+    out = tmp_path / "x.csv"
+    args = ["ims", "download", "--section", "B2B,ECOM", "--out", str(out), *FAST]
+    args += ["--checkpoint-dir", str(tmp_path / "pages")]
+    real = export.export
+
+    def killed(*_: Any, **__: Any) -> Any:
+        raise _Killed  # every task started and every page fetched: killed as it writes
+
+    monkeypatch.setattr(export, "export", killed)
+    with pytest.raises(_Killed):
+        await _cli.run(args, sim_ui(sim, tmp_path))
+    monkeypatch.setattr(export, "export", real)
+    started = set(sim.tasks)
+    assert 2 == len(started)
+    sim.reset_counters()
+
+    again = sim_ui(sim, tmp_path)
+    assert EXIT_OK == await _cli.run(args, again), written(again.err)  # the same command
+    assert started == set(sim.tasks)  # re-attached: nothing paid for twice
+    assert 0 == sim.calls["task_page"]  # every page read back from the checkpoint
+    assert "re-attaching to the tasks recorded in" in written(again.err)
+    expected = sim.expected_records(sim.gstin, "B2B") + sim.expected_records(sim.gstin, "ECOM")
+    with out.open(newline="") as handle:
+        assert [r["inum"] for r in expected] == [row["number"] for row in csv.DictReader(handle)]
+    # once the file is written the record is gone: the next download starts new tasks
+    assert [] == list((tmp_path / "pages").glob("ims-download-*.json"))
+    assert EXIT_OK == await _cli.run(args, sim_ui(sim, tmp_path))
+    assert 4 == len(sim.tasks)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_after_the_command_finished_keeps_its_exit_code(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], sig: signal.Signals
+) -> None:
+    async def finished_then_signalled(argv: Any, ui: Any) -> int:
+        signal.raise_signal(sig)  # handled at once: the task is asked to cancel...
+        return EXIT_TASK_FAILED  # ...but the command has already done all it does
+
+    monkeypatch.setattr(_cli, "run", finished_then_signalled)
+    assert EXIT_TASK_FAILED == _cli.main(["login"])
+    assert "" == capsys.readouterr().err  # not "interrupted": the work was not cut short
+
+
+async def test_every_task_of_a_download_is_in_its_record_however_the_submits_interleave(
+    tmp_path: Path,
+) -> None:
+    sections = list(ImsSection)
+    for attempt in range(5):
+        record = _cli_ims._TaskRecord(tmp_path / str(attempt), "24AAAPI3182M002", None)
+        ids = {s: f"00000000-0000-4000-8000-{i:012d}" for i, s in enumerate(sections)}
+        # the submits of the sections answer together: each records its task at once
+        await asyncio.gather(*(_record(record, s, t) for s, t in ids.items()))
+        again = _cli_ims._TaskRecord(tmp_path / str(attempt), "24AAAPI3182M002", None)
+        assert ids == again.load()
+
+
+async def _record(record: Any, section: ImsSection, task_id: str) -> None:
+    handed = record.record(section, task_id)
+    if asyncio.iscoroutine(handed):
+        await handed
+
+
+def test_a_task_recorded_long_ago_is_not_re_attached(tmp_path: Path) -> None:
+    record = _cli_ims._TaskRecord(tmp_path, "24AAAPI3182M002", None)
+    record.record(ImsSection.B2B, "00000000-0000-4000-8000-000000000001")
+    record.record(ImsSection.ECOM, "00000000-0000-4000-8000-000000000002")
+    document = json.loads(record.path.read_bytes())
+    earlier = datetime.now().astimezone() - timedelta(hours=_cli_ims.RECORD_HOURS, minutes=1)
+    document["tasks"]["ECOM"]["submitted_at"] = earlier.isoformat()  # last night's run
+    record.path.write_text(json.dumps(document))
+    again = _cli_ims._TaskRecord(tmp_path, "24AAAPI3182M002", None)
+    assert {ImsSection.B2B: "00000000-0000-4000-8000-000000000001"} == again.load()
+
+
+class _SignalledStdin(io.StringIO):
+    """A script's stdin: Ctrl-C (or SIGTERM) comes while the command waits for the OTP."""
+
+    def __init__(self, sig: signal.Signals, otp: str) -> None:
+        super().__init__(otp + "\n")
+        self.sig = sig
+        self.ignored = False
+
+    def readline(self, size: int = -1, /) -> str:  # type: ignore[override]
+        signal.raise_signal(self.sig)  # handled in the main thread, as a real one is
+        self.ignored = True  # the read went on: a person would still be waiting here
+        return super().readline(size)
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_while_the_otp_is_read_stops_the_command_at_once(
+    server: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    sig: signal.Signals,
+    code: int,
+) -> None:
+    # the read held the event loop: Ctrl-C was ignored until pressed twice, and SIGTERM
+    # until a line came; the OTP typed meanwhile was then verified all the same
+    state = tmp_path / "state"
+    for key, value in server_env(server, state).items():
+        if key.startswith("FLYNN_"):
+            monkeypatch.setenv(key, value)
+    stdin = _SignalledStdin(sig, server["FLYNN_SIM_OTP"])
+    monkeypatch.setattr(sys, "stdin", stdin)
+    gstin = server["FLYNN_GSTIN"]
+    args = ["gst", "otp", "--gstin", gstin, "--username", server["FLYNN_GST_USERNAME"]]
+    assert code == _cli.main(args)
+    assert not stdin.ignored
+    assert not (state / "sessions" / f"{gstin}.json").exists()  # the OTP went no further
+    err = capsys.readouterr().err
+    assert err.endswith("interrupted\n" if code == 130 else "terminated (SIGTERM)\n"), err
 
 
 def test_output_piped_into_a_reader_that_stops_early_ends_quietly() -> None:

@@ -7,10 +7,15 @@ import argparse
 import csv
 import io
 import json
+import os
+import shlex
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from flynn_async import FileSessionStore, FlynnClient
+from flynn_async.cli import _act as _cli_act
 from flynn_async.cli import _ims as _cli_ims
 from flynn_async.cli import _main as _cli
 from flynn_async.cli._common import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Ui
@@ -386,3 +391,47 @@ def test_the_resume_hint_names_only_real_tasks_and_keeps_the_filters() -> None:
         *("--section", "B2B,ECOM", "--status", "P", "--skip-empty"),
         *("--resume", "B2B=t-1", "--out", "pending.json"),
     ]
+
+
+def test_the_resume_hint_keeps_the_decisions_file_and_where_the_tasks_live() -> None:
+    parser = _cli.build_parser()
+    args = parser.parse_args(
+        [
+            *("ims", "download", "--decisions", "--production", "--config", "my config.toml"),
+            *("--handle", "me@example.com", "--allow-http", "--out", "d.csv"),
+        ]
+    )
+    hint = _cli_ims._resume_hint(args, "24AAAPI3182M002", {ImsSection.B2B: "t-1"})
+    resumed = parser.parse_args(shlex.split(hint)[1:])
+    for name in ("decisions", "environment", "config", "handle", "allow_http", "out"):
+        assert getattr(args, name) == getattr(resumed, name), name
+    assert ["B2B=t-1"] == resumed.resume
+
+
+class _Killed(BaseException):
+    """What a kill part way through a write looks like to the file: it stops there."""
+
+
+class _Exploding(list[str]):
+    def __iter__(self) -> Any:
+        raise _Killed
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx"])
+async def test_a_decisions_file_cut_off_mid_write_keeps_the_one_before(
+    sim: FlynnSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, suffix: str
+) -> None:
+    await stored_session(sim, tmp_path)
+    out = tmp_path / f"d{suffix}"
+    ui = sim_ui(sim, tmp_path)
+    assert await _cli.run(["ims", "download", "--decisions", "--out", str(out), *FAST], ui) == 0
+    before = out.read_bytes()
+    rows_of = _cli_act._decision_rows
+    monkeypatch.setattr(
+        _cli_act, "_decision_rows", lambda *a: [*rows_of(*a)[:3], _Exploding(), *rows_of(*a)]
+    )
+    with pytest.raises(_Killed):
+        await _cli.run(["ims", "download", "--decisions", "--out", str(out), *FAST], ui)
+    assert before == out.read_bytes()  # the filled-in file of before is not torn
+    json.loads((tmp_path / f"d{suffix}.download.json").read_bytes())  # whole
+    assert [] == [p.name for p in os.scandir(tmp_path) if p.name.endswith(".tmp")]

@@ -6,6 +6,10 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
+from flynn_async import cli
+
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
@@ -66,3 +70,18 @@ def test_with_rich_the_command_runs() -> None:
     )
     assert 0 == done.returncode, done.stderr
     assert "flynn-async" in done.stdout
+
+
+def test_ctrl_c_while_the_command_line_loads_is_exit_130_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def interrupted() -> list[str]:
+        raise KeyboardInterrupt  # Ctrl-C while rich and the commands are imported
+
+    monkeypatch.setattr(cli, "missing_packages", interrupted)
+    try:
+        code = cli.main(["login"])
+    except KeyboardInterrupt:  # caught here: it would stop the whole test session
+        pytest.fail("KeyboardInterrupt escaped: Python prints a traceback")
+    assert 130 == code
+    assert "flynn-async: interrupted\n" == capsys.readouterr().err

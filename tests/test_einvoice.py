@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import io
 import logging
+import os
 from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -458,6 +459,22 @@ def sim_env(sim: FlynnSimulator) -> dict[str, str]:
         "FLYNN_IRP_USERNAME": "api-user",
         "FLYNN_IRP_PASSWORD": IRP_PASSWORD,
     }
+
+
+async def test_cli_out_cut_off_mid_write_keeps_the_file_of_before(
+    sim: FlynnSimulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "invoice.json"
+    target.write_bytes(b'{"kept": true}')
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")  # the disk fills as the file is flushed
+
+    monkeypatch.setattr(os, "fsync", full)
+    args = cli_args("--out", str(target))
+    with pytest.raises(OSError, match="No space left"):
+        await run_einvoice_get(args, io.StringIO(), io.StringIO(), sim_env(sim))
+    assert b'{"kept": true}' == target.read_bytes()  # whole: the old file, not a torn one
 
 
 async def test_cli_with_the_environment(sim: FlynnSimulator, tmp_path: Path) -> None:

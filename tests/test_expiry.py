@@ -185,3 +185,54 @@ def test_a_session_store_must_fit_the_protocol(sim: FlynnSimulator) -> None:
             login_url=sim.login_url,
             session_store=object(),  # type: ignore[arg-type]
         )
+
+
+class HeldStore:
+    """A session store whose ``save`` parks, once ``hold`` is set, until ``release`` is set:
+    a keep-alive refresh that the portal has answered is still being recorded."""
+
+    def __init__(self) -> None:
+        self.hold = False
+        self.parked = asyncio.Event()
+        self.release = asyncio.Event()
+        self.saved: list[Any] = []
+
+    async def load(self, gstin: str) -> Any:
+        return None
+
+    async def save(self, session: Any) -> None:
+        if self.hold:
+            self.parked.set()
+            await self.release.wait()
+        self.saved.append(session)
+
+    async def delete(self, gstin: str) -> None:
+        return None
+
+
+async def test_a_cancellation_while_keep_alive_ends_is_not_swallowed(
+    sim: FlynnSimulator, make_client: Any, open_gst: Any
+) -> None:
+    store = HeldStore()
+    client: FlynnClient = await make_client(sim, session_store=store)
+    session = await open_gst(client, sim)
+    store.hold = True
+    store.saved.clear()
+    went_on = []
+
+    async def body() -> None:
+        async with client.gst.keep_alive(session, margin=6 * 3600):
+            await store.parked.wait()  # a refresh is in flight: the block ends meanwhile
+        went_on.append(True)  # must not run: the caller was cancelled
+
+    outer = asyncio.create_task(body())
+    await store.parked.wait()
+    for _ in range(5):  # the block ends; its exit waits for the refresh
+        await asyncio.sleep(0)
+    outer.cancel()
+    store.release.set()
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+    assert [] == went_on
+    assert 1 == len(store.saved)  # the refresh ran to its end and was recorded
+    assert client.gst.current(session).session_id == store.saved[0].session_id

@@ -627,6 +627,18 @@ async def test_a_cancelled_download_carries_its_task_ids(
             assert f"IMS {section} task id: {task_id}" in raised.value.__notes__
 
 
+async def test_a_progress_callback_that_fails_at_once_fails_the_download_with_the_task_id(
+    sim: FlynnSimulator, client: FlynnClient, session: GstSession
+) -> None:
+    def broken(progress: Progress) -> None:
+        raise ValueError(f"display broke at {progress.phase}")
+
+    with pytest.raises(ValueError, match="submitted") as raised:
+        await client.ims.download(session, section="B2B", on_progress=broken)
+    [task_id] = sim.tasks  # billed: the error must say which task, to resume it
+    assert {"B2B": task_id} == getattr(raised.value, "task_ids", None)
+
+
 @pytest.mark.sim(
     paging=PagingSettings(size=2), faults=FaultSettings(routes=["task_page"], error_rate=1.0)
 )

@@ -195,6 +195,9 @@ async def test_a_lost_task_is_an_error_unless_it_may_be_replaced(
         await client.ims.download_sections(session, sections=SECTIONS, resume={"B2B": known})
     assert raised.value.task_id == known
     assert known == raised.value.task_ids["B2B"]  # type: ignore[attr-defined]
+    me = asyncio.current_task()
+    assert me is not None
+    assert 0 == me.cancelling()  # the failed download left no cancellation on its caller
 
     sim.reset_counters()
     heard: list[tuple[ImsSection, str]] = []

@@ -6,6 +6,7 @@ what the poller asked for, and the clock moves only by those sleeps.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from typing import Any
@@ -27,7 +28,7 @@ from flynn_async import (
     TaskTimeout,
 )
 from flynn_async._http import _api
-from flynn_async._tasks._task import parse_page_count, parse_status
+from flynn_async._tasks._task import parse_page_count, parse_status, run_group
 from flynn_async.ims import ImsInvoice, ImsRecord
 from flynn_async.ims._decoding import PageReader
 from flynn_async.testing import FlynnSimulator, PagingSettings, RecordSettings, TaskSettings
@@ -493,3 +494,42 @@ def test_parse_page_count_rejects_broken_answers(data: Any) -> None:
     with pytest.raises(ResponseError) as info:
         parse_page_count(data, "t-1", "/result")
     assert "t-1" == info.value.task_id
+
+
+async def test_a_group_that_fails_leaves_no_cancellation_on_its_caller() -> None:
+    me = asyncio.current_task()
+    assert me is not None
+    started = asyncio.Event()
+
+    async def fails() -> None:
+        await started.wait()
+        raise ValueError("one task failed")
+
+    async def waits() -> None:
+        started.set()
+        await asyncio.Event().wait()  # until the group cancels it
+
+    with pytest.raises(ExceptionGroup) as raised:
+        await run_group(lambda group: (group.create_task(fails()), group.create_task(waits())))
+    assert [ValueError] == [type(e) for e in raised.value.exceptions]
+    assert 0 == me.cancelling()  # Python 3.11's TaskGroup leaves 1 on the task that ran it
+
+
+async def test_a_cancelled_caller_cancels_the_group() -> None:
+    running = asyncio.Event()
+    cancelled: list[bool] = []
+
+    async def waits() -> None:
+        running.set()
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.append(True)
+            raise
+
+    outer = asyncio.create_task(run_group(lambda group: group.create_task(waits())))
+    await running.wait()
+    outer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await outer
+    assert [True] == cancelled

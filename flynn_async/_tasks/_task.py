@@ -121,6 +121,24 @@ async def run_to_end(
         raise
 
 
+async def run_group(start: Callable[[asyncio.TaskGroup], object]) -> None:
+    """Run an :class:`asyncio.TaskGroup` whose tasks ``start(group)`` creates, in a task of
+    its own (cancelled with the caller, its error raised to the caller).
+
+    On Python 3.11 a group whose task fails while the block waits at its end leaves a
+    cancellation request on the task that ran it (``cancelling()`` stays 1 once the error is
+    handled). In a task of its own that request ends with it, instead of staying on the
+    caller's task, where ``asyncio.run`` or the caller's own timeouts and task groups would
+    later take an error or a Ctrl-C for something else.
+    """
+
+    async def in_group() -> None:
+        async with asyncio.TaskGroup() as group:
+            start(group)
+
+    await asyncio.ensure_future(in_group())
+
+
 @attrs.frozen
 class TaskContext:
     """What tasks need from the client: calls, policies, the shared page limiter, time."""
@@ -493,5 +511,6 @@ __all__ = [
     "Task",
     "TaskContext",
     "parse_status",
+    "run_group",
     "run_to_end",
 ]

@@ -44,6 +44,7 @@ from flynn_async._core._locks import FileLock
 from flynn_async._core._values import FrozenMap
 from flynn_async._http import _api
 from flynn_async._tasks._checkpoint import Checkpoint
+from flynn_async._tasks._task import run_group
 from flynn_async._tasks._types import Progress
 from flynn_async.gst._gst import GstApi
 from flynn_async.gst._session import GstSession
@@ -701,9 +702,8 @@ class _Batch:
                 self.finish(job, await self.run_job(job))
 
         try:
-            async with asyncio.TaskGroup() as group:
-                for _ in range(min(self.max_jobs, len(pending))):
-                    group.create_task(worker())
+            workers = min(self.max_jobs, len(pending))
+            await run_group(lambda group: [group.create_task(worker()) for _ in range(workers)])
         except BaseExceptionGroup as group_error:  # only batch-level errors get here
             raise first_error(group_error) from None
         results = tuple(self.results[job.index] for job in self.jobs)

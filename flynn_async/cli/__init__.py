@@ -36,14 +36,18 @@ def missing_packages() -> list[str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; without the ``cli`` extra, say how to install it and exit 2."""
-    missing = missing_packages()
-    if missing:
-        print(
-            f"flynn-async: the command line needs {', '.join(missing)} (the cli extra); "
-            f"install it with: {INSTALL_HINT}",
-            file=sys.stderr,
-        )
-        return 2
-    from flynn_async.cli._main import main as run  # the extra is there: rich imports
+    try:  # loading takes a moment: Ctrl-C meanwhile is an interruption, not a traceback
+        missing = missing_packages()
+        if missing:
+            print(
+                f"flynn-async: the command line needs {', '.join(missing)} (the cli extra); "
+                f"install it with: {INSTALL_HINT}",
+                file=sys.stderr,
+            )
+            return 2
+        from flynn_async.cli._main import main as run  # the extra is there: rich imports
+    except KeyboardInterrupt:
+        print("flynn-async: interrupted", file=sys.stderr, flush=True)
+        return 130  # EXIT_INTERRUPTED, in _common (not loaded yet)
 
     return run(argv)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import zipfile
 from collections import Counter
@@ -26,6 +27,7 @@ from typing import Any, Final
 from flynn_async import export
 from flynn_async._core import _validate
 from flynn_async._core._errors import InvalidInput
+from flynn_async._core._files import atomic_writer
 from flynn_async._core._json import dumps, loads
 from flynn_async._core._policy import PollPolicy
 from flynn_async._http import _api
@@ -145,17 +147,30 @@ def write_decisions(result: ImsInvoices, out: Path, gstin: str, fmt: str = "csv"
         "downloaded": datetime.now().astimezone().isoformat(timespec="seconds"),
         "data": result.to_dict(),
     }
-    stored.write_bytes(dumps(payload))
+    # each file appears whole or not at all (a kill mid-write keeps the one before); the
+    # download first: a decisions file is matched against the download beside it
+    with atomic_writer(stored, mode=None) as handle:
+        handle.write(dumps(payload))
     rows = _decision_rows(result, gstin, stored.name)
     names = (*RECORD_COLUMNS, *DECISION_COLUMNS)
     if fmt == "xlsx":
         _write_xlsx(out, names, rows)
     else:
-        with out.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(names)
-            writer.writerows([_guarded(v) for v in row] for row in rows)
+        _write_csv(out, names, ([_guarded(v) for v in row] for row in rows))
     return [out, stored]
+
+
+def _write_csv(out: Path, head: Sequence[str], rows: Iterable[Sequence[str]]) -> None:
+    """A UTF-8 CSV file, written atomically."""
+    with atomic_writer(out, mode=None) as raw:
+        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        try:
+            writer = csv.writer(text)
+            writer.writerow(head)
+            writer.writerows(rows)
+            text.flush()
+        finally:
+            text.detach()  # the binary file is closed by atomic_writer
 
 
 def _guarded(value: str) -> str:
@@ -179,7 +194,7 @@ def _write_xlsx(out: Path, names: Sequence[str], rows: list[list[str]]) -> None:
     columns = [export._SheetColumn(n, n.replace("_", " ").capitalize(), n, "code") for n in names]
     cells = ([value or None for value in row] for row in rows)
     with (
-        out.open("wb") as handle,
+        atomic_writer(out, mode=None) as handle,
         zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as archive,
     ):
         book = export._Book(archive, ["Decisions"])
@@ -499,10 +514,7 @@ def _write_results(path: Path, rows: list[_Row]) -> Path:
     if xlsx:
         _write_xlsx(out, head, table)
         return out
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(head)
-        writer.writerows(table)
+    _write_csv(out, head, table)
     return out
 
 

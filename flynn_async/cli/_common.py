@@ -57,6 +57,7 @@ __all__ = [
     "NoGstSession",
     "Setting",
     "Settings",
+    "TerminatedAtPrompt",
     "Ui",
     "add_api_options",
     "add_network_options",
@@ -106,6 +107,14 @@ EXIT_CODES: Final[tuple[tuple[int, str], ...]] = (
     (EXIT_INTERRUPTED, "interrupted (Ctrl-C)"),
     (EXIT_TERMINATED, "terminated by SIGTERM (task ids and the resume command are printed)"),
 )
+
+
+class TerminatedAtPrompt(KeyboardInterrupt):
+    """SIGTERM while the command waited for a line of input (exit code 143)."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise TerminatedAtPrompt
 
 
 class NoGstSession(FlynnError):
@@ -488,21 +497,28 @@ class Ui:
 
 @contextlib.contextmanager
 def interruptible(prompt: TextIO) -> Iterator[None]:
-    """Around a prompt on ``prompt`` that blocks the event loop (the OTP, a confirmation):
-    Ctrl-C raises ``KeyboardInterrupt`` at once, after ending the prompt's line. asyncio's own
-    handler only cancels the command's task, which a blocking read never notices: the first
-    Ctrl-C would wait for Enter."""
+    """Around a prompt on ``prompt`` that blocks the event loop (the OTP, a confirmation, a
+    line of stdin): Ctrl-C raises ``KeyboardInterrupt`` at once (exit code 130) and SIGTERM
+    :class:`TerminatedAtPrompt` (143), after ending the prompt's line. asyncio's own handlers
+    run only between the loop's steps, which a blocking read never reaches: the first Ctrl-C
+    would wait for Enter, and SIGTERM for a line (for ever, from a pipe that stays open)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    wakeup = signal.set_wakeup_fd(-1)  # the loop is not told: the signal is handled here
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, _raise_terminated),
+    }
     try:
         yield
     except KeyboardInterrupt:
         print(file=prompt, flush=True)
         raise
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(wakeup)
 
 
 def make_client(

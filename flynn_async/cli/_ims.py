@@ -10,10 +10,12 @@ with progress), merges them and writes the result with :mod:`flynn_async.export`
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
+import json
 import shlex
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
 
@@ -21,6 +23,7 @@ from flynn_async import export
 from flynn_async._client import FlynnClient
 from flynn_async._core import _validate
 from flynn_async._core._errors import GstError, GstSessionExpired, InvalidInput
+from flynn_async._core._files import write_atomic
 from flynn_async._core._policy import PollPolicy
 from flynn_async._core._secrets import Secret
 from flynn_async.gst._session import GstSession
@@ -132,7 +135,8 @@ def read_otp(ui: Ui, gstin: str) -> Secret:
             text = ""
     else:
         ui.note(f"OTP requested for {gstin}; reading it from stdin")
-        text = ui.stdin.readline()
+        with interruptible(ui.err):
+            text = ui.stdin.readline()
     text = text.strip()
     if not text:
         raise InvalidInput("no OTP was given")
@@ -292,6 +296,97 @@ def check_output(out: Path, fmt: str, per_section: bool) -> None:
         raise InvalidInput(f"--out {out} is a directory; give a file name")
 
 
+#: Tasks an ``ims download --checkpoint-dir`` recorded are re-attached for this long: a rerun
+#: the same day finishes the download, the next night's run starts afresh (IMS data changes
+#: from day to day; the server keeps results 7 days, for ``--resume``).
+RECORD_HOURS: Final = 12
+
+
+class _TaskRecord:
+    """The tasks an ``ims download --checkpoint-dir`` started, written to that directory as
+    each one starts (before it is polled).
+
+    A run that was killed (SIGKILL, a crash, a reboot: nothing could print the task ids) and
+    is started again with the same directory re-attaches to them instead of paying for new
+    tasks; entries older than :data:`RECORD_HOURS` are left out. The file is
+    per taxpayer and status filter; the sections delivered leave it once the output file is
+    written, so the next download starts afresh.
+    """
+
+    KIND: Final = "flynn-async ims download tasks"
+
+    def __init__(self, directory: Path, gstin: str, status: ImsStatus | None) -> None:
+        which = "ALL" if status is None else status.value
+        self.path = directory / f"ims-download-{gstin}-{which}.json"
+        self._gstin = gstin
+        self._status = None if status is None else status.value
+        self._tasks: dict[str, dict[str, str]] = {}
+
+    def load(self) -> dict[ImsSection, str]:
+        """The recorded tasks that may still deliver (read before any request)."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return {}
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {self.path}: {exc.strerror}") from None
+        try:
+            document = json.loads(data)
+            if document.get("kind") != self.KIND or document.get("gstin") != self._gstin:
+                raise ValueError("not this download's record")
+            tasks = {
+                ImsSection.parse(name).value: {
+                    "task_id": _validate.task_id(entry["task_id"]),
+                    "submitted_at": str(entry["submitted_at"]),
+                }
+                for name, entry in document["tasks"].items()
+            }
+            ages = {k: datetime.fromisoformat(v["submitted_at"]) for k, v in tasks.items()}
+        except (ValueError, KeyError, TypeError, AttributeError, InvalidInput) as exc:
+            raise InvalidInput(
+                f"{self.path} is damaged ({exc}); move it away to start afresh (the tasks it "
+                "names are then not re-attached)"
+            ) from None
+        self._tasks = tasks
+        oldest = datetime.now(UTC) - timedelta(hours=RECORD_HOURS)
+        return {
+            ImsSection.parse(name): entry["task_id"]
+            for name, entry in tasks.items()
+            if ages[name] > oldest
+        }
+
+    def record(self, section: ImsSection, task_id: str) -> None:
+        """Keep a new task, before the download polls it. Written here and now (a small
+        file): writes from threads could land out of order and drop a task."""
+        self._tasks[section.value] = {
+            "task_id": task_id,
+            "submitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
+        self._write(self._document())
+
+    def _document(self) -> bytes:
+        document = {
+            "kind": self.KIND,
+            "gstin": self._gstin,
+            "status": self._status,
+            "tasks": self._tasks,
+        }
+        return json.dumps(document, indent=1).encode()
+
+    def _write(self, data: bytes) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)  # the caller's: left as it is
+        write_atomic(self.path, data)  # owner-only, as the pages beside it
+
+    def done(self, sections: Sequence[ImsSection]) -> None:
+        """The output is written: forget the tasks of ``sections``."""
+        for section in sections:
+            self._tasks.pop(section.value, None)
+        if self._tasks:
+            self._write(self._document())
+        else:
+            self.path.unlink(missing_ok=True)
+
+
 class _Download:
     """The sections of one ``ims download`` run, through ``client.ims.download_sections``."""
 
@@ -306,8 +401,12 @@ class _Download:
         display: ProgressDisplay,
         checkpoint_dir: Path | None,
         skip_empty: bool = False,
+        record: _TaskRecord | None = None,
+        replace_lost: bool = False,
     ) -> None:
         self._skip_empty = skip_empty
+        self._record = record
+        self._replace_lost = replace_lost
         self._client = client
         self._session = session
         self._sections = list(sections)
@@ -326,6 +425,8 @@ class _Download:
 
     def _submitted(self, section: ImsSection, task_id: str) -> None:
         self.ids[section] = task_id
+        if self._record is not None:
+            self._record.record(section, task_id)
 
     async def run(self) -> ImsInvoices:
         """Every section's result, merged (each section from its own task)."""
@@ -334,6 +435,7 @@ class _Download:
             sections=self._sections,
             status=self._status,
             resume=self._resumes,
+            replace_lost=self._replace_lost,
             on_progress=self._display,
             checkpoint_dir=self._checkpoint_dir,
             on_submitted=self._submitted,
@@ -356,6 +458,18 @@ def _resume_hint(args: argparse.Namespace, gstin: str, task_ids: dict[ImsSection
         words += ["--format", args.format]
     if args.csv_layout is not None:
         words += ["--csv-layout", args.csv_layout]
+    if getattr(args, "decisions", False):  # the same files: the decisions file and download
+        words += ["--decisions"]
+    # where the tasks live: a resume against another service or login knows none of them
+    for option, name in (("--config", "config"), ("--handle", "handle")):
+        value = getattr(args, name, None)
+        if value is not None:
+            words += [option, str(value)]
+    environment = getattr(args, "environment", None)
+    if environment is not None:
+        words += [f"--{environment}"]
+    if getattr(args, "allow_http", False):
+        words += ["--allow-http"]
     words += ["--out", str(args.out)]
     return " ".join(shlex.quote(w) for w in words)
 
@@ -378,9 +492,13 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
     store = settings.session_store()
     if await store.load(gstin) is None:
         raise _no_session(gstin)
+    record, resumes, replace_lost = _recorded(
+        args, ui, gstin, sections=sections, status=status, resumes=resumes
+    )
     client = make_client(settings, ui, session_store=store, poll=poll, max_concurrency=args.jobs)
     display = ProgressDisplay(ui.err, enabled=not ui.quiet, console=ui.console)
     download: _Download | None = None
+    interrupts = _cancel_requests()
     try:
         async with client:
             session = await client.gst.restore(gstin)
@@ -395,6 +513,8 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
                 display=display,
                 checkpoint_dir=args.checkpoint_dir,
                 skip_empty=args.skip_empty,
+                record=record,
+                replace_lost=replace_lost,
             )
             async with client.gst.keep_alive(session):
                 with display:
@@ -405,8 +525,16 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
         if args.decisions:  # a file to fill in for `ims act`, the download kept beside it
             written = _cli_act.write_decisions(result, args.out, gstin, fmt)
         else:
-            with display.writing(str(args.out)) as on_progress:
+            with display.writing(str(args.out)) as shown:
+
+                def on_progress(done: int, total: int) -> None:
+                    _stop_if_interrupted(interrupts)  # a long write stops, leaving no file
+                    shown(done, total)
+
                 written = export.export(result, args.out, fmt, on_progress=on_progress, **options)
+        _stop_if_interrupted(interrupts)
+        if record is not None:
+            record.done(sections)
     except BaseException as exc:
         if isinstance(exc, GstSessionExpired):
             ui.note(f"{_PROG}: run `{_PROG} gst otp --gstin {gstin}` for a new GST session")
@@ -419,6 +547,48 @@ async def run_ims_download(args: argparse.Namespace, ui: Ui) -> int:
     for path in written:
         ui.note(f"wrote {path}")
     return EXIT_OK
+
+
+def _recorded(
+    args: argparse.Namespace,
+    ui: Ui,
+    gstin: str,
+    *,
+    sections: Sequence[ImsSection],
+    status: ImsStatus | None,
+    resumes: dict[ImsSection, str],
+) -> tuple[_TaskRecord | None, dict[ImsSection, str], bool]:
+    """With ``--checkpoint-dir``: the task record, the tasks to resume and whether a lost one
+    may be replaced. A section no ``--resume`` names re-attaches to the task a run that
+    stopped part way recorded; one the server lost is then replaced, unless ``--resume`` is
+    given (a ``--resume`` task the server lost stays an error)."""
+    if args.checkpoint_dir is None:
+        return None, resumes, False
+    record = _TaskRecord(args.checkpoint_dir, gstin, status)
+    recorded = record.load()
+    found = {s: recorded[s] for s in sections if s in recorded and s not in resumes}
+    if found:
+        ids = ", ".join(f"{s.value}={t}" for s, t in found.items())
+        ui.note(f"{_PROG}: re-attaching to the tasks recorded in {record.path}: {ids}")
+    return record, {**resumes, **found}, not resumes
+
+
+def _cancel_requests() -> int:
+    """The cancellations requested of the running task and not yet taken back."""
+    task = asyncio.current_task()
+    return 0 if task is None else task.cancelling()
+
+
+def _stop_if_interrupted(before: int) -> None:
+    """Raise ``CancelledError`` if Ctrl-C or SIGTERM came while synchronous work ran.
+
+    Writing the output has no ``await``, so the cancellation they request would only take
+    effect once the command had returned: exit 130 without the task ids and the resume
+    command. Raised here, the command reports them like any interruption. ``before`` is the
+    count of requests when the command started (only newer ones are an interruption).
+    """
+    if _cancel_requests() > before:
+        raise asyncio.CancelledError
 
 
 def _workbook_info(

@@ -49,6 +49,7 @@ from flynn_async._core._errors import (
     TooManyTokens,
     TransportError,
 )
+from flynn_async._core._files import atomic_writer
 from flynn_async._core._json import dumps
 from flynn_async._http import _api
 from flynn_async.einvoice._models import EInvoiceDetails, IrpCredentials
@@ -77,6 +78,7 @@ from ._common import (
     CommandFailed,
     HelpFormatter,
     Settings,
+    TerminatedAtPrompt,
     Ui,
     add_network_options,
     add_verbose,
@@ -114,6 +116,12 @@ __all__ = [
 _PROG: Final = "flynn-async"
 _FORMATTER: Final = HelpFormatter
 _LOGGER: Final = "flynn_async"
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    """``--out``: the file appears whole or not at all (a kill mid-write keeps the old one)."""
+    with atomic_writer(path, mode=None) as handle:
+        handle.write(data)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -288,7 +296,7 @@ async def _einvoice_get(
         )
     print(format_einvoice(details), file=out)
     if args.out is not None:
-        args.out.write_bytes(dumps(details.invoice.to_dict()))
+        _write_file(args.out, dumps(details.invoice.to_dict()))
         print(f"wrote {args.out}", file=err)
     return EXIT_OK
 
@@ -647,6 +655,8 @@ class _Terminated:
     def __init__(self, grace: float) -> None:
         self.grace = grace
         self.received = False
+        #: the command's exit code once it has returned (a signal may come after that)
+        self.code: int | None = None
 
     def install(self, task: asyncio.Task[Any]) -> None:
         loop = asyncio.get_running_loop()
@@ -668,7 +678,8 @@ class _Terminated:
         assert task is not None
         self.install(task)
         try:
-            return await run(argv, ui)
+            self.code = await run(argv, ui)
+            return self.code
         finally:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 asyncio.get_running_loop().remove_signal_handler(signal.SIGTERM)
@@ -699,14 +710,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     terminated = _Terminated(_term_grace(os.environ))
     try:
         code = asyncio.run(terminated.run(sys.argv[1:] if argv is None else argv, ui))
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:
+        if terminated.code is not None:  # it came after the command had finished its work
+            return terminated.code
+        if isinstance(interrupt, TerminatedAtPrompt):  # SIGTERM while it read a line
+            print(f"{_PROG}: terminated (SIGTERM)", file=sys.stderr, flush=True)
+            return EXIT_TERMINATED
         print(f"{_PROG}: interrupted", file=sys.stderr, flush=True)
         return EXIT_INTERRUPTED
     except asyncio.CancelledError:
         if not terminated.received:
             raise
-        code = EXIT_TERMINATED
-    if terminated.received:
+        code = EXIT_TERMINATED if terminated.code is None else terminated.code
+    if terminated.received and terminated.code is None:
         print(f"{_PROG}: terminated (SIGTERM)", file=sys.stderr, flush=True)
         return EXIT_TERMINATED
     try:

@@ -310,5 +310,6 @@ class GstApi:
             yield keeper
         finally:
             runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await runner
+            # A refresh in flight runs to its end (its new id must be kept): wait for it. Only
+            # the keeper's own cancellation is absorbed here, never one of the caller's.
+            await run_to_end(asyncio.wait([runner]))

@@ -13,7 +13,6 @@ download, not with the package.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Mapping
 from decimal import Decimal
@@ -39,7 +38,7 @@ from flynn_async._core._errors import (
 from flynn_async._core._policy import PollPolicy
 from flynn_async._core._values import EMPTY, FrozenMap
 from flynn_async._http import _api
-from flynn_async._tasks._task import TaskContext, run_to_end
+from flynn_async._tasks._task import TaskContext, run_group, run_to_end
 from flynn_async.gst._gst import GstApi
 from flynn_async.gst._period import ReturnPeriod
 from flynn_async.gst._session import GstSession
@@ -222,9 +221,9 @@ class Gstr2bApi:
                 )
 
             try:
-                async with asyncio.TaskGroup() as group:
-                    for number in range(1, count + 1):
-                        group.create_task(fetch(number))
+                await run_group(
+                    lambda group: [group.create_task(fetch(n)) for n in range(1, count + 1)]
+                )
             except BaseExceptionGroup as group_error:
                 error = first_error(group_error)
                 raise error from error.__cause__

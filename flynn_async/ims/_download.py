@@ -31,7 +31,7 @@ from flynn_async._core._errors import (
 )
 from flynn_async._http import _api
 from flynn_async._tasks._checkpoint import Checkpoint
-from flynn_async._tasks._task import ProgressCallback, Task, TaskContext, run_to_end
+from flynn_async._tasks._task import ProgressCallback, Task, TaskContext, run_group, run_to_end
 from flynn_async.gst._gst import GstApi
 from flynn_async.gst._session import GstSession
 from flynn_async.gst._taxpayer_locks import TaxpayerLocks
@@ -296,7 +296,11 @@ class ImsApi:
             fresh=True,
             codec=_CODEC if wanted is None else _StatusCodec(wanted),
         )
-        task._report("submitted")
+        try:
+            task._report("submitted")
+        except BaseException as exc:  # the caller's callback: the billed task exists
+            note_task_ids(exc, {chosen.value: task_id})
+            raise
         return task
 
     async def _start(
@@ -569,10 +573,11 @@ class _SectionsDownload:
     async def run(self, *, skip_empty: bool) -> ImsInvoices:
         try:
             skipped = await self._counted_empty() if skip_empty else ()
-            async with asyncio.TaskGroup() as group:
-                for section in self._sections:
-                    if section not in skipped:
-                        group.create_task(self._one(section))
+            await run_group(
+                lambda group: [
+                    group.create_task(self._one(s)) for s in self._sections if s not in skipped
+                ]
+            )
         except BaseExceptionGroup as group_error:
             first = first_error(group_error)
             note_task_ids(first, self._held)

@@ -9,7 +9,6 @@ any record), with every field kept.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable, Iterator, Mapping
 from decimal import Decimal
@@ -20,7 +19,7 @@ from flynn_async._core import _validate
 from flynn_async._core._errors import InvalidInput, ResponseError, first_error, note_task_ids
 from flynn_async._core._values import FrozenMap, thaw
 from flynn_async._http import _api
-from flynn_async._tasks._task import Task, TaskContext, run_to_end
+from flynn_async._tasks._task import Task, TaskContext, run_group, run_to_end
 from flynn_async.gst._gst import GstApi
 from flynn_async.gst._session import GstSession
 
@@ -218,9 +217,7 @@ async def download_imports(
         results[section.lower()] = tuple(ImsImport(r) for r in records)
 
     try:
-        async with asyncio.TaskGroup() as group:
-            for section in chosen:
-                group.create_task(one(section))
+        await run_group(lambda group: [group.create_task(one(s)) for s in chosen])
     except BaseExceptionGroup as errors:
         first = first_error(errors)
         note_task_ids(first, submitted)
