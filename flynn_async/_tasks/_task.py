@@ -139,6 +139,10 @@ async def run_group(start: Callable[[asyncio.TaskGroup], object]) -> None:
     await asyncio.ensure_future(in_group())
 
 
+#: How many bytes at each end of a page body tell a repeated page (:meth:`Task._not_repeated`).
+_EDGE: Final = 4096
+
+
 @attrs.frozen
 class TaskContext:
     """What tasks need from the client: calls, policies, the shared page limiter, time."""
@@ -353,7 +357,11 @@ class Task(Generic[P, R_co]):
         return await self._fetch(index)
 
     async def _fetch(
-        self, index: int, *, hold: bool = False, seen: dict[tuple[int, int], int] | None = None
+        self,
+        index: int,
+        *,
+        hold: bool = False,
+        seen: dict[tuple[int, int, int], int] | None = None,
     ) -> P:
         ctx = self._ctx
         number = ctx.page_base + index
@@ -394,19 +402,23 @@ class Task(Generic[P, R_co]):
         return page
 
     def _not_repeated(
-        self, seen: dict[tuple[int, int], int] | None, index: int, body: bytes, page: P
+        self, seen: dict[tuple[int, int, int], int] | None, index: int, body: bytes, page: P
     ) -> None:
-        """Refuse a page that is, byte for byte, an earlier page of this pass with records
-        (``seen``: each body's hash and length to its page's index): the server repeating a
-        page (a page number it ignores), whose records would otherwise be counted twice."""
+        """Refuse a page with records that is an earlier page of this pass again: the server
+        repeating a page (a page number it ignores), whose records would otherwise be counted
+        twice. ``seen`` maps each body's length and the hashes of its first and last
+        :data:`_EDGE` bytes (its first and last few records: hashing whole bodies would cost
+        about 2 % of a download) to its page's index."""
         if seen is None:
             return
-        first = seen.setdefault((hash(body), len(body)), index)
+        key = (len(body), hash(body[:_EDGE]), hash(body[-_EDGE:]))
+        first = seen.setdefault(key, index)
         if first != index and next(iter(self._codec.records(page)), None) is not None:
             base = self._ctx.page_base
             raise ResponseError(
-                f"page {base + index} is page {base + first} again, byte for byte: the server "
-                "repeated a page, whose records would be counted twice",
+                f"page {base + index} is page {base + first} again (the same length, the same "
+                "first and last records): the server repeated a page, whose records would be "
+                "counted twice",
                 route=_api.TASK_PAGE_ROUTE,
                 task_id=self._id,
                 page=base + index,
@@ -430,7 +442,7 @@ class Task(Generic[P, R_co]):
         log.info("task %s%s: fetching %d pages", self._id, self._label_text(), count)
         self._report("fetching", 0, count)
         pending: dict[int, asyncio.Task[P]] = {}
-        seen: dict[tuple[int, int], int] = {}  # each page body's hash and length: its index
+        seen: dict[tuple[int, int, int], int] = {}  # a page body's ends: its index
         started = 0
         try:
             for index in range(count):
