@@ -1446,6 +1446,16 @@ def test_ctrl_c_at_the_otp_prompt_stops_at_once(server: dict[str, str], tmp_path
         os.close(main_end)
 
 
+def test_no_command_at_all_prints_the_help() -> None:
+    ui = Ui(io.StringIO(), io.StringIO(), io.StringIO(), {})
+    assert EXIT_USAGE == asyncio.run(_cli.run([], ui))
+    err = written(ui.err)
+    assert err.startswith("usage: flynn-async")
+    for command in ("ims", "gstr2b", "einvoice", "demo", "help"):
+        assert f"\n    {command} " in err, command
+    assert "" == written(ui.out)
+
+
 def test_the_demo_writes_the_format_its_out_suffix_names(tmp_path: Path) -> None:
     out = tmp_path / "invoices.xlsx"
     ui = Ui(io.StringIO(), io.StringIO(), io.StringIO(), {})

@@ -294,12 +294,13 @@ class Task(Generic[P, R_co]):
             if status.state is not self._seen:
                 self._seen = status.state
                 log.info(
-                    "task %s%s is %s (%r) after %d status calls",
+                    "task %s%s is %s (%r) after %d status call%s",
                     self._id,
                     self._label_text(),
                     status.state.value,
                     status.status,
                     self.polls,
+                    "" if self.polls == 1 else "s",
                 )
             if status.state is TaskState.COMPLETED:
                 self._completed = status

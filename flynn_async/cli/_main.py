@@ -602,9 +602,13 @@ async def run(argv: Sequence[str], ui: Ui) -> int:
     """Parse ``argv`` and run the command with ``ui``'s streams; returns the exit code.
 
     Every error ends as one line on ``ui.err`` and its exit code (see :data:`EXIT_CODES`);
-    ``--help`` and usage errors are answered by argparse (exit codes 0 and 2).
+    ``--help`` and usage errors are answered by argparse (exit codes 0 and 2); no command at
+    all prints the help on ``ui.err`` (exit code 2).
     """
     parser = build_parser()
+    if not argv:  # no command: what there is to run, not only argparse's one-line complaint
+        parser.print_help(ui.err)
+        return EXIT_USAGE
     try:
         args = parser.parse_args(list(argv))
     except SystemExit as exc:
