@@ -570,6 +570,13 @@ async def test_a_record_off_the_status_filter_is_a_response_error(clock: Any) ->
         assert isinstance(cause, ResponseError)
         assert "'N'" in str(cause)
         assert (cause.task_id, cause.page) == (TASK, 0)
+        # a resumed task of a download with the filter is held to it too
+        with pytest.raises(PagesMissing) as resumed:
+            await client.ims.download_sections(
+                session, sections=["B2B"], status="P", resume={"B2B": TASK}
+            )
+        assert isinstance(resumed.value.__cause__, ResponseError)
+        assert "'N'" in str(resumed.value.__cause__)
         # without a filter, or with the matching one, the same records are taken as sent
         invoices = await client.ims.download(session, section="B2B")
         assert [r.number for r in invoices.b2b] == ["I-1", "I-2"]

@@ -142,6 +142,11 @@ class _CheckedReader(PageReader):
         return decoded
 
 
+def _codec_for(status: ImsStatus | None) -> ImsCodec:
+    """The codec of a download's pages: with a status filter, one that checks it."""
+    return _CODEC if status is None else _StatusCodec(status)
+
+
 class ImsApi:
     """IMS calls; reach it as ``client.ims``."""
 
@@ -294,7 +299,7 @@ class ImsApi:
             chosen.key,
             checkpoint_dir=checkpoint_dir,
             fresh=True,
-            codec=_CODEC if wanted is None else _StatusCodec(wanted),
+            codec=_codec_for(wanted),
         )
         try:
             task._report("submitted")
@@ -644,11 +649,12 @@ class _SectionsDownload:
         self, section: ImsSection, task_id: str
     ) -> Task[ImsInvoices, ImsEntry] | None:
         """The known task of ``section``; ``None`` if it is lost and may be replaced."""
-        task = self._ims.task(
+        task = self._ims._attach(  # with the status filter's check, as a new task's
             task_id,
-            on_progress=self._on_progress,
-            label=section.key,
+            self._on_progress,
+            section.key,
             checkpoint_dir=self._checkpoint_dir,
+            codec=_codec_for(self._status),
         )
         if not self._replace_lost:
             return task
