@@ -30,6 +30,7 @@ from flynn_async.testing import (
     RecordSettings,
     ShapeSettings,
 )
+from tests.loopback import serve_app
 
 # ------------------------------------------------------------------------------------------
 # Logging in
@@ -133,12 +134,7 @@ async def test_a_token_in_an_answer_off_the_schema_is_logged_out_not_leaked(
     app.router.add_post("/login" + _api.LOGIN_ROUTE, login)
     app.router.add_put("/login" + _api.LOGIN_ROUTE, login)
     app.router.add_post("/login" + _api.LOGOUT_ROUTE, logout)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    base = f"http://{host}:{port}"
+    runner, base = await serve_app(app)
     client = FlynnClient(
         Credentials("me@example.com", "pw"), base_url=base, login_url=base + "/login"
     )

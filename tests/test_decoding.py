@@ -52,6 +52,7 @@ from flynn_async.ims import (
 from flynn_async.ims._decoding import merge_invoices, structure_invoices
 from flynn_async.ims._models import SECTION_RECORD_TYPES, ImsRecord
 from tests.conftest import known_records
+from tests.loopback import serve_app
 
 SEED_BODY = (Path(__file__).parent / "data" / "seed_page.json").read_bytes()
 HASH = "1f5fb5de9e491c24dcdee9ac01d3fa5f7889f20d3a8c923bfd2e3c7f0d0125f1"
@@ -1279,13 +1280,9 @@ async def scripted_bodies() -> AsyncIterator[tuple[dict[str, bytes], str]]:
             web.get(tasks + "/result/{id}/page/{n}", answer("page")),
         ]
     )
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
+    runner, base = await serve_app(app)
     try:
-        yield bodies, f"http://{host}:{port}"
+        yield bodies, base
     finally:
         await runner.cleanup()
 

@@ -50,6 +50,7 @@ from flynn_async.testing import (
 )
 from tests.conftest import known_records
 from tests.lazy import check_every_name_resolves, modules_imported
+from tests.loopback import serve_app
 
 MANY_PAGES = pytest.mark.sim(
     records=RecordSettings(per_section=120), paging=PagingSettings(size=25)
@@ -539,12 +540,7 @@ async def ims_answering(
         (_api.TASK_PAGE_ROUTE, {"b2b": records}),
     ):
         app.router.add_get(route.format(flynn=tasks, task_id=TASK, page=0), ok(data))
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    base = f"http://{host}:{port}"
+    runner, base = await serve_app(app)
     client = FlynnClient(
         Credentials("me@example.com", "pw"),
         base_url=base,

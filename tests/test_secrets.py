@@ -18,6 +18,7 @@ from flynn_async._http import _api
 from flynn_async.einvoice import IrpCredentials
 from flynn_async.testing import USER_HANDLE, USER_PASSWORD, EInvoiceSettings, FlynnSimulator
 from tests.conftest import FakeClock
+from tests.loopback import serve_app
 
 IRP_PASSWORD = "IRP-PASSWORD-MARKER-7f3a"
 SECRET_HEADERS = {
@@ -318,12 +319,7 @@ async def test_secrets_a_server_echoes_are_redacted_from_errors_and_logs(
     app.router.add_post("/login" + _api.LOGOUT_ROUTE, logout)
     route = _api.TASK_STATUS_ROUTE.format(flynn=_api.TASKS_FLYNN_VERSION, task_id=ECHO_TASK)
     app.router.add_get(route, status)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    base = f"http://{host}:{port}"
+    runner, base = await serve_app(app)
     caplog.set_level(logging.DEBUG)
     seen = Seen()
     seen.secrets = {ECHO_PASSWORD, ECHO_TOKEN}

@@ -222,14 +222,15 @@ def _same_keys_and_texts(body: bytes, page: _Page, data: _Data) -> bool:
 _astuple: Final = msgspec.structs.astuple
 
 
-def _succeeded(page: Any) -> bool:
-    """Is ``page`` a success envelope around ``data``?"""
-    if page.data is _UNSET:
-        return False
+def _success_data(page: Any) -> Any:
+    """The ``data`` of ``page`` if it is a success envelope around it, else ``None``."""
+    data = page.data
+    if data is _UNSET:
+        return None
     status = page.status
     if status is _UNSET:
-        return page.error is _UNSET or page.error is None
-    return bool(status == _api.STATUS_OK)
+        return data if page.error is _UNSET or page.error is None else None
+    return data if status == _api.STATUS_OK else None
 
 
 def decode_page_fast(body: bytes) -> m.ImsInvoices | None:
@@ -260,10 +261,9 @@ def _read(body: bytes) -> tuple[m.ImsInvoices | None, bool]:
         return _by_record(body)
     except (msgspec.DecodeError, RecursionError):
         return None, False
-    if not _succeeded(page):
+    data = _success_data(page)
+    if data is None:
         return None, False
-    data = page.data
-    assert not isinstance(data, msgspec.UnsetType)  # _succeeded
     if not _same_keys_and_texts(body, page, data):
         return _decode_by_record(body), False
     sections = {
@@ -371,10 +371,9 @@ def _by_record(body: bytes) -> tuple[m.ImsInvoices | None, bool]:
         page = _decoders()[1](body)
     except (msgspec.DecodeError, RecursionError):
         return None, False
-    if not _succeeded(page):
+    data = _success_data(page)
+    if data is None:
         return None, False
-    data = page.data
-    assert not isinstance(data, msgspec.UnsetType)  # _succeeded
     decoded: dict[str, Any] = {}
     other_raws: list[msgspec.Raw] = []
     tables: list[_Counted] = []

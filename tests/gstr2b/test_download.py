@@ -28,6 +28,7 @@ from flynn_async._http import _api
 from flynn_async.gstr2b import Gstr2b, Gstr2bSupplier, decode_gstr2b
 from flynn_async.testing import FaultSettings, FlynnSimulator, RecordSettings, ShapeSettings
 from tests.conftest import ClientFactory, FakeClock, GstOpener
+from tests.loopback import serve_app
 
 PERIOD = "102025"
 
@@ -336,12 +337,7 @@ async def scripted_2b(
         flynn=_api.GSTR2B_FLYNN_VERSION, v2b=_api.DEFAULT_GSTR2B_API_VERSION
     )
     app.router.add_get(route, get)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    base = f"http://{host}:{port}"
+    runner, base = await serve_app(app)
     client = FlynnClient(
         Credentials("me@example.com", "pw"),
         base_url=base,
